@@ -1,0 +1,101 @@
+// Loader for the native addon (native/, built by cmake-js into build/native/Release/lmp.node).
+//
+// The addon is loaded lazily on first use, so the compiler front end (check, fmt) works on a
+// machine where the addon failed to build. A missing or broken addon is a NativeUnavailableError
+// with code LMP_E_NO_ADDON and the command that builds it, never a bare MODULE_NOT_FOUND.
+// LMP_NATIVE_PATH overrides the location (used by developers who build one module at a time).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Everything the addon exports. Modules add their functions here as they land. */
+export interface NativeAddon {
+  readonly modules: readonly string[];
+  version(): { version: string; napi: number; simd: string; cuda: boolean };
+  numThreads(): number;
+  setNumThreads(n: number): number;
+  setForceScalar(on: boolean): void;
+  logSoftmaxRows(x: Float32Array, rows: number, cols: number, out?: Float32Array): Float32Array;
+  // Functions of other modules are looked up by name through `nativeFn`.
+  readonly [name: string]: unknown;
+}
+
+export class NativeUnavailableError extends Error {
+  readonly code = 'LMP_E_NO_ADDON';
+  constructor(message: string, readonly tried: readonly string[]) {
+    super(message);
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+/** The package root: the nearest folder above this file holding lmp's package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native', 'CMakeLists.txt'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('lmp: cannot find the package root above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+function candidates(): string[] {
+  const env = process.env['LMP_NATIVE_PATH'];
+  if (env) return [resolve(env)];
+  const root = packageRoot();
+  return [join(root, 'build', 'native', 'Release', 'lmp.node'), join(root, 'build', 'native', 'lmp.node')];
+}
+
+let cached: NativeAddon | undefined;
+let failure: NativeUnavailableError | undefined;
+
+/** Load (once) and return the addon; throws NativeUnavailableError if it cannot be loaded. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  if (failure) throw failure;
+  const tried = candidates();
+  const require = createRequire(import.meta.url);
+  const found = tried.find((p) => existsSync(p));
+  if (!found) {
+    failure = new NativeUnavailableError(
+      `lmp: the native addon is not built (looked for ${tried.join(', ')}). ` +
+        'Run `npm run build:native` (needs cmake and a C++17 compiler), or `npm ci` which builds it.',
+      tried,
+    );
+    throw failure;
+  }
+  try {
+    cached = require(found) as NativeAddon;
+    return cached;
+  } catch (e) {
+    failure = new NativeUnavailableError(
+      `lmp: the native addon at ${found} failed to load: ${(e as Error).message}. Rebuild it with \`npm run build:native\`.`,
+      tried,
+    );
+    throw failure;
+  }
+}
+
+/** True when the addon can be loaded (never throws). */
+export function nativeAvailable(): boolean {
+  try {
+    native();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A native function by name, with a clear error naming the module if this build lacks it. */
+export function nativeFn<F extends (...args: never[]) => unknown>(name: string, module: string): F {
+  const addon = native();
+  const fn = addon[name];
+  if (typeof fn !== 'function') {
+    throw new NativeUnavailableError(
+      `lmp: the native addon has no '${name}' (module '${module}' is not in this build: ${addon.modules.join(', ')}). Rebuild with \`npm run build:native\`.`,
+      [],
+    );
+  }
+  return fn as F;
+}
