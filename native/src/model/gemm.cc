@@ -1,0 +1,239 @@
+#include "model/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/threadpool.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define LMP_GEMM_AVX2 1
+#endif
+
+namespace lmp {
+namespace {
+
+constexpr int64_t MR = 6, NR = 16;   // register block: 6 rows x 16 columns (12 ymm accumulators)
+constexpr int64_t KC = 256;          // depth of a packed panel (A block in L2, B sliver in L1)
+constexpr int64_t MC = 96;           // rows per task (multiple of MR)
+constexpr int64_t NC = 3072;         // columns of B packed at once (L3)
+
+inline float a_at(const float* A, int64_t lda, bool ta, int64_t i, int64_t k) {
+  return ta ? A[k * lda + i] : A[i * lda + k];
+}
+
+// Pack rows [i0, i0+mr) x depth [k0, k0+kc) of op(A) as [k][MR], zero-padded.
+void pack_a(const float* A, int64_t lda, bool ta, int64_t i0, int64_t mr, int64_t k0, int64_t kc, float* dst) {
+  if (!ta) {
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t r = 0; r < mr; ++r) dst[k * MR + r] = A[(i0 + r) * lda + k0 + k];
+      for (int64_t r = mr; r < MR; ++r) dst[k * MR + r] = 0.f;
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = A + (k0 + k) * lda + i0;
+      for (int64_t r = 0; r < mr; ++r) dst[k * MR + r] = src[r];
+      for (int64_t r = mr; r < MR; ++r) dst[k * MR + r] = 0.f;
+    }
+  }
+}
+
+// Pack columns [j0, j0+nr) x depth [k0, k0+kc) of op(B) as [k][NR], zero-padded.
+void pack_b(const float* B, int64_t ldb, bool tb, int64_t j0, int64_t nr, int64_t k0, int64_t kc, float* dst) {
+  if (!tb) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = B + (k0 + k) * ldb + j0;
+      if (nr == NR) {
+        std::memcpy(dst + k * NR, src, NR * sizeof(float));
+      } else {
+        for (int64_t c = 0; c < nr; ++c) dst[k * NR + c] = src[c];
+        for (int64_t c = nr; c < NR; ++c) dst[k * NR + c] = 0.f;
+      }
+    }
+  } else {
+    for (int64_t c = 0; c < nr; ++c) {
+      const float* src = B + (j0 + c) * ldb + k0;
+      for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+    }
+    for (int64_t c = nr; c < NR; ++c)
+      for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.f;
+  }
+}
+
+// acc[MR][NR] = sum_k a[k][r] * b[k][c]
+void micro_kernel(int64_t kc, const float* a, const float* b, float* acc) {
+#ifdef LMP_GEMM_AVX2
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b + k * NR), b1 = _mm256_loadu_ps(b + k * NR + 8);
+    const float* ak = a + k * MR;
+    __m256 x;
+    x = _mm256_broadcast_ss(ak + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(ak + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(ak + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(ak + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(ak + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(ak + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+  }
+  _mm256_storeu_ps(acc + 0 * NR, c00); _mm256_storeu_ps(acc + 0 * NR + 8, c01);
+  _mm256_storeu_ps(acc + 1 * NR, c10); _mm256_storeu_ps(acc + 1 * NR + 8, c11);
+  _mm256_storeu_ps(acc + 2 * NR, c20); _mm256_storeu_ps(acc + 2 * NR + 8, c21);
+  _mm256_storeu_ps(acc + 3 * NR, c30); _mm256_storeu_ps(acc + 3 * NR + 8, c31);
+  _mm256_storeu_ps(acc + 4 * NR, c40); _mm256_storeu_ps(acc + 4 * NR + 8, c41);
+  _mm256_storeu_ps(acc + 5 * NR, c50); _mm256_storeu_ps(acc + 5 * NR + 8, c51);
+#else
+  for (int64_t i = 0; i < MR * NR; ++i) acc[i] = 0.f;
+  for (int64_t k = 0; k < kc; ++k)
+    for (int64_t r = 0; r < MR; ++r) {
+      const float x = a[k * MR + r];
+      for (int64_t c = 0; c < NR; ++c) acc[r * NR + c] += x * b[k * NR + c];
+    }
+#endif
+}
+
+void sgemm_scalar(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  parallel_for(
+      static_cast<size_t>(M),
+      [&](size_t b, size_t e, int) {
+        std::vector<float> row(static_cast<size_t>(N));
+        for (int64_t i = static_cast<int64_t>(b); i < static_cast<int64_t>(e); ++i) {
+          std::fill(row.begin(), row.end(), 0.f);
+          for (int64_t k = 0; k < K; ++k) {
+            const float x = a_at(A, lda, ta, i, k);
+            if (!tb) {
+              const float* br = B + k * ldb;
+              for (int64_t j = 0; j < N; ++j) row[j] += x * br[j];
+            } else {
+              for (int64_t j = 0; j < N; ++j) row[j] += x * B[j * ldb + k];
+            }
+          }
+          float* cr = C + i * ldc;
+          for (int64_t j = 0; j < N; ++j) cr[j] = alpha * row[j] + (beta == 0.f ? 0.f : beta * cr[j]);
+        }
+      },
+      4);
+}
+
+struct AlignedBuf {
+  float* p = nullptr;
+  size_t n = 0;
+  ~AlignedBuf() { std::free(p); }
+  float* get(size_t need) {
+    if (need > n) {
+      std::free(p);
+      p = static_cast<float*>(std::aligned_alloc(64, ((need * sizeof(float) + 63) / 64) * 64));
+      if (!p) throw std::bad_alloc();
+      n = need;
+    }
+    return p;
+  }
+};
+
+}  // namespace
+
+void sgemm_check(bool ta, bool tb, int64_t M, int64_t N, int64_t K, size_t a_len, int64_t lda, size_t b_len,
+                 int64_t ldb, size_t c_len, int64_t ldc) {
+  check(M >= 0 && N >= 0 && K >= 0, "LMP_E_SHAPE", "gemm: M, N, K must be >= 0");
+  const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K;
+  const int64_t b_rows = tb ? N : K, b_cols = tb ? K : N;
+  check(lda >= std::max<int64_t>(a_cols, 1), "LMP_E_SHAPE", "gemm: lda " + std::to_string(lda) + " < columns of A " + std::to_string(a_cols));
+  check(ldb >= std::max<int64_t>(b_cols, 1), "LMP_E_SHAPE", "gemm: ldb " + std::to_string(ldb) + " < columns of B " + std::to_string(b_cols));
+  check(ldc >= std::max<int64_t>(N, 1), "LMP_E_SHAPE", "gemm: ldc " + std::to_string(ldc) + " < N " + std::to_string(N));
+  auto need = [](int64_t rows, int64_t cols, int64_t ld) -> size_t {
+    return rows == 0 || cols == 0 ? 0 : static_cast<size_t>((rows - 1) * ld + cols);
+  };
+  check(a_len >= need(a_rows, a_cols, lda), "LMP_E_SHAPE", "gemm: A is too small for its shape");
+  check(b_len >= need(b_rows, b_cols, ldb), "LMP_E_SHAPE", "gemm: B is too small for its shape");
+  check(c_len >= need(M, N, ldc), "LMP_E_SHAPE", "gemm: C is too small for its shape");
+}
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  if (force_scalar()) {
+    sgemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  static thread_local AlignedBuf bbuf;
+  const int64_t m_panels = (M + MR - 1) / MR;
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    const int64_t n_panels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const float beta_eff = pc == 0 ? beta : 1.f;
+      float* Bp = bbuf.get(static_cast<size_t>(n_panels * NR * kc));
+      parallel_for(
+          static_cast<size_t>(n_panels),
+          [&](size_t b, size_t e, int) {
+            for (size_t p = b; p < e; ++p) {
+              const int64_t j0 = jc + static_cast<int64_t>(p) * NR;
+              pack_b(B, ldb, tb, j0, std::min(NR, jc + nc - j0), pc, kc, Bp + p * NR * kc);
+            }
+          },
+          8);
+      // Tasks: MC-row blocks x column groups of panels (more groups when M is small).
+      const int64_t m_blocks = (m_panels * MR + MC - 1) / MC;
+      int64_t n_groups = 1;
+      const int64_t want = 4 * num_threads();
+      while (m_blocks * n_groups < want && n_groups * 2 <= n_panels) n_groups *= 2;
+      parallel_for(
+          static_cast<size_t>(m_blocks * n_groups),
+          [&](size_t tb_, size_t te_, int) {
+            static thread_local AlignedBuf abuf;
+            float* Ap = abuf.get(static_cast<size_t>(MC * kc));
+            alignas(64) float acc[MR * NR];
+            int64_t packed_block = -1;
+            for (size_t t = tb_; t < te_; ++t) {
+              const int64_t mb = static_cast<int64_t>(t) / n_groups, ng = static_cast<int64_t>(t) % n_groups;
+              const int64_t i0 = mb * MC, mc = std::min(MC, M - i0);
+              const int64_t mp = (mc + MR - 1) / MR;
+              if (packed_block != mb) {
+                for (int64_t ip = 0; ip < mp; ++ip)
+                  pack_a(A, lda, ta, i0 + ip * MR, std::min(MR, mc - ip * MR), pc, kc, Ap + ip * MR * kc);
+                packed_block = mb;
+              }
+              const int64_t p_begin = n_panels * ng / n_groups, p_end = n_panels * (ng + 1) / n_groups;
+              for (int64_t jp = p_begin; jp < p_end; ++jp) {
+                const int64_t j0 = jc + jp * NR, nr = std::min(NR, jc + nc - j0);
+                const float* bp = Bp + jp * NR * kc;
+                for (int64_t ip = 0; ip < mp; ++ip) {
+                  const int64_t r0 = i0 + ip * MR, mr = std::min(MR, mc - ip * MR);
+                  micro_kernel(kc, Ap + ip * MR * kc, bp, acc);
+                  for (int64_t r = 0; r < mr; ++r) {
+                    float* cr = C + (r0 + r) * ldc + j0;
+                    const float* ar = acc + r * NR;
+                    if (beta_eff == 0.f) {
+                      for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * ar[c];
+                    } else if (beta_eff == 1.f) {
+                      for (int64_t c = 0; c < nr; ++c) cr[c] += alpha * ar[c];
+                    } else {
+                      for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * ar[c] + beta_eff * cr[c];
+                    }
+                  }
+                }
+              }
+            }
+          },
+          1);
+    }
+  }
+}
+
+}  // namespace lmp
