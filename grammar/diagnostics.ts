@@ -58,6 +58,64 @@ export const CATALOG = {
   LMP0110: { severity: 'error', title: 'unexpected clause body', message: "'{clause}' takes no ': expr' body" },
   LMP0111: { severity: 'error', title: 'missing clause arguments', message: "'{clause}' needs {expected}" },
 
+  // --- 02xx names, references and declaration structure ------------------------------
+  LMP0201: { severity: 'error', title: 'duplicate declaration', message: "'{name}' is declared more than once", help: 'rename one of the declarations' },
+  LMP0202: { severity: 'error', title: 'unresolved name', message: "cannot find {expected} '{name}'", help: '{suggestion}' },
+  LMP0203: { severity: 'error', title: 'wrong kind of declaration', message: "'{name}' is a {found} declaration, but {expected} is expected here" },
+  LMP0204: { severity: 'error', title: 'unknown base', message: "'{decl}' inherits from '{base}', which is not declared" },
+  LMP0205: { severity: 'error', title: 'base of another kind', message: "{declKind} '{decl}' cannot inherit from {baseKind} '{base}'", help: 'a declaration inherits only from a declaration of the same kind' },
+  LMP0206: { severity: 'error', title: 'inheritance cycle', message: "'from' inheritance forms a cycle: {cycle}" },
+  LMP0207: { severity: 'error', title: 'clause repeated', message: "clause '{clause}' appears more than once in {declKind} '{decl}'", help: 'keep one; only repeatable clauses (such as source, heads, vary) may appear several times' },
+  LMP0208: { severity: 'error', title: 'missing clause', message: "{declKind} '{decl}' has no '{clause}' clause", help: "add '{clause} ...' (or inherit it with 'from')" },
+
+  // --- 03xx built-ins, parameters, types and units ---------------------------------------
+  LMP0301: { severity: 'error', title: 'unknown built-in', message: "unknown {category} '{name}'", help: '{suggestion}' },
+  LMP0302: { severity: 'error', title: 'unknown parameter', message: "{callee}() has no parameter '{name}'", help: 'parameters: {params}' },
+  LMP0303: { severity: 'error', title: 'missing parameter', message: "{callee}() needs parameter '{name}'", help: '{doc}' },
+  LMP0304: { severity: 'error', title: 'positional after named', message: 'a positional argument cannot follow a named argument', help: 'name this argument, or move it before the named ones' },
+  LMP0305: { severity: 'error', title: 'too many arguments', message: '{callee}() takes at most {max} positional argument(s), found {found}' },
+  LMP0306: { severity: 'error', title: 'parameter given twice', message: "parameter '{name}' of {callee}() is given more than once" },
+  LMP0307: { severity: 'error', title: 'wrong type', message: 'expected {expected}, found {found}' },
+  LMP0308: { severity: 'error', title: 'wrong unit', message: 'expected {expected}, found {found} ({raw})', help: '{help}' },
+  LMP0309: { severity: 'error', title: 'out of range', message: '{what} must be {range}, found {value}' },
+  LMP0310: { severity: 'error', title: 'not an integer', message: '{what} must be a whole number, found {value}' },
+  LMP0311: { severity: 'error', title: 'not a power of two', message: '{what} must be a power of two, found {value}', help: 'nearest powers of two: {lower} and {upper}' },
+
+  // --- 04xx data and curricula ------------------------------------------------------------
+  LMP0401: { severity: 'error', title: 'decompose bounds reversed', message: 'decompose min ({min}) is greater than max ({max})' },
+  LMP0402: { severity: 'error', title: 'weight for impossible bucket', message: "bucket {bucket} cannot be produced by the packer of data '{data}' ({packer})", help: 'buckets it produces: {buckets}' },
+  LMP0403: { severity: 'error', title: 'tokens_per_step not divisible', message: 'tokens_per_step ({tokens}) is not divisible by bucket length {bucket}', help: 'use a multiple of {lcm}' },
+  LMP0404: { severity: 'warning', title: 'zero weight', message: 'bucket {bucket} has weight 0: it is never sampled', help: 'remove the entry' },
+  LMP0405: { severity: 'warning', title: 'bucket without weight', message: "bucket {bucket} produced by data '{data}' has no weight: its sequences are never used", help: 'add {bucket}: WEIGHT to weights' },
+
+  // --- 05xx attention and masks -----------------------------------------------------------
+  LMP0501: { severity: 'error', title: 'empty mask row', message: 'query row {row} sees no key: {reason}', help: 'every query must see at least one key (add causal diagonal, a sink or a window)' },
+  LMP0502: { severity: 'error', title: 'non-causal mask in training', message: "train '{train}' uses attention '{attention}', whose mask lets a query see a later key", help: "intersect the mask with causal: 'causal & (...)'" },
+  LMP0503: { severity: 'warning', title: 'redundant mask term', message: '{term} adds nothing here: {reason}', help: 'remove it' },
+  LMP0504: { severity: 'error', title: 'overlapping head groups', message: 'heads {a} and heads {b} overlap' },
+  LMP0505: { severity: 'warning', title: 'reposition without eviction', message: "'reposition' has no effect: cache policy {cache} never evicts", help: 'use an evicting cache such as keep(sink(4) | window(1k)), or drop reposition' },
+  LMP0506: { severity: 'warning', title: 'mask overridden', message: "the 'mask' clause is unused: heads groups cover every head ({heads})" },
+
+  // --- 06xx decoding ----------------------------------------------------------------------
+  LMP0601: { severity: 'error', title: 'terminal sampler not last', message: "terminal sampler '{name}' must be last in the chain, but '{next}' follows it", help: 'move {name} to the end of the chain' },
+  LMP0602: { severity: 'error', title: 'two terminal samplers', message: "the chain has two terminal samplers, '{first}' and '{second}'", help: 'keep one terminal sampler' },
+  LMP0603: { severity: 'warning', title: 'ineffective sampler', message: "'{name}' changes nothing here: {reason}", help: 'remove it, or move it where it shapes the distribution that is sampled' },
+  LMP0604: { severity: 'error', title: 'policy not supported', message: "{feature} cannot run sampler '{name}': {reason}" },
+  LMP0605: { severity: 'error', title: 'min_tokens above max_tokens', message: 'min_tokens ({min}) is greater than max_tokens ({max})' },
+
+  // --- 07xx model and train ---------------------------------------------------------------
+  LMP0701: { severity: 'error', title: 'heads not divisible', message: 'heads ({heads}) must be a multiple of kv_heads ({kv_heads})' },
+  LMP0702: { severity: 'error', title: 'dim not divisible', message: 'dim ({dim}) must be a multiple of heads ({heads})' },
+  LMP0703: { severity: 'warning', title: 'arch ignored', message: "model '{model}' has both 'arch' and 'load': the checkpoint's config.json decides the architecture", help: 'remove arch' },
+  LMP0704: { severity: 'error', title: 'model without architecture', message: "model '{model}' has neither 'arch' nor 'load'" },
+  LMP0705: { severity: 'error', title: 'head group out of range', message: 'heads {range} exceed the {heads} heads of model {model}' },
+
+  // --- 08xx eval and optimize -------------------------------------------------------------
+  LMP0801: { severity: 'error', title: 'unknown knob', message: "'{path}' does not name a tunable setting: {reason}" },
+  LMP0802: { severity: 'error', title: 'unknown objective metric', message: "eval '{eval}' does not report metric '{metric}'", help: 'it reports: {metrics}' },
+  LMP0803: { severity: 'error', title: 'objective count', message: "optimize '{decl}' needs exactly one of 'maximize' or 'minimize', found {count}" },
+  LMP0804: { severity: 'error', title: 'bad vary values', message: 'vary values for {path}: {reason}' },
+
   // --- 09xx files, I/O and the command line ---------------------------------------------
   LMP0901: { severity: 'error', title: 'file not found', message: "cannot read '{path}': no such file" },
   LMP0902: { severity: 'error', title: 'is a directory', message: "'{path}' is a directory, not a .lmp file" },
@@ -66,6 +124,8 @@ export const CATALOG = {
   LMP0905: { severity: 'warning', title: 'empty file', message: "'{path}' declares nothing" },
   LMP0906: { severity: 'error', title: 'cannot write', message: "cannot write '{path}': {reason}" },
   LMP0907: { severity: 'error', title: 'cannot read', message: "cannot read '{path}': {reason}" },
+  LMP0908: { severity: 'error', title: 'not formatted: syntax errors', message: "'{path}' has syntax errors; fmt leaves it unchanged", help: 'fix the errors reported by lmpc check first' },
+  LMP0909: { severity: 'error', title: 'not formatted', message: "'{path}' is not formatted", help: "run 'lmpc fmt --write {path}'" },
 } as const satisfies Record<string, DiagnosticDef>;
 
 export type DiagnosticCode = keyof typeof CATALOG;
