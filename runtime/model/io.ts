@@ -1,0 +1,37 @@
+// Model directories in the Hugging Face layout: config.json (LlamaConfig) + model.safetensors
+// (HF Llama tensor names, Linear weights [out, in]). Writes are atomic per file.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromHfConfig, ModelConfigError, toHfConfig } from './config.js';
+import { LlamaModel, type ModelOptions } from './llama.js';
+import { readSafetensors, writeFileAtomic, writeSafetensors } from './safetensors.js';
+
+export function saveModel(dir: string, model: LlamaModel): void {
+  mkdirSync(dir, { recursive: true });
+  const list: [string, { shape: number[]; data: Float32Array }][] = [];
+  for (const [n, p] of model.params) list.push([n, { shape: model.shapes.get(n)!, data: p }]);
+  writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' });
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(toHfConfig(model.config), null, 2) + '\n');
+}
+
+/** Load a Llama-architecture model directory (tensors may be F32, F16 or BF16). */
+export function loadModel(dir: string, opts: ModelOptions = {}): LlamaModel {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  } catch (e) {
+    throw new ModelConfigError('LMP_E_CONFIG', `${join(dir, 'config.json')}: ${(e as Error).message}`);
+  }
+  const cfg = fromHfConfig(raw);
+  const file = readSafetensors(join(dir, 'model.safetensors'));
+  const model = new LlamaModel(cfg, opts);
+  for (const [n, p] of model.params) {
+    const t = file.tensors.get(n);
+    if (!t) throw new ModelConfigError('LMP_E_WEIGHTS', `${dir}: model.safetensors has no tensor '${n}'`);
+    const want = model.shapes.get(n)!;
+    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))
+      throw new ModelConfigError('LMP_E_WEIGHTS', `${dir}: tensor '${n}' has shape ${JSON.stringify(t.shape)}, config expects ${JSON.stringify(want)}`);
+    p.set(t.data);
+  }
+  return model;
+}

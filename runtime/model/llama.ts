@@ -1,0 +1,384 @@
+// A Llama-style decoder on the native kernels: token embedding, per layer
+// x += o_proj(attn(rope(q_proj(n1)), rope(k_proj(n1)), v_proj(n1)))  with n1 = rmsnorm(x)
+// x += down_proj(silu(gate_proj(n2)) * up_proj(n2))                 with n2 = rmsnorm(x)
+// then rmsnorm and the output head (tied to the embedding or lm_head). Parameters use the
+// Hugging Face Llama names and layouts (Linear weights are [out, in]).
+// Forward/backward run over a packed batch; attention goes through an AttentionOp (attention.ts).
+import type { MaskIR } from '../mask/ir.js';
+import { type AttentionOp, referenceAttention } from './attention.js';
+import { type ModelConfig, validateConfig } from './config.js';
+import { kernels } from './kernels.js';
+import { Rng } from './rng.js';
+
+/**
+ * A packed batch: several sequences concatenated (row boundaries in cuSeqlens), each made of
+ * one or more documents (docIds, contiguous runs). Attention never crosses sequences.
+ *   tokens      Int32Array [T]
+ *   cuSeqlens   Int32Array [nseq + 1], cuSeqlens[0] = 0, last = T
+ *   positionIds Int32Array [T]  RoPE positions (usually restart at 0 per document or sequence)
+ *   docIds      Int32Array [T]  document id per token (same_document masking, default targets)
+ *   lossMask    Uint8Array | Float32Array [T]  weight of the prediction made at t (0 = ignore)
+ *   targets     optional Int32Array [T]: the token predicted at t (-1 = none). Default:
+ *               tokens[t + 1] when t + 1 is in the same sequence and document, else -1.
+ */
+export interface PackedBatch {
+  readonly tokens: Int32Array;
+  readonly cuSeqlens: Int32Array;
+  readonly positionIds: Int32Array;
+  readonly docIds: Int32Array;
+  readonly lossMask: Uint8Array | Float32Array;
+  readonly targets?: Int32Array;
+}
+
+export const CAUSAL_SAME_DOCUMENT: MaskIR = { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }] };
+
+export function defaultTargets(b: PackedBatch): Int32Array {
+  const T = b.tokens.length, out = new Int32Array(T).fill(-1);
+  for (let s = 0; s + 1 < b.cuSeqlens.length; s++)
+    for (let t = b.cuSeqlens[s]!; t + 1 < b.cuSeqlens[s + 1]!; t++) if (b.docIds[t] === b.docIds[t + 1]) out[t] = b.tokens[t + 1]!;
+  return out;
+}
+
+export function validateBatch(b: PackedBatch, vocab: number): void {
+  const T = b.tokens.length;
+  const bad = (m: string): never => {
+    throw Object.assign(new Error('packed batch: ' + m), { code: 'LMP_E_BATCH' });
+  };
+  if (b.positionIds.length !== T || b.docIds.length !== T || b.lossMask.length !== T) bad('positionIds, docIds and lossMask must have one entry per token');
+  if (b.targets && b.targets.length !== T) bad('targets must have one entry per token');
+  const cu = b.cuSeqlens;
+  if (cu.length < 2 || cu[0] !== 0 || cu[cu.length - 1] !== T) bad(`cuSeqlens must run from 0 to ${T}`);
+  for (let i = 1; i < cu.length; i++) if (cu[i]! < cu[i - 1]!) bad('cuSeqlens must be non-decreasing');
+  for (let t = 0; t < T; t++) {
+    if (b.tokens[t]! < 0 || b.tokens[t]! >= vocab) bad(`token ${b.tokens[t]} at ${t} is outside the vocabulary (${vocab})`);
+    if (b.positionIds[t]! < 0) bad('positionIds must be >= 0');
+  }
+}
+
+export const paramShapes = (c: ModelConfig): [string, number[]][] => {
+  const hd = c.dim / c.heads;
+  const out: [string, number[]][] = [['model.embed_tokens.weight', [c.vocab, c.dim]]];
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`;
+    out.push(
+      [p + 'input_layernorm.weight', [c.dim]],
+      [p + 'self_attn.q_proj.weight', [c.heads * hd, c.dim]],
+      [p + 'self_attn.k_proj.weight', [c.kvHeads * hd, c.dim]],
+      [p + 'self_attn.v_proj.weight', [c.kvHeads * hd, c.dim]],
+      [p + 'self_attn.o_proj.weight', [c.dim, c.heads * hd]],
+      [p + 'post_attention_layernorm.weight', [c.dim]],
+      [p + 'mlp.gate_proj.weight', [c.ffn, c.dim]],
+      [p + 'mlp.up_proj.weight', [c.ffn, c.dim]],
+      [p + 'mlp.down_proj.weight', [c.dim, c.ffn]],
+    );
+  }
+  out.push(['model.norm.weight', [c.dim]]);
+  if (!c.tieEmbeddings) out.push(['lm_head.weight', [c.vocab, c.dim]]);
+  return out;
+};
+
+interface LayerActs {
+  x: Float32Array; h1: Float32Array; r1: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array;
+  ao: Float32Array; lse: Float32Array; x2: Float32Array; h2: Float32Array; r2: Float32Array;
+  g: Float32Array; u: Float32Array; m: Float32Array;
+}
+
+export interface ModelOptions {
+  attention?: AttentionOp;
+  /** the attention mask; default causal & same_document */
+  mask?: MaskIR;
+}
+
+export class LlamaModel {
+  readonly config: ModelConfig;
+  readonly params = new Map<string, Float32Array>();
+  readonly shapes = new Map<string, number[]>();
+  grads: Map<string, Float32Array> | undefined;
+  attention: AttentionOp;
+  mask: MaskIR;
+  private readonly K = kernels();
+
+  constructor(config: ModelConfig, opts: ModelOptions = {}) {
+    this.config = validateConfig(config);
+    this.attention = opts.attention ?? referenceAttention();
+    this.mask = opts.mask ?? CAUSAL_SAME_DOCUMENT;
+    for (const [n, s] of paramShapes(config)) {
+      this.shapes.set(n, s);
+      this.params.set(n, new Float32Array(s.reduce((a, b) => a * b, 1)));
+    }
+  }
+
+  /** Random init: normal(0, std) for matrices, 1 for norms; deterministic in seed. */
+  static init(config: ModelConfig, seed: number, opts: ModelOptions & { std?: number } = {}): LlamaModel {
+    const m = new LlamaModel(config, opts);
+    const rng = new Rng(seed);
+    const std = opts.std ?? 0.02;
+    for (const [n, p] of m.params) {
+      if (n.endsWith('norm.weight')) p.fill(1);
+      else for (let i = 0; i < p.length; i++) p[i] = rng.normal() * std;
+    }
+    return m;
+  }
+
+  get headDim(): number {
+    return this.config.dim / this.config.heads;
+  }
+
+  numParams(): number {
+    let n = 0;
+    for (const p of this.params.values()) n += p.length;
+    return n;
+  }
+
+  private P(name: string): Float32Array {
+    return this.params.get(name)!;
+  }
+
+  private mm(ta: boolean, tb: boolean, M: number, N: number, Kd: number, A: Float32Array, B: Float32Array, C: Float32Array, beta = 0): void {
+    this.K.gemm(ta, tb, M, N, Kd, 1, A, ta ? M : Kd, B, tb ? Kd : N, beta, C, N);
+  }
+
+  zeroGrads(): void {
+    if (!this.grads) {
+      this.grads = new Map();
+      for (const [n, p] of this.params) this.grads.set(n, new Float32Array(p.length));
+    } else for (const g of this.grads.values()) g.fill(0);
+  }
+
+  private attnArgs(b: PackedBatch, q: Float32Array, k: Float32Array, v: Float32Array) {
+    const c = this.config;
+    return {
+      q, k, v, heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, cuSeqlensQ: b.cuSeqlens, cuSeqlensK: b.cuSeqlens,
+      docIds: b.docIds, mask: this.mask, scale: 1 / Math.sqrt(this.headDim),
+    };
+  }
+
+  /** Runs the decoder over a batch; returns the final hidden state and saved activations. */
+  private trunk(b: PackedBatch, save: boolean): { x: Float32Array; acts: LayerActs[] } {
+    const c = this.config, K = this.K, T = b.tokens.length, D = c.dim, hd = this.headDim;
+    const HQ = c.heads * hd, HK = c.kvHeads * hd;
+    let x = new Float32Array(T * D);
+    K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, D, b.tokens, x);
+    const acts: LayerActs[] = [];
+    for (let l = 0; l < c.layers; l++) {
+      const p = `model.layers.${l}.`;
+      const h1 = new Float32Array(T * D), r1 = new Float32Array(T);
+      K.rmsnormForward(x, this.P(p + 'input_layernorm.weight'), T, D, c.normEps, h1, r1);
+      const q = new Float32Array(T * HQ), k = new Float32Array(T * HK), v = new Float32Array(T * HK);
+      this.mm(false, true, T, HQ, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
+      this.mm(false, true, T, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
+      this.mm(false, true, T, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
+      K.rope(q, T, c.heads, hd, b.positionIds, c.ropeTheta, false);
+      K.rope(k, T, c.kvHeads, hd, b.positionIds, c.ropeTheta, false);
+      const { out: ao, lse } = this.attention.forward(this.attnArgs(b, q, k, v));
+      const x2 = x.slice();
+      this.mm(false, true, T, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x2, 1);
+      const h2 = new Float32Array(T * D), r2 = new Float32Array(T);
+      K.rmsnormForward(x2, this.P(p + 'post_attention_layernorm.weight'), T, D, c.normEps, h2, r2);
+      const g = new Float32Array(T * c.ffn), u = new Float32Array(T * c.ffn), m = new Float32Array(T * c.ffn);
+      this.mm(false, true, T, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
+      this.mm(false, true, T, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
+      K.swigluForward(g, u, m);
+      const x3 = x2.slice();
+      this.mm(false, true, T, D, c.ffn, m, this.P(p + 'mlp.down_proj.weight'), x3, 1);
+      if (save) acts.push({ x, h1, r1, q, k, v, ao, lse, x2, h2, r2, g, u, m });
+      x = x3;
+    }
+    return { x, acts };
+  }
+
+  private headWeight(): Float32Array {
+    return this.config.tieEmbeddings ? this.P('model.embed_tokens.weight') : this.P('lm_head.weight');
+  }
+
+  /** Logits [T, vocab] of every position. */
+  logits(b: PackedBatch): Float32Array {
+    validateBatch(b, this.config.vocab);
+    const c = this.config, T = b.tokens.length;
+    const { x } = this.trunk(b, false);
+    const hf = new Float32Array(T * c.dim), rf = new Float32Array(T);
+    this.K.rmsnormForward(x, this.P('model.norm.weight'), T, c.dim, c.normEps, hf, rf);
+    const logits = new Float32Array(T * c.vocab);
+    this.mm(false, true, T, c.vocab, c.dim, hf, this.headWeight(), logits);
+    return logits;
+  }
+
+  private lossWeights(b: PackedBatch): { targets: Int32Array; weight: Float32Array; count: number } {
+    const targets = b.targets ?? defaultTargets(b);
+    const weight = new Float32Array(b.tokens.length);
+    let count = 0;
+    for (let t = 0; t < weight.length; t++) {
+      weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
+      count += weight[t]!;
+    }
+    return { targets, weight, count };
+  }
+
+  /** Sum of the loss weights of a batch (the number of counted predictions for a 0/1 mask). */
+  countTargets(b: PackedBatch): number {
+    return this.lossWeights(b).count;
+  }
+
+  /** Summed weighted cross-entropy of a batch (no gradient) and its weight total. */
+  loss(b: PackedBatch): { lossSum: number; count: number } {
+    const c = this.config, T = b.tokens.length;
+    const logits = this.logits(b);
+    const { targets, weight, count } = this.lossWeights(b);
+    const loss = new Float32Array(T);
+    this.K.crossEntropy(logits, T, c.vocab, targets, weight, 1, loss, null);
+    let s = 0;
+    for (let t = 0; t < T; t++) s += loss[t]!;
+    return { lossSum: s, count };
+  }
+
+  /**
+   * Forward + backward; gradients of (scale * summed weighted CE) are ADDED to this.grads
+   * (call zeroGrads() first). Returns the unscaled loss sum and the weight total.
+   */
+  backward(b: PackedBatch, scale: number): { lossSum: number; count: number } {
+    validateBatch(b, this.config.vocab);
+    if (!this.grads) this.zeroGrads();
+    const G = (n: string): Float32Array => this.grads!.get(n)!;
+    const c = this.config, K = this.K, T = b.tokens.length, D = c.dim, hd = this.headDim;
+    const HQ = c.heads * hd, HK = c.kvHeads * hd;
+    const { x: xf, acts } = this.trunk(b, true);
+    const hf = new Float32Array(T * D), rf = new Float32Array(T);
+    K.rmsnormForward(xf, this.P('model.norm.weight'), T, D, c.normEps, hf, rf);
+    const logits = new Float32Array(T * c.vocab);
+    const Wh = this.headWeight();
+    this.mm(false, true, T, c.vocab, D, hf, Wh, logits);
+    const { targets, weight, count } = this.lossWeights(b);
+    const loss = new Float32Array(T);
+    K.crossEntropy(logits, T, c.vocab, targets, weight, scale, loss, logits);
+    let lossSum = 0;
+    for (let t = 0; t < T; t++) lossSum += loss[t]!;
+    const dl = logits;
+    const gHead = c.tieEmbeddings ? G('model.embed_tokens.weight') : G('lm_head.weight');
+    this.mm(true, false, c.vocab, D, T, dl, hf, gHead, 1);
+    const dhf = new Float32Array(T * D);
+    this.mm(false, false, T, D, c.vocab, dl, Wh, dhf);
+    const dX = new Float32Array(T * D);
+    K.rmsnormBackward(dhf, xf, this.P('model.norm.weight'), rf, T, D, dX, false, G('model.norm.weight'));
+    const dm = new Float32Array(T * c.ffn), dg = new Float32Array(T * c.ffn), du = new Float32Array(T * c.ffn);
+    const dh = new Float32Array(T * D), dao = new Float32Array(T * HQ);
+    for (let l = c.layers - 1; l >= 0; l--) {
+      const p = `model.layers.${l}.`, a = acts[l]!;
+      // MLP (dX is the gradient of the layer output x3 = x2 + mlp)
+      this.mm(true, false, D, c.ffn, T, dX, a.m, G(p + 'mlp.down_proj.weight'), 1);
+      this.mm(false, false, T, c.ffn, D, dX, this.P(p + 'mlp.down_proj.weight'), dm);
+      K.swigluBackward(a.g, a.u, dm, dg, du);
+      this.mm(true, false, c.ffn, D, T, dg, a.h2, G(p + 'mlp.gate_proj.weight'), 1);
+      this.mm(true, false, c.ffn, D, T, du, a.h2, G(p + 'mlp.up_proj.weight'), 1);
+      this.mm(false, false, T, D, c.ffn, dg, this.P(p + 'mlp.gate_proj.weight'), dh);
+      this.mm(false, false, T, D, c.ffn, du, this.P(p + 'mlp.up_proj.weight'), dh, 1);
+      K.rmsnormBackward(dh, a.x2, this.P(p + 'post_attention_layernorm.weight'), a.r2, T, D, dX, true, G(p + 'post_attention_layernorm.weight'));
+      // attention (dX is now the gradient of x2 = x + attn)
+      this.mm(true, false, D, HQ, T, dX, a.ao, G(p + 'self_attn.o_proj.weight'), 1);
+      this.mm(false, false, T, HQ, D, dX, this.P(p + 'self_attn.o_proj.weight'), dao);
+      const { dq, dk, dv } = this.attention.backward(this.attnArgs(b, a.q, a.k, a.v), a.ao, a.lse, dao);
+      K.rope(dq, T, c.heads, hd, b.positionIds, c.ropeTheta, true);
+      K.rope(dk, T, c.kvHeads, hd, b.positionIds, c.ropeTheta, true);
+      this.mm(true, false, HQ, D, T, dq, a.h1, G(p + 'self_attn.q_proj.weight'), 1);
+      this.mm(true, false, HK, D, T, dk, a.h1, G(p + 'self_attn.k_proj.weight'), 1);
+      this.mm(true, false, HK, D, T, dv, a.h1, G(p + 'self_attn.v_proj.weight'), 1);
+      this.mm(false, false, T, D, HQ, dq, this.P(p + 'self_attn.q_proj.weight'), dh);
+      this.mm(false, false, T, D, HK, dk, this.P(p + 'self_attn.k_proj.weight'), dh, 1);
+      this.mm(false, false, T, D, HK, dv, this.P(p + 'self_attn.v_proj.weight'), dh, 1);
+      K.rmsnormBackward(dh, a.x, this.P(p + 'input_layernorm.weight'), a.r1, T, D, dX, true, G(p + 'input_layernorm.weight'));
+    }
+    K.embeddingBackward(dX, b.tokens, c.vocab, D, G('model.embed_tokens.weight'));
+    return { lossSum, count };
+  }
+
+  /** A KV-cache decoding session (full cache). */
+  session(): KVCacheSession {
+    return new KVCacheSession(this);
+  }
+
+  /** @internal used by KVCacheSession */
+  _decodeStep(tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[]): Float32Array {
+    const c = this.config, K = this.K, n = tokens.length, D = c.dim, hd = this.headDim;
+    const HQ = c.heads * hd, HK = c.kvHeads * hd, L = pos0 + n;
+    const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
+    let x = new Float32Array(n * D);
+    K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, D, tokens, x);
+    for (let l = 0; l < c.layers; l++) {
+      const p = `model.layers.${l}.`;
+      const h1 = new Float32Array(n * D), r1 = new Float32Array(n);
+      K.rmsnormForward(x, this.P(p + 'input_layernorm.weight'), n, D, c.normEps, h1, r1);
+      const q = new Float32Array(n * HQ);
+      const k = cacheK[l]!.subarray(pos0 * HK, L * HK), v = cacheV[l]!.subarray(pos0 * HK, L * HK);
+      this.mm(false, true, n, HQ, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
+      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
+      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
+      K.rope(q, n, c.heads, hd, positions, c.ropeTheta, false);
+      K.rope(k, n, c.kvHeads, hd, positions, c.ropeTheta, false);
+      const { out: ao } = this.attention.forward({
+        q, k: cacheK[l]!.subarray(0, L * HK), v: cacheV[l]!.subarray(0, L * HK), heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
+        cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: Int32Array.of(0, L), qOffset: pos0, mask: this.mask, scale: 1 / Math.sqrt(hd),
+      });
+      this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
+      const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
+      K.rmsnormForward(x, this.P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h2, r2);
+      const g = new Float32Array(n * c.ffn), u = new Float32Array(n * c.ffn);
+      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
+      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
+      K.swigluForward(g, u, g);
+      this.mm(false, true, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
+    }
+    const hf = new Float32Array(n * D), rf = new Float32Array(n);
+    K.rmsnormForward(x, this.P('model.norm.weight'), n, D, c.normEps, hf, rf);
+    x = new Float32Array(n * c.vocab);
+    this.mm(false, true, n, c.vocab, D, hf, this.headWeight(), x);
+    return x;
+  }
+}
+
+/**
+ * Incremental decoding with a full KV cache over one sequence (one document, positions
+ * 0, 1, 2, ...). next(tokens) appends the tokens and returns the logits [vocab] after the last
+ * one; nextAll returns the logits of every appended token [n, vocab].
+ */
+export class KVCacheSession {
+  private cacheK: Float32Array[] = [];
+  private cacheV: Float32Array[] = [];
+  private cap = 0;
+  length = 0;
+
+  constructor(readonly model: LlamaModel) {}
+
+  private ensure(n: number): void {
+    if (n <= this.cap) return;
+    const c = this.model.config, HK = c.kvHeads * this.model.headDim;
+    const cap = Math.max(n, this.cap * 2, 64);
+    for (let l = 0; l < c.layers; l++) {
+      const k = new Float32Array(cap * HK), v = new Float32Array(cap * HK);
+      if (this.cacheK[l]) {
+        k.set(this.cacheK[l]!.subarray(0, this.length * HK));
+        v.set(this.cacheV[l]!.subarray(0, this.length * HK));
+      }
+      this.cacheK[l] = k;
+      this.cacheV[l] = v;
+    }
+    this.cap = cap;
+  }
+
+  nextAll(tokens: Int32Array): Float32Array {
+    const V = this.model.config.vocab;
+    for (const t of tokens) if (t < 0 || t >= V) throw Object.assign(new Error(`token ${t} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
+    this.ensure(this.length + tokens.length);
+    const logits = this.model._decodeStep(tokens, this.length, this.cacheK, this.cacheV);
+    this.length += tokens.length;
+    return logits;
+  }
+
+  next(tokens: Int32Array): Float32Array {
+    if (tokens.length === 0) throw Object.assign(new Error('next: no tokens'), { code: 'LMP_E_ARG' });
+    const all = this.nextAll(tokens), V = this.model.config.vocab;
+    return all.slice((tokens.length - 1) * V);
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+}
