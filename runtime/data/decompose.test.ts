@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { decomposeLengths, getBinary } from './decompose.js';
+import { Rng } from './rng.js';
+
+// A literal transcription of the reference get_binary (make_dd_buckets.py) with randomize=False,
+// written with list slicing like the Python, as an independent reference.
+function referenceDeterministic(seq: number[], minLog2: number, maxLog2: number): Map<number, number[][]> {
+  const out = new Map<number, number[][]>();
+  while (seq.length > 1) {
+    let k = Math.floor(Math.log2(seq.length - 1));
+    if (k < minLog2) return out;
+    if (k > maxLog2) k = Math.min(k, maxLog2);
+    if (!out.has(k)) out.set(k, []);
+    out.get(k)!.push(seq.slice(0, (1 << k) + 1));
+    seq = seq.slice((1 << k) + 1);
+  }
+  return out;
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+describe('decompose (get_binary)', () => {
+  it('hand-computed cases', () => {
+    // n=10, k=floor(log2 9)=3: one piece of 9 tokens, the last token is dropped.
+    let d = decomposeLengths([10], 1, 3, null);
+    expect([...d.offset]).toEqual([0]);
+    expect([...d.log2]).toEqual([3]);
+    expect(d.tokensDropped).toBe(1);
+    // n=14, max=2: k=3 > 2 -> 2 (5 tokens), left 9: 3 > 2 -> 2 (5), left 4: k=1 (3 tokens), left 1 dropped.
+    d = decomposeLengths([14], 1, 2, null);
+    expect([...d.offset]).toEqual([0, 5, 10]);
+    expect([...d.log2]).toEqual([2, 2, 1]);
+    expect(d.tokensKept).toBe(13);
+    expect(d.tokensDropped).toBe(1);
+    // n=6, min=3: k=floor(log2 5)=2 < 3: the whole document is dropped.
+    d = decomposeLengths([6], 3, 5, null);
+    expect(d.count).toBe(0);
+    expect(d.tokensDropped).toBe(6);
+    // n=0 and n=1 give nothing; n=1 drops its single token.
+    d = decomposeLengths([0, 1], 0, 4, null);
+    expect(d.count).toBe(0);
+    expect(d.tokensDropped).toBe(1);
+    // n=2^k+1 exactly is one piece with no loss.
+    d = decomposeLengths([257], 8, 13, null);
+    expect([...d.log2]).toEqual([8]);
+    expect(d.tokensDropped).toBe(0);
+  });
+
+  it('pieces do not overlap (the next piece starts after the previous target token)', () => {
+    const seq = range(20);
+    const m = getBinary(seq, 1, 4, null);
+    // 20: k=4 (17 tokens 0..16), left 3: k=1 (3 tokens 17..19)
+    expect(m.get(4)).toEqual([range(17)]);
+    expect(m.get(1)).toEqual([[17, 18, 19]]);
+  });
+
+  it('deterministic variant equals the transcribed reference on many lengths', () => {
+    for (let n = 0; n < 3000; n += 13) {
+      const seq = range(n);
+      for (const [mn, mx] of [[0, 3], [2, 5], [4, 4], [8, 10]] as const) {
+        const ours = getBinary(seq, mn, mx, null);
+        const ref = referenceDeterministic(seq, mn, mx);
+        expect(new Map([...ours.entries()].sort())).toEqual(new Map([...ref.entries()].sort()));
+      }
+    }
+  });
+
+  it('random variant: invariants (2^k+1 pieces in bounds, contiguous, kept + dropped = total)', () => {
+    const rng = new Rng(5);
+    const lengths = Array.from({ length: 2000 }, () => 1 + Math.floor(rng.float() * 20000));
+    const d = decomposeLengths(lengths, 8, 13, new Rng(11));
+    let kept = 0;
+    let prevDoc = -1;
+    let expectOff = 0;
+    for (let i = 0; i < d.count; i++) {
+      const k = d.log2[i]!;
+      expect(k >= 8 && k <= 13).toBe(true);
+      const len = (1 << k) + 1;
+      if (d.doc[i] !== prevDoc) {
+        expect(d.doc[i]!).toBeGreaterThan(prevDoc);
+        prevDoc = d.doc[i]!;
+        expectOff = 0;
+      }
+      expect(d.offset[i]).toBe(expectOff);
+      expectOff += len;
+      expect(expectOff).toBeLessThanOrEqual(lengths[d.doc[i]!]!);
+      kept += len;
+    }
+    expect(kept).toBe(d.tokensKept);
+    expect(d.tokensKept + d.tokensDropped).toBe(lengths.reduce((a, b) => a + b, 0));
+  });
+
+  it('random draw for long remainders: P(k) ∝ 2^(max-k), so every bucket gets equal expected tokens', () => {
+    // One very long document: almost every piece comes from the random draw over k in [8, 11].
+    const d = decomposeLengths([20_000_000], 8, 11, new Rng(2024));
+    const counts = [8, 9, 10, 11].map((k) => d.perBucket[k]!);
+    const total = counts.reduce((a, b) => a + b, 0);
+    // expected P = 2^(11-k) / 15: 8/15, 4/15, 2/15, 1/15
+    [8, 4, 2, 1].forEach((w, i) => expect(Math.abs(counts[i]! / total - w / 15)).toBeLessThan(0.01));
+    const tokens = [8, 9, 10, 11].map((k, i) => counts[i]! * 2 ** k);
+    const tt = tokens.reduce((a, b) => a + b, 0);
+    tokens.forEach((t) => expect(Math.abs(t / tt - 0.25)).toBeLessThan(0.01));
+  });
+
+  it('is deterministic for a seed', () => {
+    const a = decomposeLengths([100000, 5000], 4, 8, new Rng(9));
+    const b = decomposeLengths([100000, 5000], 4, 8, new Rng(9));
+    expect([...a.log2]).toEqual([...b.log2]);
+  });
+});

@@ -1,0 +1,90 @@
+// Dataset Decomposition (Pouransari et al. 2024), exactly as the reference `get_binary` in
+// apple/ml-dataset-decomposition scripts/make_dd_buckets.py:
+//
+//   while len(seq) > 1:
+//     k = floor(log2(len(seq) - 1))
+//     if k < min_log2: return            # the remainder is dropped
+//     if k > max_log2: k = random choice of [max..min] with p ∝ 2^(max-k)  (randomize)
+//                      or k = max_log2                                    (deterministic)
+//     emit seq[:2^k + 1]; seq = seq[2^k + 1:]
+//
+// Pieces do NOT overlap: the next piece starts right after the previous piece's last token (the
+// token that is only a target in the previous piece is not repeated). A final single token
+// (len(seq) == 1) is dropped by the loop condition; we report it with the other dropped tokens.
+import { Rng } from './rng.js';
+
+export interface Decomposition {
+  /** Number of pieces. */
+  count: number;
+  /** Document index (position in `lengths`) of each piece. */
+  doc: Int32Array;
+  /** Offset of each piece inside its document. */
+  offset: Int32Array;
+  /** log2 of each piece's sequence length: the piece holds 2^k + 1 tokens. */
+  log2: Uint8Array;
+  /** Tokens in pieces, and tokens dropped (remainders with k < min, and final single tokens). */
+  tokensKept: number;
+  tokensDropped: number;
+  /** Pieces per k (index k, 0..31). */
+  perBucket: Float64Array;
+}
+
+/** Integer floor(log2(x)) for 1 <= x < 2^31. */
+const ilog2 = (x: number): number => 31 - Math.clz32(x);
+
+/**
+ * Decompose documents of the given lengths (tokens, EOT included) into pieces of 2^k + 1 tokens,
+ * minLog2 <= k <= maxLog2. `rng` null selects the deterministic variant (k = maxLog2).
+ */
+export function decomposeLengths(lengths: ArrayLike<number>, minLog2: number, maxLog2: number, rng: Rng | null): Decomposition {
+  const n = lengths.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += lengths[i]!;
+  const cap = Math.max(16, Math.floor(total / ((1 << minLog2) + 1)) + 1);
+  const doc = new Int32Array(cap);
+  const offset = new Int32Array(cap);
+  const log2 = new Uint8Array(cap);
+  const perBucket = new Float64Array(32);
+  const span = maxLog2 - minLog2;
+  const range = 2 ** (span + 1) - 1; // x uniform in [0, range): j = floor(log2(x + 1)) has P ∝ 2^j
+  let count = 0;
+  let kept = 0;
+  for (let d = 0; d < n; d++) {
+    let left = lengths[d]!;
+    let off = 0;
+    while (left > 1) {
+      let k = ilog2(left - 1);
+      if (k < minLog2) break;
+      if (k > maxLog2) {
+        if (rng === null) k = maxLog2;
+        else {
+          const x = Math.floor((rng.u32() * range) / 4294967296);
+          k = maxLog2 - ilog2(x + 1);
+        }
+      }
+      const len = (1 << k) + 1;
+      doc[count] = d;
+      offset[count] = off;
+      log2[count] = k;
+      count++;
+      perBucket[k]!++;
+      off += len;
+      left -= len;
+      kept += len;
+    }
+  }
+  return { count, doc: doc.subarray(0, count), offset: offset.subarray(0, count), log2: log2.subarray(0, count), tokensKept: kept, tokensDropped: total - kept, perBucket };
+}
+
+/** The reference algorithm on one token list, returning the pieces themselves (for tests/small uses). */
+export function getBinary<T>(seq: readonly T[], minLog2: number, maxLog2: number, rng: Rng | null): Map<number, T[][]> {
+  const d = decomposeLengths([seq.length], minLog2, maxLog2, rng);
+  const out = new Map<number, T[][]>();
+  for (let i = 0; i < d.count; i++) {
+    const k = d.log2[i]!;
+    const piece = seq.slice(d.offset[i]!, d.offset[i]! + (1 << k) + 1);
+    if (!out.has(k)) out.set(k, []);
+    out.get(k)!.push(piece);
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+// Hashes used by the data pipeline: FNV-1a 64 (document identity, hold-out split, cache keys) and
+// CRC-32 (IEEE 802.3, shard integrity). Both are computed with 32-bit arithmetic on plain numbers.
+
+/** Incremental FNV-1a 64-bit hash; the value is kept as two 32-bit halves. */
+export class Fnv1a64 {
+  hi = 0xcbf29ce4;
+  lo = 0x84222325;
+
+  update(bytes: Uint8Array): this {
+    let hi = this.hi;
+    let lo = this.lo;
+    for (let i = 0; i < bytes.length; i++) {
+      lo = (lo ^ bytes[i]!) >>> 0;
+      // h * 0x100000001b3 = h * 0x1b3 + (h << 40)  (mod 2^64)
+      const a = lo * 0x1b3; // < 2^41: exact
+      const carry = Math.floor(a / 4294967296);
+      hi = (Math.imul(hi, 0x1b3) + carry + (lo << 8)) >>> 0;
+      lo = a >>> 0;
+    }
+    this.hi = hi;
+    this.lo = lo;
+    return this;
+  }
+
+  updateString(s: string): this {
+    return this.update(Buffer.from(s, 'utf8'));
+  }
+
+  /** 16 lowercase hex digits. */
+  hex(): string {
+    return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');
+  }
+
+  /** The hash as a fraction in [0, 1) (53 significant bits). */
+  unit(): number {
+    return (this.hi * 2097152 + (this.lo >>> 11)) / 9007199254740992;
+  }
+}
+
+export function fnv1a64Hex(data: Uint8Array | string): string {
+  const h = new Fnv1a64();
+  return (typeof data === 'string' ? h.updateString(data) : h.update(data)).hex();
+}
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE). Pass the previous value to continue a running checksum. */
+export function crc32(bytes: Uint8Array, prev = 0): number {
+  let c = ~prev;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
