@@ -1,0 +1,19 @@
+// SIMD instantiation of the attention kernels (see kernel_impl.inc).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "attention/attention.h"
+#include "core/threadpool.h"
+
+namespace lmp {
+namespace attn {
+namespace simd {
+#include "attention/kernel_impl.inc"
+}  // namespace simd
+}  // namespace attn
+}  // namespace lmp

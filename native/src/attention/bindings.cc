@@ -1,0 +1,147 @@
+// N-API bindings of the attention module: attentionForward, attentionBackward, ropeApply.
+// Argument objects are built by runtime/attention/index.ts (the typed public API).
+#include <napi.h>
+
+#include <string>
+
+#include "attention/attention.h"
+#include "core/error.h"
+#include "core/napi_util.h"
+#include "core/registry.h"
+
+namespace lmp {
+namespace {
+
+Napi::Value field(const Napi::Object& o, const char* name) { return o.Get(name); }
+
+struct Parsed {
+  attn::Params p;
+  std::vector<int64_t> classOff;
+  size_t qLen = 0, kLen = 0;
+};
+
+void parse(const Napi::Object& o, Parsed& r) {
+  attn::Params& p = r.p;
+  auto q = array_arg<float>(field(o, "q"), "q");
+  auto k = array_arg<float>(field(o, "k"), "k");
+  auto v = array_arg<float>(field(o, "v"), "v");
+  check(k.length == v.length, "LMP_E_SHAPE", "k and v must have the same length");
+  p.q = q.data, p.k = k.data, p.v = v.data;
+  r.qLen = q.length, r.kLen = k.length;
+  p.H = int_arg(field(o, "heads"), "heads");
+  p.Hkv = int_arg(field(o, "kvHeads"), "kvHeads");
+  p.D = int_arg(field(o, "headDim"), "headDim");
+  auto cuQ = array_arg<int32_t>(field(o, "cuSeqlensQ"), "cuSeqlensQ");
+  auto cuK = array_arg<int32_t>(field(o, "cuSeqlensK"), "cuSeqlensK");
+  check(cuQ.length >= 1 && cuQ.length == cuK.length, "LMP_E_SHAPE", "cuSeqlensQ and cuSeqlensK must have the same length >= 1");
+  p.S = static_cast<int64_t>(cuQ.length) - 1;
+  p.cuQ = cuQ.data, p.cuK = cuK.data;
+  Napi::Value docs = field(o, "docIds");
+  if (!docs.IsUndefined() && !docs.IsNull()) {
+    auto d = array_arg<int32_t>(docs, "docIds");
+    check(static_cast<int64_t>(d.length) == p.cuK[p.S], "LMP_E_SHAPE", "docIds must have one entry per key token");
+    p.docIds = d.data;
+  }
+  Napi::Value progs = field(o, "programs");
+  check(progs.IsArray(), "LMP_E_ARG", "programs must be an array of Int32Array");
+  Napi::Array pa = progs.As<Napi::Array>();
+  p.G = pa.Length();
+  for (uint32_t g = 0; g < pa.Length(); ++g) {
+    auto pr = array_arg<int32_t>(pa.Get(g), "programs[i]");
+    p.progs.push_back(pr.data);
+    p.progLens.push_back(static_cast<int32_t>(pr.length));
+  }
+  auto hg = array_arg<int32_t>(field(o, "headGroup"), "headGroup");
+  check(static_cast<int64_t>(hg.length) == p.H, "LMP_E_SHAPE", "headGroup must have one entry per head");
+  p.headGroup = hg.data;
+  auto cls = array_arg<uint8_t>(field(o, "classes"), "classes");
+  p.classes = cls.data;
+  auto off = array_arg<int32_t>(field(o, "classOffsets"), "classOffsets");
+  check(static_cast<int64_t>(off.length) == p.S * p.G, "LMP_E_SHAPE", "classOffsets must have sequences*groups entries");
+  r.classOff.assign(off.data, off.data + off.length);
+  p.classOff = r.classOff.data();
+  p.scale = static_cast<float>(num_arg(field(o, "scale"), "scale"));
+  p.softcap = static_cast<float>(num_arg(field(o, "softcap"), "softcap"));
+  Napi::Value al = field(o, "alibi");
+  if (!al.IsUndefined() && !al.IsNull()) {
+    auto a = array_arg<float>(al, "alibi");
+    check(static_cast<int64_t>(a.length) == p.H, "LMP_E_SHAPE", "alibi must have one slope per head");
+    p.alibi = a.data;
+  }
+  p.alibiLimit = num_arg(field(o, "alibiLimit"), "alibiLimit");
+  p.power = static_cast<float>(num_arg(field(o, "power"), "power"));
+  p.logLenBase = static_cast<float>(num_arg(field(o, "logLenBase"), "logLenBase"));
+  attn::validate(p, r.qLen, r.kLen, cls.length);
+}
+
+Napi::Value Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    check(info.Length() >= 1 && info[0].IsObject(), "LMP_E_ARG", "attentionForward(options)");
+    Parsed r;
+    parse(info[0].As<Napi::Object>(), r);
+    const int64_t Tq = r.p.cuQ[r.p.S];
+    Napi::Float32Array out = Napi::Float32Array::New(env, r.qLen);
+    Napi::Float32Array lse = Napi::Float32Array::New(env, static_cast<size_t>(Tq * r.p.H));
+    attn::forward(r.p, out.Data(), lse.Data());
+    Napi::Object res = Napi::Object::New(env);
+    res.Set("out", out);
+    res.Set("lse", lse);
+    return res;
+  })
+}
+
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    check(info.Length() >= 1 && info[0].IsObject(), "LMP_E_ARG", "attentionBackward(options)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    Parsed r;
+    parse(o, r);
+    auto out = array_arg<float>(field(o, "out"), "out");
+    auto dout = array_arg<float>(field(o, "dout"), "dout");
+    auto lse = array_arg<float>(field(o, "lse"), "lse");
+    check(out.length == r.qLen && dout.length == r.qLen, "LMP_E_SHAPE", "out and dout must have the shape of q");
+    check(static_cast<int64_t>(lse.length) == r.p.cuQ[r.p.S] * r.p.H, "LMP_E_SHAPE", "lse must have tokens*heads entries");
+    Napi::Float32Array dq = Napi::Float32Array::New(env, r.qLen);
+    Napi::Float32Array dk = Napi::Float32Array::New(env, r.kLen);
+    Napi::Float32Array dv = Napi::Float32Array::New(env, r.kLen);
+    attn::backward(r.p, out.data, dout.data, lse.data, dq.Data(), dk.Data(), dv.Data());
+    Napi::Object res = Napi::Object::New(env);
+    res.Set("dq", dq);
+    res.Set("dk", dk);
+    res.Set("dv", dv);
+    return res;
+  })
+}
+
+// ropeApply(x, tokens, heads, headDim, positions: Float32Array[tokens], invFreq: Float32Array[headDim/2], mscale, inverse)
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    auto x = array_arg<float>(info[0], "x");
+    const int64_t T = int_arg(info[1], "tokens"), Hx = int_arg(info[2], "heads"), D = int_arg(info[3], "headDim");
+    auto pos = array_arg<float>(info[4], "positions");
+    auto inv = array_arg<float>(info[5], "invFreq");
+    const double ms = num_arg(info[6], "mscale");
+    const bool inverse = info[7].ToBoolean().Value();
+    check(T >= 0 && Hx >= 1 && D >= 2, "LMP_E_SHAPE", "bad rope shape");
+    check(static_cast<size_t>(T * Hx * D) == x.length, "LMP_E_SHAPE", "x must have tokens*heads*headDim elements");
+    check(static_cast<int64_t>(pos.length) == T, "LMP_E_SHAPE", "positions must have one entry per token");
+    check(static_cast<int64_t>(inv.length) == D / 2, "LMP_E_SHAPE", "invFreq must have headDim/2 entries");
+    Napi::Float32Array out = Napi::Float32Array::New(env, x.length);
+    attn::rope(x.data, out.Data(), T, Hx, D, pos.data, inv.data, static_cast<float>(ms), inverse);
+    return out;
+  })
+}
+
+void Export(Napi::Env env, Napi::Object exports) {
+  exports.Set("attentionForward", Napi::Function::New(env, Forward, "attentionForward"));
+  exports.Set("attentionBackward", Napi::Function::New(env, Backward, "attentionBackward"));
+  exports.Set("ropeApply", Napi::Function::New(env, Rope, "ropeApply"));
+}
+
+}  // namespace
+}  // namespace lmp
+
+LMP_REGISTER_MODULE(attention, lmp::Export);

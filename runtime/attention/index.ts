@@ -1,0 +1,217 @@
+// The public attention API that generated code and the model engine call: fused forward and
+// backward over packed variable-length sequences, with masks, score transforms and positions.
+// See README.md for layouts, formulas and tolerances.
+import { classifyBlocks, headGroups } from '../mask/classify.js';
+import type { AttentionMaskIR, MaskIR } from '../mask/ir.js';
+import { nativeFn } from '../native.js';
+import { encodeMask } from './encode.js';
+import { alibiSlopes, positionIds, ropeFrequencies, type RopeSpec } from './positions.js';
+
+export { alibiSlopes, positionIds, ropeFrequencies, type RopeScaling, type RopeSpec } from './positions.js';
+export { encodeMask, MASK_OPCODES } from './encode.js';
+
+/** Tile sizes of the native kernel; block classes are computed at this granularity. */
+export const TILE_Q = 64;
+export const TILE_KV = 64;
+
+export interface ScoreOptions {
+  /** Multiplier of q.k; default 1/sqrt(headDim). */
+  readonly scale?: number;
+  /** TempScale temperature: logits divided by it; default 1. */
+  readonly temperature?: number;
+  /** Softcap c: s -> c tanh(s / c); 0 or absent = none. */
+  readonly softcap?: number;
+  /** ALiBi: true = standard slopes for the head count, or explicit slopes per head. */
+  readonly alibi?: boolean | Float32Array;
+  /** Softplus attention: u = softplus(lambda_i s)^power, lambda_i = max(1, ln(qpos+1)/ln(trainLength)). */
+  readonly softplus?: { readonly power: number; readonly trainLength: number };
+}
+
+export type PositionOptions =
+  | { readonly kind: 'none' } // NoPE
+  | {
+      readonly kind: 'rope';
+      readonly rope?: RopeSpec;
+      /** Position ids restart at each document (needs docIds). */
+      readonly restartPerDocument?: boolean;
+    }
+  | { readonly kind: 'alibi'; readonly distanceLimit?: number }; // ALiBi as the position encoding (LM-Infinite clamp optional)
+
+export interface AttentionInput {
+  /** [Tq, heads, headDim] */
+  readonly q: Float32Array;
+  /** [Tk, kvHeads, headDim] */
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  readonly heads: number;
+  readonly kvHeads?: number;
+  readonly headDim: number;
+  /** Offsets of the packed sequences (queries = keys for training/prefill); default one sequence. */
+  readonly cuSeqlens?: Int32Array;
+  /** Separate key offsets when queries are the last positions of longer key sequences (decoding). */
+  readonly cuSeqlensK?: Int32Array;
+  /** Document id per key token (same_document masks, per-document positions). */
+  readonly docIds?: Int32Array;
+  readonly mask?: AttentionMaskIR | MaskIR;
+  readonly score?: ScoreOptions;
+  readonly position?: PositionOptions;
+}
+
+export interface AttentionOutput {
+  /** [Tq, heads, headDim] */
+  readonly out: Float32Array;
+  /** [Tq, heads]: log of the normalizer (-Infinity for a row that sees no key). */
+  readonly lse: Float32Array;
+}
+
+export interface AttentionGrads {
+  readonly dq: Float32Array;
+  readonly dk: Float32Array;
+  readonly dv: Float32Array;
+}
+
+interface NativeArgs {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  cuSeqlensQ: Int32Array;
+  cuSeqlensK: Int32Array;
+  docIds: Int32Array | undefined;
+  programs: Int32Array[];
+  headGroup: Int32Array;
+  classes: Uint8Array;
+  classOffsets: Int32Array;
+  scale: number;
+  softcap: number;
+  alibi: Float32Array | undefined;
+  alibiLimit: number;
+  power: number;
+  logLenBase: number;
+}
+
+type FwdFn = (a: NativeArgs) => AttentionOutput;
+type BwdFn = (a: NativeArgs & { out: Float32Array; dout: Float32Array; lse: Float32Array }) => AttentionGrads;
+type RopeFn = (x: Float32Array, tokens: number, heads: number, headDim: number, pos: Float32Array, invFreq: Float32Array, mscale: number, inverse: boolean) => Float32Array;
+
+const isAttentionMask = (m: AttentionMaskIR | MaskIR): m is AttentionMaskIR => 'groups' in m;
+
+/** Block classes for every (sequence, head group), concatenated, with offsets (what the kernel consumes). */
+export function kernelMasks(
+  mask: AttentionMaskIR | MaskIR | undefined,
+  heads: number,
+  cuQ: Int32Array,
+  cuK: Int32Array,
+  docIds?: Int32Array,
+): { programs: Int32Array[]; headGroup: Int32Array; classes: Uint8Array; classOffsets: Int32Array; masks: MaskIR[] } {
+  const attn: AttentionMaskIR = mask === undefined ? { default: { op: 'full' }, groups: [] } : isAttentionMask(mask) ? mask : { default: mask, groups: [] };
+  const { masks, headGroup } = headGroups(attn, heads);
+  const S = cuQ.length - 1;
+  const parts: Uint8Array[] = [];
+  const classOffsets = new Int32Array(S * masks.length);
+  let off = 0;
+  for (let s = 0; s < S; s++) {
+    const lq = cuQ[s + 1]! - cuQ[s]!, lk = cuK[s + 1]! - cuK[s]!;
+    const ids = docIds ? docIds.subarray(cuK[s]!, cuK[s + 1]!) : undefined;
+    masks.forEach((m, g) => {
+      const c = classifyBlocks(m, { qLen: lq, kvLen: lk, tileQ: TILE_Q, tileKV: TILE_KV, qOffset: lk - lq, docIds: ids });
+      classOffsets[s * masks.length + g] = off;
+      parts.push(c);
+      off += c.length;
+    });
+  }
+  const classes = new Uint8Array(off);
+  let w = 0;
+  for (const p of parts) {
+    classes.set(p, w);
+    w += p.length;
+  }
+  return { programs: masks.map(encodeMask), headGroup, classes, classOffsets, masks };
+}
+
+function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number } } {
+  const { heads, headDim } = inp;
+  const kvHeads = inp.kvHeads ?? heads;
+  const Tq = inp.q.length / (heads * headDim);
+  const cuQ = inp.cuSeqlens ?? Int32Array.of(0, Tq);
+  const cuK = inp.cuSeqlensK ?? cuQ;
+  const km = kernelMasks(inp.mask, heads, cuQ, cuK, inp.docIds);
+  const sc = inp.score ?? {};
+  const temperature = sc.temperature ?? 1;
+  let scale = (sc.scale ?? 1 / Math.sqrt(headDim)) / temperature;
+  const pos = inp.position ?? { kind: 'none' };
+  let alibi: Float32Array | undefined = sc.alibi === true ? alibiSlopes(heads) : sc.alibi instanceof Float32Array ? sc.alibi : undefined;
+  let alibiLimit = 0;
+  if (pos.kind === 'alibi') {
+    alibi = alibi ?? alibiSlopes(heads);
+    alibiLimit = pos.distanceLimit ?? 0;
+  }
+  let rope: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number } | undefined;
+  let q = inp.q, k = inp.k;
+  if (pos.kind === 'rope') {
+    const { invFreq, mscale } = ropeFrequencies(headDim, pos.rope);
+    const kPos = positionIds(cuK, inp.docIds, pos.restartPerDocument ?? false);
+    const qPos = new Float32Array(Tq);
+    for (let s = 0; s + 1 < cuQ.length; s++) {
+      const lq = cuQ[s + 1]! - cuQ[s]!;
+      qPos.set(kPos.subarray(cuK[s + 1]! - lq, cuK[s + 1]!), cuQ[s]!);
+    }
+    const ropeFn = nativeFn<RopeFn>('ropeApply', 'attention');
+    q = ropeFn(q, Tq, heads, headDim, qPos, invFreq, mscale, false);
+    k = ropeFn(k, k.length / (kvHeads * headDim), kvHeads, headDim, kPos, invFreq, mscale, false);
+    rope = { qPos, kPos, invFreq, mscale };
+  }
+  const args: NativeArgs = {
+    q,
+    k,
+    v: inp.v,
+    heads,
+    kvHeads,
+    headDim,
+    cuSeqlensQ: cuQ,
+    cuSeqlensK: cuK,
+    docIds: inp.docIds,
+    programs: km.programs,
+    headGroup: km.headGroup,
+    classes: km.classes,
+    classOffsets: km.classOffsets,
+    scale,
+    softcap: sc.softcap ?? 0,
+    alibi,
+    alibiLimit,
+    power: sc.softplus?.power ?? 0,
+    logLenBase: sc.softplus ? Math.log(sc.softplus.trainLength) : 0,
+  };
+  if (!Number.isFinite(scale)) scale = 0;
+  return rope ? { args, rope } : { args };
+}
+
+/** Fused attention forward. */
+export function attentionForward(inp: AttentionInput): AttentionOutput {
+  return nativeFn<FwdFn>('attentionForward', 'attention')(prepare(inp).args);
+}
+
+/**
+ * Fused attention backward: gradients of q, k, v (with respect to the inputs before RoPE when
+ * position is RoPE). `out` and `lse` come from attentionForward on the same input.
+ */
+export function attentionBackward(inp: AttentionInput & { readonly out: Float32Array; readonly lse: Float32Array; readonly dout: Float32Array }): AttentionGrads {
+  const { args, rope } = prepare(inp);
+  const g = nativeFn<BwdFn>('attentionBackward', 'attention')({ ...args, out: inp.out, dout: inp.dout, lse: inp.lse });
+  if (!rope) return g;
+  const ropeFn = nativeFn<RopeFn>('ropeApply', 'attention');
+  const kvHeads = inp.kvHeads ?? inp.heads;
+  return {
+    dq: ropeFn(g.dq, rope.qPos.length, inp.heads, inp.headDim, rope.qPos, rope.invFreq, rope.mscale, true),
+    dk: ropeFn(g.dk, rope.kPos.length, kvHeads, inp.headDim, rope.kPos, rope.invFreq, rope.mscale, true),
+    dv: g.dv,
+  };
+}
+
+/** Apply RoPE to x [tokens, heads, headDim] at the given positions (rotate-half convention). */
+export function applyRope(x: Float32Array, opts: { heads: number; headDim: number; positions: Float32Array; rope?: RopeSpec; inverse?: boolean }): Float32Array {
+  const { invFreq, mscale } = ropeFrequencies(opts.headDim, opts.rope);
+  return nativeFn<RopeFn>('ropeApply', 'attention')(x, opts.positions.length, opts.heads, opts.headDim, opts.positions, invFreq, mscale, opts.inverse ?? false);
+}
