@@ -2,6 +2,7 @@
 // declaration's packer produces, the curriculum a train uses, the mask of an attention.
 import type { Call, Clause, Decl, Expr, Ident, MapExpr } from '../../grammar/ast.js';
 import type { MaskIR } from '../../runtime/mask/ir.js';
+import { findEmptyRow, isCausal } from '../../runtime/mask/index.js';
 import { lowerMask } from '../lower/mask.js';
 import { bindArgs, lookupBuiltin, type BuiltinDef, type Category } from '../registry/index.js';
 import type { RuleContext } from './context.js';
@@ -172,4 +173,55 @@ export function maskText(m: MaskIR): string {
     case 'or':
       return m.args.map(maskText).join(' | ');
   }
+}
+
+function maxParam(m: MaskIR): number {
+  switch (m.op) {
+    case 'window':
+      return m.size;
+    case 'sink':
+      return m.count;
+    case 'prefix':
+      return m.length;
+    case 'chunked':
+      return m.size;
+    case 'not':
+      return maxParam(m.arg);
+    case 'and':
+    case 'or':
+      return Math.max(0, ...m.args.map(maxParam));
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Sequence length the mask checks run at. Every primitive compares a position or a distance
+ * with its parameter (or is periodic in it, chunked), so rows past about twice the largest
+ * parameter repeat, up to a shift, the rows before them: 4P + 64 covers every kind of row.
+ * Capped at 4096 to bound the cost (a mask with parameters beyond 1k is checked up to 4096).
+ */
+export function maskCheckLength(m: MaskIR): number {
+  const p = maxParam(m);
+  return Math.min(4096, Math.max(128, 4 * (Number.isFinite(p) ? p : 0) + 64));
+}
+
+const emptyRowCache = new Map<string, number | undefined>();
+const causalCache = new Map<string, boolean>();
+const remember = <V>(cache: Map<string, V>, key: string, f: () => V): V => {
+  if (cache.has(key)) return cache.get(key) as V;
+  if (cache.size > 4096) cache.clear();
+  const v = f();
+  cache.set(key, v);
+  return v;
+};
+
+/** runtime/mask findEmptyRow at the check length, memoized by mask. */
+export function emptyRowOf(m: MaskIR): number | undefined {
+  return remember(emptyRowCache, JSON.stringify(m), () => findEmptyRow(m, maskCheckLength(m)));
+}
+
+/** runtime/mask isCausal at the check length, memoized by mask. */
+export function isCausalMask(m: MaskIR): boolean {
+  return remember(causalCache, JSON.stringify(m), () => isCausal(m, maskCheckLength(m)));
 }

@@ -7,10 +7,7 @@ import { findEmptyRow } from '../../../runtime/mask/index.js';
 import type { MaskIR } from '../../../runtime/mask/ir.js';
 import { lowerMask } from '../../lower/mask.js';
 import type { Rule } from '../context.js';
-import { maskText } from '../facts.js';
-
-/** Sequence length the mask checks run at: long enough for every window/sink/prefix users write in practice. */
-export const CHECK_LENGTH = 4096;
+import { emptyRowOf, maskText } from '../facts.js';
 
 function reason(mask: MaskIR, row: number): string {
   if (mask.op === 'and') {
@@ -30,7 +27,7 @@ export const MaskRowRule: Rule = {
       if (!expr) return;
       const l = lowerMask(expr);
       if (!l.ok) return;
-      const row = findEmptyRow(l.mask, CHECK_LENGTH);
+      const row = emptyRowOf(l.mask);
       if (row !== undefined) ctx.report(diag('LMP0501', expr.span, { row, reason: reason(l.mask, row) }));
     },
   }),
