@@ -32,6 +32,8 @@ export const ArgumentsRule: Rule = {
             break;
         }
       }
+      // A misplaced positional argument was meant for some parameter: do not also call it missing.
+      if (problems.some((p) => p.kind === 'positional-after-named')) return;
       for (const m of missing) ctx.report(diag('LMP0303', node.span, { callee: name, name: m.name, doc: `${m.name}: ${m.doc}` }));
       if (def.exactlyOne && !def.exactlyOne.some((n) => bound.has(n))) {
         const names = def.exactlyOne.map((n) => `'${n}'`).join(' or ');
