@@ -1,0 +1,128 @@
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, appendFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultDataConfig, type DataConfig } from './config.js';
+import { buildShards, ShardCorruptError, ShardReader } from './shards.js';
+import { CurriculumIterator } from '../curriculum/index.js';
+
+const EX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'corpus');
+const work = mkdtempSync(join(tmpdir(), 'lmp-shards-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function config(root: string, pack: DataConfig['pack']): DataConfig {
+  return defaultDataConfig({
+    root,
+    sources: [
+      { kind: 'text', glob: 'moby-dick-*.txt', weight: 1 },
+      { kind: 'jsonl', path: 'sotu-excerpts.jsonl', field: 'text', weight: 1, onError: 'fail' },
+    ],
+    pack,
+    seed: 1,
+  });
+}
+
+describe('shards', () => {
+  it('concat_chunk: writes, reads back the exact text, and reuses the cache on a second run', async () => {
+    const root = join(work, 'corpus1');
+    cpSync(EX, root, { recursive: true });
+    const cfg = config(root, { kind: 'concat_chunk', length: 512 });
+    const out = join(work, 'out1');
+    const a = await buildShards(cfg, { outDir: out, shardTokens: 2048 });
+    expect(a.reused).toBe(false);
+    expect(readdirSync(out).filter((f) => f.startsWith('.tmp'))).toEqual([]); // temp folder renamed away
+    const s = a.index.stats;
+    expect(s.documentsKept).toBe(8);
+    // total tokens = sum of UTF-8 bytes + one EOT per document; all packed but the tail
+    const bytes = [1, 2, 3].reduce((t, i) => t + readFileSync(join(root, `moby-dick-${i}.txt`)).length, 0) + readFileSync(join(root, 'sotu-excerpts.jsonl'), 'utf8').split('\n').filter(Boolean).reduce((t, l) => t + Buffer.byteLength(JSON.parse(l).text), 0);
+    expect(s.tokensKept).toBe(bytes + 8);
+    // the 1:1 mixture takes 4 documents from each source (3 Moby-Dick chapters upsampled, 5 SOTU downsampled)
+    expect(s.perSource.map((p) => p.mixedDocuments)).toEqual([4, 4]);
+    expect(s.tokensPacked + s.tokensDropped).toBe(s.tokensMixed);
+    expect(s.tokensDropped).toBe(s.tokensMixed % 512);
+    expect(s.perBucket).toEqual({ '512': Math.floor(s.tokensMixed / 512) });
+    expect(a.index.buckets[0]!.shards.length).toBeGreaterThan(1);
+
+    const r = new ShardReader(a.dir);
+    // every sequence's segments are contiguous pieces of real documents: the text of each segment
+    // occurs verbatim in the corpus
+    const corpusText = [1, 2, 3].map((i) => readFileSync(join(root, `moby-dick-${i}.txt`), 'utf8')).join('\n') + readFileSync(join(root, 'sotu-excerpts.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).text).join('\n');
+    const total = r.buckets[0]!.count;
+    const b = r.batch(512, Array.from({ length: total }, (_, i) => i));
+    expect(b.cuSeqlens[total]).toBe(total * 512);
+    let checked = 0;
+    for (let g = 0; g < b.segDoc.length; g++) {
+      const seq = b.segCu.findIndex((x) => x > g) - 1;
+      const st = b.cuSeqlens[seq]! + b.segOffset[g]!;
+      const ids = [...b.tokens.subarray(st, st + b.segLength[g]!)].filter((t) => t < 256);
+      const text = Buffer.from(ids).toString('utf8').replace(/^[\s\S]?\uFFFD+|\uFFFD+$/g, '');
+      if (text.length > 20) {
+        expect(corpusText.includes(text.slice(2, -2))).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+
+    const again = await buildShards(cfg, { outDir: out, shardTokens: 2048 });
+    expect(again.reused).toBe(true);
+    expect(again.key).toBe(a.key);
+    // a changed source changes the key
+    appendFileSync(join(root, 'moby-dick-1.txt'), ' More.');
+    const changed = await buildShards(cfg, { outDir: out, shardTokens: 2048 });
+    expect(changed.reused).toBe(false);
+    expect(changed.key).not.toBe(a.key);
+  });
+
+  it('decompose: buckets of 2^k + 1 token sequences drive a curriculum; batches come back from disk', async () => {
+    const cfg = config(EX, { kind: 'decompose', min: 64, max: 1024, deterministic: false });
+    const res = await buildShards(cfg, { outDir: join(work, 'out2') });
+    const r = new ShardReader(res.dir);
+    const st = res.index.stats;
+    expect(st.tokensPacked + st.tokensDropped).toBe(st.tokensMixed);
+    for (const bk of r.buckets) {
+      const seq = r.sequence(bk.length, 0);
+      expect(seq.tokens.length).toBe(bk.length + 1);
+    }
+    const it = new CurriculumIterator({ schedule: { kind: 'uniform', cycles: 1 }, tokensPerStep: 1024, ranks: 1, seed: 0 }, r.buckets);
+    const step = it.next()!;
+    const batch = r.batch(step.length, step.sequences);
+    expect(batch.cuSeqlens.length).toBe(step.sequences.length + 1);
+    expect(batch.tokens.length).toBe(step.globalSequences * (step.length + 1));
+    expect([...batch.positionIds.subarray(0, 3)]).toEqual([0, 1, 2]);
+  });
+
+  it('a corrupt shard or index is detected by its checksum with a clear error', async () => {
+    const cfg = config(EX, { kind: 'pad', length: 256, truncate: 'split', padId: null });
+    const res = await buildShards(cfg, { outDir: join(work, 'out3') });
+    expect(res.index.stats.paddingTokens).toBeGreaterThan(0);
+    const ok = new ShardReader(res.dir);
+    const first = ok.sequence(256, 0);
+    expect(first.tokens.length).toBe(256);
+    // flip one byte of a token file
+    const tokFile = join(res.dir, res.index.buckets[0]!.shards[0]!.name + '.tok');
+    const bytes = readFileSync(tokFile);
+    bytes[10] = bytes[10]! ^ 0xff;
+    writeFileSync(tokFile, bytes);
+    expect(() => new ShardReader(res.dir).sequence(256, 0)).toThrow(ShardCorruptError);
+    expect(() => new ShardReader(res.dir).sequence(256, 0)).toThrow(/\.tok: CRC-32 .* corrupt shard/);
+    // edit the index
+    const ixFile = join(res.dir, 'index.json');
+    writeFileSync(ixFile, readFileSync(ixFile, 'utf8').replace('"sequences":', '"sequences":1'));
+    expect(() => new ShardReader(res.dir)).toThrow(/index checksum mismatch/);
+    // and a cache entry with a corrupt index is not silently reused
+    await expect(buildShards(cfg, { outDir: join(work, 'out3') })).rejects.toThrow(ShardCorruptError);
+  });
+
+  it('prepack shards keep per-prompt segments with positions restarting at 0', async () => {
+    const cfg = config(EX, { kind: 'prepack', capacity: 4096, algorithm: 'bfd', group: 0 });
+    const res = await buildShards(cfg, { outDir: join(work, 'out4') });
+    const r = new ShardReader(res.dir);
+    const b = r.batch(4096, [0]);
+    expect(b.segCu[1]).toBeGreaterThan(1);
+    for (let g = 0; g < b.segCu[1]!; g++) {
+      expect(b.positionIds[b.segOffset[g]!]).toBe(0);
+      expect(b.docIds[b.segOffset[g]!]).toBe(b.segDoc[g]);
+    }
+  });
+});

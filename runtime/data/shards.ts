@@ -1,0 +1,405 @@
+// Materialized data: tokenize, pack and write shards under a cache key derived from the sources'
+// content hashes and the config. Layout of a cache entry DIR/KEY/:
+//
+//   index.json          everything below plus `checksum` = CRC-32 of the JSON of the rest
+//   b<L>-<i>.tok        tokens of bucket L, shard i (uint16 LE when the vocabulary fits, else uint32 LE)
+//   b<L>-<i>.idx        float64 LE: numSeqs + 1 token offsets, then numSeqs + 1 segment offsets
+//   b<L>-<i>.seg        int32 LE triples per segment: document id, offset in the sequence, length
+//
+// index.json records the CRC-32 of every file; a reader checks a shard's files the first time it
+// touches that shard (streamed, never loading a whole shard) and a mismatch is a ShardCorruptError
+// naming the file. Reads use positioned reads (readSync at an offset), so nothing is loaded whole.
+// Writes go to a temporary folder renamed into place at the end (atomic on one file system).
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { DataConfig } from './config.js';
+import { validateDataConfig } from './config.js';
+import { loadCorpus, mixOrder, type CorpusStats } from './corpus.js';
+import { crc32, Fnv1a64 } from './hash.js';
+import { log2Histogram, planPack, type PackedBatch, type SequencePlan } from './pack.js';
+import { Rng } from './rng.js';
+import { sourceFiles } from './sources.js';
+import { loadTokenizer } from './tokenizers.js';
+
+export const SHARD_FORMAT_VERSION = 1;
+
+export class ShardCorruptError extends Error {
+  readonly code = 'LMP_E_SHARD_CORRUPT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShardCorruptError';
+  }
+}
+
+export interface DataStats extends CorpusStats {
+  /** Documents and tokens after the weighted mixture (what the packer sees). */
+  documentsMixed: number;
+  tokensMixed: number;
+  sequences: number;
+  /** Sequences per bucket length (decompose: 2^k; others: the sequence length). */
+  perBucket: Record<string, number>;
+  tokensPacked: number;
+  /** Tokens the packer dropped (remainders, truncation, oversize prompts). */
+  tokensDropped: number;
+  paddingTokens: number;
+  /** padding / (packed + padding). */
+  paddingFraction: number;
+  /** log2 histograms (index b counts lengths in [2^b, 2^(b+1))): document lengths before packing,
+   *  real tokens per sequence after packing. */
+  histogramBefore: number[];
+  histogramAfter: number[];
+}
+
+interface ShardEntry {
+  name: string;
+  sequences: number;
+  tokens: number;
+  segments: number;
+  crc: { tok: number; idx: number; seg: number };
+}
+
+export interface ShardIndex {
+  version: number;
+  key: string;
+  config: DataConfig;
+  tokenizer: { id: string; vocabSize: number; eot: number };
+  dtype: 'u16' | 'u32';
+  padId: number;
+  positions: 'sequence' | 'segment';
+  buckets: { length: number; sequences: number; shards: ShardEntry[] }[];
+  stats: DataStats;
+  checksum?: number;
+}
+
+export interface BuildOptions {
+  outDir: string;
+  /** Tokens per shard file (default 16 Mi). */
+  shardTokens?: number;
+  split?: 'train' | 'holdout';
+  onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface BuildResult {
+  dir: string;
+  key: string;
+  reused: boolean;
+  index: ShardIndex;
+}
+
+function hashFile(h: Fnv1a64, file: string): void {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Cache key: FNV-1a 64 of the format version, the config (without `root`), the split, and every
+ *  source file's path (relative to root) and bytes. */
+export function cacheKey(cfg: DataConfig, split: 'train' | 'holdout' = 'train'): string {
+  const h = new Fnv1a64();
+  const { root, ...rest } = cfg;
+  h.updateString(JSON.stringify({ v: SHARD_FORMAT_VERSION, split, cfg: rest }));
+  if (cfg.tokenizer.kind === 'huggingface') hashFile(h, join(root, cfg.tokenizer.path));
+  for (const src of cfg.sources) {
+    for (const f of sourceFiles(src, root)) {
+      h.updateString('\0' + relative(root, f) + '\0');
+      hashFile(h, f);
+    }
+  }
+  return h.hex();
+}
+
+function indexChecksum(ix: ShardIndex): number {
+  const { checksum: _c, ...body } = ix;
+  return crc32(Buffer.from(JSON.stringify(body)));
+}
+
+function readIndex(dir: string): ShardIndex {
+  const file = join(dir, 'index.json');
+  let ix: ShardIndex;
+  try {
+    ix = JSON.parse(readFileSync(file, 'utf8')) as ShardIndex;
+  } catch (e) {
+    throw new ShardCorruptError(`${file}: unreadable shard index (${(e as Error).message})`);
+  }
+  if (ix.version !== SHARD_FORMAT_VERSION) throw new ShardCorruptError(`${file}: format version ${ix.version}, expected ${SHARD_FORMAT_VERSION}`);
+  if (indexChecksum(ix) !== ix.checksum) throw new ShardCorruptError(`${file}: index checksum mismatch (the index was modified or truncated)`);
+  return ix;
+}
+
+function writeAll(file: string, bytes: Uint8Array): number {
+  const fd = openSync(file, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  } finally {
+    closeSync(fd);
+  }
+  return crc32(bytes);
+}
+
+/** Write the sequences `seqs` of `plan` as one shard; returns its index entry. */
+export function writeShard(dir: string, name: string, plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): ShardEntry {
+  let T = 0;
+  let S = 0;
+  for (let j = 0; j < seqs.length; j++) {
+    const s = seqs[j]!;
+    T += plan.seqLength[s]!;
+    S += plan.seqFirstSeg[s + 1]! - plan.seqFirstSeg[s]!;
+  }
+  const out = dtype === 'u16' ? new Uint16Array(T) : new Uint32Array(T);
+  const idx = new Float64Array(2 * (seqs.length + 1));
+  const seg = new Int32Array(3 * S);
+  let at = 0;
+  let g = 0;
+  for (let j = 0; j < seqs.length; j++) {
+    const s = seqs[j]!;
+    idx[j] = at;
+    idx[seqs.length + 1 + j] = g;
+    const base = at;
+    for (let k = plan.seqFirstSeg[s]!; k < plan.seqFirstSeg[s + 1]!; k++) {
+      const st = plan.segStart[k]!;
+      const len = plan.segLen[k]!;
+      out.set(tokens.subarray(st, st + len), at);
+      seg[3 * g] = plan.segDoc[k]!;
+      seg[3 * g + 1] = at - base;
+      seg[3 * g + 2] = len;
+      g++;
+      at += len;
+    }
+    const end = base + plan.seqLength[s]!;
+    if (at < end) out.fill(plan.padId, at, end);
+    at = end;
+  }
+  idx[seqs.length] = at;
+  idx[2 * seqs.length + 1] = g;
+  const u8 = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return {
+    name, sequences: seqs.length, tokens: T, segments: S,
+    crc: { tok: writeAll(join(dir, name + '.tok'), u8(out)), idx: writeAll(join(dir, name + '.idx'), u8(idx)), seg: writeAll(join(dir, name + '.seg'), u8(seg)) },
+  };
+}
+
+/** Tokenize, pack and write shards for `cfg` (or reuse the cache entry when nothing changed). */
+export async function buildShards(cfg: DataConfig, opts: BuildOptions): Promise<BuildResult> {
+  validateDataConfig(cfg);
+  const split = opts.split ?? 'train';
+  const key = cacheKey(cfg, split);
+  const dir = join(opts.outDir, key);
+  if (existsSync(join(dir, 'index.json'))) return { dir, key, reused: true, index: readIndex(dir) };
+  const tok = await loadTokenizer(cfg.tokenizer, cfg.root);
+  let readBytes = 0;
+  const corpus = await loadCorpus(cfg, tok, split, (b) => opts.onProgress?.('read', (readBytes += b), 0));
+  const order = mixOrder(corpus.source, cfg.sources.map((s) => s.weight), cfg.seed);
+  // per-source mixed counts
+  for (let i = 0; i < order.length; i++) corpus.stats.perSource[corpus.source[order[i]!]!]!.mixedDocuments++;
+  const plan = planPack(corpus, order, cfg.pack, tok.eot, cfg.seed);
+  const dtype: 'u16' | 'u32' = tok.vocabSize <= 65536 && plan.padId < 65536 ? 'u16' : 'u32';
+  const tmp = join(opts.outDir, `.tmp-${key}-${process.pid}-${new Rng(Date.now()).u32().toString(16)}`);
+  mkdirSync(tmp, { recursive: true });
+  try {
+    // group sequences by bucket; shuffle within a bucket (seeded) so shards are mixed
+    const byBucket = new Map<number, number[]>();
+    for (let s = 0; s < plan.numSeqs; s++) {
+      const len = plan.kind === 'decompose' ? 2 ** plan.bucket[s]! : plan.seqLength[s]!;
+      let l = byBucket.get(len);
+      if (!l) byBucket.set(len, (l = []));
+      l.push(s);
+    }
+    const shardTokens = opts.shardTokens ?? 16 << 20;
+    const buckets: ShardIndex['buckets'] = [];
+    const after: number[] = [];
+    let written = 0;
+    for (const [length, seqsList] of [...byBucket.entries()].sort((a, b) => a[0] - b[0])) {
+      const seqs = new Rng(cfg.seed, 0x7368, length).shuffle(Int32Array.from(seqsList));
+      const shards: ShardEntry[] = [];
+      let from = 0;
+      while (from < seqs.length) {
+        let to = from;
+        let t = 0;
+        while (to < seqs.length && (to === from || t + plan.seqLength[seqs[to]!]! <= shardTokens)) t += plan.seqLength[seqs[to++]!]!;
+        shards.push(writeShard(tmp, `b${length}-${shards.length}`, plan, corpus.tokens, seqs.subarray(from, to), dtype));
+        written += to - from;
+        opts.onProgress?.('write', written, plan.numSeqs);
+        from = to;
+      }
+      buckets.push({ length, sequences: seqs.length, shards });
+    }
+    for (let s = 0; s < plan.numSeqs; s++) {
+      let real = 0;
+      for (let g = plan.seqFirstSeg[s]!; g < plan.seqFirstSeg[s + 1]!; g++) real += plan.segLen[g]!;
+      after.push(real);
+    }
+    const docLens: number[] = [];
+    for (let i = 0; i < order.length; i++) docLens.push(corpus.offsets[order[i]! + 1]! - corpus.offsets[order[i]!]!);
+    const stats: DataStats = {
+      ...corpus.stats,
+      documentsMixed: order.length,
+      tokensMixed: docLens.reduce((a, b) => a + b, 0),
+      sequences: plan.numSeqs,
+      perBucket: Object.fromEntries(buckets.map((b) => [String(b.length), b.sequences])),
+      tokensPacked: plan.tokensPacked,
+      tokensDropped: plan.tokensDropped,
+      paddingTokens: plan.paddingTokens,
+      paddingFraction: plan.paddingTokens / Math.max(1, plan.tokensPacked + plan.paddingTokens),
+      histogramBefore: log2Histogram(docLens),
+      histogramAfter: log2Histogram(after),
+    };
+    const index: ShardIndex = { version: SHARD_FORMAT_VERSION, key, config: cfg, tokenizer: { id: tok.id, vocabSize: tok.vocabSize, eot: tok.eot }, dtype, padId: plan.padId, positions: plan.positions, buckets, stats };
+    index.checksum = indexChecksum(index);
+    writeFileSync(join(tmp, 'index.json'), JSON.stringify(index));
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      // another process finished the same key first: keep its entry
+      if (existsSync(join(dir, 'index.json'))) {
+        rmSync(tmp, { recursive: true, force: true });
+        return { dir, key, reused: true, index: readIndex(dir) };
+      }
+      throw e;
+    }
+    return { dir, key, reused: false, index };
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** One sequence read back from shards. */
+export interface ShardSequence {
+  tokens: Int32Array;
+  /** Segments: document id, offset in the sequence, length. */
+  segments: Int32Array;
+}
+
+/** Random access to a shard cache entry without loading it; checksums are verified per shard on first use. */
+export class ShardReader {
+  readonly index: ShardIndex;
+  private readonly verified = new Set<string>();
+  private readonly bucketByLength = new Map<number, ShardIndex['buckets'][number]>();
+
+  constructor(readonly dir: string, private readonly verify = true) {
+    this.index = readIndex(dir);
+    for (const b of this.index.buckets) this.bucketByLength.set(b.length, b);
+  }
+
+  get buckets(): { length: number; count: number }[] {
+    return this.index.buckets.map((b) => ({ length: b.length, count: b.sequences }));
+  }
+
+  private checkFile(name: string, expected: number, size: number): void {
+    const file = join(this.dir, name);
+    if (!existsSync(file)) throw new ShardCorruptError(`${file}: shard file missing`);
+    const fd = openSync(file, 'r');
+    try {
+      if (fstatSync(fd).size !== size) throw new ShardCorruptError(`${file}: size ${fstatSync(fd).size}, index says ${size} (truncated or corrupt shard)`);
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let c = 0;
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        c = crc32(buf.subarray(0, n), c);
+      }
+      if (c !== expected) throw new ShardCorruptError(`${file}: CRC-32 ${c.toString(16)} does not match the index (${expected.toString(16)}): corrupt shard`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private checkShard(sh: ShardEntry): void {
+    if (!this.verify || this.verified.has(sh.name)) return;
+    const w = this.index.dtype === 'u16' ? 2 : 4;
+    this.checkFile(sh.name + '.tok', sh.crc.tok, sh.tokens * w);
+    this.checkFile(sh.name + '.idx', sh.crc.idx, 16 * (sh.sequences + 1));
+    this.checkFile(sh.name + '.seg', sh.crc.seg, 12 * sh.segments);
+    this.verified.add(sh.name);
+  }
+
+  private pread(name: string, bytes: number, pos: number): Buffer {
+    const fd = openSync(join(this.dir, name), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(bytes);
+      let got = 0;
+      while (got < bytes) {
+        const n = readSync(fd, buf, got, bytes - got, pos + got);
+        if (n === 0) throw new ShardCorruptError(`${join(this.dir, name)}: unexpected end of file`);
+        got += n;
+      }
+      return buf;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Sequence i (0-based, in bucket order) of the bucket with the given length. */
+  sequence(length: number, i: number): ShardSequence {
+    const b = this.bucketByLength.get(length);
+    if (!b) throw new RangeError(`no bucket of length ${length} (have ${[...this.bucketByLength.keys()].join(', ')})`);
+    if (!(i >= 0 && i < b.sequences)) throw new RangeError(`sequence ${i} outside bucket ${length} (0..${b.sequences - 1})`);
+    let sh = b.shards[0]!;
+    let j = i;
+    for (const s of b.shards) {
+      sh = s;
+      if (j < s.sequences) break;
+      j -= s.sequences;
+    }
+    this.checkShard(sh);
+    const n = sh.sequences;
+    const off = this.pread(sh.name + '.idx', 16, 8 * j);
+    const segOff = this.pread(sh.name + '.idx', 16, 8 * (n + 1 + j));
+    const t0 = off.readDoubleLE(0);
+    const t1 = off.readDoubleLE(8);
+    const g0 = segOff.readDoubleLE(0);
+    const g1 = segOff.readDoubleLE(8);
+    const w = this.index.dtype === 'u16' ? 2 : 4;
+    const raw = this.pread(sh.name + '.tok', (t1 - t0) * w, t0 * w);
+    const tokens = new Int32Array(t1 - t0);
+    for (let t = 0; t < tokens.length; t++) tokens[t] = w === 2 ? raw.readUInt16LE(2 * t) : raw.readUInt32LE(4 * t);
+    const sraw = this.pread(sh.name + '.seg', (g1 - g0) * 12, g0 * 12);
+    const segments = new Int32Array(sraw.buffer.slice(sraw.byteOffset, sraw.byteOffset + sraw.byteLength));
+    return { tokens, segments };
+  }
+
+  /** A PackedBatch of the given sequences of one bucket (same layout as pack.ts `materialize`). */
+  batch(length: number, seqs: ArrayLike<number>): PackedBatch {
+    const items = Array.from({ length: seqs.length }, (_, j) => this.sequence(length, seqs[j]!));
+    const cu = new Int32Array(items.length + 1);
+    let nSeg = 0;
+    items.forEach((it, j) => {
+      cu[j + 1] = cu[j]! + it.tokens.length;
+      nSeg += it.segments.length / 3;
+    });
+    const T = cu[items.length]!;
+    const out: PackedBatch = {
+      tokens: new Int32Array(T), cuSeqlens: cu, docIds: new Int32Array(T).fill(-1), positionIds: new Int32Array(T), lossMask: new Uint8Array(T),
+      segCu: new Int32Array(items.length + 1), segDoc: new Int32Array(nSeg), segOffset: new Int32Array(nSeg), segLength: new Int32Array(nSeg),
+    };
+    let si = 0;
+    items.forEach((it, j) => {
+      const base = cu[j]!;
+      out.tokens.set(it.tokens, base);
+      for (let t = 0; t < it.tokens.length; t++) out.positionIds[base + t] = t;
+      for (let g = 0; g < it.segments.length; g += 3) {
+        const doc = it.segments[g]!;
+        const o = it.segments[g + 1]!;
+        const len = it.segments[g + 2]!;
+        out.docIds.fill(doc, base + o, base + o + len);
+        out.lossMask.fill(1, base + o, base + o + len);
+        if (this.index.positions === 'segment') for (let t = 0; t < len; t++) out.positionIds[base + o + t] = t;
+        out.segDoc[si] = doc;
+        out.segOffset[si] = o;
+        out.segLength[si] = len;
+        si++;
+      }
+      out.segCu[j + 1] = si;
+    });
+    return out;
+  }
+}
