@@ -158,17 +158,24 @@ export class Decoder {
   // ---- shared per-position rules ----
 
   /** Applies min_tokens / length control to a logits array; returns the undo and whether EOS is forced. */
-  private constrain(logits: Float32Array, out: readonly number[], ctl: LengthController | undefined): { undo: () => void; force: boolean } {
+  private constrain(
+    logits: Float32Array,
+    out: readonly number[],
+    ctl: LengthController | undefined,
+    extra: readonly number[] = [],
+  ): { undo: () => void; force: boolean } {
     const eos = this.opts.eos;
     if (eos === undefined) return { undo: () => {}, force: false };
     let bias = 0;
     let force = false;
+    const n = out.length + extra.length;
     if (ctl) {
-      const c = ctl.control(countUnits(ctl.target.unit, out, this.opts.decode), out.length);
+      const seq = extra.length ? [...out, ...extra] : out;
+      const c = ctl.control(countUnits(ctl.target.unit, seq, this.opts.decode), n);
       bias = c.bias;
       force = c.force;
     }
-    if (this.opts.minTokens !== undefined && out.length < this.opts.minTokens) {
+    if (this.opts.minTokens !== undefined && n < this.opts.minTokens) {
       bias = -Infinity;
       force = false;
     }
@@ -277,11 +284,17 @@ export class Decoder {
       const cand: number[] = [];
       let allAccepted = 1;
       for (let i = 0; i < gMax; i++) {
-        const pending = [...out, ...cand];
-        if (this.opts.maxTokens !== undefined && pending.length >= this.opts.maxTokens) break;
-        const dl = await sp.draft.next([...tokens, ...cand]);
+        if (this.opts.maxTokens !== undefined && out.length + cand.length >= this.opts.maxTokens) break;
+        // the context is tokens + cand: pushed onto our own array for the call, then popped
+        for (const c of cand) tokens.push(c);
+        let dl: Float32Array;
+        try {
+          dl = await sp.draft.next(tokens);
+        } finally {
+          tokens.length -= cand.length;
+        }
         stats.draftCalls++;
-        const { undo, force } = this.constrain(dl, pending, ctl);
+        const { undo, force } = this.constrain(dl, out, ctl, cand);
         if (force) {
           undo();
           break;
@@ -311,9 +324,11 @@ export class Decoder {
       } else {
         tl = [];
         for (let i = 0; i <= cand.length; i++) {
-          tl.push(await this.source.next([...tokens, ...cand.slice(0, i)]));
+          if (i > 0) tokens.push(cand[i - 1]!);
+          tl.push((await this.source.next(tokens)).slice());
           stats.targetCalls++;
         }
+        tokens.length -= cand.length;
       }
       // 3. Verify left to right; the target chain's state advances with each committed token.
       const emitted: number[] = [];
