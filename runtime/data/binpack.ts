@@ -25,7 +25,7 @@ export interface Packing {
 }
 
 /** Items sorted by decreasing length (stable: ties keep index order). Items > capacity come first and are flagged by the caller. */
-function sortDecreasing(lengths: ArrayLike<number>, capacity: number): Int32Array {
+function sortDecreasing(lengths: Int32Array, capacity: number): Int32Array {
   const n = lengths.length;
   const count = new Int32Array(capacity + 2);
   for (let i = 0; i < n; i++) {
@@ -105,7 +105,7 @@ class LevelBitset {
   }
 }
 
-function finish(n: number, bins: number, binOf: Int32Array, binUsed: Int32Array, capacity: number, sorted: Int32Array, lengths: ArrayLike<number>): Packing {
+function finish(n: number, bins: number, binOf: Int32Array, binUsed: Int32Array, capacity: number, sorted: Int32Array, lengths: Int32Array): Packing {
   const binStart = new Int32Array(bins + 1);
   let oversizeItems = 0;
   let oversizeTokens = 0;
@@ -132,7 +132,8 @@ function finish(n: number, bins: number, binOf: Int32Array, binUsed: Int32Array,
 }
 
 /** Best-fit decreasing: each item goes to the fullest open bin it fits in, else a new bin. */
-export function bestFitDecreasing(lengths: ArrayLike<number>, capacity: number): Packing {
+export function bestFitDecreasing(lengthsIn: ArrayLike<number>, capacity: number): Packing {
+  const lengths = lengthsIn instanceof Int32Array ? lengthsIn : Int32Array.from(lengthsIn);
   const n = lengths.length;
   const sorted = sortDecreasing(lengths, capacity);
   const binOf = new Int32Array(n).fill(-1);
@@ -181,7 +182,8 @@ export function bestFitDecreasing(lengths: ArrayLike<number>, capacity: number):
 }
 
 /** First-fit decreasing: each item goes to the lowest-numbered open bin it fits in, else a new bin. */
-export function firstFitDecreasing(lengths: ArrayLike<number>, capacity: number): Packing {
+export function firstFitDecreasing(lengthsIn: ArrayLike<number>, capacity: number): Packing {
+  const lengths = lengthsIn instanceof Int32Array ? lengthsIn : Int32Array.from(lengthsIn);
   const n = lengths.length;
   const sorted = sortDecreasing(lengths, capacity);
   const binOf = new Int32Array(n).fill(-1);

