@@ -73,6 +73,14 @@ export function fromHfConfig(j: unknown): ModelConfig {
     return v;
   };
   const heads = num('num_attention_heads');
+  const unsupported = (m: string): never => {
+    throw new ModelConfigError('LMP_E_CONFIG_UNSUPPORTED', `config.json: ${m} is not supported by this engine`);
+  };
+  if (o['rope_scaling'] !== undefined && o['rope_scaling'] !== null) unsupported(`rope_scaling ${JSON.stringify(o['rope_scaling'])}`);
+  if (o['attention_bias'] === true) unsupported('attention_bias: true');
+  if (o['mlp_bias'] === true) unsupported('mlp_bias: true');
+  if (o['hidden_act'] !== undefined && o['hidden_act'] !== 'silu') unsupported(`hidden_act ${JSON.stringify(o['hidden_act'])}`);
+  if (typeof o['head_dim'] === 'number' && o['head_dim'] * heads !== o['hidden_size']) unsupported(`head_dim ${o['head_dim']} != hidden_size / num_attention_heads`);
   return validateConfig({
     dim: num('hidden_size'),
     ffn: num('intermediate_size'),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,9 @@ import { loadModel, saveModel } from './io.js';
 import { LlamaModel, type PackedBatch } from './llama.js';
 import { refModelLoss, type RefBatch } from './ref.js';
 import { expectClose } from './testutil.js';
+import { kernels } from './kernels.js';
+import { serializeSafetensors } from './safetensors.js';
+import { fromHfConfig, toHfConfig } from './config.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmp-llama-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -102,6 +105,47 @@ describe('Llama model', () => {
     expect(Buffer.compare(Buffer.from(m.logits(b).buffer), Buffer.from(r.logits(b).buffer))).toBe(0);
     expect([...r.params.keys()]).toContain('model.layers.1.self_attn.k_proj.weight');
     expect(r.shapes.get('model.layers.0.self_attn.k_proj.weight')).toEqual([8, 16]);
+  });
+
+  it('loads a Hugging Face style directory with BF16 weights, tied head and no lm_head', () => {
+    const cfg: ModelConfig = { ...tiny(true), dim: 16, heads: 4, kvHeads: 2 };
+    const m = LlamaModel.init(cfg, 6, { std: 0.3 });
+    const d = join(tmp, 'hf');
+    mkdirSync(d, { recursive: true });
+    const list = [...m.params].map(([n, p]) => [n, { shape: m.shapes.get(n)!, data: p }] as [string, { shape: number[]; data: Float32Array }]);
+    writeFileSync(join(d, 'model.safetensors'), serializeSafetensors(list, { format: 'pt' }, 'BF16'));
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...toHfConfig(cfg), head_dim: 4, rope_scaling: null, attention_bias: false }));
+    const r = loadModel(d);
+    // every weight equals the float32 value truncated to bfloat16 precision (8 significant bits)
+    for (const [n, p] of m.params) {
+      const q = r.params.get(n)!;
+      for (let i = 0; i < p.length; i++) expect(Math.abs(q[i]! - p[i]!)).toBeLessThanOrEqual(Math.abs(p[i]!) * 2 ** -8);
+    }
+    expect(r.params.has('lm_head.weight')).toBe(false);
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...toHfConfig(cfg), rope_scaling: { type: 'linear', factor: 2 } }));
+    expect(() => loadModel(d)).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
+    expect(() => fromHfConfig({ ...toHfConfig(cfg), num_key_value_heads: 3 })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG' }));
+    writeFileSync(join(d, 'config.json'), JSON.stringify(toHfConfig({ ...cfg, tieEmbeddings: false })));
+    expect(() => loadModel(d)).toThrow(/no tensor 'lm_head.weight'/);
+  });
+
+  it('gradients are bit-identical on 1 and 2 threads', () => {
+    const cfg: ModelConfig = { ...tiny(false), dim: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 50 };
+    const m = LlamaModel.init(cfg, 12, { std: 0.1 });
+    const T = 300;
+    const toks = Array.from({ length: T }, (_, i) => (i * 13 + 5) % 50);
+    const docs = toks.map((_, i) => Math.floor(i / 70));
+    const b = batch(toks, [0, 150, T], docs);
+    const K = kernels(), prev = K.numThreads();
+    const run = (t: number): Map<string, Float32Array> => {
+      K.setNumThreads(t);
+      m.zeroGrads();
+      m.backward(b, 1 / T);
+      return new Map([...m.grads!].map(([n, g]) => [n, g.slice()]));
+    };
+    const g1 = run(1), g2 = run(2);
+    K.setNumThreads(prev);
+    for (const [n, g] of g1) expect(Buffer.compare(Buffer.from(g.buffer), Buffer.from(g2.get(n)!.buffer)), n).toBe(0);
   });
 
   it('KV-cache decoding matches the full forward at every position', () => {

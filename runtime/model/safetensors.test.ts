@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.js';
+import { floatToBf16, floatToHalf, parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from './safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmp-st-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,6 +53,23 @@ describe('safetensors', () => {
     expect(Array.from(f.tensors.get('h')!.data)).toEqual([1, -2, 0.333251953125, 2 ** -24, Infinity, 65504]);
     expect(Array.from(f.tensors.get('b')!.data)).toEqual([1, -5, 0.15625, 3.140625]);
     expect(f.tensors.get('h')!.dtype).toBe('F16');
+  });
+
+  it('writes F16/BF16 with round-to-nearest-even (hand-computed bit patterns) and reads them back', () => {
+    const cases16: [number, number][] = [[1, 0x3c00], [-2, 0xc000], [1 / 3, 0x3555], [65504, 0x7bff], [65520, 0x7c00], [1e6, 0x7c00],
+      [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -25, 0x0002], [2 ** -14, 0x0400], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02],
+      [-0, 0x8000], [Infinity, 0x7c00], [0.1, 0x2e66]];
+    for (const [x, h] of cases16) expect(floatToHalf(x), String(x)).toBe(h);
+    expect(floatToHalf(NaN) & 0x7c00).toBe(0x7c00);
+    expect(floatToHalf(NaN) & 0x3ff).not.toBe(0);
+    const casesBf: [number, number][] = [[1, 0x3f80], [-5, 0xc0a0], [1 / 3, 0x3eab], [3.140625, 0x4049], [1 + 2 ** -8, 0x3f80], [1 + 3 * 2 ** -8, 0x3f82], [Infinity, 0x7f80]];
+    for (const [x, h] of casesBf) expect(floatToBf16(x), String(x)).toBe(h);
+    const data = Float32Array.of(1, 1 / 3, -5, 0.1);
+    const h = parseSafetensors(serializeSafetensors([['t', { shape: [4], data }]], undefined, 'F16')).tensors.get('t')!;
+    expect(h.dtype).toBe('F16');
+    expect(Array.from(h.data)).toEqual([1, 0.333251953125, -5, 0.0999755859375]);
+    const b = parseSafetensors(serializeSafetensors([['t', { shape: [2, 2], data }]], undefined, 'BF16')).tensors.get('t')!;
+    expect(Array.from(b.data)).toEqual([1, 0.333984375, -5, 0.10009765625]);
   });
 
   it('rejects corrupt files with clear coded errors', () => {

@@ -2,7 +2,7 @@
 //   [8 bytes: header length N, little-endian u64][N bytes: JSON header][data]
 // The header maps tensor names to {dtype, shape, data_offsets: [begin, end]} (offsets relative
 // to the start of the data) plus an optional "__metadata__" of string -> string.
-// We read F32, F16 and BF16 (converted to Float32Array) and write F32. Corrupt files are
+// We read F32, F16 and BF16 (converted to Float32Array) and write any of them (F32 default). Corrupt files are
 // rejected with a SafetensorsError whose `code` says what is wrong. Writes are atomic
 // (temp file in the same folder + fsync + rename).
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
@@ -130,8 +130,48 @@ export function readSafetensors(path: string): SafetensorsFile {
   return parseSafetensors(readFileSync(path), path);
 }
 
-/** Serialize tensors (float32) in the given order, header padded with spaces to 8 bytes. */
-export function serializeSafetensors(tensors: Iterable<[string, Tensor]>, metadata?: Record<string, string>): Uint8Array {
+const f32buf = new DataView(new ArrayBuffer(4));
+
+/** float32 -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN). */
+export function floatToBf16(x: number): number {
+  f32buf.setFloat32(0, x, true);
+  const b = f32buf.getUint32(0, true);
+  if ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0) return ((b >>> 16) | 0x40) & 0xffff;
+  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** float32 -> IEEE half bits, round to nearest even, overflow to inf, gradual underflow. */
+export function floatToHalf(x: number): number {
+  f32buf.setFloat32(0, x, true);
+  const b = f32buf.getUint32(0, true);
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let man = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    man |= 0x800000;
+    const shift = 14 - e; // 24-bit mantissa -> (10 + e)-bit subnormal
+    const half = 1 << (shift - 1);
+    let h = man >>> shift;
+    const rest = man & ((1 << shift) - 1);
+    if (rest > half || (rest === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (man >>> 13);
+  const rest = man & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent (correct)
+  return sign | h;
+}
+
+/**
+ * Serialize tensors in the given order (stored as `dtype`, default F32; F16/BF16 round to
+ * nearest even), header padded with spaces to 8 bytes.
+ */
+export function serializeSafetensors(tensors: Iterable<[string, Tensor]>, metadata?: Record<string, string>, dtype: SafetensorsDtype = 'F32'): Uint8Array {
+  const isz = ITEMSIZE[dtype];
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header['__metadata__'] = metadata;
   const list: [string, Tensor][] = [];
@@ -141,9 +181,9 @@ export function serializeSafetensors(tensors: Iterable<[string, Tensor]>, metada
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel !== t.data.length)
       throw new SafetensorsError('LMP_E_ST_SIZE', `tensor '${name}' has ${t.data.length} values but shape ${JSON.stringify(t.shape)}`);
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [off, off + 4 * numel] };
+    header[name] = { dtype, shape: [...t.shape], data_offsets: [off, off + isz * numel] };
     list.push([name, t]);
-    off += 4 * numel;
+    off += isz * numel;
   }
   let json = JSON.stringify(header);
   const enc = new TextEncoder();
@@ -159,8 +199,10 @@ export function serializeSafetensors(tensors: Iterable<[string, Tensor]>, metada
   out.set(hbytes, 8);
   let p = 8 + hbytes.length;
   for (const [, t] of list) {
-    for (let i = 0; i < t.data.length; i++) dv.setFloat32(p + 4 * i, t.data[i]!, true);
-    p += 4 * t.data.length;
+    if (dtype === 'F32') for (let i = 0; i < t.data.length; i++) dv.setFloat32(p + 4 * i, t.data[i]!, true);
+    else if (dtype === 'BF16') for (let i = 0; i < t.data.length; i++) dv.setUint16(p + 2 * i, floatToBf16(t.data[i]!), true);
+    else for (let i = 0; i < t.data.length; i++) dv.setUint16(p + 2 * i, floatToHalf(t.data[i]!), true);
+    p += isz * t.data.length;
   }
   return out;
 }
@@ -183,6 +225,6 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   renameSync(tmp, path);
 }
 
-export function writeSafetensors(path: string, tensors: Iterable<[string, Tensor]>, metadata?: Record<string, string>): void {
-  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+export function writeSafetensors(path: string, tensors: Iterable<[string, Tensor]>, metadata?: Record<string, string>, dtype: SafetensorsDtype = 'F32'): void {
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata, dtype));
 }
