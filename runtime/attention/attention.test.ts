@@ -114,7 +114,7 @@ const or = (...args: MaskIR[]): MaskIR => ({ op: 'or', args });
 describe('float64 reference backward (finite differences)', () => {
   it('matches central differences of sum(dout * out)', () => {
     const c: Case = { lens: [5, 3], heads: 2, kvHeads: 1, headDim: 4, mask: and(causal, { op: 'window', size: 3 }), score: { softcap: 2, alibi: true } };
-    for (const extra of [{}, { score: { softplus: { power: 2, trainLength: 2 } } }, { position: { kind: 'rope' as const, rope: { base: 100, scaling: { kind: 'yarn' as const, factor: 4, originalLength: 8 } } } }]) {
+    for (const extra of [{}, { score: { softplus: { power: 2, trainLength: 2 } } }, { position: { kind: 'rope' as const, rope: { base: 100, scaling: { kind: 'yarn' as const, factor: 4, originalLength: 8 } } } }, { mask: causal, position: { kind: 'rope' as const, distanceLimit: 2 } }]) {
       const inp = build({ ...c, ...extra }, 5);
       const dout = randn(rng(6), inp.q.length);
       const ref = referenceAttention(inp, dout);
@@ -203,6 +203,13 @@ describe('fused attention vs float64 reference', () => {
     check({ ...base, position: { kind: 'rope', rope: { base: 500, scaling: { kind: 'ntk', factor: 8 } } } }, 33);
     check({ ...base, position: { kind: 'rope', rope: { scaling: { kind: 'yarn', factor: 8, originalLength: 32 } } } }, 34);
     check({ ...base, position: { kind: 'rope', rope: { scaling: { kind: 'truncated', a: 1e-3, b: 0.05, rho: 0.01 } } } }, 35);
+    // LM-Infinite: Lambda mask plus the distance limit (tiles entirely beyond, straddling, and within it).
+    const lam = and(causal, or({ op: 'sink', count: 3 }, { op: 'window', size: 50 }));
+    check({ lens: [200, 7], heads: 2, kvHeads: 1, headDim: 32, mask: lam, position: { kind: 'rope', distanceLimit: 50 } }, 36);
+    const withLimit = build({ lens: [150], heads: 1, kvHeads: 1, headDim: 32, mask: causal, position: { kind: 'rope', distanceLimit: 10 } }, 38);
+    const a = referenceAttention(withLimit).out, b = referenceAttention({ ...withLimit, position: { kind: 'rope' } }).out;
+    expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]!)))).toBeGreaterThan(1e-2); // the limit changes the result
+    check({ lens: [150], heads: 1, kvHeads: 1, headDim: 64, mask: causal, position: { kind: 'rope', distanceLimit: 10, rope: { scaling: { kind: 'yarn', factor: 4, originalLength: 64 } } } }, 37);
   });
 
   it('rows that see nothing give zero output and lse = -Infinity', () => {

@@ -34,6 +34,11 @@ export type PositionOptions =
       readonly rope?: RopeSpec;
       /** Position ids restart at each document (needs docIds). */
       readonly restartPerDocument?: boolean;
+      /**
+       * LM-Infinite distance limit: pairs with qpos - kvpos > limit (sequence positions) score as
+       * if at distance exactly `limit` (q rotated at the limit, k unrotated).
+       */
+      readonly distanceLimit?: number;
     }
   | { readonly kind: 'alibi'; readonly distanceLimit?: number }; // ALiBi as the position encoding (LM-Infinite clamp optional)
 
@@ -90,10 +95,13 @@ interface NativeArgs {
   alibiLimit: number;
   power: number;
   logLenBase: number;
+  distanceLimit?: number;
+  qFar?: Float32Array;
+  kFar?: Float32Array;
 }
 
 type FwdFn = (a: NativeArgs) => AttentionOutput;
-type BwdFn = (a: NativeArgs & { out: Float32Array; dout: Float32Array; lse: Float32Array }) => AttentionGrads;
+type BwdFn = (a: NativeArgs & { out: Float32Array; dout: Float32Array; lse: Float32Array }) => AttentionGrads & { dqFar?: Float32Array; dkFar?: Float32Array };
 type RopeFn = (x: Float32Array, tokens: number, heads: number, headDim: number, pos: Float32Array, invFreq: Float32Array, mscale: number, inverse: boolean) => Float32Array;
 
 const isAttentionMask = (m: AttentionMaskIR | MaskIR): m is AttentionMaskIR => 'groups' in m;
@@ -131,7 +139,7 @@ export function kernelMasks(
   return { programs: masks.map(encodeMask), headGroup, classes, classOffsets, masks };
 }
 
-function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number } } {
+function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number; limit: number } } {
   const { heads, headDim } = inp;
   const kvHeads = inp.kvHeads ?? heads;
   const Tq = inp.q.length / (heads * headDim);
@@ -148,8 +156,9 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
     alibi = alibi ?? alibiSlopes(heads);
     alibiLimit = pos.distanceLimit ?? 0;
   }
-  let rope: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number } | undefined;
+  let rope: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number; limit: number } | undefined;
   let q = inp.q, k = inp.k;
+  let far: { distanceLimit: number; qFar: Float32Array; kFar: Float32Array } | undefined;
   if (pos.kind === 'rope') {
     const { invFreq, mscale } = ropeFrequencies(headDim, pos.rope);
     const kPos = positionIds(cuK, inp.docIds, pos.restartPerDocument ?? false);
@@ -161,7 +170,17 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
     const ropeFn = nativeFn<RopeFn>('ropeApply', 'attention');
     q = ropeFn(q, Tq, heads, headDim, qPos, invFreq, mscale, false);
     k = ropeFn(k, k.length / (kvHeads * headDim), kvHeads, headDim, kPos, invFreq, mscale, false);
-    rope = { qPos, kPos, invFreq, mscale };
+    const limit = pos.distanceLimit ?? 0;
+    if (limit > 0) {
+      if (!Number.isInteger(limit)) throw new RangeError('distanceLimit must be an integer');
+      const Tk = inp.k.length / (kvHeads * headDim);
+      far = {
+        distanceLimit: limit,
+        qFar: ropeFn(inp.q, Tq, heads, headDim, new Float32Array(Tq).fill(limit), invFreq, mscale, false),
+        kFar: ropeFn(inp.k, Tk, kvHeads, headDim, new Float32Array(Tk), invFreq, mscale, false),
+      };
+    }
+    rope = { qPos, kPos, invFreq, mscale, limit };
   }
   const args: NativeArgs = {
     q,
@@ -183,6 +202,7 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
     alibiLimit,
     power: sc.softplus?.power ?? 0,
     logLenBase: sc.softplus ? Math.log(sc.softplus.trainLength) : 0,
+    ...far,
   };
   if (!Number.isFinite(scale)) scale = 0;
   return rope ? { args, rope } : { args };
@@ -203,11 +223,16 @@ export function attentionBackward(inp: AttentionInput & { readonly out: Float32A
   if (!rope) return g;
   const ropeFn = nativeFn<RopeFn>('ropeApply', 'attention');
   const kvHeads = inp.kvHeads ?? inp.heads;
-  return {
-    dq: ropeFn(g.dq, rope.qPos.length, inp.heads, inp.headDim, rope.qPos, rope.invFreq, rope.mscale, true),
-    dk: ropeFn(g.dk, rope.kPos.length, kvHeads, inp.headDim, rope.kPos, rope.invFreq, rope.mscale, true),
-    dv: g.dv,
-  };
+  const dq = ropeFn(g.dq, rope.qPos.length, inp.heads, inp.headDim, rope.qPos, rope.invFreq, rope.mscale, true);
+  const dk = ropeFn(g.dk, rope.kPos.length, kvHeads, inp.headDim, rope.kPos, rope.invFreq, rope.mscale, true);
+  if (g.dqFar && g.dkFar) {
+    const Tq = rope.qPos.length, Tk = rope.kPos.length;
+    const dqf = ropeFn(g.dqFar, Tq, inp.heads, inp.headDim, new Float32Array(Tq).fill(rope.limit), rope.invFreq, rope.mscale, true);
+    const dkf = ropeFn(g.dkFar, Tk, kvHeads, inp.headDim, new Float32Array(Tk), rope.invFreq, rope.mscale, true);
+    for (let i = 0; i < dq.length; i++) dq[i]! += dqf[i]!;
+    for (let i = 0; i < dk.length; i++) dk[i]! += dkf[i]!;
+  }
+  return { dq, dk, dv: g.dv };
 }
 
 /** Apply RoPE to x [tokens, heads, headDim] at the given positions (rotate-half convention). */

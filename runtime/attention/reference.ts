@@ -61,6 +61,8 @@ export function referenceAttention(inp: AttentionInput, dout?: Arr): RefOutput &
   }
   let q: Arr = inp.q, k: Arr = inp.k;
   let rope: { qPos: Float32Array; kPos: Float32Array; inv: Float32Array; ms: number } | undefined;
+  // LM-Infinite: q rotated at the limit and k unrotated, used for pairs beyond the limit.
+  let far: { L: number; q: Float64Array; k: Float64Array } | undefined;
   if (pos.kind === 'rope') {
     const { invFreq, mscale } = ropeFrequencies(D, pos.rope);
     const kPos = positionIds(cuK, inp.docIds, pos.restartPerDocument ?? false);
@@ -68,6 +70,14 @@ export function referenceAttention(inp: AttentionInput, dout?: Arr): RefOutput &
     for (let s = 0; s + 1 < cuQ.length; s++) {
       const lq = cuQ[s + 1]! - cuQ[s]!;
       for (let i = 0; i < lq; i++) qPos[cuQ[s]! + i] = kPos[cuK[s + 1]! - lq + i]!;
+    }
+    if (pos.distanceLimit) {
+      const L = pos.distanceLimit;
+      far = {
+        L,
+        q: rope64(q, Tq, H, D, new Float64Array(Tq).fill(L), invFreq, mscale, false),
+        k: rope64(k, Tk, Hkv, D, new Float64Array(Tk), invFreq, mscale, false),
+      };
     }
     q = rope64(q, Tq, H, D, qPos, invFreq, mscale, false);
     k = rope64(k, Tk, Hkv, D, kPos, invFreq, mscale, false);
@@ -79,6 +89,7 @@ export function referenceAttention(inp: AttentionInput, dout?: Arr): RefOutput &
   const out = new Float64Array(Tq * H * D);
   const lse = new Float64Array(Tq * H);
   const grads: RefGrads | undefined = dout ? { dq: new Float64Array(Tq * H * D), dk: new Float64Array(Tk * Hkv * D), dv: new Float64Array(Tk * Hkv * D) } : undefined;
+  const farGrads = far && dout ? { dq: new Float64Array(Tq * H * D), dk: new Float64Array(Tk * Hkv * D) } : undefined;
   const rep = H / Hkv;
   for (let s = 0; s + 1 < cuQ.length; s++) {
     const qs = cuQ[s]!, lq = cuQ[s + 1]! - qs, ks = cuK[s]!, lk = cuK[s + 1]! - ks, qoff = lk - lq;
@@ -97,7 +108,8 @@ export function referenceAttention(inp: AttentionInput, dout?: Arr): RefOutput &
           vis[j] = 1;
           const kb = ((ks + j) * Hkv + hk) * D;
           let dot = 0;
-          for (let d = 0; d < D; d++) dot += q[qb + d]! * k[kb + d]!;
+          if (far && qp - j > far.L) for (let d = 0; d < D; d++) dot += far.q[qb + d]! * far.k[kb + d]!;
+          else for (let d = 0; d < D; d++) dot += q[qb + d]! * k[kb + d]!;
           let x = scale * dot;
           if (cap > 0) {
             t[j] = Math.tanh(x / cap);
@@ -138,9 +150,16 @@ export function referenceAttention(inp: AttentionInput, dout?: Arr): RefOutput &
           if (power > 0) dz *= (power * sigmoid(z[j]!)) / softplus(z[j]!);
           let ds = dz * lam;
           if (cap > 0) ds *= 1 - t[j]! * t[j]!;
-          for (let d = 0; d < D; d++) {
-            grads.dq[qb + d]! += scale * ds * k[kb + d]!;
-            grads.dk[kb + d]! += scale * ds * q[qb + d]!;
+          if (far && farGrads && qp - j > far.L) {
+            for (let d = 0; d < D; d++) {
+              farGrads.dq[qb + d]! += scale * ds * far.k[kb + d]!;
+              farGrads.dk[kb + d]! += scale * ds * far.q[qb + d]!;
+            }
+          } else {
+            for (let d = 0; d < D; d++) {
+              grads.dq[qb + d]! += scale * ds * k[kb + d]!;
+              grads.dk[kb + d]! += scale * ds * q[qb + d]!;
+            }
           }
         }
       }
@@ -149,6 +168,12 @@ export function referenceAttention(inp: AttentionInput, dout?: Arr): RefOutput &
   if (grads && rope) {
     grads.dq = rope64(grads.dq, Tq, H, D, rope.qPos, rope.inv, rope.ms, true);
     grads.dk = rope64(grads.dk, Tk, Hkv, D, rope.kPos, rope.inv, rope.ms, true);
+    if (far && farGrads) {
+      const dqf = rope64(farGrads.dq, Tq, H, D, new Float64Array(Tq).fill(far.L), rope.inv, rope.ms, true);
+      const dkf = rope64(farGrads.dk, Tk, Hkv, D, new Float64Array(Tk), rope.inv, rope.ms, true);
+      for (let i = 0; i < dqf.length; i++) grads.dq[i]! += dqf[i]!;
+      for (let i = 0; i < dkf.length; i++) grads.dk[i]! += dkf[i]!;
+    }
   }
   return { out, lse, ...grads };
 }

@@ -72,6 +72,7 @@ void validate(const Params& p, size_t qLen, size_t kLen, size_t classesLen) {
   check(!(p.softcap < 0) && std::isfinite(p.softcap), "LMP_E_ARG", "softcap must be >= 0");
   check(std::isfinite(p.scale), "LMP_E_ARG", "scale must be finite");
   check(!(p.power < 0), "LMP_E_ARG", "softplus power must be >= 0");
+  check(p.distLimit <= 0 || (p.qFar && p.kFar), "LMP_E_ARG", "a distance limit needs qFar and kFar");
   if (p.power > 0) check(p.logLenBase > 0, "LMP_E_ARG", "softplus length base must be > 1");
 }
 
@@ -82,11 +83,12 @@ void forward(const Params& p, float* out, float* lse) {
     simd::forward(p, out, lse);
 }
 
-void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv) {
+void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar) {
+  check(p.distLimit <= 0 || (dqFar && dkFar), "LMP_E_ARG", "a distance limit needs dqFar and dkFar");
   if (force_scalar())
-    scalar::backward(p, o, dout, lse, dq, dk, dv);
+    scalar::backward(p, o, dout, lse, dq, dk, dv, dqFar, dkFar);
   else
-    simd::backward(p, o, dout, lse, dq, dk, dv);
+    simd::backward(p, o, dout, lse, dq, dk, dv, dqFar, dkFar);
 }
 
 void rope(const float* x, float* out, int64_t T, int64_t Hx, int64_t D, const float* pos, const float* invFreq, float mscale, bool inverse) {

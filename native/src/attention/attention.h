@@ -58,6 +58,12 @@ struct Params {
   double alibiLimit = 0;          // distance clamp (LM-Infinite) for ALiBi; 0 = none
   float power = 0.f;              // > 0: Softplus attention with this power
   float logLenBase = 0.f;         // ln(L) for Softplus' length scale
+  // LM-Infinite distance limit for RoPE: pairs with qpos - kvpos > distLimit score
+  // scale * qFar.kFar instead of scale * q.k, where qFar is q rotated at position distLimit and
+  // kFar the unrotated k (so their relative distance is exactly the limit). 0 = none.
+  int64_t distLimit = 0;
+  const float* qFar = nullptr;  // [Tq, H, D]
+  const float* kFar = nullptr;  // [Tk, Hkv, D]
 };
 
 // Validates shapes and program encodings; throws lmp::Error.
@@ -65,7 +71,9 @@ void validate(const Params& p, size_t qLen, size_t kLen, size_t classesLen);
 
 void forward(const Params& p, float* out, float* lse);
 // dq [Tq,H,D], dk/dv [Tk,Hkv,D]; o and lse from the forward; dout like out.
-void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv);
+// With a distance limit, dqFar/dkFar receive the gradients of qFar/kFar (else they may be null).
+void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar = nullptr,
+              float* dkFar = nullptr);
 
 // RoPE (rotate-half convention): x [T, Hx, D]; pair (d, d + D/2) rotated by angle
 // pos[t] * invFreq[d] (invFreq has D/2 entries; a 0 frequency leaves the pair unrotated),
@@ -75,11 +83,11 @@ void rope(const float* x, float* out, int64_t T, int64_t Hx, int64_t D, const fl
 // SIMD and scalar instantiations (attention_simd.cc, attention_scalar.cc).
 namespace simd {
 void forward(const Params& p, float* out, float* lse);
-void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv);
+void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar);
 }
 namespace scalar {
 void forward(const Params& p, float* out, float* lse);
-void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv);
+void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar);
 }
 
 }  // namespace attn

@@ -71,6 +71,14 @@ void parse(const Napi::Object& o, Parsed& r) {
   p.alibiLimit = num_arg(field(o, "alibiLimit"), "alibiLimit");
   p.power = static_cast<float>(num_arg(field(o, "power"), "power"));
   p.logLenBase = static_cast<float>(num_arg(field(o, "logLenBase"), "logLenBase"));
+  Napi::Value lim = field(o, "distanceLimit");
+  if (!lim.IsUndefined() && !lim.IsNull()) p.distLimit = int_arg(lim, "distanceLimit");
+  if (p.distLimit > 0) {
+    auto qf = array_arg<float>(field(o, "qFar"), "qFar");
+    auto kf = array_arg<float>(field(o, "kFar"), "kFar");
+    check(qf.length == q.length && kf.length == k.length, "LMP_E_SHAPE", "qFar/kFar must have the shapes of q/k");
+    p.qFar = qf.data, p.kFar = kf.data;
+  }
   attn::validate(p, r.qLen, r.kLen, cls.length);
 }
 
@@ -106,8 +114,16 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
     Napi::Float32Array dq = Napi::Float32Array::New(env, r.qLen);
     Napi::Float32Array dk = Napi::Float32Array::New(env, r.kLen);
     Napi::Float32Array dv = Napi::Float32Array::New(env, r.kLen);
-    attn::backward(r.p, out.data, dout.data, lse.data, dq.Data(), dk.Data(), dv.Data());
     Napi::Object res = Napi::Object::New(env);
+    if (r.p.distLimit > 0) {
+      Napi::Float32Array dqf = Napi::Float32Array::New(env, r.qLen);
+      Napi::Float32Array dkf = Napi::Float32Array::New(env, r.kLen);
+      attn::backward(r.p, out.data, dout.data, lse.data, dq.Data(), dk.Data(), dv.Data(), dqf.Data(), dkf.Data());
+      res.Set("dqFar", dqf);
+      res.Set("dkFar", dkf);
+    } else {
+      attn::backward(r.p, out.data, dout.data, lse.data, dq.Data(), dk.Data(), dv.Data());
+    }
     res.Set("dq", dq);
     res.Set("dk", dk);
     res.Set("dv", dv);
