@@ -219,6 +219,16 @@ export class LlamaModel {
     return this.lossWeights(b).count;
   }
 
+  /** Per-position weighted cross-entropy [T] and weights [T] (no gradient). */
+  tokenLosses(b: PackedBatch): { loss: Float32Array; weight: Float32Array } {
+    const c = this.config, T = b.tokens.length;
+    const logits = this.logits(b);
+    const { targets, weight } = this.lossWeights(b);
+    const loss = new Float32Array(T);
+    this.K.crossEntropy(logits, T, c.vocab, targets, weight, 1, loss, null);
+    return { loss, weight };
+  }
+
   /** Summed weighted cross-entropy of a batch (no gradient) and its weight total. */
   loss(b: PackedBatch): { lossSum: number; count: number } {
     const c = this.config, T = b.tokens.length;

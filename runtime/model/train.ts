@@ -12,6 +12,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernels } from './kernels.js';
+import { evaluate, formatProgress, type EvalResult } from './eval.js';
 import { loadModel, saveModel } from './io.js';
 import type { LlamaModel, ModelOptions, PackedBatch } from './llama.js';
 import { Rng } from './rng.js';
@@ -62,6 +63,10 @@ export interface TrainerOptions {
   logPath?: string;
   checkpointDir?: string;
   checkpointEvery?: number;
+  /** held-out evaluation every `every` steps (logged as {step, eval} to the metrics log) */
+  eval?: { every: number; batches: () => Iterable<PackedBatch> };
+  /** progress line per step: true = to stderr, or a callback */
+  progress?: boolean | ((line: string) => void);
 }
 
 export interface StepMetrics {
@@ -89,6 +94,9 @@ export class Trainer {
   batchesConsumed = 0;
   tokensSeen = 0;
   readonly rng: Rng;
+  lastEval: EvalResult | undefined;
+  private elapsedSec = 0;
+  private tokensSeenThisRun = 0;
   private readonly K = kernels();
   private readonly src: BatchSource;
 
@@ -140,6 +148,16 @@ export class Trainer {
     const ms = performance.now() - t0;
     const metrics: StepMetrics = { step: this.step, loss: count > 0 ? lossSum / count : 0, lr, gradNorm, tokens, tokensPerSec: (tokens * 1000) / ms, ms };
     if (o.logPath) appendFileSync(o.logPath, JSON.stringify(metrics) + '\n');
+    this.elapsedSec += ms / 1000;
+    if (o.progress) {
+      const line = formatProgress(this.step, o.totalSteps, metrics.loss, lr, (this.tokensSeenThisRun += tokens) / this.elapsedSec, this.elapsedSec);
+      if (typeof o.progress === 'function') o.progress(line);
+      else process.stderr.write('\r' + line + (this.step >= o.totalSteps ? '\n' : ''));
+    }
+    if (o.eval && this.step % o.eval.every === 0) {
+      this.lastEval = evaluate(model, o.eval.batches());
+      if (o.logPath) appendFileSync(o.logPath, JSON.stringify({ step: this.step, eval: this.lastEval }) + '\n');
+    }
     if (o.checkpointDir && o.checkpointEvery && this.step % o.checkpointEvery === 0) this.saveCheckpoint(o.checkpointDir);
     return metrics;
   }
