@@ -10,8 +10,9 @@ import { Command, CommanderError } from 'commander';
 import { attachContext, type CliContext, type CliIo } from './commands/context.js';
 import { register as registerCheck } from './commands/check.js';
 import { register as registerFmt } from './commands/fmt.js';
+import { register as registerExplain } from './commands/explain.js';
 
-const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt];
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain];
 
 export const VERSION = '0.1.0';
 
