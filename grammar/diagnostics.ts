@@ -49,14 +49,14 @@ export const CATALOG = {
   LMP0101: { severity: 'error', title: 'unexpected token', message: "expected {expected}, found {found}" },
   LMP0102: { severity: 'error', title: 'unknown declaration kind', message: "unknown declaration kind '{name}'", help: 'a declaration starts with one of: {kinds}' },
   LMP0103: { severity: 'error', title: 'unknown clause', message: "unknown clause '{name}' in {declKind} '{decl}'", help: '{declKind} accepts: {clauses}' },
-  LMP0104: { severity: 'error', title: 'missing expression', message: 'expected an expression after {after}' },
+  LMP0104: { severity: 'error', title: 'missing expression', message: 'expected an expression after {after}, found {found}' },
   LMP0105: { severity: 'error', title: 'unclosed bracket', message: "'{open}' is never closed", help: "add the matching '{close}'" },
   LMP0106: { severity: 'error', title: 'nesting too deep', message: 'expressions nest deeper than {max} levels', help: 'split the expression' },
   LMP0107: { severity: 'info', title: 'too many errors', message: 'too many errors; stopped after {max}' },
   LMP0108: { severity: 'error', title: 'no value form', message: "a {declKind} declaration cannot be written as '= expr'", help: 'use a block: {declKind} {decl} { ... }' },
   LMP0109: { severity: 'error', title: 'missing clause body', message: "'{clause}' needs ': expr' after its arguments" },
   LMP0110: { severity: 'error', title: 'unexpected clause body', message: "'{clause}' takes no ': expr' body" },
-  LMP0111: { severity: 'error', title: 'missing clause arguments', message: "'{clause}' needs {expected}" },
+  LMP0111: { severity: 'error', title: 'missing clause arguments', message: "'{clause}' needs {expected}, found {found}" },
 
   // --- 02xx names, references and declaration structure ------------------------------
   LMP0201: { severity: 'error', title: 'duplicate declaration', message: "'{name}' is declared more than once", help: 'rename one of the declarations' },
