@@ -4,7 +4,7 @@
 #include <cstring>
 #include <limits>
 
-#include "core/error.h"
+#include "core/status.h"
 #include "sampling/sampling.h"
 
 namespace lmp {
@@ -210,6 +210,7 @@ void Chain::set_sparse(size_t n) {
 #define OUT_XS ((dense_ || !cur_is_a_) ? xA_.data() : xB_.data())
 
 float Chain::view_max(bool check_nan) {
+  if (dense_ && rawmax_valid_ && !check_nan) return rawmax_ * scale_;
   if (dense_) {
     const float* x = src_;
     float m = -kInf;
@@ -224,6 +225,8 @@ float Chain::view_max(bool check_nan) {
         if (std::isnan(x[i])) fail("LMP_E_NAN", "logits contain NaN (token " + std::to_string(i) + ")");
       fail("LMP_E_NAN", "logits contain +inf");
     }
+    rawmax_ = m;
+    rawmax_valid_ = true;
     return m * scale_;
   }
   float m = -kInf;
@@ -317,6 +320,7 @@ void Chain::gather_ge(float t) {
 
 void Chain::edit(int32_t tok, float y) {
   if (dense_) {
+    rawmax_valid_ = false;
     edits_.push_back(Edit{static_cast<size_t>(tok), src_[tok]});
     src_[tok] = y == -kInf ? -kInf : y / scale_;
     return;
@@ -735,6 +739,7 @@ void Chain::run_filters(float* logits, size_t n) {
   src_ = logits;
   scale_ = 1.f;
   edits_.clear();
+  rawmax_valid_ = false;
   last_valid_ = false;
   // One checked pass: NaN / +inf anywhere is an error, whatever the chain reads later.
   const float m0 = view_max(true);
@@ -840,6 +845,7 @@ int32_t Chain::sample(float* logits, size_t n, Trace* trace) {
     undo_edits();
     dense_ = true;
     scale_ = 1.f;
+    rawmax_valid_ = false;
     const float m = view_max(false);
     double s1 = 0;
     const double Z = view_sumexp(m, &s1);

@@ -134,6 +134,8 @@ class Chain {
   bool dense_ = true;
   float* src_ = nullptr;
   float scale_ = 1.f;
+  float rawmax_ = 0;          // max of src_ (unscaled), valid while no edit happened
+  bool rawmax_valid_ = false;
   std::vector<Edit> edits_;
   std::vector<int32_t> idA_, idB_;
   std::vector<float> xA_, xB_;
