@@ -391,4 +391,11 @@ export class KVCacheSession {
   reset(): void {
     this.length = 0;
   }
+
+  /** Forget every position from n on (the next tokens overwrite them). */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length)
+      throw Object.assign(new Error(`truncate: ${n} is outside [0, ${this.length}]`), { code: 'LMP_E_ARG' });
+    this.length = n;
+  }
 }

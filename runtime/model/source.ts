@@ -1,0 +1,52 @@
+// The model as a LogitsSource of the decoding runtime (runtime/decode): next(context) returns
+// the logits after the whole context, reusing the KV cache for the longest common prefix with
+// what is cached (a context that branches off rewinds the cache); score(prefix, candidates)
+// runs all candidates in one cached pass (speculative verification).
+import type { LogitsSource } from '../decode/decoder.js';
+import type { KVCacheSession, LlamaModel } from './llama.js';
+
+export class ModelLogitsSource implements LogitsSource {
+  readonly vocabSize: number;
+  private readonly session: KVCacheSession;
+  private cached: number[] = [];
+  /** positions actually computed (not reused) since creation: a measure of cache reuse */
+  computed = 0;
+
+  constructor(readonly model: LlamaModel) {
+    this.vocabSize = model.config.vocab;
+    this.session = model.session();
+  }
+
+  /** Rewind the cache to the common prefix of `ctx` (keeping at least one token to run). */
+  private sync(ctx: readonly number[]): number {
+    let c = 0;
+    const max = Math.min(ctx.length - 1, this.cached.length);
+    while (c < max && this.cached[c] === ctx[c]) c++;
+    this.session.truncate(c);
+    this.cached.length = c;
+    return c;
+  }
+
+  private run(tokens: readonly number[]): Float32Array {
+    const out = this.session.nextAll(Int32Array.from(tokens));
+    for (const t of tokens) this.cached.push(t);
+    this.computed += tokens.length;
+    return out;
+  }
+
+  next(tokens: readonly number[]): Float32Array {
+    if (tokens.length === 0) throw Object.assign(new Error('next: the context is empty'), { code: 'LMP_E_ARG' });
+    const c = this.sync(tokens);
+    const all = this.run(tokens.slice(c));
+    return all.slice(all.length - this.vocabSize);
+  }
+
+  score(prefix: readonly number[], candidates: readonly number[]): Float32Array[] {
+    if (prefix.length === 0) throw Object.assign(new Error('score: the prefix is empty'), { code: 'LMP_E_ARG' });
+    const ctx = [...prefix, ...candidates];
+    const c = this.sync(prefix);
+    const all = this.run(ctx.slice(c));
+    const V = this.vocabSize, first = prefix.length - 1 - c; // row of the last prefix token
+    return Array.from({ length: candidates.length + 1 }, (_, i) => all.slice((first + i) * V, (first + i + 1) * V));
+  }
+}
