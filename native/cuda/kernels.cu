@@ -58,7 +58,6 @@ __device__ T block_reduce(T v, Op op, T* shared) {
 }
 
 struct MaxOp { __device__ float operator()(float a, float b) const { return a > b ? a : b; } };
-struct AddF { __device__ float operator()(float a, float b) const { return a + b; } };
 struct AddD { __device__ double operator()(double a, double b) const { return a + b; } };
 struct OrI { __device__ int operator()(int a, int b) const { return a | b; } };
 
@@ -81,10 +80,11 @@ __global__ void log_softmax_kernel(const float* x, float* out, size_t cols, int*
     for (size_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = -INFINITY;
     return;
   }
-  float s = 0.f;
+  __shared__ double sd[kThreads];
+  double s = 0.0;
   for (size_t j = threadIdx.x; j < cols; j += blockDim.x) s += expf(xr[j] - m);
-  s = block_reduce(s, AddF{}, sf);
-  const float lse = m + logf(s);
+  s = block_reduce(s, AddD{}, sd);
+  const float lse = m + static_cast<float>(log(s));
   for (size_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = xr[j] - lse;
 }
 

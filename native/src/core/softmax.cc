@@ -25,9 +25,10 @@ bool log_softmax_rows(const float* x, float* out, size_t rows, size_t cols) {
             for (size_t j = 0; j < cols; ++j) yr[j] = m;
             continue;
           }
-          float s = 0.f;
+          // exp in float, the sum in double: a float sum over 100k+ terms loses ~1e-5.
+          double s = 0.0;
           for (size_t j = 0; j < cols; ++j) s += std::exp(xr[j] - m);
-          const float lse = m + std::log(s);
+          const float lse = m + static_cast<float>(std::log(s));
           for (size_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
         }
       },
