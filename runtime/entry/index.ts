@@ -1,0 +1,290 @@
+// Thin entry functions that a compiled .lmp file's entry points call with their resolved specs
+// (spec.ts). They wire the runtime areas together and nothing more:
+//   runTrain:  runtime/data (tokenizer, corpus, packer) -> runtime/curriculum (bucket schedule)
+//              -> runtime/model (LlamaModel with the attention's mask, Trainer)
+//   runDecode: runtime/model (KV-cache session as the logits source) -> runtime/decode (Decoder)
+//   runEval, runOptimize: not landed yet -> a coded error naming what is missing.
+// A spec whose `unsupported` list is not empty is refused with the same coded error
+// (LMP_E_NO_RUNTIME), never run with parts of it silently ignored.
+import { resolve } from 'node:path';
+import { CurriculumIterator, planBuckets } from '../curriculum/index.js';
+import { loadCorpus, mixOrder } from '../data/corpus.js';
+import { materialize, planPack, type PackedBatch as DataBatch } from '../data/pack.js';
+import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
+import { Decoder, type DecodeResult, type LogitsSource } from '../decode/decoder.js';
+import type { SamplerSpec } from '../decode/chain.js';
+import type { MaskIR } from '../mask/ir.js';
+import type { DataConfig, TokenizerConfig } from "../data/config.js";
+import type { CurriculumConfig } from '../curriculum/config.js';
+import type { ModelConfig } from '../model/config.js';
+import { fusedAttention } from '../model/fused.js';
+import { KVCacheSession, LlamaModel, type PackedBatch } from '../model/llama.js';
+import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
+import type { DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainSpec } from './spec.js';
+
+export * from './spec.js';
+
+/** A run-time error carrying a code and the declaration it happened in. */
+export class RuntimeEntryError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RuntimeEntryError';
+  }
+}
+
+/** "error in decode story (examples/x.lmp:31:3): ..." */
+function context(kind: string, name: string | null, where: string): string {
+  return `${kind} ${name ?? '(inline)'} (${where})`;
+}
+
+/** Refuse a spec that asks for something the runtime cannot run. */
+export function assertSupported(kind: string, name: string | null, where: string, unsupported: readonly string[]): void {
+  if (unsupported.length === 0) return;
+  throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: the runtime cannot run ${unsupported.join('; ')}`);
+}
+
+export interface Progress {
+  readonly target: string;
+  readonly phase: 'data' | 'train' | 'decode';
+  readonly step: number;
+  readonly total: number;
+  readonly loss?: number;
+}
+
+/** Models trained in this process, by model name: a decode after a train uses the trained weights. */
+export class Session {
+  readonly models = new Map<string, LlamaModel>();
+}
+
+export interface RunOptions {
+  /** Folder that relative paths of the specs (data root, checkpoints, logs) resolve against; default cwd. */
+  readonly baseDir?: string;
+  readonly session?: Session;
+  readonly onProgress?: (p: Progress) => void;
+  /** Optimizer steps to run instead of the spec's `steps` (tests, smoke runs). */
+  readonly steps?: number;
+}
+
+export interface TrainResult {
+  readonly kind: 'train';
+  readonly target: string;
+  readonly steps: number;
+  readonly epochs: number;
+  readonly tokens: number;
+  readonly firstLoss: number;
+  readonly finalLoss: number;
+  /** Loss of each step. */
+  readonly losses: readonly number[];
+  readonly params: number;
+  readonly seconds: number;
+}
+
+export interface DecodeRunResult {
+  readonly kind: 'decode';
+  readonly target: string;
+  readonly prompt: string;
+  readonly text: string;
+  readonly tokens: readonly number[];
+  readonly stopReason: DecodeResult['stopReason'];
+  /** Whether the model was trained in this process (false: freshly initialized weights). */
+  readonly trained: boolean;
+  readonly trace?: readonly { readonly entropy: number; readonly surprise: number; readonly logprob: number }[];
+  readonly seconds: number;
+}
+
+export type RunResult = TrainResult | DecodeRunResult;
+
+const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
+
+function modelOf(spec: Frozen<ModelSpec>, where: string, kind: string, name: string): { config: ModelConfig; mask: MaskIR | undefined } {
+  assertSupported('model', spec.name, spec.where, spec.unsupported);
+  if (!spec.config) throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: model ${spec.name} is load("${spec.load}") only; loading checkpoints from lmpc run is not wired yet`);
+  const att = spec.attention;
+  if (att && att.mask.groups.length > 0) throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: per-head masks in runtime/model (attention ${att.name})`);
+  return { config: thaw<ModelConfig>(spec.config), mask: att?.mask.default ? thaw<MaskIR>(att.mask.default) : undefined };
+}
+
+function buildModel(spec: Frozen<ModelSpec>, where: string, kind: string, name: string): LlamaModel {
+  const { config, mask } = modelOf(spec, where, kind, name);
+  return LlamaModel.init(config, spec.seed, { attention: fusedAttention(), ...(mask ? { mask } : {}) });
+}
+
+function toModelBatch(b: DataBatch): PackedBatch {
+  return { tokens: b.tokens, cuSeqlens: b.cuSeqlens, positionIds: b.positionIds, docIds: b.docIds, lossMask: b.lossMask };
+}
+
+export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}): Promise<TrainResult> {
+  const t0 = performance.now();
+  const name = spec.name ?? 'train';
+  assertSupported('train', spec.name, spec.where, spec.unsupported);
+  assertSupported('data', spec.data.name, spec.data.where, spec.data.unsupported);
+  assertSupported('curriculum', spec.curriculum.name, spec.curriculum.where, spec.curriculum.unsupported);
+  const baseDir = options.baseDir ?? process.cwd();
+  const data = thaw<DataConfig>(spec.data.config);
+  data.root = resolve(baseDir, data.root);
+  const fail = (e: unknown): never => {
+    const err = e as { code?: string; message?: string };
+    throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('train', spec.name, spec.where)}: ${err.message ?? String(e)}`);
+  };
+  const model = (() => {
+    try {
+      return buildModel(spec.model, spec.where, 'train', name);
+    } catch (e) {
+      if (e instanceof RuntimeEntryError) throw e;
+      return fail(e);
+    }
+  })();
+  let tok: LmpTokenizer;
+  let batches: { next(): IteratorResult<PackedBatch> };
+  const epochs = { n: 1 };
+  try {
+    options.onProgress?.({ target: name, phase: 'data', step: 0, total: 1 });
+    tok = await loadTokenizer(data.tokenizer, data.root);
+    if (tok.vocabSize > model.config.vocab) fail(new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`));
+    const corpus = await loadCorpus(data, tok, 'train');
+    const order = mixOrder(corpus.source, data.sources.map((s) => s.weight), data.seed);
+    const plan = planPack(corpus, order, data.pack, tok.eot, data.seed);
+    const { buckets, members } = planBuckets(plan);
+    const cur = thaw<CurriculumConfig>(spec.curriculum.config);
+    // Each epoch is a fresh curriculum pass with the next seed (a weighted schedule ends after its cycles).
+    let it = new CurriculumIterator(cur, buckets);
+    batches = {
+      next(): IteratorResult<PackedBatch> {
+        let s = it.next();
+        if (!s) {
+          it = new CurriculumIterator({ ...cur, seed: cur.seed + epochs.n }, buckets);
+          epochs.n++;
+          s = it.next();
+          if (!s) return { done: true, value: undefined };
+        }
+        const ids = members.get(s.length)!;
+        const seqs = Array.from(s.sequences, (i) => ids[i]!);
+        return { done: false, value: toModelBatch(materialize(plan, corpus.tokens, seqs)) };
+      },
+    };
+  } catch (e) {
+    return fail(e);
+  }
+  const steps = options.steps ?? spec.steps;
+  const o = spec.optimizer;
+  if (o.kind !== 'adamw') return fail(new Error('only adamw is supported'));
+  const schedule: LrSchedule = { kind: spec.schedule.decay, warmup: spec.schedule.warmup, finalFraction: spec.schedule.finalFraction };
+  const trainer = new Trainer(model, batches, {
+    lr: o.lr,
+    totalSteps: steps,
+    schedule,
+    beta1: o.beta1,
+    beta2: o.beta2,
+    eps: o.eps,
+    weightDecay: o.weightDecay,
+    clip: spec.clip ?? 0,
+    accumSteps: spec.accumulate,
+    seed: spec.seed,
+    ...(spec.log ? { logPath: resolve(baseDir, spec.log) } : {}),
+    ...(spec.checkpoint ? { checkpointDir: resolve(baseDir, spec.checkpoint.dir), checkpointEvery: spec.checkpoint.every } : {}),
+  });
+  const metrics: StepMetrics[] = [];
+  let tokens = 0;
+  try {
+    for (let i = 0; i < steps; i++) {
+      const m = trainer.trainStep();
+      metrics.push(m);
+      tokens += m.tokens;
+      options.onProgress?.({ target: name, phase: 'train', step: i + 1, total: steps, loss: m.loss });
+    }
+  } catch (e) {
+    return fail(e);
+  }
+  if (spec.model.name) options.session?.models.set(spec.model.name, model);
+  const losses = metrics.map((m) => m.loss);
+  return {
+    kind: 'train',
+    target: name,
+    steps,
+    epochs: epochs.n,
+    tokens,
+    firstLoss: losses[0] ?? NaN,
+    finalLoss: losses[losses.length - 1] ?? NaN,
+    losses,
+    params: model.numParams(),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** A LogitsSource over a model's KV cache: feeds only the tokens not yet in the cache. */
+export function modelLogits(model: LlamaModel): LogitsSource {
+  const session = new KVCacheSession(model);
+  let fed: number[] = [];
+  return {
+    vocabSize: model.config.vocab,
+    next(tokens: readonly number[]): Float32Array {
+      let same = fed.length <= tokens.length && fed.length > 0;
+      for (let i = 0; same && i < fed.length; i++) same = fed[i] === tokens[i];
+      if (!same) {
+        session.reset();
+        fed = [];
+      }
+      const add = tokens.slice(fed.length);
+      fed = [...tokens];
+      if (add.length === 0) throw new RuntimeEntryError('LMP_E_RUNTIME', 'decode: no new token to feed');
+      return session.next(Int32Array.from(add));
+    },
+  };
+}
+
+export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = {}): Promise<DecodeRunResult> {
+  const t0 = performance.now();
+  const name = spec.name ?? 'decode';
+  assertSupported('decode', spec.name, spec.where, spec.unsupported);
+  if (spec.attention) assertSupported('attention', spec.attention.name, spec.attention.where, spec.attention.unsupported);
+  const m = spec.model!;
+  const fail = (e: unknown): never => {
+    const err = e as { code?: string; message?: string };
+    throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('decode', spec.name, spec.where)}: ${err.message ?? String(e)}`);
+  };
+  const trainedModel = m.name ? options.session?.models.get(m.name) : undefined;
+  const model = trainedModel ?? buildModel(m, spec.where, 'decode', name);
+  try {
+    const tokCfg = m.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
+    const tok = await loadTokenizer(thaw<TokenizerConfig>(tokCfg), options.baseDir ?? process.cwd());
+    const promptText = spec.prompt && 'text' in spec.prompt ? spec.prompt.text : '';
+    const prompt = promptText ? Array.from(tok.encode(promptText)) : [tok.eot];
+    const decoder = new Decoder(modelLogits(model), {
+      chain: thaw<SamplerSpec[]>(spec.chain.samplers),
+      seed: spec.seed,
+      eos: tok.eot,
+      ...(spec.maxTokens !== null ? { maxTokens: spec.maxTokens } : {}),
+      ...(spec.minTokens !== null ? { minTokens: spec.minTokens } : {}),
+      ...(spec.stop.length ? { stop: [...spec.stop] } : {}),
+      decode: (ids) => tok.decode(ids),
+      ...(spec.length ? { length: spec.length } : {}),
+      trace: spec.trace.length > 0,
+    });
+    options.onProgress?.({ target: name, phase: 'decode', step: 0, total: spec.maxTokens ?? 0 });
+    const r = await decoder.generate(prompt);
+    return {
+      kind: 'decode',
+      target: name,
+      prompt: promptText,
+      text: r.text ?? tok.decode(r.tokens),
+      tokens: r.tokens,
+      stopReason: r.stopReason,
+      trained: trainedModel !== undefined,
+      ...(r.trace ? { trace: r.trace.map((t) => ({ entropy: t.entropy, surprise: t.surprise, logprob: t.logprob })) } : {}),
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+export async function runEval(spec: Frozen<EvalSpec>, _options: RunOptions = {}): Promise<never> {
+  throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context('eval', spec.name, spec.where)}: the runtime cannot run ${spec.unsupported.join('; ') || `eval task ${spec.task.task}`}`);
+}
+
+export async function runOptimize(spec: Frozen<OptimizeSpec>, _options: RunOptions = {}): Promise<never> {
+  throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context('optimize', spec.name, spec.where)}: the runtime cannot run ${spec.unsupported.join('; ') || 'optimize'}`);
+}
