@@ -311,7 +311,15 @@ export async function explainSource(src: string, file: string, opts: ExplainOpti
       skipped.push(`train ${t.name}: ${e instanceof Error ? e.message : String(e)}`);
       continue;
     }
-    if (mix.stepsPerPass !== undefined && t.steps !== undefined) {
+    if (mix.steps.size === 0) {
+      // too little data for one batch of any bucket per cycle: cost the packed tokens' mix instead
+      const share = new Map<number, number>();
+      const tokLen = (l: number): number => (data.pack!.kind === 'decompose' ? l + 1 : l);
+      for (const [l, c] of packed.counts) share.set(l, (c * tokLen(l)) / (packed.tokensKept || 1));
+      mix = { steps: share, stepsPerPass: 0, how: 'share of packed tokens per length (the curriculum makes no full batch per cycle from this data)' };
+      notes.push(`the data is too small for one batch of ${tps} tokens per bucket per cycle; the mix is the share of packed tokens per length`);
+    }
+    if (mix.stepsPerPass !== undefined && t.steps !== undefined && mix.stepsPerPass > 0) {
       notes.push(`one pass over the data is ${mix.stepsPerPass} steps; the train asks for ${t.steps} (${(t.steps / mix.stepsPerPass).toFixed(2)} passes)`);
     }
     const att = model.attention ? inp.attentions.get(model.attention) : undefined;
