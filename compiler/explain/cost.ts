@@ -277,10 +277,11 @@ export function attentionAt(mask: MaskIR, length: number, tile: number, docIds?:
   return { length, density: maskDensity(mask, length, docIds, tile), tiles: tileStats(mask, length, tile, docIds) };
 }
 
-/** Cached positions a keep(mask) policy retains when the next query is at position `length`. */
+/** Cache entries a keep(mask) policy holds after `length` tokens: the positions kv < length that the
+ *  latest query (position length - 1) keeps under the mask, its own entry included. */
 export function keptPositions(mask: MaskIR, length: number): number {
   let n = 0;
-  for (let kv = 0; kv < length; kv++) if (maskAt(mask, length, kv)) n++;
+  for (let kv = 0; kv < length; kv++) if (maskAt(mask, length - 1, kv)) n++;
   return n;
 }
 
