@@ -11,8 +11,10 @@ import { attachContext, type CliContext, type CliIo } from './commands/context.j
 import { register as registerCheck } from './commands/check.js';
 import { register as registerFmt } from './commands/fmt.js';
 import { register as registerExplain } from './commands/explain.js';
+import { register as registerBuild } from './commands/build.js';
+import { register as registerRun } from './commands/run.js';
 
-const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain];
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain, registerBuild, registerRun];
 
 export const VERSION = '0.1.0';
 

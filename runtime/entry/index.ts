@@ -14,11 +14,12 @@ import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
 import { Decoder, type DecodeResult, type LogitsSource } from '../decode/decoder.js';
 import type { SamplerSpec } from '../decode/chain.js';
 import type { MaskIR } from '../mask/ir.js';
-import type { DataConfig, TokenizerConfig } from "../data/config.js";
+import type { DataConfig, TokenizerConfig } from '../data/config.js';
 import type { CurriculumConfig } from '../curriculum/config.js';
 import type { ModelConfig } from '../model/config.js';
 import { fusedAttention } from '../model/fused.js';
-import { KVCacheSession, LlamaModel, type PackedBatch } from '../model/llama.js';
+import { LlamaModel, type PackedBatch } from '../model/llama.js';
+import { ModelLogitsSource } from '../model/source.js';
 import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
 import type { DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainSpec } from './spec.js';
 
@@ -214,25 +215,9 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   };
 }
 
-/** A LogitsSource over a model's KV cache: feeds only the tokens not yet in the cache. */
+/** The model as the decoder's logits source (runtime/model's KV-cache-reusing ModelLogitsSource). */
 export function modelLogits(model: LlamaModel): LogitsSource {
-  const session = new KVCacheSession(model);
-  let fed: number[] = [];
-  return {
-    vocabSize: model.config.vocab,
-    next(tokens: readonly number[]): Float32Array {
-      let same = fed.length <= tokens.length && fed.length > 0;
-      for (let i = 0; same && i < fed.length; i++) same = fed[i] === tokens[i];
-      if (!same) {
-        session.reset();
-        fed = [];
-      }
-      const add = tokens.slice(fed.length);
-      fed = [...tokens];
-      if (add.length === 0) throw new RuntimeEntryError('LMP_E_RUNTIME', 'decode: no new token to feed');
-      return session.next(Int32Array.from(add));
-    },
-  };
+  return new ModelLogitsSource(model);
 }
 
 export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = {}): Promise<DecodeRunResult> {

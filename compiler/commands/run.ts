@@ -1,0 +1,169 @@
+// `lmpc run [FILE] [--target NAME | --all] [--set PATH=VALUE ...] [--steps N] [--json]`
+//
+// Checks FILE, applies the --set overrides, builds it into a cache folder (.lmp-cache/ beside
+// the file, or the OS temp folder when that is not writable), and runs entry points through the
+// runtime's entry functions (runtime/entry) with the very specs the generated module exports.
+// Without FILE (or with --default) it runs the bundled examples/quickstart.lmp: every runnable
+// block in order (train, then decode with the trained model).
+//
+// Results go to stdout (--json: one JSON document and nothing else); progress goes to stderr,
+// only when stderr is a terminal and neither --json nor CI is set. Exit codes: 0 ran, 1 the file
+// has check errors, 2 usage errors (unknown target, bad --set) and run-time failures, including
+// a block whose runtime is missing (LMP_E_NO_RUNTIME).
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { buildText, packageRoot, type BuildResult } from '../emit/index.js';
+import { readSource } from '../io/read.js';
+import { runnableDecls, type DeclIR, type ProgramIR } from '../ir/types.js';
+import { runDecode, runEval, runOptimize, runTrain, Session, type Progress, type RunResult } from '../../runtime/entry/index.js';
+import { printReports } from './check.js';
+import { contextOf, setExit, useColor, type CliContext } from './context.js';
+import { applySets, SetError } from './set.js';
+
+export const DEFAULT_EXAMPLE = 'examples/quickstart.lmp';
+
+export interface RunOptionsCli {
+  readonly target?: string;
+  readonly all?: boolean;
+  readonly default?: boolean;
+  readonly set?: string[];
+  readonly steps?: string;
+  readonly json?: boolean;
+  readonly cacheDir?: string;
+}
+
+function usage(ctx: CliContext, code: string, message: string): void {
+  ctx.io.stderr(`lmpc: error ${code}: ${message}\n`);
+  setExit(ctx, 2);
+}
+
+async function buildCached(text: string, label: string, absFile: string, cacheDir: string | undefined): Promise<BuildResult> {
+  const dirs = cacheDir ? [cacheDir] : [join(dirname(absFile), '.lmp-cache'), join(tmpdir(), `lmp-cache-${createHash('sha256').update(absFile).digest('hex').slice(0, 12)}`)];
+  let last: BuildResult | undefined;
+  for (const outDir of dirs) {
+    last = await buildText(text, label, { outDir, force: false });
+    if (last.ok || !last.diagnostics.some((d) => d.code === 'LMP0906')) return last;
+  }
+  return last!;
+}
+
+function pickTargets(ir: ProgramIR, opts: RunOptionsCli, runAll: boolean): DeclIR<'train' | 'decode' | 'eval' | 'optimize'>[] | string {
+  const runnable = runnableDecls(ir);
+  const list = runnable.map((d) => `${d.kind} ${d.name}`).join(', ') || 'none';
+  if (opts.target !== undefined) {
+    const t = runnable.find((d) => d.name === opts.target);
+    return t ? [t] : `no runnable block '${opts.target}' (runnable: ${list})`;
+  }
+  if (runnable.length === 0) return 'the file has no train, decode, eval or optimize block';
+  if (runAll || runnable.length === 1) return [...runnable];
+  return `the file has ${runnable.length} runnable blocks; pick one with --target NAME or run all with --all (runnable: ${list})`;
+}
+
+function describe(r: RunResult): string {
+  if (r.kind === 'train') {
+    return `train ${r.target}: ${r.steps} steps, ${r.tokens} tokens, ${r.params} parameters, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)\n`;
+  }
+  return `decode ${r.target}${r.trained ? '' : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('build a .lmp file and run one of its train/decode/eval/optimize blocks (no FILE: the bundled quickstart)')
+    .argument('[file]', '.lmp file (default: the bundled examples/quickstart.lmp)')
+    .option('--target <name>', 'the block to run')
+    .option('--all', 'run every runnable block in source order')
+    .option('--default', 'run the bundled quickstart example')
+    .option('--set <assignment>', 'override a setting, PATH=VALUE (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--steps <n>', 'train for N steps instead of the block\'s steps')
+    .option('--cache-dir <dir>', 'where the build goes (default: .lmp-cache beside the file)')
+    .option('--json', 'print only JSON on stdout')
+    .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {
+      const ctx = contextOf(this);
+      const json = opts.json === true;
+      const isDefault = opts.default === true || fileArg === undefined;
+      if (opts.default === true && fileArg !== undefined) return usage(ctx, 'LMP_E_USAGE', '--default takes no FILE');
+      const absFile = isDefault ? join(packageRoot(), DEFAULT_EXAMPLE) : resolve(fileArg!);
+      const label = isDefault ? DEFAULT_EXAMPLE : fileArg!;
+      const r = readSource(absFile);
+      if (!r.ok) {
+        setExit(ctx, printReports([{ file: label, source: undefined, diagnostics: [r.diagnostic] }], ctx.io, json, useColor(ctx.io)));
+        return;
+      }
+      let steps: number | undefined;
+      if (opts.steps !== undefined) {
+        steps = Number(opts.steps);
+        if (!Number.isInteger(steps) || steps < 1) return usage(ctx, 'LMP_E_USAGE', `--steps must be a positive integer, found '${opts.steps}'`);
+      }
+      // The file as written must check before any override is applied.
+      let text = r.text;
+      const built0 = await buildCached(text, label, absFile, opts.cacheDir);
+      if (!built0.ok) {
+        const code = printReports([{ file: label, source: built0.source, diagnostics: built0.diagnostics }], ctx.io, json, useColor(ctx.io));
+        setExit(ctx, code || 1);
+        return;
+      }
+      let built = built0;
+      if (opts.set?.length) {
+        try {
+          text = applySets(text, label, opts.set);
+        } catch (e) {
+          if (e instanceof SetError) return usage(ctx, e.code, e.message);
+          throw e;
+        }
+        const b = await buildCached(text, label, absFile, opts.cacheDir);
+        if (!b.ok) {
+          setExit(ctx, printReports([{ file: label, source: b.source, diagnostics: b.diagnostics }], ctx.io, json, useColor(ctx.io)) || 1);
+          return;
+        }
+        built = b;
+      }
+      const targets = pickTargets(built.ir, opts, opts.all === true || isDefault);
+      if (typeof targets === 'string') return usage(ctx, 'LMP_E_TARGET', targets);
+
+      const env = ctx.io.env ?? {};
+      const progress = !json && !env['CI'] && process.stderr.isTTY === true;
+      const onProgress = progress
+        ? (p: Progress) => {
+            const loss = p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : '';
+            ctx.io.stderr(`\r${p.phase} ${p.target} ${p.step}/${p.total}${loss}   ${p.step === p.total ? '\n' : ''}`);
+          }
+        : undefined;
+      const session = new Session();
+      const baseDir = dirname(absFile);
+      const results: RunResult[] = [];
+      if (!json) ctx.io.stderr(`lmpc: running ${targets.map((t) => `${t.kind} ${t.name}`).join(', ')} from ${relative(process.cwd(), absFile) || absFile} (build: ${built.outDir}${built.skipped ? ', up to date' : ''})\n`);
+      for (const t of targets) {
+        const options = { baseDir, session, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}) };
+        try {
+          let res: RunResult;
+          switch (t.kind) {
+            case 'train':
+              res = await runTrain(t.spec as DeclIR<'train'>['spec'], options);
+              break;
+            case 'decode':
+              res = await runDecode(t.spec as DeclIR<'decode'>['spec'], options);
+              break;
+            case 'eval':
+              res = await runEval(t.spec as DeclIR<'eval'>['spec'], options);
+              break;
+            case 'optimize':
+              res = await runOptimize(t.spec as DeclIR<'optimize'>['spec'], options);
+              break;
+          }
+          results.push(res);
+          if (!json) ctx.io.stdout(describe(res));
+        } catch (e) {
+          const err = e as { code?: string; message?: string };
+          if (json) ctx.io.stdout(JSON.stringify({ file: label, results, error: { code: err.code ?? 'LMP_E_RUNTIME', message: err.message ?? String(e) } }, null, 2) + '\n');
+          else ctx.io.stderr(`lmpc: error ${err.code ?? 'LMP_E_RUNTIME'}: ${err.message ?? String(e)}\n`);
+          setExit(ctx, 2);
+          return;
+        }
+      }
+      if (json) ctx.io.stdout(JSON.stringify({ file: label, build: built.outDir, results }, null, 2) + '\n');
+      setExit(ctx, 0);
+    });
+}
