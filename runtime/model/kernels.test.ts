@@ -12,7 +12,7 @@ const PATHS = [false, true] as const; // force_scalar off (SIMD) and on
 afterEach(() => K.setForceScalar(false));
 
 describe('gemm', () => {
-  const sizes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [6, 16, 8], [37, 70, 300], [100, 33, 17], [5, 129, 513], [130, 3, 64]];
+  const sizes: [number, number, number][] = [[1, 1, 1], [3, 37, 100], [4, 40, 1000], [2, 5, 16], [7, 13, 5], [6, 16, 8], [37, 70, 300], [100, 33, 17], [5, 129, 513], [130, 3, 64]];
   for (const scalar of PATHS)
     it(`matches a float64 reference for every transpose, alpha/beta (${scalar ? 'scalar' : 'simd'})`, () => {
       K.setForceScalar(scalar);

@@ -125,6 +125,46 @@ void sgemm_scalar(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
       4);
 }
 
+// Small M with B transposed (decoding: x[M, K] times weights [N, K]): dot products over
+// contiguous rows, no packing. Fixed summation order per element (8 lanes, then lanes in order).
+void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, bool ta,
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  parallel_for(
+      static_cast<size_t>(N),
+      [&](size_t jb, size_t je, int) {
+        std::vector<float> arow;
+        for (int64_t i = 0; i < M; ++i) {
+          const float* a = A + i * lda;
+          if (ta) {
+            arow.resize(static_cast<size_t>(K));
+            for (int64_t k = 0; k < K; ++k) arow[k] = A[k * lda + i];
+            a = arow.data();
+          }
+          for (size_t j = jb; j < je; ++j) {
+            const float* b = B + static_cast<int64_t>(j) * ldb;
+            int64_t k = 0;
+            float s;
+#ifdef LMP_GEMM_AVX2
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            for (; k + 16 <= K; k += 16) {
+              acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
+              acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
+            }
+            alignas(32) float lanes[8];
+            _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
+            s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+#else
+            s = 0.f;
+#endif
+            for (; k < K; ++k) s += a[k] * b[k];
+            float* c = C + i * ldc + static_cast<int64_t>(j);
+            *c = alpha * s + (beta == 0.f ? 0.f : beta * *c);
+          }
+        }
+      },
+      16);
+}
+
 struct AlignedBuf {
   float* p = nullptr;
   size_t n = 0;
@@ -168,6 +208,10 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   }
   if (force_scalar()) {
     sgemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (tb && M <= 4) {
+    sgemm_small_m_bt(M, N, K, alpha, A, lda, ta, B, ldb, beta, C, ldc);
     return;
   }
   static thread_local AlignedBuf bbuf;
