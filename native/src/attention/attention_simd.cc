@@ -1,5 +1,8 @@
 // SIMD instantiation of the attention kernels (see kernel_impl.inc).
 #include <algorithm>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <limits>
