@@ -300,13 +300,13 @@ export class LlamaModel {
     return { lossSum, count };
   }
 
-  /** A KV-cache decoding session (full cache). */
-  session(): KVCacheSession {
-    return new KVCacheSession(this);
+  /** A KV-cache decoding session: full cache (default) or attention sinks + sliding window. */
+  session(policy: CachePolicy = { kind: 'full' }): KVCacheSession {
+    return new KVCacheSession(this, policy);
   }
 
   /** @internal used by KVCacheSession */
-  _decodeStep(tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[]): Float32Array {
+  _decodeStep(tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[], shiftPositions = false): Float32Array {
     const c = this.config, K = this.K, n = tokens.length, D = c.dim, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd, L = pos0 + n;
     const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
@@ -322,9 +322,17 @@ export class LlamaModel {
       this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
       this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
       K.rope(q, n, c.heads, hd, positions, c.ropeTheta, false);
-      K.rope(k, n, c.kvHeads, hd, positions, c.ropeTheta, false);
+      let kAll: Float32Array;
+      if (shiftPositions) {
+        // keys are cached before RoPE and rotated by their current cache slot (position shift)
+        kAll = cacheK[l]!.slice(0, L * HK);
+        K.rope(kAll, L, c.kvHeads, hd, Int32Array.from({ length: L }, (_, i) => i), c.ropeTheta, false);
+      } else {
+        K.rope(k, n, c.kvHeads, hd, positions, c.ropeTheta, false);
+        kAll = cacheK[l]!.subarray(0, L * HK);
+      }
       const { out: ao } = this.attention.forward({
-        q, k: cacheK[l]!.subarray(0, L * HK), v: cacheV[l]!.subarray(0, L * HK), heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
+        q, k: kAll, v: cacheV[l]!.subarray(0, L * HK), heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
         cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: Int32Array.of(0, L), qOffset: pos0, mask: this.mask, scale: 1 / Math.sqrt(hd),
       });
       this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
@@ -345,17 +353,43 @@ export class LlamaModel {
 }
 
 /**
- * Incremental decoding with a full KV cache over one sequence (one document, positions
- * 0, 1, 2, ...). next(tokens) appends the tokens and returns the logits [vocab] after the last
- * one; nextAll returns the logits of every appended token [n, vocab].
+ * KV-cache policies. full: every position, RoPE at absolute positions. sinks_window
+ * (StreamingLLM): the first `sinks` tokens plus the latest `window` tokens; keys are cached
+ * before RoPE and rotated by their slot in the cache (positions shift as tokens are evicted),
+ * so memory and time per token stay flat however long the generation runs.
+ */
+export type CachePolicy = { readonly kind: 'full' } | { readonly kind: 'sinks_window'; readonly sinks: number; readonly window: number };
+
+/**
+ * Incremental decoding over one sequence (one document). next(tokens) appends the tokens and
+ * returns the logits [vocab] after the last one; nextAll returns the logits of every appended
+ * token [n, vocab]. `length` is the number of cached positions, `seen` the tokens consumed.
  */
 export class KVCacheSession {
   private cacheK: Float32Array[] = [];
   private cacheV: Float32Array[] = [];
   private cap = 0;
   length = 0;
+  seen = 0;
+  /** the tokens whose keys/values are in the cache, in slot order */
+  readonly cachedTokens: number[] = [];
 
-  constructor(readonly model: LlamaModel) {}
+  constructor(readonly model: LlamaModel, readonly policy: CachePolicy = { kind: 'full' }) {
+    if (policy.kind === 'sinks_window' && !(Number.isInteger(policy.sinks) && policy.sinks >= 0 && Number.isInteger(policy.window) && policy.window >= 1))
+      throw Object.assign(new Error('sinks_window: sinks must be >= 0 and window >= 1 (integers)'), { code: 'LMP_E_ARG' });
+  }
+
+  /** Drop the oldest non-sink slot (sinks_window). */
+  private evictOne(): void {
+    if (this.policy.kind !== 'sinks_window') return;
+    const HK = this.model.config.kvHeads * this.model.headDim, g = this.policy.sinks;
+    for (let l = 0; l < this.model.config.layers; l++) {
+      this.cacheK[l]!.copyWithin(g * HK, (g + 1) * HK, this.length * HK);
+      this.cacheV[l]!.copyWithin(g * HK, (g + 1) * HK, this.length * HK);
+    }
+    this.cachedTokens.splice(g, 1);
+    this.length--;
+  }
 
   private ensure(n: number): void {
     if (n <= this.cap) return;
@@ -376,10 +410,29 @@ export class KVCacheSession {
   nextAll(tokens: Int32Array): Float32Array {
     const V = this.model.config.vocab;
     for (const t of tokens) if (t < 0 || t >= V) throw Object.assign(new Error(`token ${t} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
-    this.ensure(this.length + tokens.length);
-    const logits = this.model._decodeStep(tokens, this.length, this.cacheK, this.cacheV);
-    this.length += tokens.length;
-    return logits;
+    if (this.policy.kind === 'full') {
+      this.ensure(this.length + tokens.length);
+      const logits = this.model._decodeStep(tokens, this.length, this.cacheK, this.cacheV);
+      this.length += tokens.length;
+      this.seen += tokens.length;
+      for (const t of tokens) this.cachedTokens.push(t);
+      return logits;
+    }
+    const cap = this.policy.sinks + this.policy.window;
+    this.ensure(cap);
+    const out = new Float32Array(tokens.length * V);
+    let i = 0;
+    while (i < tokens.length) {
+      if (this.length === cap) this.evictOne();
+      const n = Math.min(tokens.length - i, cap - this.length);
+      const chunk = tokens.subarray(i, i + n);
+      out.set(this.model._decodeStep(chunk, this.length, this.cacheK, this.cacheV, true), i * V);
+      this.length += n;
+      this.seen += n;
+      for (const t of chunk) this.cachedTokens.push(t);
+      i += n;
+    }
+    return out;
   }
 
   next(tokens: Int32Array): Float32Array {
@@ -390,12 +443,18 @@ export class KVCacheSession {
 
   reset(): void {
     this.length = 0;
+    this.seen = 0;
+    this.cachedTokens.length = 0;
   }
 
   /** Forget every position from n on (the next tokens overwrite them). */
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.length)
       throw Object.assign(new Error(`truncate: ${n} is outside [0, ${this.length}]`), { code: 'LMP_E_ARG' });
+    if (this.policy.kind !== 'full' && n !== this.length && this.seen !== this.length)
+      throw Object.assign(new Error('truncate: positions were evicted; cannot rewind a sinks_window cache'), { code: 'LMP_E_ARG' });
     this.length = n;
+    this.seen = n;
+    this.cachedTokens.length = n;
   }
 }
