@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/status.h"
+#include "sampling/kernels.h"
 #include "sampling/sampling.h"
 
 namespace lmp {
@@ -78,27 +79,15 @@ size_t mass_cut(uint32_t* idx, size_t n, const double* mass, double need, bool s
 
 float fast_exp(float x) { return fexp(x); }
 
+// The baselines use the same (vectorized) kernels as the chain, so ratios compare like with like.
 float bench_max(const float* x, size_t n) {
-  float m = -kInf;
-  for (size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
-  return m;
+  bool bad = false;
+  return kernels().max(x, n, nullptr, &bad);
 }
 
 double bench_softmax2(const float* x, size_t n, float* out) {
   const float m = bench_max(x, n);
-  double total = 0;
-  constexpr size_t B = 1024;
-  for (size_t b = 0; b < n; b += B) {
-    const size_t e = std::min(n, b + B);
-    float s = 0;
-    for (size_t i = b; i < e; ++i) {
-      const float v = fexp(x[i] - m);
-      out[i] = v;
-      s += v;
-    }
-    total += s;
-  }
-  return total;
+  return kernels().sumexp(x, n, 1.f, m, out, nullptr, nullptr);
 }
 
 Chain::Chain(std::vector<Spec> specs, size_t vocab, uint64_t seed) : specs_(std::move(specs)), vocab_(vocab), seed_(seed) {
@@ -157,6 +146,8 @@ Chain::Chain(std::vector<Spec> specs, size_t vocab, uint64_t seed) : specs_(std:
   xA_.resize(vocab);
   xB_.resize(vocab);
   w_.resize(vocab);
+  bsum_.resize(vocab / kSumBlk + 1);
+  bmax_.resize(vocab / kBlk + 1);
 }
 
 void Chain::restore(const Snapshot& s) {
@@ -213,13 +204,8 @@ float Chain::view_max(bool check_nan) {
   if (dense_ && rawmax_valid_ && !check_nan) return rawmax_ * scale_;
   if (dense_) {
     const float* x = src_;
-    float m = -kInf;
-    int bad = 0;
-    for (size_t i = 0; i < vocab_; ++i) {
-      const float v = x[i];
-      bad |= !(v < kInf);  // NaN or +inf
-      m = v > m ? v : m;
-    }
+    bool bad = false;
+    const float m = kernels().max(x, vocab_, bmax_.data(), &bad);
     if (check_nan && bad) {
       for (size_t i = 0; i < vocab_; ++i)
         if (std::isnan(x[i])) fail("LMP_E_NAN", "logits contain NaN (token " + std::to_string(i) + ")");
@@ -237,37 +223,7 @@ float Chain::view_max(bool check_nan) {
 // Sum of exp(y - m) over the view (float lanes per block, blocks summed in double);
 // s1 (optional) gets sum exp(y - m) * (y - m), for the entropy.
 double Chain::view_sumexp(float m, double* s1) {
-  constexpr size_t B = 1024;
-  double total = 0, t1 = 0;
-  const size_t n = count();
-  const float s = scale_;
-  for (size_t b = 0; b < n; b += B) {
-    const size_t e = std::min(n, b + B);
-    float acc = 0, acc1 = 0;
-    if (dense_) {
-      if (s1) {
-        for (size_t i = b; i < e; ++i) {
-          const float d = src_[i] * s - m;
-          const float v = fexp(d);
-          acc += v;
-          acc1 += v > 0.f ? v * d : 0.f;
-        }
-      } else {
-        for (size_t i = b; i < e; ++i) acc += fexp(src_[i] * s - m);
-      }
-    } else {
-      for (size_t i = b; i < e; ++i) {
-        const float d = x_[i] - m;
-        const float v = fexp(d);
-        acc += v;
-        acc1 += v > 0.f ? v * d : 0.f;
-      }
-    }
-    total += acc;
-    t1 += acc1;
-  }
-  if (s1) *s1 = t1;
-  return total;
+  return dense_ ? kernels().sumexp(src_, vocab_, scale_, m, nullptr, s1, nullptr) : kernels().sumexp(x_, n_, 1.f, m, nullptr, s1, nullptr);
 }
 
 // Writes the finite candidates with value >= t to the output buffers (ascending id) and
@@ -778,22 +734,8 @@ void Chain::run_filters(float* logits, size_t n) {
 void Chain::terminal_weights() {
   const float m = view_max(false);
   if (m == -kInf) fail("LMP_E_NO_CANDIDATES", "every candidate has a -inf logit");
-  const size_t n = count();
-  double total = 0;
-  if (dense_) {
-    for (size_t i = 0; i < n; ++i) {
-      const double w = fexp(src_[i] * scale_ - m);
-      w_[i] = w;
-      total += w;
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      const double w = fexp(x_[i] - m);
-      w_[i] = w;
-      total += w;
-    }
-  }
-  wsum_ = total;
+  wsum_ = dense_ ? kernels().sumexp(src_, vocab_, scale_, m, w_.data(), nullptr, bsum_.data())
+                 : kernels().sumexp(x_, n_, 1.f, m, w_.data(), nullptr, bsum_.data());
 }
 
 int32_t Chain::sample(float* logits, size_t n, Trace* trace) {
@@ -823,10 +765,15 @@ int32_t Chain::sample(float* logits, size_t n, Trace* trace) {
     const double u = uniform();
     const double target = u * wsum_;
     const size_t cnt = count();
+    // Walk in ascending id: whole 1024-blocks are skipped by their sums, then the running
+    // sum goes element by element (continuing past the block if rounding requires it).
     double acc = 0;
-    size_t lastpos = 0;
+    size_t b = 0;
+    const size_t nb = (cnt + kSumBlk - 1) / kSumBlk;
+    while (b + 1 < nb && !(acc + bsum_[b] > target)) acc += bsum_[b++];
     bool found = false;
-    for (size_t i = 0; i < cnt; ++i) {
+    size_t lastpos = cnt;
+    for (size_t i = b * kSumBlk; i < cnt; ++i) {
       if (w_[i] <= 0) continue;
       acc += w_[i];
       lastpos = i;
@@ -836,9 +783,17 @@ int32_t Chain::sample(float* logits, size_t n, Trace* trace) {
         break;
       }
     }
-    if (!found) pos = lastpos;
+    if (!found) {
+      if (lastpos == cnt)
+        for (size_t i = cnt; i-- > 0;)
+          if (w_[i] > 0) {
+            lastpos = i;
+            break;
+          }
+      pos = lastpos;
+    }
     tok = id_of(pos);
-    final_lp = std::log(w_[pos] / wsum_);
+    final_lp = std::log(static_cast<double>(w_[pos]) / wsum_);
   }
   if (trace) {
     const size_t kept = count();
@@ -883,7 +838,7 @@ size_t Chain::distribution(float* logits, size_t n, float* out) {
   const size_t cnt = count();
   size_t k = 0;
   for (size_t i = 0; i < cnt; ++i) {
-    out[id_of(i)] = static_cast<float>(w_[i] / wsum_);
+    out[id_of(i)] = static_cast<float>(static_cast<double>(w_[i]) / wsum_);
     k += w_[i] > 0;
   }
   return k;

@@ -122,6 +122,9 @@ class Chain {
   void mirostat_v1_select(const Spec& s);
   void mirostat_v2_select(const Spec& s);
   void select_top(size_t k, std::vector<uint32_t>& order);  // indices of the top k of the view, best first
+  // top-p (typical = false) or typical over a dense view through a histogram of mass over
+  // logit bins; returns false when it does not apply (then the exact fallback runs).
+  bool hist_cut(double p, bool typical, int variant);
 
   std::vector<Spec> specs_;
   size_t vocab_;
@@ -145,8 +148,14 @@ class Chain {
   bool cur_is_a_ = true;
 
   // scratch
-  std::vector<double> w_;  // terminal weights over the current view (ascending id)
+  std::vector<float> w_;  // terminal weights over the current view (ascending id)
+  std::vector<double> bsum_;  // their sums per 1024-block
   double wsum_ = 0;
+  std::vector<float> bmax_;  // per-64 block maxima of src_ (valid with rawmax_valid_)
+  std::vector<float> ys_;    // scaled dense values for the histogram path
+  std::vector<float> ef_;    // exp terms of the histogram pass
+  std::vector<double> hist_;
+  std::vector<int32_t> cidx_;
   std::vector<uint32_t> order_;
   std::vector<float> tmpf_;
   std::vector<int32_t> tmpi_;
