@@ -68,10 +68,8 @@ export const RBrace = tok('RBrace', /\}/, "'}'", [Closer]);
 export const Comma = tok('Comma', /,/, "','");
 export const Colon = tok('Colon', /:/, "':'");
 export const Semicolon = tok('Semicolon', /;/, "';'");
-/** Anything else: reported (LMP0001) and dropped before parsing. */
-export const BadChar = createToken({ name: 'BadChar', pattern: /[\uD800-\uDBFF][\uDC00-\uDFFF]|[^]/ });
 
-/** Token types the parser sees (BadChar never reaches it). */
+/** Token types the parser sees. */
 export const PARSER_TOKENS: TokenType[] = [
   AnyTok, ExprStart, PrimaryStart, BinaryOp, PrefixOp, StringCat, Opener, Closer,
   StringLit, UnterminatedString, NumberLit, True, False, Then, Ident,
@@ -83,10 +81,13 @@ const LEXER_TOKENS: TokenType[] = [
   WhiteSpace, LineComment, BlockComment, UnterminatedBlockComment,
   StringLit, UnterminatedString, NumberLit, True, False, Then, Ident,
   Arrow, DotDot, Dot, LE, GE, EqEq, NotEq, LT, GT, Eq, Bang, Amp, Pipe, Minus,
-  LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon, Semicolon, BadChar,
+  LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon, Semicolon,
 ];
 
-const lexer = new Lexer(LEXER_TOKENS, { positionTracking: 'onlyOffset', ensureOptimizations: false });
+// Characters no token matches are dropped by the Chevrotain lexer and come back as its
+// errors (reported as LMP0001, one per character). A catch-all token would cost the lexer
+// its first-character optimization, which `ensureOptimizations` keeps us honest about.
+const lexer = new Lexer(LEXER_TOKENS, { positionTracking: 'onlyOffset', ensureOptimizations: true });
 
 // ---------------------------------------------------------------------------------------
 // Positions
@@ -254,10 +255,6 @@ export function lex(text: string, file: string): LexResult {
   const tokens: IToken[] = [];
   for (const t of result.tokens) {
     const type = t.tokenType;
-    if (type === BadChar) {
-      diagnostics.push(diag('LMP0001', spans.tok(t), { char: printable(t.image) }));
-      continue;
-    }
     if (type === NumberLit) t.payload = decodeNumber(t.image, spans.tok(t), diagnostics);
     else if (type === StringLit) t.payload = decodeString(t.image, t.startOffset, true, spans, diagnostics);
     else if (type === UnterminatedString) {
@@ -266,10 +263,13 @@ export function lex(text: string, file: string): LexResult {
     }
     tokens.push(t);
   }
-  // The catch-all BadChar token means the Chevrotain lexer itself never fails; its errors
-  // are reported anyway, should that ever change.
   for (const e of result.errors) {
-    diagnostics.push(diag('LMP0001', spans.span(e.offset, e.offset + e.length), { char: printable(text.slice(e.offset, e.offset + 1)) }));
+    // One diagnostic per character (code point) of the dropped run.
+    for (let i = e.offset; i < e.offset + e.length; ) {
+      const ch = String.fromCodePoint(text.codePointAt(i)!);
+      diagnostics.push(diag('LMP0001', spans.span(i, i + ch.length), { char: printable(ch) }));
+      i += ch.length;
+    }
   }
   const comments: Comment[] = [];
   for (const t of result.groups['comments'] ?? []) {
