@@ -1,10 +1,13 @@
 // Bin packing for prepacking (Zhao et al. 2024): best-fit decreasing and first-fit decreasing.
 //
-// Both sort items by decreasing length with a counting sort (lengths are bounded by the capacity).
-// BFD keeps bins grouped by remaining capacity (a linked list per remaining value) and a
+// Both sort items by decreasing length with a counting sort (lengths are bounded by the capacity)
+// and then walk the sorted items by length bucket, so the hot loop reads no per-item length (the
+// bucket gives it) and writes each item's bin sequentially (`binOf` is scattered once at the end).
+// BFD keeps bins grouped by remaining capacity (a stack per remaining value) and a
 // hierarchical bitset of the non-empty groups, so "the fullest bin the item fits in" is a
 // find-next-set-bit from `len`: O(log_32 C) per item. FFD keeps a max segment tree over bins'
-// remaining capacities and descends to the leftmost bin with room: O(log n) per item.
+// remaining capacities and descends to the leftmost bin with room: O(log bins) per item.
+// Per-bin arrays grow with the number of bins instead of being sized for one bin per item.
 
 export interface Packing {
   /** Number of bins. */
@@ -24,33 +27,47 @@ export interface Packing {
   fill: number;
 }
 
-/** Items sorted by decreasing length (stable: ties keep index order). Items > capacity come first and are flagged by the caller. */
-function sortDecreasing(lengths: Int32Array, capacity: number): Int32Array {
+interface Sorted {
+  /** Item indices by decreasing length (stable: ties keep index order); items > capacity first. */
+  sorted: Int32Array;
+  /** Items of length l (<= capacity) are sorted[start[l] .. start[l - 1]) ... see `end`. */
+  start: Int32Array;
+  oversizeItems: number;
+  oversizeTokens: number;
+}
+
+function sortDecreasing(lengths: Int32Array, capacity: number): Sorted {
   const n = lengths.length;
-  const count = new Int32Array(capacity + 2);
+  const start = new Int32Array(capacity + 2);
+  let oversizeTokens = 0;
   for (let i = 0; i < n; i++) {
     const l = lengths[i]!;
-    count[l > capacity ? capacity + 1 : l]!++;
+    if (l > capacity) {
+      start[capacity + 1]!++;
+      oversizeTokens += l;
+    } else start[l]!++;
   }
-  // prefix sums over decreasing keys
+  const oversizeItems = start[capacity + 1]!;
+  // start[key] = first position of key, keys in decreasing order
   let acc = 0;
   for (let l = capacity + 1; l >= 0; l--) {
-    const c = count[l]!;
-    count[l] = acc;
+    const c = start[l]!;
+    start[l] = acc;
     acc += c;
   }
-  const out = new Int32Array(n);
+  const pos = start.slice();
+  const sorted = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const l = lengths[i]!;
-    const key = l > capacity ? capacity + 1 : l;
-    out[count[key]!++] = i;
+    sorted[pos[l > capacity ? capacity + 1 : l]!++] = i;
   }
-  return out;
+  return { sorted, start, oversizeItems, oversizeTokens };
 }
 
 /** A hierarchical bitset over 0..size-1 with find-next-set >= x. */
 class LevelBitset {
-  private levels: Uint32Array[] = [];
+  private readonly levels: Uint32Array[] = [];
+  private readonly depth: number;
   constructor(size: number) {
     let n = size;
     do {
@@ -58,9 +75,12 @@ class LevelBitset {
       this.levels.push(new Uint32Array(words));
       n = words;
     } while (n > 1);
+    this.depth = this.levels.length;
   }
   set(i: number): void {
-    for (const lv of this.levels) {
+    const L = this.levels;
+    for (let d = 0; d < this.depth; d++) {
+      const lv = L[d]!;
       const w = i >>> 5;
       const had = lv[w]! !== 0;
       lv[w]! |= 1 << (i & 31);
@@ -69,10 +89,13 @@ class LevelBitset {
     }
   }
   clear(i: number): void {
-    for (const lv of this.levels) {
+    const L = this.levels;
+    for (let d = 0; d < this.depth; d++) {
+      const lv = L[d]!;
       const w = i >>> 5;
-      lv[w]! &= ~(1 << (i & 31));
-      if (lv[w]! !== 0) return;
+      const v = lv[w]! & ~(1 << (i & 31));
+      lv[w] = v;
+      if (v !== 0) return;
       i = w;
     }
   }
@@ -91,7 +114,7 @@ class LevelBitset {
           break;
         }
       }
-      if (lvl + 1 >= L.length) return -1;
+      if (lvl + 1 >= this.depth) return -1;
       i = w + 1; // the next word of this level = the next bit of the level above
       lvl++;
     }
@@ -105,115 +128,153 @@ class LevelBitset {
   }
 }
 
-function finish(n: number, bins: number, binOf: Int32Array, binUsed: Int32Array, capacity: number, sorted: Int32Array, lengths: Int32Array): Packing {
-  const binStart = new Int32Array(bins + 1);
-  let oversizeItems = 0;
-  let oversizeTokens = 0;
-  let packed = 0;
-  for (let i = 0; i < n; i++) {
-    const b = binOf[i]!;
-    if (b < 0) {
-      oversizeItems++;
-      oversizeTokens += lengths[i]!;
-    } else {
-      binStart[b + 1]!++;
-      packed += lengths[i]!;
+function grow(a: Int32Array, fill: number): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
+  return b;
+}
+
+/** The result; `binOf` (the inverse of `order`) is built on first access: planning reads `order`. */
+class PackingResult implements Packing {
+  private binOfCache: Int32Array | null = null;
+  constructor(
+    readonly bins: number,
+    readonly binStart: Int32Array,
+    readonly order: Int32Array,
+    readonly binUsed: Int32Array,
+    readonly capacity: number,
+    readonly oversizeItems: number,
+    readonly oversizeTokens: number,
+    readonly fill: number,
+    private readonly n: number,
+  ) {}
+  get binOf(): Int32Array {
+    if (this.binOfCache === null) {
+      const binOf = new Int32Array(this.n).fill(-1);
+      for (let b = 0; b < this.bins; b++) for (let j = this.binStart[b]!; j < this.binStart[b + 1]!; j++) binOf[this.order[j]!] = b;
+      this.binOfCache = binOf;
     }
+    return this.binOfCache;
   }
+}
+
+/** Assemble the result from the bin of each sorted position (a counting sort by bin). */
+function finish(n: number, bins: number, binOfSorted: Int32Array, binUsed: Int32Array, capacity: number, s: Sorted): Packing {
+  const { sorted, oversizeItems, oversizeTokens } = s;
+  const binStart = new Int32Array(bins + 1);
+  for (let p = oversizeItems; p < n; p++) binStart[binOfSorted[p]! + 1]!++;
   for (let b = 0; b < bins; b++) binStart[b + 1]! += binStart[b]!;
   const fillPos = binStart.slice(0, bins);
   const order = new Int32Array(n - oversizeItems);
-  for (let s = 0; s < n; s++) {
-    const i = sorted[s]!;
-    const b = binOf[i]!;
-    if (b >= 0) order[fillPos[b]!++] = i;
-  }
-  return { bins, binOf, binStart, order, binUsed: binUsed.subarray(0, bins), capacity, oversizeItems, oversizeTokens, fill: bins === 0 ? 1 : packed / (bins * capacity) };
+  for (let p = oversizeItems; p < n; p++) order[fillPos[binOfSorted[p]!]!++] = sorted[p]!;
+  let packed = 0;
+  for (let b = 0; b < bins; b++) packed += binUsed[b]!;
+  return new PackingResult(bins, binStart, order, binUsed.slice(0, bins), capacity, oversizeItems, oversizeTokens, bins === 0 ? 1 : packed / (bins * capacity), n);
 }
+
+const asInt32 = (a: ArrayLike<number>): Int32Array => (a instanceof Int32Array ? a : Int32Array.from(a));
 
 /** Best-fit decreasing: each item goes to the fullest open bin it fits in, else a new bin. */
 export function bestFitDecreasing(lengthsIn: ArrayLike<number>, capacity: number): Packing {
-  const lengths = lengthsIn instanceof Int32Array ? lengthsIn : Int32Array.from(lengthsIn);
+  const lengths = asInt32(lengthsIn);
   const n = lengths.length;
-  const sorted = sortDecreasing(lengths, capacity);
-  const binOf = new Int32Array(n).fill(-1);
-  const binUsed = new Int32Array(Math.max(1, n));
-  const head = new Int32Array(capacity + 1).fill(-1); // bins with remaining r
-  const next = new Int32Array(Math.max(1, n)); // linked list through bins
-  const prev = new Int32Array(Math.max(1, n));
+  const s = sortDecreasing(lengths, capacity);
+  const start = s.start;
+  const binOfSorted = new Int32Array(n);
+  // per bin, interleaved: [used, next] — a stack of the bins with the same remaining capacity,
+  // headed by head[remaining] (only heads are ever removed, so no back links are needed)
+  let room = Math.max(16, Math.min(n, 1024));
+  let bin = new Int32Array(2 * room);
+  const head = new Int32Array(capacity + 1).fill(-1);
   const nonEmpty = new LevelBitset(capacity + 1);
   let bins = 0;
-  const unlink = (b: number, r: number): void => {
-    const p = prev[b]!;
-    const nx = next[b]!;
-    if (p >= 0) next[p] = nx;
-    else {
-      head[r] = nx;
-      if (nx < 0) nonEmpty.clear(r);
+  let p = s.oversizeItems;
+  for (let l = capacity; l >= 0; l--) {
+    const end = l > 0 ? start[l - 1]! : n;
+    for (; p < end; p++) {
+      const r = nonEmpty.next(l);
+      let b: number;
+      let used: number;
+      if (r < 0) {
+        b = bins++;
+        if (b === room) {
+          room *= 2;
+          bin = grow(bin, 0);
+        }
+        used = l;
+      } else {
+        // unlink the head of list r
+        b = head[r]!;
+        const nx = bin[2 * b + 1]!;
+        head[r] = nx;
+        if (nx < 0) nonEmpty.clear(r);
+        used = bin[2 * b]! + l;
+      }
+      binOfSorted[p] = b;
+      // link b at the head of list capacity - used
+      const r2 = capacity - used;
+      const h = head[r2]!;
+      bin[2 * b] = used;
+      bin[2 * b + 1] = h;
+      if (h < 0) nonEmpty.set(r2);
+      head[r2] = b;
     }
-    if (nx >= 0) prev[nx] = p;
-  };
-  const link = (b: number, r: number): void => {
-    const h = head[r]!;
-    next[b] = h;
-    prev[b] = -1;
-    if (h >= 0) prev[h] = b;
-    else nonEmpty.set(r);
-    head[r] = b;
-  };
-  for (let s = 0; s < n; s++) {
-    const i = sorted[s]!;
-    const l = lengths[i]!;
-    if (l > capacity) continue;
-    const r = nonEmpty.next(l);
-    let b: number;
-    if (r < 0) {
-      b = bins++;
-      binUsed[b] = l;
-    } else {
-      b = head[r]!;
-      unlink(b, r);
-      binUsed[b]! += l;
-    }
-    binOf[i] = b;
-    link(b, capacity - binUsed[b]!);
   }
-  return finish(n, bins, binOf, binUsed, capacity, sorted, lengths);
+  const binUsed = new Int32Array(bins);
+  for (let i = 0; i < bins; i++) binUsed[i] = bin[2 * i]!;
+  return finish(n, bins, binOfSorted, binUsed, capacity, s);
 }
 
 /** First-fit decreasing: each item goes to the lowest-numbered open bin it fits in, else a new bin. */
 export function firstFitDecreasing(lengthsIn: ArrayLike<number>, capacity: number): Packing {
-  const lengths = lengthsIn instanceof Int32Array ? lengthsIn : Int32Array.from(lengthsIn);
+  const lengths = asInt32(lengthsIn);
   const n = lengths.length;
-  const sorted = sortDecreasing(lengths, capacity);
-  const binOf = new Int32Array(n).fill(-1);
-  const binUsed = new Int32Array(Math.max(1, n));
+  const s = sortDecreasing(lengths, capacity);
+  const start = s.start;
+  const binOfSorted = new Int32Array(n);
+  let room = Math.max(16, Math.min(n, 1024));
+  let binUsed = new Int32Array(room);
+  // max segment tree over bins' remaining capacities; -1 = no bin. Leaves at size..2*size-1.
   let size = 1;
-  while (size < Math.max(1, n)) size <<= 1;
-  const tree = new Int32Array(2 * size).fill(-1); // max remaining capacity; -1 = no bin
+  while (size < room) size <<= 1;
+  let tree = new Int32Array(2 * size).fill(-1);
   let bins = 0;
-  for (let s = 0; s < n; s++) {
-    const i = sorted[s]!;
-    const l = lengths[i]!;
-    if (l > capacity) continue;
-    let b: number;
-    if (tree[1]! >= l) {
-      let node = 1;
-      while (node < size) node = tree[2 * node]! >= l ? 2 * node : 2 * node + 1;
-      b = node - size;
-      binUsed[b]! += l;
-    } else {
-      b = bins++;
-      binUsed[b] = l;
-    }
-    binOf[i] = b;
-    let node = b + size;
-    tree[node] = capacity - binUsed[b]!;
-    for (node >>= 1; node >= 1; node >>= 1) {
-      const m = Math.max(tree[2 * node]!, tree[2 * node + 1]!);
-      if (tree[node] === m) break;
-      tree[node] = m;
+  let p = s.oversizeItems;
+  for (let l = capacity; l >= 0; l--) {
+    const end = l > 0 ? start[l - 1]! : n;
+    for (; p < end; p++) {
+      let b: number;
+      if (tree[1]! >= l) {
+        let node = 1;
+        while (node < size) node = tree[2 * node]! >= l ? 2 * node : 2 * node + 1;
+        b = node - size;
+        binUsed[b]! += l;
+      } else {
+        b = bins++;
+        if (b === size) {
+          // double the leaves and rebuild the inner nodes
+          const nt = new Int32Array(4 * size).fill(-1);
+          nt.set(tree.subarray(size, 2 * size), 2 * size);
+          size *= 2;
+          for (let v = size - 1; v >= 1; v--) nt[v] = Math.max(nt[2 * v]!, nt[2 * v + 1]!);
+          tree = nt;
+        }
+        if (b === room) {
+          room *= 2;
+          binUsed = grow(binUsed, 0);
+        }
+        binUsed[b] = l;
+      }
+      binOfSorted[p] = b;
+      let node = b + size;
+      tree[node] = capacity - binUsed[b]!;
+      for (node >>= 1; node >= 1; node >>= 1) {
+        const m = Math.max(tree[2 * node]!, tree[2 * node + 1]!);
+        if (tree[node] === m) break;
+        tree[node] = m;
+      }
     }
   }
-  return finish(n, bins, binOf, binUsed, capacity, sorted, lengths);
+  return finish(n, bins, binOfSorted, binUsed, capacity, s);
 }
