@@ -12,6 +12,7 @@ export async function emitBundle(tsSource: string, baseName: string): Promise<st
     format: 'esm',
     target: 'node20',
     write: false,
+    absWorkingDir: '/',
     logLevel: 'silent',
     legalComments: 'inline',
     external: ['lmp', 'lmp/*', '*.node'],

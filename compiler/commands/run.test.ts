@@ -1,0 +1,125 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../cli.js';
+import { applySet, SetError } from './set.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+// The run tests need the native addon with the model, attention and sampling modules. Use
+// LMP_NATIVE_PATH when set, else the first local build that has all three.
+if (!process.env['LMP_NATIVE_PATH']) {
+  const { readdirSync } = await import('node:fs');
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const dirs = ['build/native', ...readdirSync(ROOT).filter((d) => d.startsWith('build-'))];
+  for (const d of dirs) {
+    const p = join(ROOT, d, 'Release', 'lmp.node');
+    if (!existsSync(p)) continue;
+    try {
+      const mods = (require(p) as { modules: string[] }).modules;
+      if (['model', 'attention', 'sampling'].every((m) => mods.includes(m))) {
+        process.env['LMP_NATIVE_PATH'] = p;
+        break;
+      }
+    } catch {
+      // not loadable here; try the next build
+    }
+  }
+}
+
+async function cli(args: string[]) {
+  let out = '', err = '';
+  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
+  return { code, out, err };
+}
+
+const QUICK = join(ROOT, 'examples', 'quickstart.lmp');
+
+describe('--set', () => {
+  const src = readFileSync(join(ROOT, 'examples', 'decoding.lmp'), 'utf8');
+  it('replaces the single parameter of a built-in inside a mask', () => {
+    const out = applySet(src, 'd.lmp', 'streaming.mask.window=512');
+    expect(out).toContain('mask causal & (sink(4) | window(512))');
+    expect(out).toContain('cache keep(sink(4) | window(1k)) reposition'); // the cache clause is another path
+  });
+  it('replaces a named parameter, and adds one that was defaulted', () => {
+    expect(applySet(src, 'd.lmp', 'story.policy.mirostat.tau=4')).toContain('mirostat(tau: 4, eta: 0.1)');
+    expect(applySet(src, 'd.lmp', 'story.policy.mirostat.m=50')).toContain('mirostat(tau: 3.0, eta: 0.1, m: 50)');
+  });
+  it('replaces or inserts a whole clause', () => {
+    expect(applySet(src, 'd.lmp', 'story.max_tokens=64')).toContain('max_tokens 64\n');
+    expect(applySet(src, 'd.lmp', 'typical.max_tokens=64')).toMatch(/policy temperature\(0\.8\) -> typical\(0\.95\)\n {2}max_tokens 64\n}/);
+  });
+  it('rejects paths that do not exist', () => {
+    const code = (a: string) => {
+      try {
+        applySet(src, 'd.lmp', a);
+        return 'none';
+      } catch (e) {
+        return (e as SetError).code + ': ' + (e as Error).message;
+      }
+    };
+    expect(code('nope.mask.window=1')).toMatch(/^LMP_E_SET_PATH: .*no declaration 'nope'/);
+    expect(code('streaming.colour=1')).toMatch(/^LMP_E_SET_PATH: .*no clause 'colour'/);
+    expect(code('streaming.mask.chunked=1')).toMatch(/^LMP_E_SET_PATH: .*has no 'chunked'/);
+    expect(code('story.policy.mirostat.gamma=1')).toMatch(/^LMP_E_SET_PATH: .*no parameter 'gamma'/);
+    expect(code('streaming=1')).toMatch(/^LMP_E_SET_PATH/);
+  });
+});
+
+describe('lmpc run', () => {
+  it('a bad --set path or a value of the wrong type/unit is exit 2 with a code', async () => {
+    const p = await cli(['run', QUICK, '--set', 'quick.nothing=3']);
+    expect(p.code).toBe(2);
+    expect(p.err).toMatch(/LMP_E_SET_PATH/);
+    const v = await cli(['run', QUICK, '--set', 'quick.steps=10%']);
+    expect(v.code).toBe(2);
+    expect(v.err).toMatch(/LMP_E_SET_VALUE: --set quick\.steps=10%: LMP0308/);
+    const t = await cli(['run', QUICK, '--set', 'sample.policy.top_k.k=fast']);
+    expect(t.code).toBe(2);
+    expect(t.err).toMatch(/LMP_E_SET_VALUE/);
+  });
+
+  it('several runnable blocks without --target is a usage error naming them', async () => {
+    const r = await cli(['run', join(ROOT, 'examples', 'decoding.lmp')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/LMP_E_TARGET: .*--target NAME.*decode story/);
+  });
+
+  it('a block whose runtime is missing is a coded error naming what is missing (exit 2)', async () => {
+    const r = await cli(['run', join(ROOT, 'examples', 'eval_optimize.lmp'), '--target', 'passkey_sweep']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/LMP_E_NO_RUNTIME: error in eval passkey_sweep \(.*eval_optimize\.lmp:\d+:1\): the runtime cannot run eval task passkey: runtime\/eval is missing/);
+    const o = await cli(['run', join(ROOT, 'examples', 'eval_optimize.lmp'), '--target', 'window_size', '--json']);
+    expect(o.code).toBe(2);
+    expect(JSON.parse(o.out).error.code).toBe('LMP_E_NO_RUNTIME');
+  });
+
+  it('--set overrides the IR before running: train for the steps it says', async () => {
+    const r = await cli(['run', QUICK, '--target', 'quick', '--set', 'quick.steps=3', '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out).results[0];
+    expect(res.kind).toBe('train');
+    expect(res.steps).toBe(3);
+    expect(res.losses).toHaveLength(3);
+  }, 60_000);
+
+  it('runs the default example end to end: training lowers the loss, then a sample is decoded', async () => {
+    const r = await cli(['run', '--default', '--steps', '16', '--json']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.file).toBe('examples/quickstart.lmp');
+    const [train, decode] = doc.results;
+    expect(train.kind).toBe('train');
+    expect(train.steps).toBe(16);
+    // Byte-level model with 257 outputs starts near ln(257) = 5.55 and must learn something in 16 steps.
+    expect(train.firstLoss).toBeGreaterThan(5);
+    expect(train.finalLoss).toBeLessThan(train.firstLoss - 1);
+    expect(decode.kind).toBe('decode');
+    expect(decode.trained).toBe(true);
+    expect(decode.tokens).toHaveLength(80);
+    expect(decode.prompt).toBe('The ');
+  }, 90_000);
+});

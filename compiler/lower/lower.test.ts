@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { check } from '../index.js';
+import { declsOf, findDecl, type ProgramIR } from '../ir/types.js';
+import { lower, parseDefaultValue } from './index.js';
+
+function ir(src: string): ProgramIR {
+  const r = check(src, 't.lmp');
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  expect(errors.map((d) => `${d.code} ${d.message}`)).toEqual([]);
+  return lower(r.program);
+}
+
+const spec = (p: ProgramIR, name: string) => findDecl(p, name)!.spec as never as Record<string, unknown>;
+
+describe('lowering', () => {
+  it('fills registry defaults (llama kv_heads = heads, norm_eps, rope theta) and maps onto ModelConfig', () => {
+    const p = ir(`tokenizer b = bytes()\nmodel m {\n  arch llama(dim: 64, layers: 2, heads: 4, ffn: 128)\n  vocab b\n}\n`);
+    const m = declsOf(p, 'model')[0]!.spec;
+    expect(m.config).toEqual({ dim: 64, layers: 2, heads: 4, kvHeads: 4, ffn: 128, vocab: 257, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false });
+    expect(m.where).toBe('t.lmp:2:1');
+  });
+
+  it('flattens from, normalizes units (k = 1024, % -> fraction) and keeps inherited clauses', () => {
+    const p = ir(
+      `tokenizer b = bytes()\ndata a {\n  source text("x/*.txt")\n  tokenizer b\n  holdout 2% seed 7\n  pack decompose(min: 256, max: 2k)\n}\ndata c from a {\n  pack concat_chunk(8k)\n}\n`,
+    );
+    const a = declsOf(p, 'data')[0]!.spec;
+    const c = declsOf(p, 'data')[1]!.spec;
+    expect(a.config.pack).toEqual({ kind: 'decompose', min: 256, max: 2048, deterministic: false });
+    expect(a.buckets).toEqual([256, 512, 1024, 2048]);
+    expect(c.config.holdout).toEqual({ fraction: 0.02, seed: 7 });
+    expect(c.config.sources).toEqual([{ kind: 'text', glob: 'x/*.txt', weight: 1 }]);
+    expect(c.config.pack).toEqual({ kind: 'concat_chunk', length: 8192 });
+    expect(c.buckets).toEqual([8192]);
+  });
+
+  it('resolves references to the declaration\'s own IR object and lowers curricula against the data\'s buckets', () => {
+    const p = ir(`tokenizer b = bytes()
+data d {
+  source text("x.txt")
+  tokenizer b
+  pack decompose(min: 256, max: 2k)
+}
+curriculum g {
+  tokens_per_step 8k
+  weights grow_p2()
+}
+model m {
+  arch llama(dim: 64, layers: 2, heads: 4, kv_heads: 2, ffn: 128)
+  vocab b
+}
+train t {
+  model m
+  data d
+  curriculum g
+  optimizer adamw(lr: 1e-3)
+  schedule warmup(10) then cosine(to: 10%)
+  steps 100
+}
+`);
+    const t = declsOf(p, 'train')[0]!.spec;
+    expect(t.model).toBe(declsOf(p, 'model')[0]!.spec);
+    expect(t.data).toBe(declsOf(p, 'data')[0]!.spec);
+    expect(t.model.tokenizer).toBe(declsOf(p, 'tokenizer')[0]!.spec);
+    expect(t.curriculum.config).toEqual({
+      schedule: { kind: 'weights', weights: [{ length: 256, weight: 8 }, { length: 512, weight: 4 }, { length: 1024, weight: 2 }, { length: 2048, weight: 1 }], cycles: 1 },
+      tokensPerStep: 8192,
+      ranks: 1,
+      seed: 0,
+    });
+    expect(t.optimizer).toEqual({ kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.999, weightDecay: 0, eps: 1e-8 });
+    expect(t.schedule).toEqual({ warmup: 10, decay: 'cosine', finalFraction: 0.1 });
+    expect(t.unsupported).toEqual([]);
+  });
+
+  it('lowers a sampler chain with every parameter explicit and the implicit terminal appended', () => {
+    const p = ir(`tokenizer b = bytes()
+model m {
+  arch llama(dim: 64, layers: 2, heads: 4, ffn: 128)
+  vocab b
+}
+decode s {
+  model m
+  policy repetition(1.1, last: 64) -> top_k(100) -> mirostat(tau: 3.0, eta: 0.1)
+  max_tokens 2k
+  length target(words: 300, within: 10%)
+  seed 42
+}
+decode u {
+  model m
+  policy temperature(0.8) -> typical(0.95)
+}
+`);
+    const [s, u] = declsOf(p, 'decode').map((d) => d.spec);
+    expect(s!.chain).toEqual({
+      samplers: [
+        { name: 'penalties', last: 64, repeat: 1.1, frequency: 0, presence: 0 },
+        { name: 'top_k', k: 100 },
+        { name: 'mirostat', tau: 3, eta: 0.1, m: 100, variant: 'paper' },
+      ],
+      seed: 42,
+    });
+    expect(s!.maxTokens).toBe(2048);
+    expect(s!.length).toEqual({ unit: 'words', value: 300, within: 0.1, strength: 8 });
+    expect(u!.chain.samplers).toEqual([{ name: 'temperature', t: 0.8 }, { name: 'typical', p: 0.95, crossing: 'hf' }, { name: 'sample' }]);
+    expect(u!.seed).toBe(0);
+  });
+
+  it('lowers attention: mask IR, Λ mask, position limit, cache, tiles and score defaults', () => {
+    const p = ir(`attention a {
+  mask causal & (sink(4) | window(1k))
+  position rope(theta: 500000, scale: yarn(8)) limit 2k
+  cache keep(sink(4) | window(1k)) reposition
+  tile {cpu: 32, cuda: 128}
+}
+`);
+    const a = declsOf(p, 'attention')[0]!.spec;
+    expect(a.mask).toEqual({ default: { op: 'and', args: [{ op: 'causal' }, { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 1024 }] }] }, groups: [] });
+    expect(a.position).toEqual({ kind: 'rope', theta: 500000, scaling: { kind: 'yarn', factor: 8, originalLength: 4096, alpha: 1, beta: 32 }, limit: 2048 });
+    expect(a.cache).toEqual({ kind: 'keep', mask: { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 1024 }] }, reposition: true });
+    expect(a.tile).toEqual({ cpu: { q: 32, kv: 32 }, cuda: { q: 128, kv: 128 } });
+    expect(a.score).toEqual({ kind: 'softmax', temperature: 1 });
+  });
+
+  it('normalizes durations to seconds in optimize budgets and records missing runtimes', () => {
+    const p = ir(`tokenizer b = bytes()
+attention s {
+  mask causal & (sink(4) | window(1k))
+}
+model m {
+  arch llama(dim: 64, layers: 2, heads: 4, ffn: 128)
+  vocab b
+  attention s
+}
+decode d {
+  model m
+  policy top_k(10)
+}
+eval e {
+  task passkey(lengths: [1k, 2k])
+  using d
+  metric accuracy
+}
+optimize o {
+  vary s.mask.window in [256, 512]
+  maximize e.accuracy
+  search random(trials: 4)
+  budget {trials: 4, time: 30min}
+}
+`);
+    const o = declsOf(p, 'optimize')[0]!.spec;
+    expect(o.budget).toEqual({ trials: 4, time: 1800, cost: null });
+    expect(o.vary).toEqual([{ path: 's.mask.window', values: { list: [256, 512] } }]);
+    expect(o.search).toEqual({ kind: 'random', params: { trials: 4, seed: 0 } });
+    const e = declsOf(p, 'eval')[0]!.spec;
+    expect(e.task.params).toEqual({ lengths: [1024, 2048], depths: 5, samples: 20 });
+    expect(e.unsupported.join(' ')).toMatch(/runtime\/eval is missing/);
+    expect(spec(p, 'o')['unsupported']).toEqual(['optimize: runtime/optimize is missing (search strategies and trial runner)']);
+  });
+
+  it('parses registry default strings', () => {
+    expect(parseDefaultValue('8k')).toBe(8192);
+    expect(parseDefaultValue('10%')).toBeCloseTo(0.1, 12);
+    expect(parseDefaultValue('(0.9, 0.999)')).toEqual([0.9, 0.999]);
+    expect(parseDefaultValue('"text"')).toBe('text');
+    expect(parseDefaultValue('false')).toBe(false);
+    expect(parseDefaultValue('paper')).toBe('paper');
+  });
+});

@@ -1,0 +1,243 @@
+// decoding.ts
+import { runDecode } from "lmp/runtime";
+var source = {
+  file: "examples/decoding.lmp",
+  sha256: "100cdce774763175830f3db42925412311bf2e471b69a3bc992383619ba00b6b",
+  compiler: "0.1.0"
+};
+var tokenizer_bytes = {
+  kind: "tokenizer",
+  name: "bytes",
+  where: "examples/decoding.lmp:3:1",
+  unsupported: [],
+  config: { kind: "bytes", eot: 256, appendEot: true },
+  vocabSize: 257
+};
+var attention_streaming = {
+  kind: "attention",
+  name: "streaming",
+  where: "examples/decoding.lmp:5:1",
+  unsupported: ["cache policy keep(...) with eviction (runtime/model keeps a full KV cache)"],
+  mask: {
+    default: {
+      op: "and",
+      args: [
+        { op: "causal" },
+        { op: "or", args: [{ op: "sink", count: 4 }, { op: "window", size: 1024 }] }
+      ]
+    },
+    groups: []
+  },
+  score: { kind: "softmax", temperature: 1 },
+  position: { kind: "rope", theta: 1e4, scaling: { kind: "none" }, limit: 1024 },
+  cache: {
+    kind: "keep",
+    mask: { op: "or", args: [{ op: "sink", count: 4 }, { op: "window", size: 1024 }] },
+    reposition: true
+  },
+  tile: { cpu: { q: 64, kv: 64 }, cuda: { q: 128, kv: 64 } }
+};
+var model_tiny = {
+  kind: "model",
+  name: "tiny",
+  where: "examples/decoding.lmp:11:1",
+  unsupported: [],
+  config: {
+    dim: 256,
+    layers: 4,
+    heads: 8,
+    kvHeads: 4,
+    ffn: 704,
+    vocab: 257,
+    normEps: 1e-5,
+    ropeTheta: 1e4,
+    tieEmbeddings: false
+  },
+  load: null,
+  attention: null,
+  tokenizer: tokenizer_bytes,
+  seed: 0
+};
+var model_small = {
+  kind: "model",
+  name: "small",
+  where: "examples/decoding.lmp:16:1",
+  unsupported: [],
+  config: {
+    dim: 128,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 352,
+    vocab: 257,
+    normEps: 1e-5,
+    ropeTheta: 1e4,
+    tieEmbeddings: false
+  },
+  load: null,
+  attention: null,
+  tokenizer: tokenizer_bytes,
+  seed: 0
+};
+var model_big = {
+  kind: "model",
+  name: "big",
+  where: "examples/decoding.lmp:21:1",
+  unsupported: [],
+  config: {
+    dim: 512,
+    layers: 8,
+    heads: 8,
+    kvHeads: 4,
+    ffn: 1408,
+    vocab: 257,
+    normEps: 1e-5,
+    ropeTheta: 1e4,
+    tieEmbeddings: false
+  },
+  load: null,
+  attention: null,
+  tokenizer: tokenizer_bytes,
+  seed: 0
+};
+var decode_story = {
+  kind: "decode",
+  name: "story",
+  where: "examples/decoding.lmp:26:1",
+  unsupported: [],
+  model: model_tiny,
+  attention: attention_streaming,
+  chain: {
+    samplers: [
+      { name: "penalties", last: 64, repeat: 1.1, frequency: 0, presence: 0 },
+      { name: "top_k", k: 100 },
+      { name: "mirostat", tau: 3, eta: 0.1, m: 100, variant: "paper" }
+    ],
+    seed: 42
+  },
+  prompt: null,
+  maxTokens: 2048,
+  minTokens: null,
+  stop: ["\n\n"],
+  length: { unit: "words", value: 300, within: 0.1, strength: 8 },
+  trace: ["entropy", "surprise"],
+  speculate: null,
+  cascade: null,
+  seed: 42
+};
+var decode_typical = {
+  kind: "decode",
+  name: "typical",
+  where: "examples/decoding.lmp:37:1",
+  unsupported: [],
+  model: model_tiny,
+  attention: null,
+  chain: {
+    samplers: [
+      { name: "temperature", t: 0.8 },
+      { name: "typical", p: 0.95, crossing: "hf" },
+      { name: "sample" }
+    ],
+    seed: 0
+  },
+  prompt: null,
+  maxTokens: null,
+  minTokens: null,
+  stop: [],
+  length: null,
+  trace: [],
+  speculate: null,
+  cascade: null,
+  seed: 0
+};
+var decode_fast = {
+  kind: "decode",
+  name: "fast",
+  where: "examples/decoding.lmp:42:1",
+  unsupported: [
+    "speculative decoding from lmpc run (the entry does not wire a draft model yet)"
+  ],
+  model: model_big,
+  attention: null,
+  chain: {
+    samplers: [
+      { name: "temperature", t: 0.8 },
+      { name: "top_p", p: 0.95 },
+      { name: "sample" }
+    ],
+    seed: 0
+  },
+  prompt: null,
+  maxTokens: null,
+  minTokens: null,
+  stop: [],
+  length: null,
+  trace: [],
+  speculate: {
+    draft: model_small,
+    candidates: { max: 16, min: 1, stopWhen: 0.3 },
+    greedy: false
+  },
+  cascade: null,
+  seed: 0
+};
+var decode_cheap = {
+  kind: "decode",
+  name: "cheap",
+  where: "examples/decoding.lmp:48:1",
+  unsupported: [
+    "cascade decoding from lmpc run (runtime/decode has cascade(); the entry does not wire two models yet)"
+  ],
+  model: null,
+  attention: null,
+  chain: { samplers: [{ name: "sample" }], seed: 0 },
+  prompt: null,
+  maxTokens: null,
+  minTokens: null,
+  stop: [],
+  length: null,
+  trace: [],
+  speculate: null,
+  cascade: {
+    models: [model_small, model_big],
+    statistic: { kind: "quantile", of: "logprob", q: 0.1 },
+    op: "<",
+    threshold: -2.5
+  },
+  seed: 0
+};
+async function story(options = {}) {
+  return runDecode(decode_story, options);
+}
+async function typical(options = {}) {
+  return runDecode(decode_typical, options);
+}
+async function fast(options = {}) {
+  return runDecode(decode_fast, options);
+}
+async function cheap(options = {}) {
+  return runDecode(decode_cheap, options);
+}
+var targets = {
+  story: { kind: "decode", where: "examples/decoding.lmp:26:1", run: story },
+  typical: { kind: "decode", where: "examples/decoding.lmp:37:1", run: typical },
+  fast: { kind: "decode", where: "examples/decoding.lmp:42:1", run: fast },
+  cheap: { kind: "decode", where: "examples/decoding.lmp:48:1", run: cheap }
+};
+export {
+  attention_streaming,
+  cheap,
+  decode_cheap,
+  decode_fast,
+  decode_story,
+  decode_typical,
+  fast,
+  model_big,
+  model_small,
+  model_tiny,
+  source,
+  story,
+  targets,
+  tokenizer_bytes,
+  typical
+};
