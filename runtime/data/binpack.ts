@@ -128,7 +128,7 @@ class LevelBitset {
   }
 }
 
-function grow(a: Int32Array, fill: number): Int32Array {
+function grow(a: Int32Array<ArrayBuffer>, fill: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);
   b.set(a);
   if (fill !== 0) b.fill(fill, a.length);
