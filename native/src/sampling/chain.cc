@@ -39,10 +39,6 @@ inline float fexp(float x) {
 }
 
 // Candidate order: value desc, then token id asc (the documented tie rule).
-struct Cand {
-  float v;
-  int32_t id;
-};
 inline bool better(const Cand& a, const Cand& b) { return a.v > b.v || (a.v == b.v && a.id < b.id); }
 
 // Finds the cut element of the shortest prefix (in `before` order) whose mass reaches
@@ -320,6 +316,41 @@ void Chain::select_top(size_t k, std::vector<uint32_t>& order) {
       std::push_heap(heap.begin(), heap.end(), better);
     }
   };
+  if (dense_ && k <= 4096 && vocab_ >= 8 * kBlk) {
+    // Two levels: the block maxima of the checked max pass; the k-th largest of them (in
+    // scaled values) is a bar every top-k element clears, so only blocks reaching it are read.
+    if (!rawmax_valid_) view_max(false);
+    const float s = scale_;
+    const size_t nb = (vocab_ + kBlk - 1) / kBlk;
+    tmpf_.resize(nb);
+    size_t fin = 0;
+    for (size_t b = 0; b < nb; ++b)
+      if (bmax_[b] > -kInf) tmpf_[fin++] = bmax_[b] * s;
+    if (fin == 0) return;
+    // Fewer finite blocks than k: no bar (every finite element is a candidate).
+    float bar = -kInf;
+    if (k <= fin) {
+      std::nth_element(tmpf_.begin(), tmpf_.begin() + (k - 1), tmpf_.begin() + fin, std::greater<float>());
+      bar = tmpf_[k - 1];
+    }
+    std::vector<Cand>& all = cand_;
+    all.clear();
+    const float* x = src_;
+    for (size_t b = 0; b < nb; ++b) {
+      if (!(bmax_[b] * s >= bar) || bmax_[b] == -kInf) continue;
+      const size_t e = std::min(vocab_, (b + 1) * kBlk);
+      for (size_t i = b * kBlk; i < e; ++i) {
+        const float y = x[i] * s;
+        if (y >= bar && y > -kInf) all.push_back(Cand{y, static_cast<int32_t>(i)});
+      }
+    }
+    const size_t kt = std::min(k, all.size());
+    if (kt < all.size()) std::nth_element(all.begin(), all.begin() + kt, all.end(), better);
+    all.resize(kt);
+    std::sort(all.begin(), all.end(), better);
+    for (const Cand& c : all) order.push_back(static_cast<uint32_t>(c.id));
+    return;
+  }
   if (dense_ && k <= 4096) {
     constexpr size_t B = 64;
     const float* x = src_;

@@ -38,6 +38,12 @@ inline uint64_t splitmix64_at(uint64_t seed, uint64_t n) {
 }
 inline double u01(uint64_t bits) { return static_cast<double>(bits >> 11) * (1.0 / 9007199254740992.0); }
 
+// A candidate (value, token id or view position).
+struct Cand {
+  float v;
+  int32_t id;
+};
+
 enum class Kind {
   Temperature, TopK, TopP, MinP, Typical, Epsilon, Eta, Penalties, Dry, LogitBias, Allowed, Banned,
   Greedy, Sample, Mirostat, MirostatV2
@@ -156,6 +162,7 @@ class Chain {
   std::vector<float> ef_;    // exp terms of the histogram pass
   std::vector<double> hist_;
   std::vector<int32_t> cidx_;
+  std::vector<Cand> cand_;
   std::vector<uint32_t> order_;
   std::vector<float> tmpf_;
   std::vector<int32_t> tmpi_;
