@@ -99,14 +99,7 @@ export class SpanMaker {
     readonly text: string,
     readonly file: string,
   ) {
-    for (let i = 0; i < text.length; i++) {
-      const ch = text.charCodeAt(i);
-      if (ch === 10) this.lineStarts.push(i + 1);
-      else if (ch === 13) {
-        if (text.charCodeAt(i + 1) === 10) i++;
-        this.lineStarts.push(i + 1);
-      }
-    }
+    for (const m of text.matchAll(/\r\n?|\n/g)) this.lineStarts.push(m.index + m[0].length);
   }
   /** A span from `start` to `end` (exclusive), both clamped into the text. */
   span(start: number, end: number): Span {
