@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from './config.js';
 import { LlamaModel, type PackedBatch } from './llama.js';
-import { lrAt, Trainer, type StepMetrics } from './train.js';
+import { lrAt, Trainer, type BatchSource, type StepMetrics } from './train.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmp-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -32,6 +32,27 @@ function* stream(seed: number): Generator<PackedBatch> {
   for (;;) {
     const a = rnd(ids.length - 20), b = rnd(ids.length - 12);
     yield packed([ids.slice(a, a + 20), ids.slice(b, b + 12)]);
+  }
+}
+
+/** A source with an explicit position (state/restore) instead of replay. */
+class CountingSource implements BatchSource {
+  pos = 0;
+  nextCalls = 0;
+  private readonly gen: PackedBatch[];
+  constructor() {
+    const g = stream(5);
+    this.gen = Array.from({ length: 50 }, () => g.next().value as PackedBatch);
+  }
+  next(): IteratorResult<PackedBatch> {
+    this.nextCalls++;
+    return { done: false, value: this.gen[this.pos++]! };
+  }
+  state(): unknown {
+    return { pos: this.pos };
+  }
+  restore(s: unknown): void {
+    this.pos = (s as { pos: number }).pos;
   }
 }
 
@@ -109,5 +130,16 @@ describe('Trainer', () => {
     expect(log('cut')).toEqual(log('full'));
     expect(log('full')).toEqual(curve);
     expect(readFileSync(join(tmp, 'cut', 'latest'), 'utf8').trim()).toBe('step-00000006');
+  });
+
+  it('resumes a stateful source through restore() without replaying it', () => {
+    const o = { lr: 3e-3, totalSteps: 4, accumSteps: 2, checkpointDir: join(tmp, 'src'), checkpointEvery: 2 };
+    const full = new Trainer(LlamaModel.init(cfg, 4), new CountingSource(), o).run().map((m) => m.loss);
+    new Trainer(LlamaModel.init(cfg, 4), new CountingSource(), o).run(3);
+    const src = new CountingSource();
+    const resumed = Trainer.resume(join(tmp, 'src'), src, o);
+    expect(src.pos).toBe(4);
+    expect(src.nextCalls).toBe(0);
+    expect(resumed.run().map((m) => m.loss)).toEqual(full.slice(2));
   });
 });
