@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
@@ -6,27 +6,8 @@ import { applySet, SetError } from './set.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-// The run tests need the native addon with the model, attention and sampling modules. Use
-// LMP_NATIVE_PATH when set, else the first local build that has all three.
-if (!process.env['LMP_NATIVE_PATH']) {
-  const { readdirSync } = await import('node:fs');
-  const { createRequire } = await import('node:module');
-  const require = createRequire(import.meta.url);
-  const dirs = ['build/native', ...readdirSync(ROOT).filter((d) => d.startsWith('build-'))];
-  for (const d of dirs) {
-    const p = join(ROOT, d, 'Release', 'lmp.node');
-    if (!existsSync(p)) continue;
-    try {
-      const mods = (require(p) as { modules: string[] }).modules;
-      if (['model', 'attention', 'sampling'].every((m) => mods.includes(m))) {
-        process.env['LMP_NATIVE_PATH'] = p;
-        break;
-      }
-    } catch {
-      // not loadable here; try the next build
-    }
-  }
-}
+// The run tests need the native addon with the model, attention and sampling modules: the
+// standard loader (runtime/native.ts) finds build/native/Release/lmp.node, or LMP_NATIVE_PATH.
 
 async function cli(args: string[]) {
   let out = '', err = '';

@@ -50,29 +50,36 @@ export function compilerVersion(): string {
 
 let fingerprint: string | undefined;
 /**
- * Hash of the code that decides the outputs: the compiler's folder and the runtime parts it
- * reads (mask stats, chain validation, spec types). Tests and maps are left out.
+ * Hash of the code the outputs depend on: every source of compiler/ and runtime/ (the generated
+ * module runs against the runtime, so a runtime change rebuilds too), the kernels schema, and
+ * the package version. Tests, declaration files and source maps are left out.
  */
 export function compilerFingerprint(): string {
   if (fingerprint) return fingerprint;
   const here = dirname(fileURLToPath(import.meta.url)); // <root>/compiler/emit or <root>/dist/compiler/emit
-  const compilerDir = dirname(here);
-  const runtimeDir = join(dirname(compilerDir), 'runtime');
+  const top = dirname(dirname(here)); // <root> or <root>/dist
+  const h = createHash('sha256');
+  h.update(`lmp ${compilerVersion()}\0`).update(sourcesFingerprint(top));
+  const schema = join(packageRoot(), 'spec', 'kernels.schema.json');
+  if (existsSync(schema)) h.update(readFileSync(schema));
+  fingerprint = h.digest('hex');
+  return fingerprint;
+}
+
+/** Hash of every source file (.ts/.js/.mjs/.json, not tests, .d.ts or maps) under TOP/compiler and TOP/runtime. */
+export function sourcesFingerprint(top: string): string {
   const h = createHash('sha256');
   const add = (dir: string): void => {
     if (!existsSync(dir)) return;
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) add(p);
-      else if (/\.(ts|js|mjs|json)$/.test(name) && !/\.(test|d)\.ts$|\.map$/.test(name)) h.update(p.slice(compilerDir.length)).update('\0').update(readFileSync(p)).update('\0');
+      else if (/\.(ts|js|mjs|json)$/.test(name) && !/\.test\.[jt]s$|\.d\.ts$|\.map$/.test(name)) h.update(p.slice(top.length)).update('\0').update(readFileSync(p)).update('\0');
     }
   };
-  add(compilerDir);
-  for (const sub of ['mask', 'decode', 'entry']) add(join(runtimeDir, sub));
-  const schema = join(packageRoot(), 'spec', 'kernels.schema.json');
-  if (existsSync(schema)) h.update(readFileSync(schema));
-  fingerprint = h.digest('hex');
-  return fingerprint;
+  add(join(top, 'compiler'));
+  add(join(top, 'runtime'));
+  return h.digest('hex');
 }
 
 export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
