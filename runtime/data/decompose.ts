@@ -39,31 +39,24 @@ const ilog2 = (x: number): number => 31 - Math.clz32(x);
 export function decomposeLengths(lengthsIn: ArrayLike<number>, minLog2: number, maxLog2: number, rng: Rng | null): Decomposition {
   const lengths = lengthsIn instanceof Int32Array ? lengthsIn : Int32Array.from(lengthsIn);
   const n = lengths.length;
-  let total = 0;
-  for (let i = 0; i < n; i++) total += lengths[i]!;
   // capacity grows on demand (an upper bound of total / (2^min + 1) would over-allocate badly)
-  let cap = Math.max(16, Math.min(Math.floor(total / ((1 << minLog2) + 1)) + 1, 2 * n + 16));
+  let cap = n + (n >> 1) + 16;
   let doc = new Int32Array(cap);
   let offset = new Int32Array(cap);
   let log2 = new Uint8Array(cap);
-  const perBucket = new Float64Array(32);
-  const span = maxLog2 - minLog2;
-  const range = 2 ** (span + 1) - 1; // x uniform in [0, range): j = floor(log2(x + 1)) has P ∝ 2^j
+  const range = 2 ** (maxLog2 - minLog2 + 1) - 1; // x uniform in [0, range): j = floor(log2(x + 1)) has P ∝ 2^j
+  const det = rng === null;
   let count = 0;
   let kept = 0;
+  let total = 0;
   for (let d = 0; d < n; d++) {
     let left = lengths[d]!;
+    total += left;
     let off = 0;
     while (left > 1) {
       let k = ilog2(left - 1);
       if (k < minLog2) break;
-      if (k > maxLog2) {
-        if (rng === null) k = maxLog2;
-        else {
-          const x = Math.floor((rng.u32() * range) / 4294967296);
-          k = maxLog2 - ilog2(x + 1);
-        }
-      }
+      if (k > maxLog2) k = det ? maxLog2 : maxLog2 - ilog2(Math.floor((rng.u32() * range) / 4294967296) + 1);
       const len = (1 << k) + 1;
       if (count === cap) {
         cap *= 2;
@@ -81,12 +74,13 @@ export function decomposeLengths(lengthsIn: ArrayLike<number>, minLog2: number, 
       offset[count] = off;
       log2[count] = k;
       count++;
-      perBucket[k]!++;
       off += len;
       left -= len;
-      kept += len;
     }
+    kept += off;
   }
+  const perBucket = new Float64Array(32);
+  for (let i = 0; i < count; i++) perBucket[log2[i]!]!++;
   return { count, doc: doc.subarray(0, count), offset: offset.subarray(0, count), log2: log2.subarray(0, count), tokensKept: kept, tokensDropped: total - kept, perBucket };
 }
 
