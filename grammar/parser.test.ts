@@ -421,3 +421,15 @@ describe('VISITOR_KEYS', () => {
     expect(stripSpans(parse(text, 'a').program)).toEqual(stripSpans(parse(text, 'b').program));
   });
 });
+
+describe('partial trees', () => {
+  const clauseOf = (src: string) => parse(src, 't.lmp').program.decls[0]!.clauses[0]!;
+  it('keeps what parsed and puts the ErrorExpr where the error was', () => {
+    const a = clauseOf('data d { source text("a") weight f(1 2)\n  seed 1 }');
+    expect([a.args.map((e) => e.kind), a.modifiers.map((m) => [m.keyword, m.value?.kind]), a.body]).toEqual([['Call'], [['weight', 'ErrorExpr']], undefined]);
+    const b = clauseOf('attention a { heads 0..3: causal & f(1 2) }');
+    expect([b.args.map((e) => e.kind), b.body?.kind]).toEqual([['Range'], 'ErrorExpr']);
+    const c = clauseOf('decode d { stop "a", f(1 2) }');
+    expect(c.args.map((e) => e.kind)).toEqual(['String', 'ErrorExpr']);
+  });
+});

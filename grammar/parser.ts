@@ -181,7 +181,7 @@ class LmpParser extends EmbeddedActionsParser {
     this.performSelfAnalysis();
   }
 
-  /** Parse the token vector into declarations; diagnostics go to `spans`' state. */
+  /** Parse a token vector (from grammar/lexer.ts) into declarations and syntax diagnostics. */
   parseTokens(tokens: IToken[], spans: SpanMaker): { decls: Decl[]; diagnostics: Diagnostic[] } {
     this.input = tokens;
     this.lmp = LmpParser.freshState(spans);
@@ -385,6 +385,8 @@ class LmpParser extends EmbeddedActionsParser {
     const modifiers: Modifier[] = [];
     let colon: IToken | undefined;
     let body: Expr | undefined;
+    // Where a thrown error leaves its ErrorExpr: the arguments, a modifier's value, the body.
+    let failAt: 'args' | 'body' | ((e: Expr) => void) = 'args';
     try {
       this.OPTION({
         GATE: () => live() && this.wantsArgs(spec!),
@@ -407,6 +409,7 @@ class LmpParser extends EmbeddedActionsParser {
           args.push(this.errorAt(this.emptyAfter(last)));
         }
       });
+      failAt = 'body';
       let mod: WordsMatch<ModifierSpec> | undefined;
       const used = new Set<ModifierSpec>();
       this.MANY3({
@@ -425,16 +428,18 @@ class LmpParser extends EmbeddedActionsParser {
               left--;
             },
           });
-          const value = this.exprIf(11, () => m!.spec.value, () => lastWord);
-          this.ACTION(() =>
+          const push = (value: Expr | undefined) =>
             modifiers.push({
               kind: 'Modifier',
               keyword: m!.spec.words.join(' '),
               keywordSpan: this.join(this.tokSpan(first), this.tokSpan(lastWord)),
               value,
               span: this.spanFrom(first),
-            }),
-          );
+            });
+          failAt = push;
+          const value = this.exprIf(11, () => m!.spec.value, () => lastWord);
+          this.ACTION(() => push(value));
+          failAt = 'body';
         },
       });
       this.OPTION2({ GATE: () => live() && this.is(1, Colon), DEF: () => (colon = this.CONSUME(Colon)) });
@@ -446,7 +451,12 @@ class LmpParser extends EmbeddedActionsParser {
         if (!colon && spec.body === 'required') this.report(diag('LMP0109', this.spanFrom(kw), { clause: name }));
       });
     } catch (err) {
-      args.push(this.recover(err, 'block', start));
+      const e = this.recover(err, 'block', start);
+      // (Assigned inside DSL callbacks, which TypeScript's narrowing does not see.)
+      const at = failAt as 'args' | 'body' | ((e: Expr) => void);
+      if (at === 'args') args.push(e);
+      else if (at === 'body') body = e;
+      else at(e);
     }
     return this.ACTION(() => {
       this.lmp.inClause = false;
@@ -464,8 +474,6 @@ class LmpParser extends EmbeddedActionsParser {
   });
 
   // -------------------------------------------------------------------------------------
-  // Expressions
-
   // Expressions. Deeply nested input recurses here, so the path from one nesting level to
   // the next is kept short: `expression` -> `postfix` -> `expression`, with brackets, calls
   // and prefix operators inline (DSL occurrence indexes are listed where they are used).
