@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32, fnv1a64Hex } from './hash.js';
+import { crc32, crc32Table, fnv1a64Hex } from './hash.js';
 import { Rng } from './rng.js';
 
 describe('hashes', () => {
@@ -13,6 +13,23 @@ describe('hashes', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
     // running checksum over two halves equals one pass
     expect(crc32(Buffer.from('56789'), crc32(Buffer.from('1234')))).toBe(0xcbf43926);
+    expect(crc32Table(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+  it('CRC-32 (zlib when available) equals the table version on random chunks, chained', () => {
+    const rng = new Rng(9);
+    const bytes = new Uint8Array(100_003);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = rng.u32() & 0xff;
+    let a = 0;
+    let b = 0;
+    for (let at = 0; at < bytes.length; ) {
+      const n = Math.min(bytes.length - at, 1 + rng.int(5000));
+      a = crc32(bytes.subarray(at, at + n), a);
+      b = crc32Table(bytes.subarray(at, at + n), b);
+      expect(a).toBe(b);
+      at += n;
+    }
+    expect(crc32(bytes)).toBe(a);
+    expect(crc32(new Uint8Array(0), 0x1234)).toBe(0x1234);
   });
 });
 

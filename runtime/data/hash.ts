@@ -1,5 +1,8 @@
 // Hashes used by the data pipeline: FNV-1a 64 (document identity, hold-out split, cache keys) and
-// CRC-32 (IEEE 802.3, shard integrity). Both are computed with 32-bit arithmetic on plain numbers.
+// CRC-32 (IEEE 802.3, shard integrity). FNV is computed with 32-bit arithmetic on plain numbers;
+// CRC-32 uses zlib's (node:zlib crc32, Node >= 20.15 / 22.2; SIMD in Node's zlib) with a table
+// fallback for older Node.
+import * as zlib from 'node:zlib';
 
 /** Incremental FNV-1a 64-bit hash; the value is kept as two 32-bit halves. */
 export class Fnv1a64 {
@@ -66,9 +69,15 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 (IEEE). Pass the previous value to continue a running checksum. */
-export function crc32(bytes: Uint8Array, prev = 0): number {
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** CRC-32 (IEEE) with the byte-at-a-time table (the fallback, and a reference for tests). */
+export function crc32Table(bytes: Uint8Array, prev = 0): number {
   let c = ~prev;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+/** CRC-32 (IEEE). Pass the previous value to continue a running checksum. */
+export const crc32: (bytes: Uint8Array, prev?: number) => number =
+  typeof zlibCrc32 === 'function' ? (bytes, prev = 0) => zlibCrc32(bytes, prev) >>> 0 : crc32Table;

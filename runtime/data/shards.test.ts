@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultDataConfig, type DataConfig } from './config.js';
-import { buildShards, ShardCorruptError, ShardReader } from './shards.js';
+import { buildShards, ShardCorruptError, ShardReader, writeShard } from './shards.js';
+import { crc32Table } from './hash.js';
+import { planPad } from './pack.js';
 import { CurriculumIterator } from '../curriculum/index.js';
 
 const EX = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'corpus');
@@ -123,6 +125,38 @@ describe('shards', () => {
     for (let g = 0; g < b.segCu[1]!; g++) {
       expect(b.positionIds[b.segOffset[g]!]).toBe(0);
       expect(b.docIds[b.segOffset[g]!]).toBe(b.segDoc[g]);
+    }
+  });
+});
+
+describe('writeShard', () => {
+  it('writes exactly the naive gather (u16 and u32, sequences and pads crossing staging chunks) with the right CRC-32', () => {
+    // 3 documents, one longer than a staging chunk (2^18 tokens); pad(L = 300000, split) pads the short ones
+    const lens = [300_000 - 5, 70_001, 12];
+    const offsets = new Float64Array(lens.length + 1);
+    lens.forEach((l, i) => (offsets[i + 1] = offsets[i]! + l));
+    const tokens = new Int32Array(offsets[lens.length]!);
+    for (let i = 0; i < tokens.length; i++) tokens[i] = (i * 7919) % 60000;
+    const plan = planPad({ tokens, offsets }, Int32Array.from([2, 0, 1]), 300_000, 'split', 65535);
+    const seqs = Int32Array.from([1, 0, 2].filter((s) => s < plan.numSeqs));
+    // naive: every sequence's segments in order, then padding to its length
+    const expected: number[] = [];
+    for (const s of seqs) {
+      const start = expected.length;
+      for (let g = plan.seqFirstSeg[s]!; g < plan.seqFirstSeg[s + 1]!; g++) for (let t = 0; t < plan.segLen[g]!; t++) expected.push(tokens[plan.segStart[g]! + t]!);
+      while (expected.length < start + plan.seqLength[s]!) expected.push(65535);
+    }
+    const dir = mkdtempSync(join(work, 'ws-'));
+    for (const dtype of ['u16', 'u32'] as const) {
+      const e = writeShard(dir, 'x' + dtype, plan, tokens, seqs, dtype);
+      const raw = readFileSync(join(dir, 'x' + dtype + '.tok'));
+      const got = dtype === 'u16' ? new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2) : new Uint32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+      expect(e.tokens).toBe(expected.length);
+      expect(got.length).toBe(expected.length);
+      let mismatches = 0;
+      for (let i = 0; i < expected.length; i++) if (got[i] !== expected[i]) mismatches++;
+      expect(mismatches).toBe(0);
+      expect(e.crc.tok).toBe(crc32Table(raw));
     }
   });
 });

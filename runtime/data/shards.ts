@@ -145,45 +145,78 @@ function writeAll(file: string, bytes: Uint8Array): number {
   return crc32(bytes);
 }
 
-/** Write the sequences `seqs` of `plan` as one shard; returns its index entry. */
+/** Tokens per staging chunk of writeShard (1 MiB of u32: stays in cache between gather, CRC and write). */
+const STAGE_TOKENS = 1 << 18;
+
+/** Write the sequences `seqs` of `plan` as one shard; returns its index entry. Tokens are gathered
+ *  into a fixed staging chunk (a plain copy when dtype is u32: the Int32 corpus is viewed as the
+ *  same bytes; a narrowing copy for u16), CRC'd and written per chunk: memory is bounded by the
+ *  chunk plus the shard's .idx/.seg arrays, never a whole shard of tokens. */
 export function writeShard(dir: string, name: string, plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): ShardEntry {
-  let T = 0;
   let S = 0;
   for (let j = 0; j < seqs.length; j++) {
     const s = seqs[j]!;
-    T += plan.seqLength[s]!;
     S += plan.seqFirstSeg[s + 1]! - plan.seqFirstSeg[s]!;
   }
-  const out = dtype === 'u16' ? new Uint16Array(T) : new Uint32Array(T);
+  const stage = dtype === 'u16' ? new Uint16Array(STAGE_TOKENS) : new Int32Array(STAGE_TOKENS);
+  const stageBytes = new Uint8Array(stage.buffer);
+  const bpt = stage.BYTES_PER_ELEMENT;
   const idx = new Float64Array(2 * (seqs.length + 1));
   const seg = new Int32Array(3 * S);
+  const fd = openSync(join(dir, name + '.tok'), 'w');
+  let crcTok = 0;
+  let fill = 0; // tokens in the staging chunk
+  const flush = (): void => {
+    const bytes = stageBytes.subarray(0, fill * bpt);
+    crcTok = crc32(bytes, crcTok);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fill = 0;
+  };
   let at = 0;
   let g = 0;
-  for (let j = 0; j < seqs.length; j++) {
-    const s = seqs[j]!;
-    idx[j] = at;
-    idx[seqs.length + 1 + j] = g;
-    const base = at;
-    for (let k = plan.seqFirstSeg[s]!; k < plan.seqFirstSeg[s + 1]!; k++) {
-      const st = plan.segStart[k]!;
-      const len = plan.segLen[k]!;
-      out.set(tokens.subarray(st, st + len), at);
-      seg[3 * g] = plan.segDoc[k]!;
-      seg[3 * g + 1] = at - base;
-      seg[3 * g + 2] = len;
-      g++;
-      at += len;
+  try {
+    for (let j = 0; j < seqs.length; j++) {
+      const s = seqs[j]!;
+      idx[j] = at;
+      idx[seqs.length + 1 + j] = g;
+      const base = at;
+      for (let k = plan.seqFirstSeg[s]!; k < plan.seqFirstSeg[s + 1]!; k++) {
+        let st = plan.segStart[k]!;
+        const len = plan.segLen[k]!;
+        seg[3 * g] = plan.segDoc[k]!;
+        seg[3 * g + 1] = at - base;
+        seg[3 * g + 2] = len;
+        g++;
+        at += len;
+        const end = st + len;
+        while (st < end) {
+          const take = Math.min(end - st, STAGE_TOKENS - fill);
+          stage.set(tokens.subarray(st, st + take), fill);
+          fill += take;
+          st += take;
+          if (fill === STAGE_TOKENS) flush();
+        }
+      }
+      const end = base + plan.seqLength[s]!;
+      while (at < end) {
+        const take = Math.min(end - at, STAGE_TOKENS - fill);
+        stage.fill(plan.padId, fill, fill + take);
+        fill += take;
+        at += take;
+        if (fill === STAGE_TOKENS) flush();
+      }
     }
-    const end = base + plan.seqLength[s]!;
-    if (at < end) out.fill(plan.padId, at, end);
-    at = end;
+    if (fill > 0) flush();
+  } finally {
+    closeSync(fd);
   }
   idx[seqs.length] = at;
   idx[2 * seqs.length + 1] = g;
   const u8 = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   return {
-    name, sequences: seqs.length, tokens: T, segments: S,
-    crc: { tok: writeAll(join(dir, name + '.tok'), u8(out)), idx: writeAll(join(dir, name + '.idx'), u8(idx)), seg: writeAll(join(dir, name + '.seg'), u8(seg)) },
+    name, sequences: seqs.length, tokens: at, segments: S,
+    crc: { tok: crcTok, idx: writeAll(join(dir, name + '.idx'), u8(idx)), seg: writeAll(join(dir, name + '.seg'), u8(seg)) },
   };
 }
 
