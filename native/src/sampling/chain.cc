@@ -219,7 +219,8 @@ float Chain::view_max(bool check_nan) {
 // Sum of exp(y - m) over the view (float lanes per block, blocks summed in double);
 // s1 (optional) gets sum exp(y - m) * (y - m), for the entropy.
 double Chain::view_sumexp(float m, double* s1) {
-  return dense_ ? kernels().sumexp(src_, vocab_, scale_, m, nullptr, s1, nullptr) : kernels().sumexp(x_, n_, 1.f, m, nullptr, s1, nullptr);
+  // w_ (the terminal's weights) is free scratch until the terminal runs.
+  return dense_ ? kernels().sumexp(src_, vocab_, scale_, m, w_.data(), s1, nullptr) : kernels().sumexp(x_, n_, 1.f, m, w_.data(), s1, nullptr);
 }
 
 // Writes the finite candidates with value >= t to the output buffers (ascending id) and
@@ -409,6 +410,7 @@ void Chain::f_top_k(int64_t k) {
 // holds less than (1 - p) of the mass: count * e^-delta <= Z (1 - p).
 void Chain::f_top_p(double p) {
   if (p >= 1.0) return;
+  if (hist_cut(p, false, 0)) return;
   const float m = view_max(false);
   const double Z = view_sumexp(m, nullptr);
   const double delta = std::log(static_cast<double>(count()) / (Z * (1.0 - p))) + 1.0;
@@ -439,6 +441,153 @@ void Chain::f_top_p(double p) {
   set_sparse(k);
 }
 
+// top-p / typical over a dense view without ordering the vocabulary. One pass computes the
+// exp terms, Z (and sum e*d for H) and a histogram of mass over NB bins of the value y
+// (bin = floor(clamp((y - lo) * inv, 0, NB - 1)), monotone in y). Both scores are functions of
+// y that are monotone on each side of a center (top-p: -y; typical: |((m - y) + lnZ) - H|), so
+// each bin's members have scores within [a_b, c_b], computed from the bin's edges (widened by
+// a rounding margin). Walking bins by a (resp. c) gives the lowest (highest) score at which the
+// mass can reach p*Z: s_lo <= the exact cut score <= s_hi. Bins entirely below s_lo are kept;
+// bins whose interval meets [s_lo, s_hi] are collected in one more pass (usually a few hundred
+// tokens) and cut exactly by mass_cut in (score asc, id asc) order; the rest is dropped.
+bool Chain::hist_cut(double p, bool typical, int variant) {
+  constexpr size_t NB = 4096;
+  if (!dense_ || vocab_ < 4 * NB) return false;
+  const float m = view_max(false);
+  const float* y = src_;
+  if (scale_ != 1.f) {
+    ys_.resize(vocab_);
+    for (size_t i = 0; i < vocab_; ++i) ys_[i] = src_[i] * scale_;
+    y = ys_.data();
+  }
+  const double V = static_cast<double>(vocab_);
+  // The range [m - D, m]: below it lies less than (1 - p) of the mass (Z >= 1), and for
+  // typical the center m - (H - lnZ) >= m - ln V lies inside.
+  double D = std::log(V / (1.0 - std::min(p, 1.0 - 1e-12))) + 1.0;
+  if (typical) D = std::max(D, std::log(V) + 1.0);
+  D = std::min(D, 80.0);
+  const float lo = static_cast<float>(m - D);
+  const float inv = static_cast<float>(NB / (m - static_cast<double>(lo)));
+  if (!(inv > 0) || !std::isfinite(inv)) return false;
+  const float top = static_cast<float>(NB - 1);
+  hist_.assign(NB, 0.0);
+  ef_.resize(vocab_);
+  double s1 = 0;
+  const double Z = kernels().exphist(y, vocab_, m, lo, inv, top, ef_.data(), hist_.data(), &s1);
+  const double lnZ = std::log(Z), H = lnZ - s1 / Z;
+  const double need = p * Z;
+  const bool strict = typical && variant == 1;
+  auto reached = [&](double cum) { return strict ? cum > need : cum >= need; };
+  // score bounds per bin
+  const double margin = 1e-6 * (D + std::fabs(static_cast<double>(m)) + 1.0);
+  std::vector<double>& A = bounds_a_;
+  std::vector<double>& C = bounds_c_;
+  A.resize(NB);
+  C.resize(NB);
+  auto spre = [&](double yy) { return ((static_cast<double>(m) - yy) + lnZ) - H; };
+  size_t cb = NB - 1;
+  for (size_t b = 0; b < NB; ++b) {
+    const double ylo = b == 0 ? -std::numeric_limits<double>::infinity() : lo + b / static_cast<double>(inv) - margin;
+    const double yhi = b == NB - 1 ? m + margin : lo + (b + 1) / static_cast<double>(inv) + margin;
+    if (!typical) {
+      A[b] = -yhi;
+      C[b] = -ylo;
+    } else {
+      const double sh = spre(yhi), sl = b == 0 ? std::numeric_limits<double>::infinity() : spre(ylo);
+      A[b] = sh >= 0 ? sh : (sl <= 0 ? -sl : 0.0);
+      C[b] = std::max(std::fabs(sh), std::fabs(sl));
+    }
+  }
+  if (typical) {
+    cb = 0;
+    for (size_t b = 1; b < NB; ++b)
+      if (A[b] < A[cb]) cb = b;
+  }
+  // Walks: the center, then the two sides merged (each side's bounds grow away from it).
+  auto walk = [&](const std::vector<double>& S, double* level) {
+    double cum = 0;
+    long i = static_cast<long>(cb) - 1, j = static_cast<long>(cb) + 1;
+    bool center = false;
+    for (;;) {
+      const bool hi = i < 0 || (j < static_cast<long>(NB) && S[j] < S[i]);
+      if (i < 0 && j >= static_cast<long>(NB) && center) return false;
+      const double next = (i < 0 && j >= static_cast<long>(NB)) ? std::numeric_limits<double>::infinity() : (hi ? S[j] : S[i]);
+      if (!center && S[cb] <= next) {
+        center = true;
+        cum += hist_[cb];
+        if (reached(cum)) return *level = S[cb], true;
+        continue;
+      }
+      const size_t b = hi ? static_cast<size_t>(j++) : static_cast<size_t>(i--);
+      cum += hist_[b];
+      if (reached(cum)) return *level = S[b], true;
+    }
+  };
+  double slo = 0, shi = std::numeric_limits<double>::infinity();
+  int32_t* oi = OUT_IDS;
+  float* ox = OUT_XS;
+  if (!walk(A, &slo)) {  // rounding left the total short of p*Z: keep every finite token
+    set_sparse(kernels().gather_bins(y, vocab_, lo, inv, top, 0.f, static_cast<float>(NB), nullptr, 0, oi, ox));
+    return true;
+  }
+  if (!walk(C, &shi)) shi = std::numeric_limits<double>::infinity();
+  // definite bins (C < slo) and collected bins (A <= shi && C >= slo): contiguous runs
+  long dlo = -1, dhi = -2;
+  long r[4] = {-1, -2, -1, -2};
+  int runs = 0, druns = 0;
+  bool inrun = false, indrun = false;
+  double defmass = 0;
+  for (size_t b = 0; b < NB; ++b) {
+    const bool def = C[b] < slo;
+    const bool col = !def && A[b] <= shi;
+    if (def) {
+      defmass += hist_[b];
+      if (!indrun) ++druns, dlo = static_cast<long>(b);
+      dhi = static_cast<long>(b);
+    }
+    if (col) {
+      if (!inrun) {
+        if (++runs > 2) return false;
+        r[2 * (runs - 1)] = static_cast<long>(b);
+      }
+      r[2 * (runs - 1) + 1] = static_cast<long>(b);
+    }
+    indrun = def;
+    inrun = col;
+  }
+  if (druns > 1) return false;
+  cidx_.resize(vocab_);
+  const size_t nc = kernels().collect(y, vocab_, lo, inv, top, static_cast<float>(r[0]), static_cast<float>(r[1] + 1),
+                                      static_cast<float>(r[2]), static_cast<float>(r[3] + 1), cidx_.data());
+  std::vector<double>& mass = cmass_;
+  std::vector<double>& score = cscore_;
+  mass.resize(nc);
+  score.resize(nc);
+  order_.resize(nc);
+  for (size_t q = 0; q < nc; ++q) {
+    const float v = y[cidx_[q]];
+    mass[q] = ef_[cidx_[q]];
+    score[q] = typical ? std::fabs(static_cast<double>(m) - v + lnZ - H) : -static_cast<double>(v);
+    order_[q] = static_cast<uint32_t>(q);
+  }
+  size_t nk = 0;
+  if (nc > 0) {
+    const double* sc = score.data();
+    const int32_t* id = cidx_.data();
+    auto before = [sc, id](uint32_t a, uint32_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && id[a] < id[b]); };
+    const size_t cut = mass_cut(order_.data(), nc, mass.data(), need - defmass, strict, before);
+    const uint32_t c = order_[cut];
+    const double cs = sc[c];
+    const int32_t cid = id[c];
+    for (size_t q = 0; q < nc; ++q)
+      if (sc[q] < cs || (sc[q] == cs && id[q] <= cid)) cidx_[nk++] = cidx_[q];
+  }
+  const size_t k = kernels().gather_bins(y, vocab_, lo, inv, top, static_cast<float>(dlo), static_cast<float>(dhi + 1),
+                                         cidx_.data(), nk, oi, ox);
+  set_sparse(k);
+  return true;
+}
+
 void Chain::f_min_p(double p) {
   if (p <= 0) return;
   const float m = view_max(false);
@@ -449,6 +598,7 @@ void Chain::f_min_p(double p) {
 // whose mass reaches p (variant 0, HF: cum >= p; variant 1, llama.cpp: stop at cum > p).
 void Chain::f_typical(double p, int variant) {
   if (p >= 1.0) return;
+  if (hist_cut(p, true, variant)) return;
   const float m = view_max(false);
   double s1 = 0;
   const double Z = view_sumexp(m, &s1);

@@ -17,7 +17,7 @@ struct Kernels {
   // max of x[0..n), per-64 block maxima into bmax (ceil(n/64) entries, may be null), and
   // whether a NaN or +inf occurs.
   float (*max)(const float* x, size_t n, float* bmax, bool* bad);
-  // sum of fexp(x*s - m) (float lanes per 1024-block, blocks in double); e (may be null) gets
+  // sum of fexp(x*s - m) (float lanes per 1024-block, blocks in double); e (n entries) gets
   // each term, s1 (may be null) sum e*(x*s - m).
   // bsum (may be null) gets each 1024-block's sum.
   double (*sumexp)(const float* x, size_t n, float s, float m, float* e, double* s1, double* bsum);

@@ -163,6 +163,7 @@ class Chain {
   std::vector<double> hist_;
   std::vector<int32_t> cidx_;
   std::vector<Cand> cand_;
+  std::vector<double> bounds_a_, bounds_c_, cmass_, cscore_;
   std::vector<uint32_t> order_;
   std::vector<float> tmpf_;
   std::vector<int32_t> tmpi_;
