@@ -3,7 +3,6 @@
 // to date, 1 when the file has errors or the output cannot be written (nothing is written then),
 // 2 on usage errors.
 import type { Command } from 'commander';
-import { buildFile } from '../emit/index.js';
 import { contextOf, setExit, useColor } from './context.js';
 import { printReports } from './check.js';
 
@@ -16,6 +15,8 @@ export function register(program: Command): void {
     .option('--force', 'rebuild even when the stamp says the outputs are up to date')
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, file: string, opts: { outDir?: string; force?: boolean; json?: boolean }) {
+      // Loaded on use, so that registering the command does not load the emitter (ts-morph, esbuild).
+      const { buildFile } = await import('../emit/index.js');
       const ctx = contextOf(this);
       const json = opts.json === true;
       const r = await buildFile(file, { ...(opts.outDir !== undefined ? { outDir: opts.outDir } : {}), force: opts.force === true });

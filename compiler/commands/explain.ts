@@ -5,9 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readSource } from '../io/read.js';
 import { writeFileAtomic } from '../io/write.js';
-import { explainSource, ExplainError, type ExplainOptions, type ExplainReport } from '../explain/report.js';
-import { renderReport } from '../explain/render.js';
-import { renderSvg } from '../explain/svg.js';
+import type { ExplainOptions, ExplainReport } from '../explain/report.js';
 import { contextOf, setExit, type CliIo } from './context.js';
 
 export interface ExplainFlags {
@@ -39,6 +37,8 @@ export async function runExplain(file: string, flags: ExplainFlags, io: CliIo): 
       }
     } else lengths = flags.lengths;
   }
+  // Loaded on use, so that registering the command does not load the cost model and the runtime.
+  const [{ explainSource, ExplainError }, { renderReport }, { renderSvg }] = await Promise.all([import('../explain/report.js'), import('../explain/render.js'), import('../explain/svg.js')]);
   const src = readSource(file);
   if (!src.ok) {
     io.stderr(`lmpc explain: cannot read ${file}\n`);

@@ -14,13 +14,18 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { buildText, packageRoot, type BuildResult } from '../emit/index.js';
+import type { BuildResult } from '../emit/index.js';
 import { readSource } from '../io/read.js';
 import { runnableDecls, type DeclIR, type ProgramIR } from '../ir/types.js';
-import { runDecode, runEval, runOptimize, runTrain, Session, type Progress, type RunResult } from '../../runtime/entry/index.js';
+import type { Progress, RunResult } from '../../runtime/entry/index.js';
 import { printReports } from './check.js';
 import { contextOf, setExit, useColor, type CliContext } from './context.js';
 import { applySets, SetError } from './set.js';
+
+// Loaded on use, so that registering the command (every lmpc start) does not load the emitter
+// (ts-morph, esbuild) or the runtime.
+const loadEmit = () => import('../emit/index.js');
+const loadEntry = () => import('../../runtime/entry/index.js');
 
 export const DEFAULT_EXAMPLE = 'examples/quickstart.lmp';
 
@@ -41,6 +46,7 @@ function usage(ctx: CliContext, code: string, message: string): void {
 
 async function buildCached(text: string, label: string, absFile: string, cacheDir: string | undefined): Promise<BuildResult> {
   const dirs = cacheDir ? [cacheDir] : [join(dirname(absFile), '.lmp-cache'), join(tmpdir(), `lmp-cache-${createHash('sha256').update(absFile).digest('hex').slice(0, 12)}`)];
+  const { buildText } = await loadEmit();
   let last: BuildResult | undefined;
   for (const outDir of dirs) {
     last = await buildText(text, label, { outDir, force: false });
@@ -82,6 +88,8 @@ export function register(program: Command): void {
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {
       const ctx = contextOf(this);
+      const { packageRoot } = await loadEmit();
+      const { runDecode, runEval, runOptimize, runTrain, Session } = await loadEntry();
       const json = opts.json === true;
       const isDefault = opts.default === true || fileArg === undefined;
       if (opts.default === true && fileArg !== undefined) return usage(ctx, 'LMP_E_USAGE', '--default takes no FILE');
