@@ -77,6 +77,12 @@ describe('format', () => {
     );
   });
 
+  it("writes ';' where the next clause would read as a modifier", () => {
+    expect(roundTrip('data d { holdout 2%; seed 7 }')).toBe('data d {\n  holdout 2%;\n  seed 7\n}\n');
+    expect(roundTrip('data d { holdout 2% seed 1; seed 7 }')).toBe('data d {\n  holdout 2% seed 1\n  seed 7\n}\n');
+    expect(roundTrip('data d { seed 7; holdout 2% }')).toBe('data d {\n  seed 7\n  holdout 2%\n}\n');
+  });
+
   it('keeps literals as written and parentheses as written', () => {
     const out = roundTrip('curriculum c = fixed((8_192), tokens_per_step: 2^16)\ndecode d { stop "a\\tb\\u{41}" }');
     expect(out).toBe('curriculum c = fixed((8_192), tokens_per_step: 2^16)\n\ndecode d {\n  stop "a\\tb\\u{41}"\n}\n');

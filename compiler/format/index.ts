@@ -2,7 +2,8 @@
 //
 // Layout: one declaration per paragraph (a blank line between declarations), block clauses
 // one per line indented two spaces, `KIND NAME = expr` on one line, canonical spacing inside
-// expressions, number and string literals exactly as written, parentheses as written.
+// expressions, number and string literals exactly as written, parentheses as written, and a
+// `;` only where the next clause would otherwise read as a modifier (`holdout 2%;` + `seed 7`).
 // Comments are all kept: a comment on the line where a clause (or declaration, or the `{`
 // of a block) ends stays at the end of that line; every other comment is printed on its own
 // line above the clause or declaration that follows it (a comment written inside a clause's
@@ -11,7 +12,8 @@
 //
 // Idempotent (format(format(x)) == format(x)), and the result parses to the same tree
 // modulo spans: both are tested on every example and on the parser's fuzz corpus.
-import type { Clause, Comment, Decl, Expr, Modifier, Program } from '../../grammar/ast.js';
+import type { Clause, Comment, Decl, DeclKind, Expr, Modifier, Program } from '../../grammar/ast.js';
+import { DECL_SPECS } from '../../grammar/clauses.js';
 import type { Diagnostic } from '../../grammar/diagnostics.js';
 import { parse } from '../../grammar/index.js';
 
@@ -71,6 +73,16 @@ export function formatClause(c: Clause): string {
   for (const m of c.modifiers) s += ' ' + formatModifier(m);
   if (c.body) s += ': ' + formatExpr(c.body);
   return s;
+}
+
+/**
+ * Whether a `;` must end clause `a` so that the next clause `b` is not read as a modifier of
+ * `a`: `holdout 2%;` before `seed 7` (without it, `seed 7` is the hold-out's seed).
+ */
+function needsSemicolon(kind: DeclKind, a: Clause, b: Clause): boolean {
+  const spec = DECL_SPECS[kind].clauses.find((c) => c.words.join(' ') === a.keyword);
+  const next = b.keyword.split(' ')[0];
+  return (spec?.modifiers ?? []).some((m) => m.words[0] === next && !a.modifiers.some((u) => u.keyword === m.words.join(' ')));
 }
 
 function declHeader(d: Decl): string {
@@ -270,16 +282,18 @@ export function format(program: Program, text: string): string {
       w.last = endWithTrailing(d.open + 1, d.openTrailing);
       const inner = new Writer(src);
       inner.last = w.last;
-      for (const c of d.clauses) {
+      d.clauses.forEach((c, i) => {
+        const next = d.clauses[i + 1];
+        const semi = next !== undefined && needsSemicolon(decl.declKind, c.clause, next.clause) ? ';' : '';
         if (c.leading.length > 0) {
           inner.comments(c.leading, INDENT, c.clause.span.start);
           inner.gap(c.clause.span.start);
         } else {
           inner.gap(c.clause.span.start);
         }
-        inner.lines.push(withTrailing(INDENT + formatClause(c.clause), c.trailing));
+        inner.lines.push(withTrailing(INDENT + formatClause(c.clause) + semi, c.trailing));
         inner.last = endWithTrailing(c.clause.span.end, c.trailing);
-      }
+      });
       if (inner.lines.length === 0) inner.last = w.last;
       inner.comments(d.dangling, INDENT, Infinity);
       w.lines.push(...inner.lines);
