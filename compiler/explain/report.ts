@@ -26,7 +26,8 @@ import {
   type StepCost,
   type TrainCost,
 } from './cost.js';
-import { extractInputs, type AttentionInput, type DataInput, type ModelInput } from './extract.js';
+import { lower } from '../lower/index.js';
+import { explainInputs, type AttentionInput, type DataInput, type ModelInput } from './inputs.js';
 import { LENGTH_FIXTURES } from './fixtures/lengths.js';
 
 export interface ExplainOptions {
@@ -160,7 +161,7 @@ function headMasks(masks: AttentionMaskIR, heads: number | undefined): { mask: M
 }
 
 async function sourceLengths(d: DataInput, root: string): Promise<number[] | undefined> {
-  if (!d.bytesTokenizer || !d.sourceConfigs || d.sourceConfigs.length === 0) return undefined;
+  if (!d.bytesTokenizer || d.sourceConfigs.length === 0) return undefined;
   const out: number[] = [];
   try {
     for (const s of d.sourceConfigs) {
@@ -250,7 +251,7 @@ export async function explainSource(src: string, file: string, opts: ExplainOpti
   const res = check(src, file);
   const errors = res.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new ExplainError(`${file} has ${errors.length} error${errors.length > 1 ? 's' : ''}; run \`lmpc check ${file}\``, 1);
-  const inp = extractInputs(res.program, src, res.diagnostics);
+  const inp = explainInputs(lower(res.program), res.program, src, res.diagnostics);
   const root = dirname(file);
 
   const models: ModelReport[] = [...inp.models.values()].map((m: ModelInput) => {
@@ -289,8 +290,8 @@ export async function explainSource(src: string, file: string, opts: ExplainOpti
       skipped.push(`train ${t.name}: the data has no packer with fixed lengths`);
       continue;
     }
-    const tps = t.curriculum?.tokensPerStep;
-    if (!t.curriculum || tps === undefined) {
+    const tps = t.curriculum.tokensPerStep;
+    if (!(tps > 0)) {
       skipped.push(`train ${t.name}: no curriculum with tokens_per_step`);
       continue;
     }
@@ -298,12 +299,7 @@ export async function explainSource(src: string, file: string, opts: ExplainOpti
     const L = await lengthsFor(data, root, opts);
     if (L.note) notes.push(L.note);
     const packed = packBuckets(L.lengths, data.pack);
-    const bucketLengths = [...packed.counts.keys()].sort((a, b) => a - b);
-    const schedule = t.curriculum.schedule(bucketLengths);
-    if (!schedule) {
-      skipped.push(`train ${t.name}: the curriculum's schedule could not be resolved`);
-      continue;
-    }
+    const schedule = t.curriculum.schedule;
     let mix;
     try {
       mix = bucketMix(schedule, packed.counts, tps, t.steps ?? 1000);
