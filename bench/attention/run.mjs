@@ -7,7 +7,6 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -16,7 +15,11 @@ if (!process.env.LMP_NATIVE_PATH && existsSync(join(root, 'build-attention/Relea
   process.env.LMP_NATIVE_PATH = join(root, 'build-attention/Release/lmp.node');
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmp-attn-bench-'));
-const bundle = join(tmp, 'attn.mjs');
+// LMP_BENCH_BUNDLE: a prebuilt bundle (for machines without node_modules); --bundle-only OUT writes one.
+const bundleOnly = process.argv.indexOf('--bundle-only');
+const bundle = bundleOnly >= 0 ? resolve(process.argv[bundleOnly + 1]) : process.env.LMP_BENCH_BUNDLE ?? join(tmp, 'attn.mjs');
+if (!process.env.LMP_BENCH_BUNDLE) {
+const { build } = await import('esbuild');
 await build({
   stdin: {
     contents: `export * from './runtime/attention/index.ts'; export { tileStats, docIdsFromLengths } from './runtime/mask/index.ts'; export { native } from './runtime/native.ts';`,
@@ -28,8 +31,10 @@ await build({
   format: 'esm',
   outfile: bundle,
   logLevel: 'error',
-  banner: { js: `import { createRequire as __cr } from 'node:module'; const require = __cr(${JSON.stringify(join(root, 'package.json'))});` },
+  banner: { js: `import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);` },
 });
+}
+if (bundleOnly >= 0) process.exit(0);
 const A = await import(bundle);
 
 const T = quick ? 1024 : 4096, D = 64, H = 2;
@@ -72,6 +77,19 @@ const masks = [
   ['causal & !window(64)', and(causal, { op: 'not', arg: { op: 'window', size: 64 } })],
 ];
 
+// --export FILE: write the cases (mask program, tile fraction, block classes) for kbench.cc and stop.
+const exportAt = process.argv.indexOf('--export');
+if (exportAt >= 0) {
+  const { writeFileSync } = await import('node:fs');
+  const rows = [`docs\t${docLens.join(',')}`];
+  for (const [name, mask] of masks) {
+    const km = A.kernelMasks(mask, 1, Int32Array.of(0, T), Int32Array.of(0, T), docIds);
+    rows.push(`${name}\t${A.tileStats(mask, T, 64, docIds).computedFraction}\t${Array.from(km.programs[0]).join(',')}\t${Array.from(km.classes).join('')}`);
+  }
+  writeFileSync(process.argv[exportAt + 1], rows.join('\n') + '\n');
+  process.exit(0);
+}
+
 const time = (fn) => {
   let best = Infinity;
   fn(); // warm
@@ -84,12 +102,14 @@ const time = (fn) => {
 };
 const input = (mask) => ({ q, k, v, heads: H, kvHeads: H, headDim: D, docIds, mask });
 
-let blas;
-try {
-  blas = join(tmp, 'blas_ref');
-  execFileSync('gcc', ['-O3', '-march=native', join(here, 'blas_ref.c'), '-o', blas, '-lopenblas', '-lm'], { stdio: 'pipe' });
-} catch {
-  blas = undefined;
+let blas = process.env.LMP_BLAS_REF; // a prebuilt blas_ref binary, else built here
+if (!blas) {
+  try {
+    blas = join(tmp, 'blas_ref');
+    execFileSync('gcc', ['-O3', '-march=native', join(here, 'blas_ref.c'), '-o', blas, '-lopenblas', '-lm'], { stdio: 'pipe' });
+  } catch {
+    blas = undefined;
+  }
 }
 const blasRun = (args) => Number(execFileSync(blas, args.map(String)).toString().trim());
 
