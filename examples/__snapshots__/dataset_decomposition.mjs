@@ -2,13 +2,13 @@
 import { runTrain } from "lmp/runtime";
 var source = {
   file: "examples/dataset_decomposition.lmp",
-  sha256: "01f356f340e381c0dd42d39ee9462fee324f56463cbb1d1ff45cb6587dd882fa",
+  sha256: "d3642e2b5d77babee6b3a81d917b583b4991633a41671c093bf48e0e4efa907e",
   compiler: "0.1.0"
 };
 var tokenizer_bytes = {
   kind: "tokenizer",
   name: "bytes",
-  where: "examples/dataset_decomposition.lmp:4:1",
+  where: "examples/dataset_decomposition.lmp:9:1",
   unsupported: [],
   config: { kind: "bytes", eot: 256, appendEot: true },
   vocabSize: 257
@@ -16,19 +16,10 @@ var tokenizer_bytes = {
 var data_speeches = {
   kind: "data",
   name: "speeches",
-  where: "examples/dataset_decomposition.lmp:6:1",
+  where: "examples/dataset_decomposition.lmp:11:1",
   unsupported: [],
   config: {
-    sources: [
-      { kind: "text", glob: "corpus/sotu/*.txt", weight: 1 },
-      {
-        kind: "jsonl",
-        path: "corpus/code.jsonl",
-        field: "content",
-        weight: 0.25,
-        onError: "fail"
-      }
-    ],
+    sources: [{ kind: "text", glob: "corpus/sotu/*.txt", weight: 1 }],
     tokenizer: { kind: "bytes", eot: 256, appendEot: true },
     holdout: { fraction: 0.02, seed: 7 },
     filter: { minLength: 0, maxLength: null },
@@ -42,7 +33,7 @@ var data_speeches = {
 var curriculum_grow_p2 = {
   kind: "curriculum",
   name: "grow_p2",
-  where: "examples/dataset_decomposition.lmp:14:1",
+  where: "examples/dataset_decomposition.lmp:18:1",
   unsupported: [],
   config: {
     schedule: {
@@ -65,7 +56,7 @@ var curriculum_grow_p2 = {
 var attention_doc_causal = {
   kind: "attention",
   name: "doc_causal",
-  where: "examples/dataset_decomposition.lmp:20:1",
+  where: "examples/dataset_decomposition.lmp:24:1",
   unsupported: [],
   mask: {
     default: { op: "and", args: [{ op: "causal" }, { op: "same_document" }] },
@@ -79,7 +70,7 @@ var attention_doc_causal = {
 var model_tiny = {
   kind: "model",
   name: "tiny",
-  where: "examples/dataset_decomposition.lmp:25:1",
+  where: "examples/dataset_decomposition.lmp:29:1",
   unsupported: [],
   config: {
     dim: 256,
@@ -100,8 +91,8 @@ var model_tiny = {
 var train_dd_run = {
   kind: "train",
   name: "dd_run",
-  where: "examples/dataset_decomposition.lmp:31:1",
-  unsupported: ["periodic evals (perplexity): runtime/eval is missing"],
+  where: "examples/dataset_decomposition.lmp:35:1",
+  unsupported: [],
   model: model_tiny,
   data: data_speeches,
   curriculum: curriculum_grow_p2,
@@ -113,22 +104,12 @@ var train_dd_run = {
     weightDecay: 0.1,
     eps: 1e-8
   },
-  schedule: { warmup: 100, decay: "cosine", finalFraction: 0.1 },
-  steps: 2e3,
+  schedule: { warmup: 10, decay: "cosine", finalFraction: 0.1 },
+  steps: 150,
   accumulate: 1,
   clip: null,
-  evals: [
-    {
-      every: 200,
-      task: {
-        task: "perplexity",
-        where: "examples/dataset_decomposition.lmp:38:19",
-        params: { data: "speeches.holdout", by: "length" }
-      },
-      eval: null
-    }
-  ],
-  checkpoint: { dir: "runs/dd", every: 500 },
+  evals: [],
+  checkpoint: { dir: "runs/dd", every: 50 },
   log: null,
   ranks: 1,
   seed: 0
@@ -136,19 +117,10 @@ var train_dd_run = {
 var data_speeches_cc = {
   kind: "data",
   name: "speeches_cc",
-  where: "examples/dataset_decomposition.lmp:43:1",
+  where: "examples/dataset_decomposition.lmp:46:1",
   unsupported: [],
   config: {
-    sources: [
-      { kind: "text", glob: "corpus/sotu/*.txt", weight: 1 },
-      {
-        kind: "jsonl",
-        path: "corpus/code.jsonl",
-        field: "content",
-        weight: 0.25,
-        onError: "fail"
-      }
-    ],
+    sources: [{ kind: "text", glob: "corpus/sotu/*.txt", weight: 1 }],
     tokenizer: { kind: "bytes", eot: 256, appendEot: true },
     holdout: { fraction: 0.02, seed: 7 },
     filter: { minLength: 0, maxLength: null },
@@ -162,14 +134,14 @@ var data_speeches_cc = {
 var train_cc_run = {
   kind: "train",
   name: "cc_run",
-  where: "examples/dataset_decomposition.lmp:47:1",
-  unsupported: ["periodic evals (perplexity): runtime/eval is missing"],
+  where: "examples/dataset_decomposition.lmp:50:1",
+  unsupported: [],
   model: model_tiny,
   data: data_speeches_cc,
   curriculum: {
     kind: "curriculum",
     name: null,
-    where: "examples/dataset_decomposition.lmp:49:14",
+    where: "examples/dataset_decomposition.lmp:52:14",
     unsupported: [],
     config: {
       schedule: { kind: "fixed", length: 8192 },
@@ -186,22 +158,12 @@ var train_cc_run = {
     weightDecay: 0.1,
     eps: 1e-8
   },
-  schedule: { warmup: 100, decay: "cosine", finalFraction: 0.1 },
-  steps: 2e3,
+  schedule: { warmup: 10, decay: "cosine", finalFraction: 0.1 },
+  steps: 150,
   accumulate: 1,
   clip: null,
-  evals: [
-    {
-      every: 200,
-      task: {
-        task: "perplexity",
-        where: "examples/dataset_decomposition.lmp:38:19",
-        params: { data: "speeches.holdout", by: "length" }
-      },
-      eval: null
-    }
-  ],
-  checkpoint: { dir: "runs/dd", every: 500 },
+  evals: [],
+  checkpoint: { dir: "runs/dd", every: 50 },
   log: null,
   ranks: 1,
   seed: 0
@@ -213,8 +175,8 @@ async function cc_run(options = {}) {
   return runTrain(train_cc_run, options);
 }
 var targets = {
-  dd_run: { kind: "train", where: "examples/dataset_decomposition.lmp:31:1", run: dd_run },
-  cc_run: { kind: "train", where: "examples/dataset_decomposition.lmp:47:1", run: cc_run }
+  dd_run: { kind: "train", where: "examples/dataset_decomposition.lmp:35:1", run: dd_run },
+  cc_run: { kind: "train", where: "examples/dataset_decomposition.lmp:50:1", run: cc_run }
 };
 export {
   attention_doc_causal,
