@@ -13,8 +13,9 @@ import { register as registerFmt } from './commands/fmt.js';
 import { register as registerExplain } from './commands/explain.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerData } from './commands/data.js';
 
-const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain, registerBuild, registerRun];
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain, registerBuild, registerRun, registerData];
 
 export const VERSION = '0.1.0';
 

@@ -10,6 +10,8 @@ import type { LmpTokenizer } from './tokenizers.js';
 
 export interface CorpusStats {
   documentsRead: number;
+  /** Tokens (EOT included) of the documents tokenized for this split, before the length filter. */
+  tokensRead: number;
   bytesRead: number;
   /** Zero-length documents (dropped). */
   emptyDocuments: number;
@@ -78,7 +80,7 @@ export async function loadCorpus(cfg: DataConfig, tok: LmpTokenizer, split: 'tra
   const stats: CorpusStats = {
     documentsRead: 0, bytesRead: 0, emptyDocuments: 0, invalidUtf8Documents: 0, malformedLines: 0, missingField: 0,
     heldOutDocuments: 0, tooShortDocuments: 0, tooShortTokens: 0, tooLongDocuments: 0, tooLongTokens: 0,
-    documentsKept: 0, tokensKept: 0, perSource: [],
+    tokensRead: 0, documentsKept: 0, tokensKept: 0, perSource: [],
   };
   const toks = new GrowI32();
   const offsets: number[] = [0];
@@ -121,6 +123,7 @@ export async function loadCorpus(cfg: DataConfig, tok: LmpTokenizer, split: 'tra
         continue;
       }
       const ids = tok.encodeDoc(text);
+      stats.tokensRead += ids.length;
       const n = ids.length - eotExtra;
       if (n < cfg.filter.minLength) {
         stats.tooShortDocuments++;
