@@ -350,6 +350,73 @@ export class LlamaModel {
     this.mm(false, true, n, c.vocab, D, hf, this.headWeight(), x);
     return x;
   }
+
+  /**
+   * @internal one decoding step over a selected key set (cache.ts: InfLLM). The new tokens' keys
+   * and values (before RoPE) are written at slots [base, base + n) of `storeK/storeV` (per layer,
+   * [slots, kvHeads * headDim]); `select(l, qPre)` sees the new tokens' queries before RoPE and
+   * returns ascending slots to attend to, ending with base..base+n-1. The gathered keys are rotated
+   * by their index in the selection (positions 0..S-1), the queries by S-n..S-1, causal.
+   */
+  _selectStep(tokens: Int32Array, base: number, storeK: Float32Array[], storeV: Float32Array[], select: (l: number, qPre: Float32Array) => Int32Array): Float32Array {
+    const c = this.config, K = this.K, n = tokens.length, D = c.dim, hd = this.headDim;
+    const HQ = c.heads * hd, HK = c.kvHeads * hd;
+    let x = new Float32Array(n * D);
+    K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, D, tokens, x);
+    for (let l = 0; l < c.layers; l++) {
+      const p = `model.layers.${l}.`;
+      const h1 = new Float32Array(n * D), r1 = new Float32Array(n);
+      K.rmsnormForward(x, this.P(p + 'input_layernorm.weight'), n, D, c.normEps, h1, r1);
+      const q = new Float32Array(n * HQ);
+      this.mm(false, true, n, HQ, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
+      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), storeK[l]!.subarray(base * HK, (base + n) * HK));
+      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), storeV[l]!.subarray(base * HK, (base + n) * HK));
+      const sel = select(l, q);
+      const S = sel.length;
+      const kS = new Float32Array(S * HK), vS = new Float32Array(S * HK);
+      for (let i = 0; i < S; i++) {
+        const s = sel[i]!;
+        kS.set(storeK[l]!.subarray(s * HK, (s + 1) * HK), i * HK);
+        vS.set(storeV[l]!.subarray(s * HK, (s + 1) * HK), i * HK);
+      }
+      K.rope(kS, S, c.kvHeads, hd, Int32Array.from({ length: S }, (_, i) => i), c.ropeTheta, false);
+      K.rope(q, n, c.heads, hd, Int32Array.from({ length: n }, (_, i) => S - n + i), c.ropeTheta, false);
+      const { out: ao } = this.attention.forward({
+        q, k: kS, v: vS, heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
+        cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: Int32Array.of(0, S), qOffset: S - n, mask: this.mask, scale: 1 / Math.sqrt(hd),
+      });
+      this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
+      const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
+      K.rmsnormForward(x, this.P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h2, r2);
+      const g = new Float32Array(n * c.ffn), u = new Float32Array(n * c.ffn);
+      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
+      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
+      K.swigluForward(g, u, g);
+      this.mm(false, true, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
+    }
+    const hf = new Float32Array(n * D), rf = new Float32Array(n);
+    K.rmsnormForward(x, this.P('model.norm.weight'), n, D, c.normEps, hf, rf);
+    x = new Float32Array(n * c.vocab);
+    this.mm(false, true, n, c.vocab, D, hf, this.headWeight(), x);
+    return x;
+  }
+
+  /**
+   * @internal a packed forward that keeps every layer's keys (after RoPE at the batch's positions)
+   * and values, and the logits of the requested rows: prefill with prepacking (prefill.ts).
+   */
+  _forwardKV(b: PackedBatch, rows: Int32Array): { k: Float32Array[]; v: Float32Array[]; logits: Float32Array } {
+    validateBatch(b, this.config.vocab);
+    const c = this.config, n = rows.length;
+    const { x, acts } = this.trunk(b, true);
+    const xs = new Float32Array(n * c.dim);
+    for (let i = 0; i < n; i++) xs.set(x.subarray(rows[i]! * c.dim, (rows[i]! + 1) * c.dim), i * c.dim);
+    const hf = new Float32Array(n * c.dim), rf = new Float32Array(n);
+    this.K.rmsnormForward(xs, this.P('model.norm.weight'), n, c.dim, c.normEps, hf, rf);
+    const logits = new Float32Array(n * c.vocab);
+    this.mm(false, true, n, c.vocab, c.dim, hf, this.headWeight(), logits);
+    return { k: acts.map((a) => a.k), v: acts.map((a) => a.v), logits };
+  }
 }
 
 /**
