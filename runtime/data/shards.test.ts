@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultDataConfig, type DataConfig } from './config.js';
-import { buildShards, ShardCorruptError, ShardReader, writeShard } from './shards.js';
+import { buildShards, ShardCorruptError, ShardReader, writeShard, writeShardAsync } from './shards.js';
 import { crc32Table } from './hash.js';
 import { planPad } from './pack.js';
 import { CurriculumIterator } from '../curriculum/index.js';
@@ -130,7 +130,7 @@ describe('shards', () => {
 });
 
 describe('writeShard', () => {
-  it('writes exactly the naive gather (u16 and u32, sequences and pads crossing staging chunks) with the right CRC-32', () => {
+  it('writes exactly the naive gather (u16 and u32, sync and async, sequences and pads crossing staging chunks) with the right CRC-32', async () => {
     // 3 documents, one longer than a staging chunk (2^18 tokens); pad(L = 300000, split) pads the short ones
     const lens = [300_000 - 5, 70_001, 12];
     const offsets = new Float64Array(lens.length + 1);
@@ -147,9 +147,10 @@ describe('writeShard', () => {
       while (expected.length < start + plan.seqLength[s]!) expected.push(65535);
     }
     const dir = mkdtempSync(join(work, 'ws-'));
-    for (const dtype of ['u16', 'u32'] as const) {
-      const e = writeShard(dir, 'x' + dtype, plan, tokens, seqs, dtype);
-      const raw = readFileSync(join(dir, 'x' + dtype + '.tok'));
+    for (const [dtype, mode] of [['u16', 'sync'], ['u32', 'sync'], ['u16', 'async'], ['u32', 'async']] as const) {
+      const name = 'x' + dtype + mode;
+      const e = mode === 'sync' ? writeShard(dir, name, plan, tokens, seqs, dtype) : await writeShardAsync(dir, name, plan, tokens, seqs, dtype);
+      const raw = readFileSync(join(dir, name + '.tok'));
       const got = dtype === 'u16' ? new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2) : new Uint32Array(raw.buffer, raw.byteOffset, raw.length / 4);
       expect(e.tokens).toBe(expected.length);
       expect(got.length).toBe(expected.length);
@@ -157,6 +158,8 @@ describe('writeShard', () => {
       for (let i = 0; i < expected.length; i++) if (got[i] !== expected[i]) mismatches++;
       expect(mismatches).toBe(0);
       expect(e.crc.tok).toBe(crc32Table(raw));
+      expect(e.crc.seg).toBe(crc32Table(readFileSync(join(dir, name + '.seg'))));
+      expect(e.segments).toBe(plan.seqFirstSeg[plan.numSeqs]!);
     }
   });
 });

@@ -11,6 +11,7 @@
 // naming the file. Reads use positioned reads (readSync at an offset), so nothing is loaded whole.
 // Writes go to a temporary folder renamed into place at the end (atomic on one file system).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DataConfig } from './config.js';
 import { validateDataConfig } from './config.js';
@@ -148,75 +149,143 @@ function writeAll(file: string, bytes: Uint8Array): number {
 /** Tokens per staging chunk of writeShard (1 MiB of u32: stays in cache between gather, CRC and write). */
 const STAGE_TOKENS = 1 << 18;
 
-/** Write the sequences `seqs` of `plan` as one shard; returns its index entry. Tokens are gathered
- *  into a fixed staging chunk (a plain copy when dtype is u32: the Int32 corpus is viewed as the
- *  same bytes; a narrowing copy for u16), CRC'd and written per chunk: memory is bounded by the
- *  chunk plus the shard's .idx/.seg arrays, never a whole shard of tokens. */
-export function writeShard(dir: string, name: string, plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): ShardEntry {
+interface Gathered {
+  idx: Float64Array;
+  seg: Int32Array;
+  tokens: number;
+  segments: number;
+}
+
+/** Gather the tokens of `seqs` (segments, then padding) into two alternating staging chunks and
+ *  yield each full chunk's bytes; the consumer must be done with a chunk before asking for the
+ *  chunk after the next one (chunks alternate between two buffers). Returns .idx/.seg. */
+function* gatherChunks(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): Generator<Uint8Array, Gathered, void> {
   let S = 0;
   for (let j = 0; j < seqs.length; j++) {
     const s = seqs[j]!;
     S += plan.seqFirstSeg[s + 1]! - plan.seqFirstSeg[s]!;
   }
-  const stage = dtype === 'u16' ? new Uint16Array(STAGE_TOKENS) : new Int32Array(STAGE_TOKENS);
-  const stageBytes = new Uint8Array(stage.buffer);
+  const mk = (): Uint16Array | Int32Array => (dtype === 'u16' ? new Uint16Array(STAGE_TOKENS) : new Int32Array(STAGE_TOKENS));
+  const stages = [mk(), mk()];
+  let which = 0;
+  let stage = stages[0]!;
   const bpt = stage.BYTES_PER_ELEMENT;
   const idx = new Float64Array(2 * (seqs.length + 1));
   const seg = new Int32Array(3 * S);
-  const fd = openSync(join(dir, name + '.tok'), 'w');
-  let crcTok = 0;
   let fill = 0; // tokens in the staging chunk
-  const flush = (): void => {
-    const bytes = stageBytes.subarray(0, fill * bpt);
-    crcTok = crc32(bytes, crcTok);
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  const take = (): Uint8Array => {
+    const bytes = new Uint8Array(stage.buffer, 0, fill * bpt);
+    which ^= 1;
+    stage = stages[which]!;
     fill = 0;
+    return bytes;
   };
   let at = 0;
   let g = 0;
-  try {
-    for (let j = 0; j < seqs.length; j++) {
-      const s = seqs[j]!;
-      idx[j] = at;
-      idx[seqs.length + 1 + j] = g;
-      const base = at;
-      for (let k = plan.seqFirstSeg[s]!; k < plan.seqFirstSeg[s + 1]!; k++) {
-        let st = plan.segStart[k]!;
-        const len = plan.segLen[k]!;
-        seg[3 * g] = plan.segDoc[k]!;
-        seg[3 * g + 1] = at - base;
-        seg[3 * g + 2] = len;
-        g++;
-        at += len;
-        const end = st + len;
-        while (st < end) {
-          const take = Math.min(end - st, STAGE_TOKENS - fill);
-          stage.set(tokens.subarray(st, st + take), fill);
-          fill += take;
-          st += take;
-          if (fill === STAGE_TOKENS) flush();
-        }
-      }
-      const end = base + plan.seqLength[s]!;
-      while (at < end) {
-        const take = Math.min(end - at, STAGE_TOKENS - fill);
-        stage.fill(plan.padId, fill, fill + take);
-        fill += take;
-        at += take;
-        if (fill === STAGE_TOKENS) flush();
+  for (let j = 0; j < seqs.length; j++) {
+    const s = seqs[j]!;
+    idx[j] = at;
+    idx[seqs.length + 1 + j] = g;
+    const base = at;
+    for (let k = plan.seqFirstSeg[s]!; k < plan.seqFirstSeg[s + 1]!; k++) {
+      let st = plan.segStart[k]!;
+      const len = plan.segLen[k]!;
+      seg[3 * g] = plan.segDoc[k]!;
+      seg[3 * g + 1] = at - base;
+      seg[3 * g + 2] = len;
+      g++;
+      at += len;
+      const end = st + len;
+      while (st < end) {
+        const n = Math.min(end - st, STAGE_TOKENS - fill);
+        // Int32 -> Int32 is a plain copy (u32 output is the same bytes); Int32 -> Uint16 narrows
+        stage.set(tokens.subarray(st, st + n), fill);
+        fill += n;
+        st += n;
+        if (fill === STAGE_TOKENS) yield take();
       }
     }
-    if (fill > 0) flush();
+    const end = base + plan.seqLength[s]!;
+    while (at < end) {
+      const n = Math.min(end - at, STAGE_TOKENS - fill);
+      stage.fill(plan.padId, fill, fill + n);
+      fill += n;
+      at += n;
+      if (fill === STAGE_TOKENS) yield take();
+    }
+  }
+  if (fill > 0) yield take();
+  idx[seqs.length] = at;
+  idx[2 * seqs.length + 1] = g;
+  return { idx, seg, tokens: at, segments: S };
+}
+
+const u8 = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Write the sequences `seqs` of `plan` as one shard; returns its index entry. Tokens are gathered
+ *  into a fixed staging chunk (a plain copy when dtype is u32: the Int32 corpus is viewed as the
+ *  same bytes; a narrowing copy for u16), CRC'd and written per chunk: memory is bounded by the
+ *  chunks plus the shard's .idx/.seg arrays, never a whole shard of tokens. */
+export function writeShard(dir: string, name: string, plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): ShardEntry {
+  const fd = openSync(join(dir, name + '.tok'), 'w');
+  let crcTok = 0;
+  let r: Gathered;
+  try {
+    const it = gatherChunks(plan, tokens, seqs, dtype);
+    for (;;) {
+      const c = it.next();
+      if (c.done) {
+        r = c.value;
+        break;
+      }
+      const bytes = c.value;
+      crcTok = crc32(bytes, crcTok);
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    }
   } finally {
     closeSync(fd);
   }
-  idx[seqs.length] = at;
-  idx[2 * seqs.length + 1] = g;
-  const u8 = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   return {
-    name, sequences: seqs.length, tokens: at, segments: S,
-    crc: { tok: crcTok, idx: writeAll(join(dir, name + '.idx'), u8(idx)), seg: writeAll(join(dir, name + '.seg'), u8(seg)) },
+    name, sequences: seqs.length, tokens: r.tokens, segments: r.segments,
+    crc: { tok: crcTok, idx: writeAll(join(dir, name + '.idx'), u8(r.idx)), seg: writeAll(join(dir, name + '.seg'), u8(r.seg)) },
+  };
+}
+
+/** writeShard with the file writes in the background (libuv's thread pool): the kernel copy of
+ *  chunk k overlaps the gather and CRC of chunk k + 1. Same files, same entry. */
+export async function writeShardAsync(dir: string, name: string, plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): Promise<ShardEntry> {
+  const fh = await fsp.open(join(dir, name + '.tok'), 'w');
+  let crcTok = 0;
+  let r: Gathered;
+  let pending: Promise<void> | null = null;
+  let pos = 0;
+  const writeAt = async (bytes: Uint8Array, at: number): Promise<void> => {
+    let off = 0;
+    while (off < bytes.length) off += (await fh.write(bytes, off, bytes.length - off, at + off)).bytesWritten;
+  };
+  try {
+    const it = gatherChunks(plan, tokens, seqs, dtype);
+    for (;;) {
+      const c = it.next(); // fills the buffer whose write was awaited below (two buffers alternate)
+      if (c.done) {
+        r = c.value;
+        break;
+      }
+      const bytes = c.value;
+      crcTok = crc32(bytes, crcTok);
+      if (pending) await pending;
+      pending = writeAt(bytes, pos);
+      pos += bytes.length;
+    }
+    if (pending) await pending;
+  } finally {
+    if (pending) await pending.catch(() => undefined);
+    await fh.close();
+  }
+  return {
+    name, sequences: seqs.length, tokens: r.tokens, segments: r.segments,
+    crc: { tok: crcTok, idx: writeAll(join(dir, name + '.idx'), u8(r.idx)), seg: writeAll(join(dir, name + '.seg'), u8(r.seg)) },
   };
 }
 
@@ -258,7 +327,7 @@ export async function buildShards(cfg: DataConfig, opts: BuildOptions): Promise<
         let to = from;
         let t = 0;
         while (to < seqs.length && (to === from || t + plan.seqLength[seqs[to]!]! <= shardTokens)) t += plan.seqLength[seqs[to++]!]!;
-        shards.push(writeShard(tmp, `b${length}-${shards.length}`, plan, corpus.tokens, seqs.subarray(from, to), dtype));
+        shards.push(await writeShardAsync(tmp, `b${length}-${shards.length}`, plan, corpus.tokens, seqs.subarray(from, to), dtype));
         written += to - from;
         opts.onProgress?.('write', written, plan.numSeqs);
         from = to;
