@@ -16,6 +16,8 @@ export type { Rule, RuleContext, RuleVisitor, Site } from './context.js';
 export { resolveInheritance, symbolTable, clausesOf, clauseArg, type EffectiveDecl, type EffectiveClause, type Inheritance } from './inherit.js';
 export { ALL_RULES } from './rules/index.js';
 
+const MASK_CALL: ValueType & { t: 'call' } = { t: 'call', category: 'mask' };
+
 export interface AnalyzeOptions {
   /** Rules to run (default: all). */
   readonly rules?: readonly Rule[];
@@ -76,7 +78,7 @@ export function analyze(program: Program, options: AnalyzeOptions = {}): Diagnos
           walkValue(e.right, type, site);
         } else if (e.kind === 'Unary' && e.op === '!') walkValue(e.operand, type, site);
         else if (e.kind === 'Paren') walkValue(e.expr, type, site);
-        else if (e.kind === 'Call' || e.kind === 'Ident') walkCall(e, { t: 'call', category: 'mask' }, site);
+        else if (e.kind === 'Call' || e.kind === 'Ident') walkCall(e, MASK_CALL, site);
         return;
       case 'chain':
         if (e.kind === 'Chain') for (const item of e.items) walkValue(item, type.of, site);

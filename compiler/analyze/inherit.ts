@@ -66,6 +66,11 @@ export function resolveInheritance(program: Program, symbols: ReadonlyMap<string
     // Apply from the farthest base to the declaration itself.
     let clauses: EffectiveClause[] = [];
     let value: Expr | undefined;
+    if (chain.length === 1) {
+      // No base (the common case): the declaration's own clauses, in order.
+      effective.set(d, { decl: d, chain, clauses: d.clauses.map((clause) => ({ clause, owner: d })), value: d.value });
+      continue;
+    }
     for (let i = chain.length - 1; i >= 0; i--) {
       const owner = chain[i]!;
       const written = new Set(owner.clauses.map((c) => c.keyword));

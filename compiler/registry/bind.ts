@@ -18,7 +18,19 @@ export interface Binding {
   readonly missing: readonly ParamDef[];
 }
 
+// The AST is immutable, so a binding is computed once per argument list: the walker, the rules
+// and the facts helpers all bind the same call (memoized by the args array, checked against def).
+const memo = new WeakMap<readonly Arg[], { readonly def: BuiltinDef; readonly binding: Binding }>();
+
 export function bindArgs(def: BuiltinDef, args: readonly Arg[]): Binding {
+  const hit = memo.get(args);
+  if (hit !== undefined && hit.def === def) return hit.binding;
+  const binding = bind(def, args);
+  memo.set(args, { def, binding });
+  return binding;
+}
+
+function bind(def: BuiltinDef, args: readonly Arg[]): Binding {
   const bound = new Map<string, Arg>();
   const problems: BindProblem[] = [];
   let positional = 0;

@@ -6,15 +6,19 @@ import { diag } from '../../../grammar/diagnostics.js';
 import { CLAUSE_SEMANTICS } from '../../registry/index.js';
 import type { Rule } from '../context.js';
 
+// Per declaration kind: the keywords that may be written once, and the required clauses.
+const SINGLE = new Map(Object.entries(DECL_SPECS).map(([kind, spec]) => [kind, new Set(spec.clauses.filter((s) => !s.repeatable).map((s) => s.words.join(' ')))]));
+const REQUIRED = new Map(Object.entries(CLAUSE_SEMANTICS).map(([kind, sems]) => [kind, Object.entries(sems).flatMap(([keyword, sem]) => (sem.required ? [keyword] : []))]));
+
 export const ClauseCountRule: Rule = {
   name: 'ClauseCountRule',
   codes: ['LMP0207', 'LMP0208'],
   create: (ctx) => ({
     decl(decl, eff) {
+      const single = SINGLE.get(decl.declKind)!;
       const seen = new Map<string, number>();
       for (const c of decl.clauses) {
-        const spec = DECL_SPECS[decl.declKind].clauses.find((s) => s.words.join(' ') === c.keyword);
-        if (spec === undefined || spec.repeatable) continue;
+        if (!single.has(c.keyword)) continue;
         const n = (seen.get(c.keyword) ?? 0) + 1;
         seen.set(c.keyword, n);
         if (n === 2) {
@@ -26,9 +30,8 @@ export const ClauseCountRule: Rule = {
       }
       if (decl.form === 'value' || eff.value !== undefined) return;
       const present = new Set(eff.clauses.map((c) => c.clause.keyword));
-      const sems = CLAUSE_SEMANTICS[decl.declKind];
-      for (const [keyword, sem] of Object.entries(sems)) {
-        if (sem.required && !present.has(keyword))
+      for (const keyword of REQUIRED.get(decl.declKind)!) {
+        if (!present.has(keyword))
           ctx.report(diag('LMP0208', decl.name.span, { declKind: decl.declKind, decl: decl.name.name, clause: keyword }));
       }
       if (decl.declKind === 'decode' && !present.has('model') && !present.has('cascade'))

@@ -14,20 +14,20 @@ export const RangeRule: Rule = {
       const n = numberValue(e);
       if (n === undefined || !unitAccepts(type.unit, n.unit)) return;
       const v = n.value;
-      const shown = n.raw === String(v) ? n.raw : `${n.raw} (= ${v})`;
+      const shown = () => (n.raw === String(v) ? n.raw : `${n.raw} (= ${v})`);
       if (type.unit === 'count' && !Number.isInteger(v)) {
-        ctx.report(diag('LMP0310', e.span, { what: site.what, value: shown }));
+        ctx.report(diag('LMP0310', e.span, { what: site.what, value: shown() }));
         return;
       }
       const below = type.min !== undefined && (type.minExclusive ? v <= type.min : v < type.min);
       const above = type.max !== undefined && (type.maxExclusive ? v >= type.max : v > type.max);
       if (below || above) {
-        ctx.report(diag('LMP0309', e.span, { what: site.what, range: describeRange(type)!, value: shown }));
+        ctx.report(diag('LMP0309', e.span, { what: site.what, range: describeRange(type)!, value: shown() }));
         return;
       }
       if (type.powerOfTwo && !(v > 0 && Number.isInteger(Math.log2(v)))) {
         const lower = v > 0 ? 2 ** Math.floor(Math.log2(v)) : 1;
-        ctx.report(diag('LMP0311', e.span, { what: site.what, value: shown, lower, upper: lower * 2 }));
+        ctx.report(diag('LMP0311', e.span, { what: site.what, value: shown(), lower, upper: lower * 2 }));
       }
     },
   }),
