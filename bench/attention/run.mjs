@@ -53,7 +53,7 @@ const q = rnd(T * H * D, 1), k = rnd(T * H * D, 2), v = rnd(T * H * D, 3), dout 
 const docLens = [];
 for (let s = 0, x = 7; s < T; ) {
   x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-  const l = 100 + (x % 401);
+  const l = 100 + ((x >>> 16) % 401);
   docLens.push(l);
   s += l;
 }
