@@ -519,7 +519,6 @@ class Lowerer {
         tile = { cpu: { q: t, kv: t }, cuda: { q: t, kv: t } };
       }
     }
-    if (cache.kind === 'sirllm' || cache.kind === 'infllm') unsupported.push(`cache policy ${cache.kind} (runtime/model keeps a full KV cache)`);
     if (cache.kind === 'keep') unsupported.push('cache policy keep(...) with eviction (runtime/model keeps a full KV cache)');
     return { kind: 'attention', name: d.name.name, where: where(d.span), unsupported, mask, score, position, cache, tile };
   }

@@ -216,8 +216,8 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
 }
 
 /** The model as the decoder's logits source (runtime/model's KV-cache-reusing ModelLogitsSource). */
-export function modelLogits(model: LlamaModel): LogitsSource {
-  return new ModelLogitsSource(model);
+export function modelLogits(model: LlamaModel, cache?: { readonly kind: string; readonly [k: string]: unknown }): LogitsSource {
+  return new ModelLogitsSource(model, cache && cache.kind !== 'full' ? cache : undefined);
 }
 
 export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = {}): Promise<DecodeRunResult> {
@@ -237,7 +237,7 @@ export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = 
     const tok = await loadTokenizer(thaw<TokenizerConfig>(tokCfg), options.baseDir ?? process.cwd());
     const promptText = spec.prompt && 'text' in spec.prompt ? spec.prompt.text : '';
     const prompt = promptText ? Array.from(tok.encode(promptText)) : [tok.eot];
-    const decoder = new Decoder(modelLogits(model), {
+    const decoder = new Decoder(modelLogits(model, spec.attention ? thaw<{ kind: string }>(spec.attention.cache) : undefined), {
       chain: thaw<SamplerSpec[]>(spec.chain.samplers),
       seed: spec.seed,
       eos: tok.eot,

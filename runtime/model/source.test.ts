@@ -3,6 +3,7 @@ import { Decoder } from '../decode/decoder.js';
 import type { ModelConfig } from './config.js';
 import { LlamaModel } from './llama.js';
 import { ModelLogitsSource } from './source.js';
+import { createSession } from './cache.js';
 import { expectClose } from './testutil.js';
 
 const cfg: ModelConfig = { dim: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 24, vocab: 23, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: true };
@@ -48,5 +49,22 @@ describe('the model as a LogitsSource', () => {
       ctx.push(best);
     }
     expect(out.tokens).toEqual(ref);
+  });
+
+  it('with an evicting cache policy: extensions run only the new tokens, a branch restarts the session', () => {
+    const pol = { kind: 'sirllm', keep: 2, decay: 0.8, recent: 3, sinks: 1 } as const;
+    const src = new ModelLogitsSource(model, pol);
+    const ref = createSession(model, pol);
+    const a = [1, 5, 7, 2, 9, 3, 3, 11];
+    expect(Array.from(src.next(a))).toEqual(Array.from(ref.next(Int32Array.from(a))));
+    for (const t of [4, 6, 0, 19]) {
+      a.push(t);
+      expect(Array.from(src.next(a))).toEqual(Array.from(ref.next(Int32Array.of(t))));
+    }
+    expect(src.computed).toBe(12);
+    const branch = [1, 5, 8, 8, 2, 2, 7, 1, 13];
+    const fresh = createSession(model, pol);
+    expect(Array.from(src.next(branch))).toEqual(Array.from(fresh.next(Int32Array.from(branch))));
+    expect(src.computed).toBe(12 + branch.length);
   });
 });

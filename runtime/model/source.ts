@@ -1,20 +1,23 @@
 // The model as a LogitsSource of the decoding runtime (runtime/decode): next(context) returns
 // the logits after the whole context, reusing the KV cache for the longest common prefix with
 // what is cached (a context that branches off rewinds the cache); score(prefix, candidates)
-// runs all candidates in one cached pass (speculative verification).
+// runs all candidates in one cached pass (speculative verification). With an evicting cache
+// policy (sinks_window, sirllm, infllm: createSession) positions cannot be rewound: a context that
+// extends what was fed runs only the new tokens, any other context restarts the session.
 import type { LogitsSource } from '../decode/decoder.js';
-import type { KVCacheSession, LlamaModel } from './llama.js';
+import { createSession, type DecodeSession, type SessionPolicy } from './cache.js';
+import { KVCacheSession, type LlamaModel } from './llama.js';
 
 export class ModelLogitsSource implements LogitsSource {
   readonly vocabSize: number;
-  private readonly session: KVCacheSession;
+  private readonly session: DecodeSession;
   private cached: number[] = [];
   /** positions actually computed (not reused) since creation: a measure of cache reuse */
   computed = 0;
 
-  constructor(readonly model: LlamaModel) {
+  constructor(readonly model: LlamaModel, policy?: SessionPolicy | { readonly kind: string; readonly [k: string]: unknown }) {
     this.vocabSize = model.config.vocab;
-    this.session = model.session();
+    this.session = policy ? createSession(model, policy) : model.session();
   }
 
   /** Rewind the cache to the common prefix of `ctx` (keeping at least one token to run). */
@@ -22,6 +25,13 @@ export class ModelLogitsSource implements LogitsSource {
     let c = 0;
     const max = Math.min(ctx.length - 1, this.cached.length);
     while (c < max && this.cached[c] === ctx[c]) c++;
+    if (!(this.session instanceof KVCacheSession && this.session.policy.kind === 'full')) {
+      if (c === this.cached.length) return c; // extends what was fed
+      c = 0;
+      this.session.reset();
+      this.cached.length = 0;
+      return 0;
+    }
     this.session.truncate(c);
     this.cached.length = c;
     return c;
