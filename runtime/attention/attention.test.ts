@@ -178,7 +178,10 @@ describe('fused attention vs float64 reference', () => {
   });
 
   it('head dims 32..128 incl. odd ones, and a long sequence', () => {
-    for (const headDim of [48, 64, 128]) check({ lens: [65], heads: 2, kvHeads: 1, headDim, mask: causal }, headDim);
+    for (const headDim of [40, 48, 64, 96, 128]) check({ lens: [65], heads: 2, kvHeads: 1, headDim, mask: causal }, headDim);
+    // empty sequences inside the pack, and an empty pack
+    check({ lens: [0, 5, 0, 70], heads: 2, kvHeads: 2, headDim: 32, mask: causal }, 8);
+    check({ lens: [0], heads: 1, kvHeads: 1, headDim: 32, mask: causal }, 8);
     check({ lens: [1000], heads: 1, kvHeads: 1, headDim: 32, mask: and(causal, { op: 'same_document' }), docLens: [300, 1, 250] }, 9, true);
   });
 
