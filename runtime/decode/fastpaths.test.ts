@@ -72,7 +72,7 @@ const normal = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos
 const setScalar = (on: boolean) => (native() as unknown as { setForceScalar(on: boolean): void }).setForceScalar(on);
 afterEach(() => setScalar(false));
 
-const V = 1 << 16;
+const V = 1 << 15;
 function adversarial(): { name: string; x: Float32Array }[] {
   const r = rng(99);
   const out: { name: string; x: Float32Array }[] = [];
@@ -156,7 +156,7 @@ describe('two-level top-k keeps exactly the top k', () => {
     // ties spread across blocks: the lowest ids win
     { name: 'ties across blocks', x: Float32Array.from({ length: V }, (_, i) => (i % 97 === 0 ? 3 : 0)) },
   ];
-  for (const k of [1, 64, 100, 2000, 5000]) {
+  for (const k of [1, 64, 2000]) {
     test(`top_k(${k})`, () => {
       for (const c of inputs) {
         const want = ref.top_k(c.x, k).sort((a, b) => a - b);

@@ -451,8 +451,9 @@ void Chain::f_top_p(double p) {
 // bins whose interval meets [s_lo, s_hi] are collected in one more pass (usually a few hundred
 // tokens) and cut exactly by mass_cut in (score asc, id asc) order; the rest is dropped.
 bool Chain::hist_cut(double p, bool typical, int variant) {
-  constexpr size_t NB = 4096;
-  if (!dense_ || vocab_ < 4 * NB) return false;
+  if (!dense_ || vocab_ < 16384) return false;
+  // about 64 tokens per bin, 256 to 4096 bins
+  const size_t NB = std::min<size_t>(4096, std::max<size_t>(256, vocab_ / 64));
   const float m = view_max(false);
   const float* y = src_;
   if (scale_ != 1.f) {
@@ -470,10 +471,11 @@ bool Chain::hist_cut(double p, bool typical, int variant) {
   const float inv = static_cast<float>(NB / (m - static_cast<double>(lo)));
   if (!(inv > 0) || !std::isfinite(inv)) return false;
   const float top = static_cast<float>(NB - 1);
-  hist_.assign(NB, 0.0);
+  hist_.assign(NB + 8, 0.0);
   ef_.resize(vocab_);
   double s1 = 0;
   const double Z = kernels().exphist(y, vocab_, m, lo, inv, top, ef_.data(), hist_.data(), &s1);
+  for (size_t j = 0; j < 8; ++j) hist_[0] += hist_[NB + j];
   const double lnZ = std::log(Z), H = lnZ - s1 / Z;
   const double need = p * Z;
   const bool strict = typical && variant == 1;
@@ -486,9 +488,10 @@ bool Chain::hist_cut(double p, bool typical, int variant) {
   C.resize(NB);
   auto spre = [&](double yy) { return ((static_cast<double>(m) - yy) + lnZ) - H; };
   size_t cb = NB - 1;
+  const double bw = 1.0 / static_cast<double>(inv);
   for (size_t b = 0; b < NB; ++b) {
-    const double ylo = b == 0 ? -std::numeric_limits<double>::infinity() : lo + b / static_cast<double>(inv) - margin;
-    const double yhi = b == NB - 1 ? m + margin : lo + (b + 1) / static_cast<double>(inv) + margin;
+    const double ylo = b == 0 ? -std::numeric_limits<double>::infinity() : lo + b * bw - margin;
+    const double yhi = b == NB - 1 ? m + margin : lo + (b + 1) * bw + margin;
     if (!typical) {
       A[b] = -yhi;
       C[b] = -ylo;

@@ -3,6 +3,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-tree-vectorize", "no-tree-slp-vectorize")
 #endif
+#define LMP_SAMPLING_SCALAR 1
 #include <algorithm>
 #include <cmath>
 #include <cstring>

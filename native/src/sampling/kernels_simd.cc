@@ -1,4 +1,7 @@
 // SIMD instantiation of the sampling kernels (see kernels.inc): auto-vectorized for -march=native.
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include <algorithm>
 #include <cmath>
 #include <cstring>
