@@ -143,6 +143,25 @@ describe('mirostat: the running mean surprise converges to tau on Zipf logits', 
       expect(Math.abs(sum / (steps - burn) - tau)).toBeLessThan(0.15);
     });
   }
+  test('v1 (llama_cpp variant): the surprise under the renormalized top-k converges to tau', () => {
+    // llama.cpp's variant updates mu with S = -log2 of the token's probability among the kept
+    // top k, so that is the running mean that must approach tau (read here from the chain's
+    // final distribution, which draws no random number and uses the same mu as sample()).
+    const V = 10000;
+    const tau = 4;
+    const s = new Sampler([{ name: 'mirostat', tau, variant: 'llama_cpp' }], { vocab: V, seed: 5 });
+    let sum = 0;
+    const steps = 2000;
+    const burn = 400;
+    for (let t = 0; t < steps; t++) {
+      const x = ZIPF[(t * 7) % ZIPF.length]!;
+      const d = s.distribution(x);
+      const tok = s.sample(x);
+      s.accept(tok);
+      if (t >= burn) sum += -Math.log2(d[tok]!);
+    }
+    expect(Math.abs(sum / (steps - burn) - tau)).toBeLessThan(0.2);
+  });
 });
 
 describe('chain checks', () => {
