@@ -472,9 +472,8 @@ bool Chain::hist_cut(double p, bool typical, int variant) {
   if (!(inv > 0) || !std::isfinite(inv)) return false;
   const float top = static_cast<float>(NB - 1);
   hist_.assign(NB + 8, 0.0);
-  ef_.resize(vocab_);
   double s1 = 0;
-  const double Z = kernels().exphist(y, vocab_, m, lo, inv, top, ef_.data(), hist_.data(), &s1);
+  const double Z = kernels().exphist(y, vocab_, m, lo, inv, top, hist_.data(), &s1);
   for (size_t j = 0; j < 8; ++j) hist_[0] += hist_[NB + j];
   const double lnZ = std::log(Z), H = lnZ - s1 / Z;
   const double need = p * Z;
@@ -569,7 +568,7 @@ bool Chain::hist_cut(double p, bool typical, int variant) {
   order_.resize(nc);
   for (size_t q = 0; q < nc; ++q) {
     const float v = y[cidx_[q]];
-    mass[q] = ef_[cidx_[q]];
+    mass[q] = fexp(v - m);
     score[q] = typical ? std::fabs(static_cast<double>(m) - v + lnZ - H) : -static_cast<double>(v);
     order_[q] = static_cast<uint32_t>(q);
   }

@@ -21,10 +21,10 @@ struct Kernels {
   // each term, s1 (may be null) sum e*(x*s - m).
   // bsum (may be null) gets each 1024-block's sum.
   double (*sumexp)(const float* x, size_t n, float s, float m, float* e, double* s1, double* bsum);
-  // histogram of mass over bins of y: bin = floor(clamp((y - lo) * inv, 0, top)); e gets each
-  // fexp(y - m); returns Z, s1 as in sumexp. hist has top + 9 entries: bin 0's mass is spread
+  // histogram of mass (fexp(y - m)) over bins of y: bin = floor(clamp((y - lo) * inv, 0, top));
+  // returns Z, s1 as in sumexp. hist has top + 9 entries: bin 0's mass is spread
   // over hist[top + 1 .. top + 8] (hist[0] stays 0) for the caller to fold back.
-  double (*exphist)(const float* y, size_t n, float m, float lo, float inv, float top, float* e, double* hist, double* s1);
+  double (*exphist)(const float* y, size_t n, float m, float lo, float inv, float top, double* hist, double* s1);
   // ascending indices of the finite y whose bin lies in [l1, h1) or [l2, h2) (bins as floats).
   size_t (*collect)(const float* y, size_t n, float lo, float inv, float top, float l1, float h1, float l2, float h2, int32_t* out);
   // compaction: writes (i, y) for finite y whose bin is in [l, h) or whose id is in extra

@@ -159,7 +159,6 @@ class Chain {
   double wsum_ = 0;
   std::vector<float> bmax_;  // per-64 block maxima of src_ (valid with rawmax_valid_)
   std::vector<float> ys_;    // scaled dense values for the histogram path
-  std::vector<float> ef_;    // exp terms of the histogram pass
   std::vector<double> hist_;
   std::vector<int32_t> cidx_;
   std::vector<Cand> cand_;
