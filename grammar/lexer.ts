@@ -3,7 +3,7 @@
 //
 // Chevrotain types stay inside grammar/: `tokenize` returns plain `Token` objects, and the
 // parser (grammar/parser.ts) is the only other module that sees the Chevrotain tokens.
-import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
+import { createToken, Lexer, type IToken, type TokenType } from './chevrotain.js';
 import type { Comment, NumberUnit, Span } from './ast.js';
 import { diag, type Diagnostic } from './diagnostics.js';
 

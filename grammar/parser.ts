@@ -15,7 +15,7 @@ import {
   type IParserErrorMessageProvider,
   type IToken,
   type TokenType,
-} from 'chevrotain';
+} from './chevrotain.js';
 import {
   DECL_KINDS,
   type Arg,
