@@ -514,6 +514,24 @@ export class KVCacheSession {
     this.cachedTokens.length = 0;
   }
 
+  /**
+   * @internal start a full-cache session from computed keys (after RoPE at positions 0..n-1) and
+   * values, per layer [n, kvHeads * headDim] (prefill.ts: the split of a prepacked prefill).
+   */
+  _load(k: Float32Array[], v: Float32Array[], tokens: ArrayLike<number>): void {
+    if (this.policy.kind !== 'full') throw Object.assign(new Error('_load: only a full cache can be loaded'), { code: 'LMP_E_ARG' });
+    const n = tokens.length, HK = this.model.config.kvHeads * this.model.headDim;
+    this.reset();
+    this.ensure(n);
+    for (let l = 0; l < this.model.config.layers; l++) {
+      this.cacheK[l]!.set(k[l]!.subarray(0, n * HK));
+      this.cacheV[l]!.set(v[l]!.subarray(0, n * HK));
+    }
+    this.length = n;
+    this.seen = n;
+    for (let i = 0; i < n; i++) this.cachedTokens.push(tokens[i]!);
+  }
+
   /** Forget every position from n on (the next tokens overwrite them). */
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.length)
