@@ -14,8 +14,9 @@ import { register as registerExplain } from './commands/explain.js';
 import { register as registerBuild } from './commands/build.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerData } from './commands/data.js';
+import { register as registerShowMask } from './commands/show-mask.js';
 
-const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain, registerBuild, registerRun, registerData];
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain, registerBuild, registerRun, registerData, registerShowMask];
 
 export const VERSION = '0.1.0';
 
