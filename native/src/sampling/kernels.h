@@ -19,7 +19,8 @@ struct Kernels {
   float (*max)(const float* x, size_t n, float* bmax, bool* bad);
   // sum of fexp(x*s - m) (float lanes per 1024-block, blocks in double); e (n entries) gets
   // each term, s1 (may be null) sum e*(x*s - m).
-  // bsum (may be null) gets each 1024-block's sum.
+  // bsum (may be null) gets each 1024-block's sum accumulated in double lanes (then the total is
+  // their sum).
   double (*sumexp)(const float* x, size_t n, float s, float m, float* e, double* s1, double* bsum);
   // histogram of mass (fexp(y - m)) over bins of y: bin = floor(clamp((y - lo) * inv, 0, top));
   // returns Z, s1 as in sumexp. hist has top + 9 entries: bin 0's mass is spread
