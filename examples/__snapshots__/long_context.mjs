@@ -97,7 +97,7 @@ var attention_recall = {
   kind: "attention",
   name: "recall",
   where: "examples/long_context.lmp:35:1",
-  unsupported: ["cache policy sirllm (runtime/model keeps a full KV cache)"],
+  unsupported: [],
   mask: { default: { op: "causal" }, groups: [] },
   score: { kind: "softmax", temperature: 1 },
   position: { kind: "rope", theta: 1e4, scaling: { kind: "none" }, limit: null },
