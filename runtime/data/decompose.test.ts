@@ -108,3 +108,25 @@ describe('decompose (get_binary)', () => {
     expect([...a.log2]).toEqual([...b.log2]);
   });
 });
+
+describe('decompose capacity', () => {
+  it('outgrows a sampled estimate that misses the long documents (every 64th is short) and still equals per-document runs', () => {
+    const n = 20_000;
+    const lengths = Int32Array.from({ length: n }, (_, d) => (d % 64 === 0 ? 2 : 3000 + (d % 7)));
+    const all = decomposeLengths(lengths, 2, 9, null);
+    let at = 0;
+    let kept = 0;
+    for (let d = 0; d < n; d++) {
+      const one = decomposeLengths([lengths[d]!], 2, 9, null);
+      for (let i = 0; i < one.count; i++, at++) {
+        expect(all.doc[at]).toBe(d);
+        expect(all.offset[at]).toBe(one.offset[i]);
+        expect(all.log2[at]).toBe(one.log2[i]);
+      }
+      kept += one.tokensKept;
+    }
+    expect(all.count).toBe(at);
+    expect(all.count).toBeGreaterThan(2 * 1024 + n / 64); // far beyond the estimate: the growth path ran
+    expect(all.tokensKept).toBe(kept);
+  });
+});
