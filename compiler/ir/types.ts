@@ -41,6 +41,7 @@ export type {
   TaskSpec,
   TileSpec,
   TokenizerSpec,
+  TrainEvalSpec,
   TrainSpec,
 } from '../../runtime/entry/spec.js';
 

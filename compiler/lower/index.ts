@@ -37,6 +37,7 @@ import {
   type ScoreSpec,
   type TaskSpec,
   type TokenizerSpec,
+  type TrainEvalSpec,
   type TrainSpec,
 } from '../ir/types.js';
 
@@ -575,6 +576,29 @@ class Lowerer {
     return { task: call.name, where: where(call.span), params };
   }
 
+  /** `perplexity(D.holdout | D.train, by: length | none)` as the runtime runs it, else null (reason in unsupported). */
+  private trainPerplexity(task: TaskSpec, e: Expr, unsupported: string[]): TrainEvalSpec['perplexity'] {
+    if (task.task !== 'perplexity') return null;
+    const call = builtin(e, 'task');
+    const de = call?.arg('data');
+    const u = de !== undefined ? unwrap(de) : undefined;
+    const dataDecl = u?.kind === 'Member' ? this.ref(u.object, 'data') : this.ref(u, 'data');
+    const side = u?.kind === 'Member' ? u.property.name : null;
+    const by = task.params['by'];
+    if (!dataDecl) return null;
+    if (side !== 'holdout' && side !== 'train') {
+      unsupported.push(`perplexity on data ${dataDecl.name.name} without a split side (write ${dataDecl.name.name}.holdout or ${dataDecl.name.name}.train)`);
+      return null;
+    }
+    if (by !== 'length' && by !== 'none') {
+      unsupported.push(`perplexity by ${String(by)} (by: length or none)`);
+      return null;
+    }
+    const data = this.decl(dataDecl) as DataSpec;
+    if (data.unsupported.length) unsupported.push(...data.unsupported.map((x) => `${x} (data ${data.name} of a periodic eval)`));
+    return { data, split: side, by };
+  }
+
   private train(d: Decl): TrainSpec {
     const model = this.decl(this.ref(this.arg(d, 'model'), 'model')!) as ModelSpec;
     const data = this.decl(this.ref(this.arg(d, 'data'), 'data')!) as DataSpec;
@@ -608,16 +632,20 @@ class Lowerer {
       else if (c?.name === 'cosine' || c?.name === 'linear') schedule = { ...schedule, decay: c.name, finalFraction: c.num('to', 0) };
       else if (c?.name === 'constant') schedule = { ...schedule, decay: 'constant', finalFraction: 1 };
     }
+    const unsupported: string[] = [];
     const evals: TrainSpec['evals'][number][] = [];
     for (const c of this.clauses(d, 'eval')) {
       const every = num(this.modifier(c, 'every').value, 0);
-      const ev = this.ref(c.body, 'eval');
-      evals.push({ every, task: ev || !c.body ? null : this.task(c.body), eval: ev ? ev.name.name : null });
+      const body = c.body ?? c.args[0];
+      const ev = this.ref(body, 'eval');
+      const task = ev || !body ? null : this.task(body);
+      const perplexity = task ? this.trainPerplexity(task, body!, unsupported) : null;
+      if (ev) unsupported.push(`periodic eval ${ev.name.name} (eval declarations: runtime/eval is missing)`);
+      else if (task && task.task !== 'perplexity') unsupported.push(`periodic eval task ${task.task} (a train runs perplexity(...) only)`);
+      evals.push({ every, task, eval: ev ? ev.name.name : null, perplexity });
     }
     const ck = this.clause(d, 'checkpoint');
-    const unsupported: string[] = [];
     if (optimizer.kind === 'sgd') unsupported.push('optimizer sgd (runtime/model trains with AdamW)');
-    if (evals.length) unsupported.push(`periodic evals (${evals.map((e) => e.task?.task ?? e.eval).join(', ')}): runtime/eval is missing`);
     const ranks = num(this.arg(d, 'ranks'), CLAUSE_DEFAULTS.ranks);
     if (ranks !== 1) unsupported.push(`ranks ${ranks} (the runtime trains on one process)`);
     return {

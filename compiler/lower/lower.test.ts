@@ -158,6 +158,54 @@ optimize o {
     expect(spec(p, 'o')['unsupported']).toEqual(['optimize: runtime/optimize is missing (search strategies and trial runner)']);
   });
 
+  it('lowers a train\'s periodic perplexity eval to an explicit spec (data, split side, grouping)', () => {
+    const src = (clause: string) => `tokenizer b = bytes()
+data d {
+  source text("x.txt")
+  tokenizer b
+  holdout 5% seed 3
+  pack decompose(min: 64, max: 256)
+}
+data e from d {
+  pack concat_chunk(128)
+}
+model m {
+  arch llama(dim: 64, layers: 2, heads: 4, ffn: 128)
+  vocab b
+}
+train t {
+  model m
+  data e
+  optimizer adamw(lr: 1e-3)
+  steps 10
+  ${clause}
+}
+`;
+    const p = ir(src('eval every 4: perplexity(d.holdout, by: length)'));
+    const t = declsOf(p, 'train')[0]!.spec;
+    expect(t.unsupported).toEqual([]);
+    expect(t.evals).toHaveLength(1);
+    const ev = t.evals[0]!;
+    expect(ev.every).toBe(4);
+    expect(ev.eval).toBeNull();
+    expect(ev.task).toEqual({ task: 'perplexity', where: 't.lmp:20:17', params: { data: 'd.holdout', by: 'length' } });
+    expect(ev.perplexity!.split).toBe('holdout');
+    expect(ev.perplexity!.by).toBe('length');
+    // the eval's data is d's own spec (its packer), not the train's data e
+    expect(ev.perplexity!.data).toBe(declsOf(p, 'data')[0]!.spec);
+    expect(ev.perplexity!.data.config.holdout).toEqual({ fraction: 0.05, seed: 3 });
+    expect(ev.perplexity!.data.buckets).toEqual([64, 128, 256]);
+
+    const none = declsOf(ir(src('eval every 2: perplexity(e.train, by: none)')), 'train')[0]!.spec.evals[0]!;
+    expect({ split: none.perplexity!.split, by: none.perplexity!.by, buckets: none.perplexity!.data.buckets }).toEqual({ split: 'train', by: 'none', buckets: [128] });
+
+    const pos = declsOf(ir(src('eval every 2: perplexity(d.holdout, by: position)')), 'train')[0]!.spec;
+    expect(pos.evals[0]!.perplexity).toBeNull();
+    expect(pos.unsupported).toEqual(['perplexity by position (by: length or none)']);
+    const bare = declsOf(ir(src('eval every 2: perplexity(d)')), 'train')[0]!.spec;
+    expect(bare.unsupported).toEqual(['perplexity on data d without a split side (write d.holdout or d.train)']);
+  });
+
   it('parses registry default strings', () => {
     expect(parseDefaultValue('8k')).toBe(8192);
     expect(parseDefaultValue('10%')).toBeCloseTo(0.1, 12);

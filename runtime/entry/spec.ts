@@ -126,6 +126,20 @@ export interface TaskSpec {
   readonly params: { readonly [name: string]: Json };
 }
 
+/**
+ * `eval every N: perplexity(D.holdout, by: length)` in a train: run every N steps (0 = only at
+ * the end) and after the last step. `task` is the call as written; `eval` names an eval
+ * declaration instead. `perplexity` is what the runtime runs: the mean token loss of data D's
+ * sequences on one side of its hold-out split (packed by D's own packer), overall and, with
+ * by 'length', per packer bucket length. Null for anything else (listed in `unsupported`).
+ */
+export interface TrainEvalSpec {
+  readonly every: number;
+  readonly task: TaskSpec | null;
+  readonly eval: string | null;
+  readonly perplexity: { readonly data: DataSpec; readonly split: 'holdout' | 'train'; readonly by: 'length' | 'none' } | null;
+}
+
 export interface TrainSpec extends DeclSpec<'train'> {
   readonly model: ModelSpec;
   readonly data: DataSpec;
@@ -136,7 +150,7 @@ export interface TrainSpec extends DeclSpec<'train'> {
   readonly accumulate: number;
   /** Global-norm clip; null = none. */
   readonly clip: number | null;
-  readonly evals: readonly { readonly every: number; readonly task: TaskSpec | null; readonly eval: string | null }[];
+  readonly evals: readonly TrainEvalSpec[];
   readonly checkpoint: { readonly dir: string; readonly every: number } | null;
   readonly log: string | null;
   readonly ranks: number;
