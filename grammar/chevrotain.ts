@@ -12,4 +12,4 @@ const entry = createRequire(import.meta.url).resolve('chevrotain');
 const chevrotain = (await import(new URL('../chevrotain.mjs', pathToFileURL(entry)).href)) as typeof Chevrotain;
 
 export const { createToken, EmbeddedActionsParser, EOF, isRecognitionException, Lexer, tokenLabel, tokenMatcher } = chevrotain;
-export type { IParserErrorMessageProvider, IToken, TokenType } from 'chevrotain';
+export type { IOrAlt, IParserErrorMessageProvider, IToken, TokenType } from 'chevrotain';

@@ -156,6 +156,7 @@ const UNITS: Readonly<Record<string, { unit: NumberUnit; mul?: number; div?: num
 
 const NUMBER_PARTS = /^(\d[\d_]*)(?:\^(\d[\d_]*)|(\.\d[\d_]*)?([eE][+-]?\d[\d_]*)?)(.*)$/;
 const DIGIT_GROUPS = /^\d+(?:_\d+)*$/;
+const PLAIN_COUNT = /^\d{1,15}$/;
 
 /** Decode a number literal; problems are pushed to `out` with the literal's span. */
 export function decodeNumber(raw: string, span: Span, out: Diagnostic[]): NumberPayload {
@@ -248,7 +249,10 @@ export function lex(text: string, file: string): LexResult {
   const tokens: IToken[] = [];
   for (const t of result.tokens) {
     const type = t.tokenType;
-    if (type === NumberLit) t.payload = decodeNumber(t.image, spans.tok(t), diagnostics);
+    if (type === NumberLit) {
+      // Fast path: a plain count of at most 15 digits is exact and cannot be wrong (most literals).
+      t.payload = PLAIN_COUNT.test(t.image) ? ({ value: Number(t.image), unit: 'count' } satisfies NumberPayload) : decodeNumber(t.image, spans.tok(t), diagnostics);
+    }
     else if (type === StringLit) t.payload = decodeString(t.image, t.startOffset, true, spans, diagnostics);
     else if (type === UnterminatedString) {
       diagnostics.push(diag('LMP0002', spans.tok(t)));

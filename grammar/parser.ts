@@ -12,6 +12,7 @@ import {
   isRecognitionException,
   tokenLabel,
   tokenMatcher,
+  type IOrAlt,
   type IParserErrorMessageProvider,
   type IToken,
   type TokenType,
@@ -515,42 +516,46 @@ class LmpParser extends EmbeddedActionsParser {
     });
   }
 
+  // The alternatives of a primary, built once: they capture nothing but `this`, and `postfix`
+  // runs for every operand (an inline array would allocate 8 closures and objects per call).
+  private readonly primaryAlts: IOrAlt<Expr>[] = [
+    {
+      ALT: () => {
+        const t = this.CONSUME(NumberLit);
+        return this.ACTION(() => this.numberNode(t));
+      },
+    },
+    {
+      ALT: () => {
+        const t = this.CONSUME(StringCat);
+        return this.ACTION(() => this.stringNode(t));
+      },
+    },
+    {
+      ALT: () => {
+        const t = this.CONSUME(True);
+        return this.ACTION(() => ({ kind: 'Bool', value: true, span: this.tokSpan(t) }) satisfies Expr);
+      },
+    },
+    {
+      ALT: () => {
+        const t = this.CONSUME(False);
+        return this.ACTION(() => ({ kind: 'Bool', value: false, span: this.tokSpan(t) }) satisfies Expr);
+      },
+    },
+    {
+      ALT: () => {
+        const t = this.CONSUME(Ident);
+        return this.ACTION(() => this.ident(t));
+      },
+    },
+    { ALT: () => this.list() },
+    { ALT: () => this.map() },
+    { ALT: () => this.paren() },
+  ];
+
   private postfix = this.RULE('postfix', (): Expr => {
-    let e: Expr = this.OR([
-      {
-        ALT: () => {
-          const t = this.CONSUME(NumberLit);
-          return this.ACTION(() => this.numberNode(t));
-        },
-      },
-      {
-        ALT: () => {
-          const t = this.CONSUME(StringCat);
-          return this.ACTION(() => this.stringNode(t));
-        },
-      },
-      {
-        ALT: () => {
-          const t = this.CONSUME(True);
-          return this.ACTION(() => ({ kind: 'Bool', value: true, span: this.tokSpan(t) }) satisfies Expr);
-        },
-      },
-      {
-        ALT: () => {
-          const t = this.CONSUME(False);
-          return this.ACTION(() => ({ kind: 'Bool', value: false, span: this.tokSpan(t) }) satisfies Expr);
-        },
-      },
-      {
-        ALT: () => {
-          const t = this.CONSUME(Ident);
-          return this.ACTION(() => this.ident(t));
-        },
-      },
-      { ALT: () => this.list() },
-      { ALT: () => this.map() },
-      { ALT: () => this.paren() },
-    ]);
+    let e: Expr = this.OR(this.primaryAlts);
     this.MANY({
       GATE: () => this.is(1, Dot) || (this.is(1, LParen) && (e.kind === 'Ident' || e.kind === 'Member')),
       DEF: () => {

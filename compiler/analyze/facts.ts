@@ -216,12 +216,50 @@ const remember = <V>(cache: Map<string, V>, key: string, f: () => V): V => {
   return v;
 };
 
-/** runtime/mask findEmptyRow at the check length, memoized by mask. */
-export function emptyRowOf(m: MaskIR): number | undefined {
-  return remember(emptyRowCache, JSON.stringify(m), () => findEmptyRow(m, maskCheckLength(m)));
+/**
+ * Whether the mask admits every diagonal element (q sees itself, runtime/mask maskAt at
+ * kv = q) for every q and document layout: then no row is empty, and the tile-by-tile search
+ * can be skipped. Decided from the expression: 'all', 'none', or 'mixed' (varies with q, or
+ * not decided here; the search then runs).
+ */
+function diagonal(m: MaskIR): 'all' | 'none' | 'mixed' {
+  switch (m.op) {
+    case 'full':
+    case 'causal':
+    case 'prefix':
+    case 'same_document':
+      return 'all';
+    case 'window':
+      return m.size > 0 ? 'all' : 'mixed';
+    case 'chunked':
+      return m.size > 0 && Number.isFinite(m.size) ? 'all' : 'mixed';
+    case 'sink':
+      return 'mixed';
+    case 'not': {
+      const d = diagonal(m.arg);
+      return d === 'all' ? 'none' : d === 'none' ? 'all' : 'mixed';
+    }
+    case 'and': {
+      const ds = m.args.map(diagonal);
+      return ds.includes('none') ? 'none' : ds.every((d) => d === 'all') ? 'all' : 'mixed';
+    }
+    case 'or': {
+      const ds = m.args.map(diagonal);
+      return ds.includes('all') ? 'all' : ds.every((d) => d === 'none') ? 'none' : 'mixed';
+    }
+  }
 }
 
-/** runtime/mask isCausal at the check length, memoized by mask. */
+/** runtime/mask findEmptyRow at the check length, memoized by mask. */
+export function emptyRowOf(m: MaskIR): number | undefined {
+  return remember(emptyRowCache, JSON.stringify(m), () => {
+    const length = maskCheckLength(m);
+    return diagonal(m) === 'all' ? undefined : findEmptyRow(m, length);
+  });
+}
+
+/** runtime/mask isCausal at the check length, memoized by mask. `causal & ...` is causal as written. */
 export function isCausalMask(m: MaskIR): boolean {
+  if (m.op === 'causal' || (m.op === 'and' && m.args.some((a) => a.op === 'causal'))) return true;
   return remember(causalCache, JSON.stringify(m), () => isCausal(m, maskCheckLength(m)));
 }
