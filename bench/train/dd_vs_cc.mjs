@@ -168,7 +168,7 @@ const lines = [
   `(${cpus()[0]?.model ?? 'cpu'}, ${THREADS} threads, attention ${useFused ? 'fused' : 'reference'}; total ${((performance.now() - t00) / 1000).toFixed(0)} s)`,
   '',
   `Model: byte-level Llama dim ${DIM}, ${LAYERS} layers, 4 heads (2 KV), ffn ${3 * DIM}, ${probe.numParams()} parameters. Corpus: ${chosen.length} State of the Union addresses`,
-  `(${train.tokens.length} byte tokens; DD sees one epoch, CC the first ${endCC.tokens} tokens), held-out: ${heldBatches.length} sequences of ${MAX} tokens from ${docsHeld.length} other addresses.`,
+  `(${train.tokens.length} byte tokens; DD trains on the pieces its curriculum yields (decomposition remainders and each cycle's partial batches are dropped), CC on the first ${endCC.tokens} tokens), held-out: ${heldBatches.length} sequences of ${MAX} tokens from ${docsHeld.length} other addresses.`,
   `Both: ${TPS} tokens per step, AdamW lr 3e-3 cosine (warmup 20), clip 1, the same init. CC: concat-and-chunk at ${MAX}.`,
   `DD: decompose(${MIN}, ${MAX}) + Grow-P2 (${CYCLES} cycles); steps per length ${JSON.stringify(hist)}. Max context ${MAX} (not 8k: 2 CPU cores).`,
   '',
