@@ -131,13 +131,14 @@ describe('shards', () => {
 
 describe('writeShard', () => {
   it('writes exactly the naive gather (u16 and u32, sync and async, sequences and pads crossing staging chunks) with the right CRC-32', async () => {
-    // 3 documents, one longer than a staging chunk (2^18 tokens); pad(L = 300000, split) pads the short ones
-    const lens = [300_000 - 5, 70_001, 12];
+    // 3 documents, one longer than a staging chunk (2^18 tokens); pad(L = 450000, split) pads the
+    // short ones: 1.35 M tokens = 6 chunks, so the async ring (4 buffers) reuses its buffers
+    const lens = [450_000 - 5, 70_001, 12];
     const offsets = new Float64Array(lens.length + 1);
     lens.forEach((l, i) => (offsets[i + 1] = offsets[i]! + l));
     const tokens = new Int32Array(offsets[lens.length]!);
     for (let i = 0; i < tokens.length; i++) tokens[i] = (i * 7919) % 60000;
-    const plan = planPad({ tokens, offsets }, Int32Array.from([2, 0, 1]), 300_000, 'split', 65535);
+    const plan = planPad({ tokens, offsets }, Int32Array.from([2, 0, 1]), 450_000, 'split', 65535);
     const seqs = Int32Array.from([1, 0, 2].filter((s) => s < plan.numSeqs));
     // naive: every sequence's segments in order, then padding to its length
     const expected: number[] = [];

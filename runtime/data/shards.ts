@@ -148,6 +148,8 @@ function writeAll(file: string, bytes: Uint8Array): number {
 
 /** Tokens per staging chunk of writeShard (1 MiB of u32: stays in cache between gather, CRC and write). */
 const STAGE_TOKENS = 1 << 18;
+/** Positioned .tok writes writeShardAsync keeps in flight (libuv's pool has 4 threads by default). */
+const WRITES_IN_FLIGHT = 3;
 
 interface Gathered {
   idx: Float64Array;
@@ -156,17 +158,17 @@ interface Gathered {
   segments: number;
 }
 
-/** Gather the tokens of `seqs` (segments, then padding) into two alternating staging chunks and
- *  yield each full chunk's bytes; the consumer must be done with a chunk before asking for the
- *  chunk after the next one (chunks alternate between two buffers). Returns .idx/.seg. */
-function* gatherChunks(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): Generator<Uint8Array, Gathered, void> {
+/** Gather the tokens of `seqs` (segments, then padding) into `ring` staging chunks used in turn and
+ *  yield each full chunk's bytes; the consumer must be done with chunk k before asking for chunk
+ *  k + ring (which reuses its buffer). Returns .idx/.seg. */
+function* gatherChunks(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32', ring = 2): Generator<Uint8Array, Gathered, void> {
   let S = 0;
   for (let j = 0; j < seqs.length; j++) {
     const s = seqs[j]!;
     S += plan.seqFirstSeg[s + 1]! - plan.seqFirstSeg[s]!;
   }
   const mk = (): Uint16Array | Int32Array => (dtype === 'u16' ? new Uint16Array(STAGE_TOKENS) : new Int32Array(STAGE_TOKENS));
-  const stages = [mk(), mk()];
+  const stages = Array.from({ length: ring }, mk);
   let which = 0;
   let stage = stages[0]!;
   const bpt = stage.BYTES_PER_ELEMENT;
@@ -175,7 +177,7 @@ function* gatherChunks(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<n
   let fill = 0; // tokens in the staging chunk
   const take = (): Uint8Array => {
     const bytes = new Uint8Array(stage.buffer, 0, fill * bpt);
-    which ^= 1;
+    which = (which + 1) % ring;
     stage = stages[which]!;
     fill = 0;
     return bytes;
@@ -252,35 +254,36 @@ export function writeShard(dir: string, name: string, plan: SequencePlan, tokens
   };
 }
 
-/** writeShard with the file writes in the background (libuv's thread pool): the kernel copy of
- *  chunk k overlaps the gather and CRC of chunk k + 1. Same files, same entry. */
+/** writeShard with the file writes in the background (libuv's thread pool): positioned writes of up
+ *  to WRITES_IN_FLIGHT chunks run while the next chunk is gathered and CRC'd. Same files, same entry. */
 export async function writeShardAsync(dir: string, name: string, plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32'): Promise<ShardEntry> {
   const fh = await fsp.open(join(dir, name + '.tok'), 'w');
   let crcTok = 0;
   let r: Gathered;
-  let pending: Promise<void> | null = null;
+  const pending: Promise<void>[] = [];
   let pos = 0;
   const writeAt = async (bytes: Uint8Array, at: number): Promise<void> => {
     let off = 0;
     while (off < bytes.length) off += (await fh.write(bytes, off, bytes.length - off, at + off)).bytesWritten;
   };
   try {
-    const it = gatherChunks(plan, tokens, seqs, dtype);
+    // ring = writes in flight + the chunk being gathered
+    const it = gatherChunks(plan, tokens, seqs, dtype, WRITES_IN_FLIGHT + 1);
     for (;;) {
-      const c = it.next(); // fills the buffer whose write was awaited below (two buffers alternate)
+      if (pending.length === WRITES_IN_FLIGHT) await pending.shift(); // frees the buffer the next chunk reuses
+      const c = it.next();
       if (c.done) {
         r = c.value;
         break;
       }
       const bytes = c.value;
       crcTok = crc32(bytes, crcTok);
-      if (pending) await pending;
-      pending = writeAt(bytes, pos);
+      pending.push(writeAt(bytes, pos));
       pos += bytes.length;
     }
-    if (pending) await pending;
+    await Promise.all(pending);
   } finally {
-    if (pending) await pending.catch(() => undefined);
+    await Promise.allSettled(pending);
     await fh.close();
   }
   return {
