@@ -115,6 +115,7 @@ export const CATALOG = {
   LMP0802: { severity: 'error', title: 'unknown objective metric', message: "eval '{eval}' does not report metric '{metric}'", help: 'it reports: {metrics}' },
   LMP0803: { severity: 'error', title: 'objective count', message: "optimize '{decl}' needs exactly one of 'maximize' or 'minimize', found {count}" },
   LMP0804: { severity: 'error', title: 'bad vary values', message: 'vary values for {path}: {reason}' },
+  LMP0805: { severity: 'error', title: 'empty hold-out', message: "'{data}.holdout' is empty: data '{data}' holds nothing out", help: "add 'holdout 2%' (a non-zero fraction) to data {data}" },
 
   // --- 09xx files, I/O and the command line ---------------------------------------------
   LMP0901: { severity: 'error', title: 'file not found', message: "cannot read '{path}': no such file" },

@@ -21,7 +21,9 @@ import { fusedAttention } from '../model/fused.js';
 import { LlamaModel, type PackedBatch } from '../model/llama.js';
 import { ModelLogitsSource } from '../model/source.js';
 import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
-import type { DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainSpec } from './spec.js';
+import { evaluate } from '../model/eval.js';
+import { appendFileSync } from 'node:fs';
+import type { DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 
 export * from './spec.js';
 
@@ -49,10 +51,12 @@ export function assertSupported(kind: string, name: string | null, where: string
 
 export interface Progress {
   readonly target: string;
-  readonly phase: 'data' | 'train' | 'decode';
+  readonly phase: 'data' | 'train' | 'decode' | 'eval';
   readonly step: number;
   readonly total: number;
   readonly loss?: number;
+  /** phase 'eval': the one-line summary of a periodic eval ("eval perplexity speeches.holdout step 50: loss .. ppl .."). */
+  readonly message?: string;
 }
 
 /** Models trained in this process, by model name: a decode after a train uses the trained weights. */
@@ -69,6 +73,17 @@ export interface RunOptions {
   readonly steps?: number;
 }
 
+/** One periodic eval of a train (also a line of the metrics log). */
+export interface TrainEvalRecord {
+  readonly step: number;
+  readonly eval: 'perplexity';
+  /** "D.holdout" / "D.train" */
+  readonly data: string;
+  /** Per packer bucket length (by: length; empty for by: none): predicted tokens, mean loss, exp(loss). */
+  readonly by_length: readonly { readonly length: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[];
+  readonly overall: { readonly tokens: number; readonly loss: number; readonly ppl: number };
+}
+
 export interface TrainResult {
   readonly kind: 'train';
   readonly target: string;
@@ -79,6 +94,8 @@ export interface TrainResult {
   readonly finalLoss: number;
   /** Loss of each step. */
   readonly losses: readonly number[];
+  /** Periodic evals in step order (every N steps and after the last step). */
+  readonly evals: readonly TrainEvalRecord[];
   readonly params: number;
   readonly seconds: number;
 }
@@ -115,6 +132,63 @@ function buildModel(spec: Frozen<ModelSpec>, where: string, kind: string, name: 
 
 function toModelBatch(b: DataBatch): PackedBatch {
   return { tokens: b.tokens, cuSeqlens: b.cuSeqlens, positionIds: b.positionIds, docIds: b.docIds, lossMask: b.lossMask };
+}
+
+/** Sequences per eval batch: up to this many tokens (or one sequence when it is longer). */
+const EVAL_BATCH_TOKENS = 16384;
+
+interface PreparedEval {
+  readonly spec: Frozen<TrainEvalSpec>;
+  readonly label: string;
+  /** Batches per packer bucket length, every sequence of that side of the split once. */
+  readonly buckets: readonly { readonly length: number; readonly batches: readonly PackedBatch[] }[];
+}
+
+/** Pack one side of a data declaration's split with its own packer, bucket by bucket, once. */
+async function prepareEval(ev: Frozen<TrainEvalSpec>, baseDir: string, vocab: number): Promise<PreparedEval> {
+  const p = ev.perplexity!;
+  const ds: Frozen<DataSpec> = p.data;
+  assertSupported('data', ds.name, ds.where, ds.unsupported);
+  const label = `${ds.name}.${p.split}`;
+  const cfg = thaw<DataConfig>(ds.config);
+  cfg.root = resolve(baseDir, cfg.root);
+  const tok = await loadTokenizer(cfg.tokenizer, cfg.root);
+  if (tok.vocabSize > vocab) throw new Error(`eval data ${label}: tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${vocab})`);
+  const corpus = await loadCorpus(cfg, tok, p.split);
+  const order = mixOrder(corpus.source, cfg.sources.map((s) => s.weight), cfg.seed);
+  const plan = planPack(corpus, order, cfg.pack, tok.eot, cfg.seed);
+  if (plan.numSeqs === 0) throw new Error(`eval data ${label} has no sequences (${p.split === 'holdout' ? `holdout ${ds.config.holdout.fraction} of the documents held out none that the packer keeps` : 'empty training side'})`);
+  const { members } = planBuckets(plan);
+  const buckets: { length: number; batches: PackedBatch[] }[] = [];
+  for (const [length, ids] of [...members.entries()].sort((a, b) => a[0] - b[0])) {
+    const per = Math.max(1, Math.floor(EVAL_BATCH_TOKENS / Math.max(1, plan.seqLength[ids[0]!]!)));
+    const batches: PackedBatch[] = [];
+    for (let i = 0; i < ids.length; i += per) batches.push(toModelBatch(materialize(plan, corpus.tokens, ids.subarray(i, i + per))));
+    buckets.push({ length, batches });
+  }
+  return { spec: ev, label, buckets };
+}
+
+/** Mean token loss per bucket and overall (token-weighted) with the model as it is now. */
+function runEvalOnce(model: LlamaModel, ev: PreparedEval, step: number): TrainEvalRecord {
+  const by: { length: number; tokens: number; loss: number; ppl: number }[] = [];
+  let sum = 0, tokens = 0;
+  for (const b of ev.buckets) {
+    const r = evaluate(model, b.batches);
+    if (r.tokens > 0) {
+      sum += r.loss * r.tokens;
+      tokens += r.tokens;
+    }
+    by.push({ length: b.length, tokens: r.tokens, loss: r.loss, ppl: r.ppl });
+  }
+  const loss = tokens > 0 ? sum / tokens : NaN;
+  return { step, eval: 'perplexity', data: ev.label, by_length: ev.spec.perplexity!.by === 'length' ? by : [], overall: { tokens, loss, ppl: Math.exp(loss) } };
+}
+
+/** "eval perplexity speeches.holdout step 50: loss 2.1234 ppl 8.36 (256: 8.9, 512: 8.1)" */
+export function formatEval(r: TrainEvalRecord): string {
+  const parts = r.by_length.map((b) => `${b.length}: ${b.ppl.toFixed(2)}`).join(', ');
+  return `eval perplexity ${r.data} step ${r.step}: loss ${r.overall.loss.toFixed(4)} ppl ${r.overall.ppl.toFixed(2)} over ${r.overall.tokens} tokens${parts ? ` (by length ${parts})` : ''}`;
 }
 
 export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}): Promise<TrainResult> {
@@ -169,10 +243,21 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   } catch (e) {
     return fail(e);
   }
+  const prepared: PreparedEval[] = [];
+  try {
+    for (const ev of spec.evals) {
+      if (!ev.perplexity) fail(new Error(`periodic eval ${ev.eval ?? ev.task?.task ?? '?'} cannot run`));
+      prepared.push(await prepareEval(ev, baseDir, model.config.vocab));
+    }
+  } catch (e) {
+    if (e instanceof RuntimeEntryError) throw e;
+    return fail(e);
+  }
   const steps = options.steps ?? spec.steps;
   const o = spec.optimizer;
   if (o.kind !== 'adamw') return fail(new Error('only adamw is supported'));
   const schedule: LrSchedule = { kind: spec.schedule.decay, warmup: spec.schedule.warmup, finalFraction: spec.schedule.finalFraction };
+  const logPath = spec.log ? resolve(baseDir, spec.log) : undefined;
   const trainer = new Trainer(model, batches, {
     lr: o.lr,
     totalSteps: steps,
@@ -184,10 +269,11 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     clip: spec.clip ?? 0,
     accumSteps: spec.accumulate,
     seed: spec.seed,
-    ...(spec.log ? { logPath: resolve(baseDir, spec.log) } : {}),
+    ...(logPath ? { logPath } : {}),
     ...(spec.checkpoint ? { checkpointDir: resolve(baseDir, spec.checkpoint.dir), checkpointEvery: spec.checkpoint.every } : {}),
   });
   const metrics: StepMetrics[] = [];
+  const evals: TrainEvalRecord[] = [];
   let tokens = 0;
   try {
     for (let i = 0; i < steps; i++) {
@@ -195,6 +281,14 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
       metrics.push(m);
       tokens += m.tokens;
       options.onProgress?.({ target: name, phase: 'train', step: i + 1, total: steps, loss: m.loss });
+      for (const ev of prepared) {
+        const every = ev.spec.every;
+        if (!((every > 0 && m.step % every === 0) || i + 1 === steps)) continue;
+        const r = runEvalOnce(model, ev, m.step);
+        evals.push(r);
+        if (logPath) appendFileSync(logPath, JSON.stringify(r) + '\n');
+        options.onProgress?.({ target: name, phase: 'eval', step: i + 1, total: steps, loss: r.overall.loss, message: formatEval(r) });
+      }
     }
   } catch (e) {
     return fail(e);
@@ -210,6 +304,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     firstLoss: losses[0] ?? NaN,
     finalLoss: losses[losses.length - 1] ?? NaN,
     losses,
+    evals,
     params: model.numParams(),
     seconds: (performance.now() - t0) / 1000,
   };

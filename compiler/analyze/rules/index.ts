@@ -9,6 +9,7 @@ import { DecomposeBoundsRule } from './DecomposeBoundsRule.js';
 import { DuplicateDeclRule } from './DuplicateDeclRule.js';
 import { FromBaseRule } from './FromBaseRule.js';
 import { HeadGroupsRule } from './HeadGroupsRule.js';
+import { HoldoutRule } from './HoldoutRule.js';
 import { MaskRowRule } from './MaskRowRule.js';
 import { ModelShapeRule } from './ModelShapeRule.js';
 import { OptimizeRule } from './OptimizeRule.js';
@@ -44,4 +45,5 @@ export const ALL_RULES: readonly Rule[] = [
   DecodeTokensRule,
   ModelShapeRule,
   OptimizeRule,
+  HoldoutRule,
 ];
