@@ -111,22 +111,22 @@ describe('decompose (get_binary)', () => {
 
 describe('decompose capacity', () => {
   it('outgrows a sampled estimate that misses the long documents (every 64th is short) and still equals per-document runs', () => {
-    const n = 20_000;
+    const n = 9_000; // > 8192: the estimate samples every 64th document
     const lengths = Int32Array.from({ length: n }, (_, d) => (d % 64 === 0 ? 2 : 3000 + (d % 7)));
     const all = decomposeLengths(lengths, 2, 9, null);
     let at = 0;
     let kept = 0;
+    let mismatches = 0;
     for (let d = 0; d < n; d++) {
       const one = decomposeLengths([lengths[d]!], 2, 9, null);
       for (let i = 0; i < one.count; i++, at++) {
-        expect(all.doc[at]).toBe(d);
-        expect(all.offset[at]).toBe(one.offset[i]);
-        expect(all.log2[at]).toBe(one.log2[i]);
+        if (all.doc[at] !== d || all.offset[at] !== one.offset[i] || all.log2[at] !== one.log2[i]) mismatches++;
       }
       kept += one.tokensKept;
     }
+    expect(mismatches).toBe(0);
     expect(all.count).toBe(at);
-    expect(all.count).toBeGreaterThan(2 * 1024 + n / 64); // far beyond the estimate: the growth path ran
+    expect(all.count).toBeGreaterThan(4 * (1024 + n / 64)); // far beyond the estimate: the growth path ran
     expect(all.tokensKept).toBe(kept);
   });
 });
