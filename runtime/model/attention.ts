@@ -11,7 +11,7 @@
 // referenceAttention() is a plain implementation (dense per-sequence mask + native GEMMs)
 // that the model uses until the fused kernels of runtime/attention are plugged in through
 // this same interface.
-import type { MaskIR } from '../mask/ir.js';
+import type { AttentionMaskIR, MaskIR } from '../mask/ir.js';
 import { maskAt } from '../mask/eval.js';
 import { kernels } from './kernels.js';
 
@@ -28,9 +28,69 @@ export interface AttentionArgs {
   readonly qOffset?: number;
   /** document id per key row (length Tk) */
   readonly docIds?: Int32Array;
-  readonly mask: MaskIR;
+  /** one mask for every head, or per-head groups (AttentionMaskIR) */
+  readonly mask: MaskIR | AttentionMaskIR;
   /** score scale, usually 1/sqrt(headDim) */
   readonly scale: number;
+  /** score transforms beyond scale * q.k (fused op only) */
+  readonly score?: ScoreSettings;
+  /**
+   * positions applied inside the attention op (fused op only): RoPE with a distance limit
+   * (q and k arrive unrotated; key positions are the index in the key sequence, or in the
+   * document with restartPerDocument; queries sit at the last positions) or ALiBi.
+   */
+  readonly position?: KernelPosition;
+}
+
+/** RoPE frequency scaling (the same variants and fields as runtime/attention's RopeScaling). */
+export type RopeScalingSettings =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'linear'; readonly factor: number }
+  | { readonly kind: 'ntk'; readonly factor: number }
+  | { readonly kind: 'yarn'; readonly factor: number; readonly originalLength: number; readonly alpha?: number; readonly beta?: number }
+  | { readonly kind: 'truncated'; readonly a: number; readonly b: number; readonly rho: number };
+
+/** Score transforms (exact forms: runtime/attention/README.md). */
+export interface ScoreSettings {
+  /** logits divided by it; default 1 */
+  readonly temperature?: number;
+  /** c tanh(s / c); 0 or absent = none */
+  readonly softcap?: number;
+  /** Softplus attention: u = softplus(lambda_i s)^power, lambda_i = max(1, ln(qpos+1)/ln(trainLength)) */
+  readonly softplus?: { readonly power: number; readonly trainLength: number };
+}
+
+/**
+ * The position encoding of the model's attention. rope: the model rotates q and k itself
+ * (HF rotate-half convention, frequencies of runtime/attention's ropeFrequencies when scaled);
+ * with a distance `limit` (LM-Infinite) the fused op rotates instead. alibi: per-head linear
+ * biases in the op (distance clamped to `limit` when given). none: NoPE.
+ */
+export type PositionSettings =
+  | { readonly kind: 'rope'; readonly scaling?: RopeScalingSettings; readonly limit?: number | null }
+  | { readonly kind: 'alibi'; readonly limit?: number | null }
+  | { readonly kind: 'none' };
+
+/** Everything of a `.lmp` attention block the model honours (mask, score, position). */
+export interface AttentionSettings {
+  readonly mask?: MaskIR | AttentionMaskIR;
+  readonly score?: ScoreSettings;
+  readonly position?: PositionSettings;
+}
+
+export type KernelPosition =
+  | { readonly kind: 'rope'; readonly base: number; readonly scaling?: RopeScalingSettings; readonly distanceLimit: number; readonly restartPerDocument: boolean }
+  | { readonly kind: 'alibi'; readonly distanceLimit?: number };
+
+/** True when a score needs more than softmax(scale * q.k). */
+export function scoreIsPlain(s: ScoreSettings | undefined): boolean {
+  return !s || ((s.temperature ?? 1) === 1 && !s.softcap && !s.softplus);
+}
+
+/** The single mask of an AttentionMaskIR without head groups (else undefined). */
+export function plainMask(m: MaskIR | AttentionMaskIR): MaskIR | undefined {
+  if (!('groups' in m)) return m;
+  return m.groups.length === 0 ? (m.default ?? { op: 'full' }) : undefined;
 }
 
 export interface AttentionOp {
@@ -77,20 +137,26 @@ export function referenceAttention(): AttentionOp {
   const maskFor = (a: AttentionArgs): Uint8Array => {
     const key = [a.mask, a.cuSeqlensQ, a.cuSeqlensK, a.qOffset ?? 0, a.docIds];
     if (last && last.key.every((v, i) => v === key[i])) return last.mask;
-    const mask = packedDenseMask(a.mask, a.cuSeqlensQ, a.cuSeqlensK, a.qOffset ?? 0, a.docIds);
+    const mask = packedDenseMask(plainMask(a.mask)!, a.cuSeqlensQ, a.cuSeqlensK, a.qOffset ?? 0, a.docIds);
     last = { key, mask };
     return mask;
   };
   const K = kernels();
+  const check = (a: AttentionArgs): void => {
+    if (!scoreIsPlain(a.score) || a.position || !plainMask(a.mask))
+      throw Object.assign(new Error('reference attention: score transforms, in-op positions and per-head masks need the fused op (fusedAttention())'), { code: 'LMP_E_NO_RUNTIME' });
+  };
   return {
     name: 'reference',
     forward(a) {
+      check(a);
       const tq = a.q.length / (a.heads * a.headDim);
       const out = new Float32Array(a.q.length), lse = new Float32Array(tq * a.heads);
       K.attentionForward(a.q, a.k, a.v, a.heads, a.kvHeads, a.headDim, a.cuSeqlensQ, a.cuSeqlensK, maskFor(a), a.scale, out, lse);
       return { out, lse };
     },
     backward(a, out, lse, dout) {
+      check(a);
       const dq = new Float32Array(a.q.length), dk = new Float32Array(a.k.length), dv = new Float32Array(a.v.length);
       K.attentionBackward(a.q, a.k, a.v, out, lse, dout, a.heads, a.kvHeads, a.headDim, a.cuSeqlensQ, a.cuSeqlensK, maskFor(a), a.scale, dq, dk, dv);
       return { dq, dk, dv };

@@ -1,9 +1,32 @@
 // Adapter: the fused attention kernels of runtime/attention as the model's AttentionOp.
-// The model applies RoPE itself, so the fused op runs with position 'none'. Decoding: the
+// The model applies plain and scaled RoPE itself, so the fused op runs with position 'none'
+// unless the model hands it an in-op position (RoPE with an LM-Infinite distance limit, ALiBi).
+// Score transforms (temperature, softcap, softplus) and per-head masks go to the kernels as is. Decoding: the
 // fused kernels place the queries at the last positions of each key sequence (qOffset =
 // Lk - Lq), which is what the model's KV cache passes; any other qOffset is refused.
-import { attentionBackward, attentionForward, type AttentionInput } from '../attention/index.js';
+import { attentionBackward, attentionForward, type AttentionInput, type PositionOptions, type ScoreOptions } from '../attention/index.js';
 import type { AttentionArgs, AttentionOp } from './attention.js';
+
+function score(a: AttentionArgs): ScoreOptions {
+  const s = a.score;
+  if (!s) return { scale: a.scale };
+  return {
+    scale: a.scale,
+    ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
+    ...(s.softcap ? { softcap: s.softcap } : {}),
+    ...(s.softplus ? { softplus: s.softplus } : {}),
+  };
+}
+
+function position(a: AttentionArgs): PositionOptions {
+  const p = a.position;
+  if (!p) return { kind: 'none' };
+  if (p.kind === 'alibi') return p.distanceLimit ? { kind: 'alibi', distanceLimit: p.distanceLimit } : { kind: 'alibi' };
+  return {
+    kind: 'rope', rope: { base: p.base, ...(p.scaling ? { scaling: p.scaling } : {}) }, restartPerDocument: p.restartPerDocument,
+    ...(p.distanceLimit ? { distanceLimit: p.distanceLimit } : {}),
+  };
+}
 
 function input(a: AttentionArgs): AttentionInput {
   if (a.qOffset !== undefined && a.qOffset !== 0) {
@@ -15,7 +38,7 @@ function input(a: AttentionArgs): AttentionInput {
   }
   return {
     q: a.q, k: a.k, v: a.v, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim, cuSeqlens: a.cuSeqlensQ, cuSeqlensK: a.cuSeqlensK,
-    ...(a.docIds ? { docIds: a.docIds } : {}), mask: a.mask, score: { scale: a.scale }, position: { kind: 'none' },
+    ...(a.docIds ? { docIds: a.docIds } : {}), mask: a.mask, score: score(a), position: position(a),
   };
 }
 

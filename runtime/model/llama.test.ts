@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from './config.js';
 import { loadModel, saveModel } from './io.js';
 import { LlamaModel, type PackedBatch } from './llama.js';
-import { refModelLoss, type RefBatch } from './ref.js';
+import { refModelLoss, type RefBatch, type RefModelAttention } from './ref.js';
+import type { ModelOptions } from './llama.js';
+import { fusedAttention } from './fused.js';
 import { expectClose } from './testutil.js';
 import { kernels } from './kernels.js';
 import { serializeSafetensors } from './safetensors.js';
@@ -42,6 +44,16 @@ function refBatch(b: PackedBatch): RefBatch {
   return { tokens: b.tokens, targets, weight, positions: b.positionIds, cuSeqlens: b.cuSeqlens, mask };
 }
 
+/** Dense causal & same-document mask AND extra(i, j) per sequence (RefAttnShape.mask layout). */
+function denseMask(b: PackedBatch, extra: (i: number, j: number) => boolean): number[] {
+  const mask: number[] = [];
+  for (let s = 0; s + 1 < b.cuSeqlens.length; s++) {
+    const c0 = b.cuSeqlens[s]!, L = b.cuSeqlens[s + 1]! - c0;
+    for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) mask.push(j <= i && b.docIds[c0 + i] === b.docIds[c0 + j] && extra(i, j) ? 1 : 0);
+  }
+  return mask;
+}
+
 describe('Llama model', () => {
   for (const tie of [false, true])
     it(`whole-model gradient matches finite differences of a float64 reference (tied=${tie})`, () => {
@@ -74,6 +86,53 @@ describe('Llama model', () => {
           }
           expectClose(g, num, 3e-5, 3e-3, n);
         }
+      }
+    });
+
+  // the file's attention block: alibi, softcap (+ temperature), RoPE linear scaling, a per-head
+  // mask, NoPE; the fused op against a float64 reference written out in ref.ts
+  const variants: [string, ModelOptions, (b: PackedBatch) => RefModelAttention][] = [
+    ['alibi', { position: { kind: 'alibi' } }, () => ({ position: { kind: 'none' }, alibi: [2 ** -4, 2 ** -8] })],
+    ['softcap 0.3, temperature 0.7', { score: { softcap: 0.3, temperature: 0.7 } }, () => ({ softcap: 0.3, temperature: 0.7 })],
+    ['rope linear x4', { position: { kind: 'rope', scaling: { kind: 'linear', factor: 4 } } }, () => ({ position: { kind: 'rope', linear: 4 } })],
+    [
+      'per-head mask (head 1: window 2)',
+      { mask: { default: undefined, groups: [
+        { from: 0, to: 0, mask: { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }] } },
+        { from: 1, to: 1, mask: { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }, { op: 'window', size: 2 }] } },
+      ] } },
+      (b) => ({ headMasks: [refBatch(b).mask, denseMask(b, (i, j) => i - j < 2)] }),
+    ],
+    ['NoPE', { position: { kind: 'none' } }, () => ({ position: { kind: 'none' } })],
+  ];
+  for (const [what, opts, refAtt] of variants)
+    it(`whole-model gradient matches finite differences with ${what}`, () => {
+      const cfg = { ...tiny(false), vocab: 7 };
+      const m = LlamaModel.init(cfg, 21, { std: 0.5, ...opts, attention: fusedAttention() });
+      for (const [n, p] of m.params) if (n.endsWith('norm.weight')) for (let i = 0; i < p.length; i++) p[i] = 1 + 0.1 * Math.sin(i + n.length);
+      const b = batch([1, 4, 6, 2, 5, 5, 3, 0, 2], [0, 9], [0, 0, 0, 0, 0, 0, 1, 1, 1]);
+      const scale = 1 / 5;
+      m.zeroGrads();
+      const { lossSum } = m.backward(b, scale);
+      const rb = refBatch(b), ra = refAtt(b);
+      const p64 = new Map([...m.params].map(([n, p]) => [n, Float64Array.from(p)]));
+      const L = (): number => refModelLoss(cfg, p64, rb, scale, ra);
+      expect(lossSum * scale).toBeCloseTo(L(), 5);
+      // the variant matters: the plain model's loss differs
+      expect(Math.abs(refModelLoss(cfg, p64, rb, scale) - L())).toBeGreaterThan(1e-4);
+      for (const [n, p] of p64) {
+        const g = m.grads!.get(n)!;
+        const num = new Float64Array(p.length);
+        for (let i = 0; i < p.length; i++) {
+          const x0 = p[i]!, h = 1e-5;
+          p[i] = x0 + h;
+          const a = L();
+          p[i] = x0 - h;
+          const c = L();
+          p[i] = x0;
+          num[i] = (a - c) / (2 * h);
+        }
+        expectClose(g, num, 3e-5, 3e-3, `${what}: ${n}`);
       }
     });
 

@@ -4,8 +4,14 @@
 // then rmsnorm and the output head (tied to the embedding or lm_head). Parameters use the
 // Hugging Face Llama names and layouts (Linear weights are [out, in]).
 // Forward/backward run over a packed batch; attention goes through an AttentionOp (attention.ts).
-import type { MaskIR } from '../mask/ir.js';
-import { type AttentionOp, referenceAttention } from './attention.js';
+import type { AttentionMaskIR, MaskIR } from '../mask/ir.js';
+import { positionIds as seqPositionIds } from '../attention/positions.js';
+import {
+  type AttentionArgs, type AttentionOp, type AttentionSettings, type KernelPosition, type PositionSettings, type RopeScalingSettings,
+  type ScoreSettings, plainMask, referenceAttention, scoreIsPlain,
+} from './attention.js';
+import { fusedAttention } from './fused.js';
+import { rotate } from './rope.js';
 import { type ModelConfig, validateConfig } from './config.js';
 import { kernels } from './kernels.js';
 import { Rng } from './rng.js';
@@ -84,9 +90,14 @@ interface LayerActs {
 }
 
 export interface ModelOptions {
+  /** default: the reference op for plain softmax + RoPE + one mask, else the fused op */
   attention?: AttentionOp;
-  /** the attention mask; default causal & same_document */
-  mask?: MaskIR;
+  /** the attention mask (one, or per-head groups); default causal & same_document */
+  mask?: MaskIR | AttentionMaskIR;
+  /** score transforms (temperature, softcap, softplus); default plain softmax */
+  score?: ScoreSettings;
+  /** position encoding; default RoPE at config.ropeTheta, unscaled */
+  position?: PositionSettings;
 }
 
 export class LlamaModel {
@@ -95,13 +106,27 @@ export class LlamaModel {
   readonly shapes = new Map<string, number[]>();
   grads: Map<string, Float32Array> | undefined;
   attention: AttentionOp;
-  mask: MaskIR;
+  mask: MaskIR | AttentionMaskIR;
+  readonly score: ScoreSettings | undefined;
+  readonly position: PositionSettings;
+  /** RoPE scaling when the model rotates q and k itself (position rope without a limit) */
+  private readonly ropeScaling: RopeScalingSettings | undefined;
+  /** 'model': the model rotates; 'op': the attention op applies positions (or none at all) */
+  private readonly ropeInModel: boolean;
   private readonly K = kernels();
 
   constructor(config: ModelConfig, opts: ModelOptions = {}) {
     this.config = validateConfig(config);
-    this.attention = opts.attention ?? referenceAttention();
     this.mask = opts.mask ?? CAUSAL_SAME_DOCUMENT;
+    this.score = scoreIsPlain(opts.score) ? undefined : opts.score;
+    this.position = opts.position ?? { kind: 'rope' };
+    const p = this.position;
+    if ((p.kind === 'rope' || p.kind === 'alibi') && p.limit != null && !(Number.isInteger(p.limit) && p.limit > 0))
+      throw Object.assign(new Error(`attention: position limit must be a positive integer (got ${p.limit})`), { code: 'LMP_E_ARG' });
+    this.ropeInModel = p.kind === 'rope' && !p.limit;
+    this.ropeScaling = p.kind === 'rope' && p.scaling && p.scaling.kind !== 'none' ? p.scaling : undefined;
+    const plain = !this.score && this.ropeInModel && plainMask(this.mask) !== undefined;
+    this.attention = opts.attention ?? (plain ? referenceAttention() : fusedAttention());
     for (const [n, s] of paramShapes(config)) {
       this.shapes.set(n, s);
       this.params.set(n, new Float32Array(s.reduce((a, b) => a * b, 1)));
@@ -145,11 +170,42 @@ export class LlamaModel {
     } else for (const g of this.grads.values()) g.fill(0);
   }
 
-  private attnArgs(b: PackedBatch, q: Float32Array, k: Float32Array, v: Float32Array) {
+  /** Rotates x [n, heads, headDim] in place when the model applies RoPE (else nothing). */
+  private rope(x: Float32Array, n: number, heads: number, positions: Int32Array, inverse: boolean): void {
+    if (this.ropeInModel) rotate(this.K, x, n, heads, this.headDim, positions, this.config.ropeTheta, this.ropeScaling, inverse);
+  }
+
+  /**
+   * The in-op position for a key layout (undefined when the model rotates or there is none).
+   * RoPE with a limit positions keys by their index in the sequence, or in the document when
+   * the batch's positions restart per document (`positions` given and equal to that layout).
+   */
+  private kernelPosition(cu: Int32Array, docIds?: Int32Array, positions?: Int32Array): KernelPosition | undefined {
+    const p = this.position;
+    if (p.kind === 'alibi') return p.limit ? { kind: 'alibi', distanceLimit: p.limit } : { kind: 'alibi' };
+    if (p.kind !== 'rope' || this.ropeInModel) return undefined;
+    let restartPerDocument = false;
+    if (positions) {
+      const same = (a: Float32Array): boolean => a.every((v, i) => v === positions[i]);
+      if (same(seqPositionIds(cu, docIds, false))) restartPerDocument = false;
+      else if (docIds && same(seqPositionIds(cu, docIds, true))) restartPerDocument = true;
+      else
+        throw Object.assign(new Error('attention: RoPE with a distance limit needs position ids that count from 0 per sequence or per document'), { code: 'LMP_E_BATCH' });
+    }
+    return { kind: 'rope', base: this.config.ropeTheta, ...(p.scaling ? { scaling: p.scaling } : {}), distanceLimit: p.limit!, restartPerDocument };
+  }
+
+  /** Attention arguments beyond the tensors and layout: mask, scale, score, in-op position. */
+  private attnExtra(cuK: Int32Array, docIds?: Int32Array, positions?: Int32Array): Pick<AttentionArgs, 'mask' | 'scale' | 'score' | 'position'> {
+    const pos = this.kernelPosition(cuK, docIds, positions);
+    return { mask: this.mask, scale: 1 / Math.sqrt(this.headDim), ...(this.score ? { score: this.score } : {}), ...(pos ? { position: pos } : {}) };
+  }
+
+  private attnArgs(b: PackedBatch, q: Float32Array, k: Float32Array, v: Float32Array): AttentionArgs {
     const c = this.config;
     return {
       q, k, v, heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, cuSeqlensQ: b.cuSeqlens, cuSeqlensK: b.cuSeqlens,
-      docIds: b.docIds, mask: this.mask, scale: 1 / Math.sqrt(this.headDim),
+      docIds: b.docIds, ...this.attnExtra(b.cuSeqlens, b.docIds, b.positionIds),
     };
   }
 
@@ -168,8 +224,8 @@ export class LlamaModel {
       this.mm(false, true, T, HQ, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
       this.mm(false, true, T, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
       this.mm(false, true, T, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
-      K.rope(q, T, c.heads, hd, b.positionIds, c.ropeTheta, false);
-      K.rope(k, T, c.kvHeads, hd, b.positionIds, c.ropeTheta, false);
+      this.rope(q, T, c.heads, b.positionIds, false);
+      this.rope(k, T, c.kvHeads, b.positionIds, false);
       const { out: ao, lse } = this.attention.forward(this.attnArgs(b, q, k, v));
       const x2 = x.slice();
       this.mm(false, true, T, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x2, 1);
@@ -286,8 +342,8 @@ export class LlamaModel {
       this.mm(true, false, D, HQ, T, dX, a.ao, G(p + 'self_attn.o_proj.weight'), 1);
       this.mm(false, false, T, HQ, D, dX, this.P(p + 'self_attn.o_proj.weight'), dao);
       const { dq, dk, dv } = this.attention.backward(this.attnArgs(b, a.q, a.k, a.v), a.ao, a.lse, dao);
-      K.rope(dq, T, c.heads, hd, b.positionIds, c.ropeTheta, true);
-      K.rope(dk, T, c.kvHeads, hd, b.positionIds, c.ropeTheta, true);
+      this.rope(dq, T, c.heads, b.positionIds, true);
+      this.rope(dk, T, c.kvHeads, b.positionIds, true);
       this.mm(true, false, HQ, D, T, dq, a.h1, G(p + 'self_attn.q_proj.weight'), 1);
       this.mm(true, false, HK, D, T, dk, a.h1, G(p + 'self_attn.k_proj.weight'), 1);
       this.mm(true, false, HK, D, T, dv, a.h1, G(p + 'self_attn.v_proj.weight'), 1);
@@ -321,19 +377,21 @@ export class LlamaModel {
       this.mm(false, true, n, HQ, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
       this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
       this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
-      K.rope(q, n, c.heads, hd, positions, c.ropeTheta, false);
+      this.rope(q, n, c.heads, positions, false);
       let kAll: Float32Array;
-      if (shiftPositions) {
+      if (shiftPositions && this.ropeInModel) {
         // keys are cached before RoPE and rotated by their current cache slot (position shift)
         kAll = cacheK[l]!.slice(0, L * HK);
-        K.rope(kAll, L, c.kvHeads, hd, Int32Array.from({ length: L }, (_, i) => i), c.ropeTheta, false);
+        this.rope(kAll, L, c.kvHeads, Int32Array.from({ length: L }, (_, i) => i), false);
       } else {
-        K.rope(k, n, c.kvHeads, hd, positions, c.ropeTheta, false);
+        // (in-op positions: keys stay unrotated and the op places them at their slot index)
+        this.rope(k, n, c.kvHeads, positions, false);
         kAll = cacheK[l]!.subarray(0, L * HK);
       }
+      const cuK = Int32Array.of(0, L);
       const { out: ao } = this.attention.forward({
         q, k: kAll, v: cacheV[l]!.subarray(0, L * HK), heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
-        cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: Int32Array.of(0, L), qOffset: pos0, mask: this.mask, scale: 1 / Math.sqrt(hd),
+        cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: cuK, qOffset: pos0, ...this.attnExtra(cuK),
       });
       this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
       const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
@@ -379,11 +437,12 @@ export class LlamaModel {
         kS.set(storeK[l]!.subarray(s * HK, (s + 1) * HK), i * HK);
         vS.set(storeV[l]!.subarray(s * HK, (s + 1) * HK), i * HK);
       }
-      K.rope(kS, S, c.kvHeads, hd, Int32Array.from({ length: S }, (_, i) => i), c.ropeTheta, false);
-      K.rope(q, n, c.heads, hd, Int32Array.from({ length: n }, (_, i) => S - n + i), c.ropeTheta, false);
+      this.rope(kS, S, c.kvHeads, Int32Array.from({ length: S }, (_, i) => i), false);
+      this.rope(q, n, c.heads, Int32Array.from({ length: n }, (_, i) => S - n + i), false);
+      const cuK = Int32Array.of(0, S);
       const { out: ao } = this.attention.forward({
         q, k: kS, v: vS, heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
-        cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: Int32Array.of(0, S), qOffset: S - n, mask: this.mask, scale: 1 / Math.sqrt(hd),
+        cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: cuK, qOffset: S - n, ...this.attnExtra(cuK),
       });
       this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
       const h2 = new Float32Array(n * D), r2 = new Float32Array(n);

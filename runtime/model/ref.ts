@@ -112,6 +112,12 @@ export interface RefAttnShape {
   /** per sequence, a dense Lq x Lk block, concatenated */
   mask: ArrayLike<number>;
   scale: number;
+  /** per query head, a dense mask laid out like `mask` (overrides it; forward only) */
+  headMasks?: ArrayLike<number>[];
+  /** softcap c: s -> c tanh(s / c) (forward only) */
+  softcap?: number;
+  /** ALiBi slope per query head: s -= slope * |qpos - kvpos| (forward only) */
+  alibi?: ArrayLike<number>;
 }
 
 function maskOffsets(s: RefAttnShape): number[] {
@@ -132,11 +138,14 @@ export function refAttention(s: RefAttnShape, q: ArrayLike<number>, k: ArrayLike
       for (let i = 0; i < lq; i++) {
         const sc = new Float64Array(lk);
         let m = -Infinity;
+        const mask = s.headMasks ? s.headMasks[h]! : s.mask;
         for (let j = 0; j < lk; j++) {
-          if (!s.mask[off[sq]! + i * lk + j]) { sc[j] = -Infinity; continue; }
+          if (!mask[off[sq]! + i * lk + j]) { sc[j] = -Infinity; continue; }
           let d = 0;
           for (let e = 0; e < D; e++) d += q[((q0 + i) * H + h) * D + e]! * k[((k0 + j) * KH + g) * D + e]!;
           sc[j] = d * s.scale;
+          if (s.softcap) sc[j] = s.softcap * Math.tanh(sc[j]! / s.softcap);
+          if (s.alibi) sc[j]! -= s.alibi[h]! * Math.abs(lk - lq + i - j);
           m = Math.max(m, sc[j]!);
         }
         if (m === -Infinity) continue;
@@ -227,8 +236,18 @@ export interface RefBatch {
   mask: ArrayLike<number>;
 }
 
+/** Attention variants of the float64 whole-model reference (default: RoPE, plain softmax). */
+export interface RefModelAttention {
+  /** rope: positions divided by `linear` (position interpolation); none: NoPE (also with alibi) */
+  position?: { kind: 'rope'; linear?: number } | { kind: 'none' };
+  headMasks?: ArrayLike<number>[];
+  softcap?: number;
+  temperature?: number;
+  alibi?: ArrayLike<number>;
+}
+
 /** Loss = sum_r weight[r] * CE(r) * scale, over a float64 copy of every parameter (HF names). */
-export function refModelLoss(cfg: ModelConfig, params: Map<string, F64>, b: RefBatch, scale: number): number {
+export function refModelLoss(cfg: ModelConfig, params: Map<string, F64>, b: RefBatch, scale: number, att: RefModelAttention = {}): number {
   const { dim, heads, kvHeads, ffn, vocab, normEps } = cfg;
   const hd = dim / heads, T = b.tokens.length;
   const P = (n: string): F64 => {
@@ -239,12 +258,18 @@ export function refModelLoss(cfg: ModelConfig, params: Map<string, F64>, b: RefB
   const emb = P('model.embed_tokens.weight');
   let x = new Float64Array(T * dim);
   for (let t = 0; t < T; t++) for (let c = 0; c < dim; c++) x[t * dim + c] = emb[b.tokens[t]! * dim + c]!;
-  const shape: RefAttnShape = { heads, kvHeads, headDim: hd, cuQ: b.cuSeqlens, cuK: b.cuSeqlens, mask: b.mask, scale: 1 / Math.sqrt(hd) };
+  const shape: RefAttnShape = {
+    heads, kvHeads, headDim: hd, cuQ: b.cuSeqlens, cuK: b.cuSeqlens, mask: b.mask, scale: 1 / Math.sqrt(hd) / (att.temperature ?? 1),
+    ...(att.headMasks ? { headMasks: att.headMasks } : {}), ...(att.softcap ? { softcap: att.softcap } : {}), ...(att.alibi ? { alibi: att.alibi } : {}),
+  };
+  const pos = att.position ?? { kind: 'rope' };
+  const positions = pos.kind === 'rope' ? Array.from(b.positions, (p) => p / (pos.linear ?? 1)) : undefined;
+  const rope = (x: F64, heads: number): F64 => (positions ? refRope(x, T, heads, hd, positions, cfg.ropeTheta) : x);
   for (let l = 0; l < cfg.layers; l++) {
     const pre = `model.layers.${l}.`;
     const h1 = refRmsnorm(x, P(pre + 'input_layernorm.weight'), T, dim, normEps);
-    const q = refRope(refGemm(false, true, T, heads * hd, dim, h1, P(pre + 'self_attn.q_proj.weight')), T, heads, hd, b.positions, cfg.ropeTheta);
-    const k = refRope(refGemm(false, true, T, kvHeads * hd, dim, h1, P(pre + 'self_attn.k_proj.weight')), T, kvHeads, hd, b.positions, cfg.ropeTheta);
+    const q = rope(refGemm(false, true, T, heads * hd, dim, h1, P(pre + 'self_attn.q_proj.weight')), heads);
+    const k = rope(refGemm(false, true, T, kvHeads * hd, dim, h1, P(pre + 'self_attn.k_proj.weight')), kvHeads);
     const v = refGemm(false, true, T, kvHeads * hd, dim, h1, P(pre + 'self_attn.v_proj.weight'));
     const { out } = refAttention(shape, q, k, v);
     const a = refGemm(false, true, T, dim, heads * hd, out, P(pre + 'self_attn.o_proj.weight'));

@@ -1,0 +1,39 @@
+// The model's RoPE against runtime/attention's applyRope and a float64 rotation: the plain native
+// model kernel and applyRope give the same rotation (same layout), and a scaled RoPE is applyRope's.
+import { describe, it } from 'vitest';
+import { applyRope, ropeFrequencies } from '../attention/index.js';
+import { kernels } from './kernels.js';
+import { refRope } from './ref.js';
+import { rotate } from './rope.js';
+import { expectClose, randF32, rng } from './testutil.js';
+
+describe('model RoPE', () => {
+  const n = 13, heads = 3, hd = 8;
+  const pos = Int32Array.from({ length: n }, (_, i) => (i * 7) % 40);
+  const x = randF32(n * heads * hd, rng(3));
+
+  it('the native model kernel equals applyRope without scaling (forward and inverse)', () => {
+    for (const inverse of [false, true]) {
+      const a = x.slice();
+      kernels().rope(a, n, heads, hd, pos, 500, inverse);
+      const b = applyRope(x, { heads, headDim: hd, positions: Float32Array.from(pos), rope: { base: 500 }, inverse });
+      expectClose(a, b, 2e-6, 1e-5, `inverse=${inverse}`);
+    }
+  });
+
+  it('linear scaling rotates by position / s (float64), other scalings are applyRope exactly', () => {
+    const a = x.slice();
+    rotate(kernels(), a, n, heads, hd, pos, 500, { kind: 'linear', factor: 4 }, false);
+    expectClose(a, refRope(x, n, heads, hd, Array.from(pos, (p) => p / 4), 500), 2e-6, 1e-5, 'linear');
+    for (const scaling of [{ kind: 'ntk', factor: 3 }, { kind: 'yarn', factor: 4, originalLength: 16 }, { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 }] as const) {
+      const y = x.slice();
+      rotate(kernels(), y, n, heads, hd, pos, 500, scaling, false);
+      expectClose(y, applyRope(x, { heads, headDim: hd, positions: Float32Array.from(pos), rope: { base: 500, scaling } }), 0, 0, scaling.kind);
+      // and it is a real change of frequencies
+      const plain = x.slice();
+      rotate(kernels(), plain, n, heads, hd, pos, 500, undefined, false);
+      if (ropeFrequencies(hd, { base: 500, scaling }).invFreq.some((f, i) => f !== ropeFrequencies(hd, { base: 500 }).invFreq[i]))
+        expectClose([Number(y.some((v, i) => Math.abs(v - plain[i]!) > 1e-4))], [1], 0, 0, `${scaling.kind} differs from plain`);
+    }
+  });
+});
