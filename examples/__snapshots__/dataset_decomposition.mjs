@@ -2,7 +2,7 @@
 import { runTrain } from "lmp/runtime";
 var source = {
   file: "examples/dataset_decomposition.lmp",
-  sha256: "d3642e2b5d77babee6b3a81d917b583b4991633a41671c093bf48e0e4efa907e",
+  sha256: "f909f9052a34111aecade8f773eae73bbf36e5818923e58e48670aa5ed7116b0",
   compiler: "0.1.0"
 };
 var tokenizer_bytes = {
@@ -108,7 +108,18 @@ var train_dd_run = {
   steps: 150,
   accumulate: 1,
   clip: null,
-  evals: [],
+  evals: [
+    {
+      every: 50,
+      task: {
+        task: "perplexity",
+        where: "examples/dataset_decomposition.lmp:42:18",
+        params: { data: "speeches.holdout", by: "length" }
+      },
+      eval: null,
+      perplexity: { data: data_speeches, split: "holdout", by: "length" }
+    }
+  ],
   checkpoint: { dir: "runs/dd", every: 50 },
   log: null,
   ranks: 1,
@@ -117,7 +128,7 @@ var train_dd_run = {
 var data_speeches_cc = {
   kind: "data",
   name: "speeches_cc",
-  where: "examples/dataset_decomposition.lmp:46:1",
+  where: "examples/dataset_decomposition.lmp:47:1",
   unsupported: [],
   config: {
     sources: [{ kind: "text", glob: "corpus/sotu/*.txt", weight: 1 }],
@@ -134,14 +145,14 @@ var data_speeches_cc = {
 var train_cc_run = {
   kind: "train",
   name: "cc_run",
-  where: "examples/dataset_decomposition.lmp:50:1",
+  where: "examples/dataset_decomposition.lmp:51:1",
   unsupported: [],
   model: model_tiny,
   data: data_speeches_cc,
   curriculum: {
     kind: "curriculum",
     name: null,
-    where: "examples/dataset_decomposition.lmp:52:14",
+    where: "examples/dataset_decomposition.lmp:53:14",
     unsupported: [],
     config: {
       schedule: { kind: "fixed", length: 8192 },
@@ -162,7 +173,18 @@ var train_cc_run = {
   steps: 150,
   accumulate: 1,
   clip: null,
-  evals: [],
+  evals: [
+    {
+      every: 50,
+      task: {
+        task: "perplexity",
+        where: "examples/dataset_decomposition.lmp:42:18",
+        params: { data: "speeches.holdout", by: "length" }
+      },
+      eval: null,
+      perplexity: { data: data_speeches, split: "holdout", by: "length" }
+    }
+  ],
   checkpoint: { dir: "runs/dd", every: 50 },
   log: null,
   ranks: 1,
@@ -176,7 +198,7 @@ async function cc_run(options = {}) {
 }
 var targets = {
   dd_run: { kind: "train", where: "examples/dataset_decomposition.lmp:35:1", run: dd_run },
-  cc_run: { kind: "train", where: "examples/dataset_decomposition.lmp:50:1", run: cc_run }
+  cc_run: { kind: "train", where: "examples/dataset_decomposition.lmp:51:1", run: cc_run }
 };
 export {
   attention_doc_causal,
