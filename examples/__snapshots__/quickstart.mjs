@@ -2,7 +2,7 @@
 import { runDecode, runTrain } from "lmp/runtime";
 var source = {
   file: "examples/quickstart.lmp",
-  sha256: "261c193e5c1e5132fc582040b1ec01b1e1476c54fc09dc986f60c69b3ee96107",
+  sha256: "02dc3b15892bb2422e4b4ca26bbd3b95ea5d0f1aac76a8f7bc0458e10ac582f1",
   compiler: "0.1.0"
 };
 var tokenizer_bytes = {
@@ -30,7 +30,7 @@ var data_corpus = {
       }
     ],
     tokenizer: { kind: "bytes", eot: 256, appendEot: true },
-    holdout: { fraction: 0, seed: 0 },
+    holdout: { fraction: 0.25, seed: 1 },
     filter: { minLength: 0, maxLength: null },
     utf8: "replace",
     pack: { kind: "decompose", min: 64, max: 512, deterministic: false },
@@ -42,7 +42,7 @@ var data_corpus = {
 var curriculum_grow = {
   kind: "curriculum",
   name: "grow",
-  where: "examples/quickstart.lmp:14:1",
+  where: "examples/quickstart.lmp:15:1",
   unsupported: [],
   config: {
     schedule: {
@@ -63,7 +63,7 @@ var curriculum_grow = {
 var attention_doc_causal = {
   kind: "attention",
   name: "doc_causal",
-  where: "examples/quickstart.lmp:19:1",
+  where: "examples/quickstart.lmp:20:1",
   unsupported: [],
   mask: {
     default: { op: "and", args: [{ op: "causal" }, { op: "same_document" }] },
@@ -77,7 +77,7 @@ var attention_doc_causal = {
 var model_tiny = {
   kind: "model",
   name: "tiny",
-  where: "examples/quickstart.lmp:24:1",
+  where: "examples/quickstart.lmp:25:1",
   unsupported: [],
   config: {
     dim: 64,
@@ -98,7 +98,7 @@ var model_tiny = {
 var train_quick = {
   kind: "train",
   name: "quick",
-  where: "examples/quickstart.lmp:31:1",
+  where: "examples/quickstart.lmp:32:1",
   unsupported: [],
   model: model_tiny,
   data: data_corpus,
@@ -115,7 +115,18 @@ var train_quick = {
   steps: 60,
   accumulate: 1,
   clip: 1,
-  evals: [],
+  evals: [
+    {
+      every: 20,
+      task: {
+        task: "perplexity",
+        where: "examples/quickstart.lmp:39:18",
+        params: { data: "corpus.holdout", by: "length" }
+      },
+      eval: null,
+      perplexity: { data: data_corpus, split: "holdout", by: "length" }
+    }
+  ],
   checkpoint: null,
   log: null,
   ranks: 1,
@@ -124,7 +135,7 @@ var train_quick = {
 var decode_sample = {
   kind: "decode",
   name: "sample",
-  where: "examples/quickstart.lmp:42:1",
+  where: "examples/quickstart.lmp:44:1",
   unsupported: [],
   model: model_tiny,
   attention: attention_doc_causal,
@@ -154,8 +165,8 @@ async function sample(options = {}) {
   return runDecode(decode_sample, options);
 }
 var targets = {
-  quick: { kind: "train", where: "examples/quickstart.lmp:31:1", run: quick },
-  sample: { kind: "decode", where: "examples/quickstart.lmp:42:1", run: sample }
+  quick: { kind: "train", where: "examples/quickstart.lmp:32:1", run: quick },
+  sample: { kind: "decode", where: "examples/quickstart.lmp:44:1", run: sample }
 };
 export {
   attention_doc_causal,
