@@ -16,6 +16,7 @@ import type { AttentionMaskIR, HeadGroupIR, MaskIR } from '../../runtime/mask/ir
 import type { DataConfig, PackConfig, SourceConfig, TokenizerConfig } from '../../runtime/data/config.js';
 import type { ScheduleConfig } from '../../runtime/curriculum/config.js';
 import type { RopeScaling } from '../../runtime/attention/positions.js';
+import { cacheKeepPolicy } from '../../runtime/model/settings.js';
 import type { LengthTarget } from '../../runtime/decode/decoder.js';
 import {
   IR_VERSION,
@@ -520,7 +521,10 @@ class Lowerer {
         tile = { cpu: { q: t, kv: t }, cuda: { q: t, kv: t } };
       }
     }
-    if (cache.kind === 'keep') unsupported.push('cache policy keep(...) with eviction (runtime/model keeps a full KV cache)');
+    if (cache.kind === 'keep') {
+      const kp = cacheKeepPolicy(cache);
+      if ('error' in kp) unsupported.push(kp.error);
+    }
     return { kind: 'attention', name: d.name.name, where: where(d.span), unsupported, mask, score, position, cache, tile };
   }
 
@@ -556,10 +560,7 @@ class Lowerer {
       };
     }
     if (attention) {
-      if (attention.position.kind !== 'rope') unsupported.push(`position ${attention.position.kind} in runtime/model (the model applies RoPE)`);
-      else if (attention.position.scaling.kind !== 'none') unsupported.push(`RoPE scaling ${attention.position.scaling.kind} in runtime/model`);
-      if (attention.position.limit !== null) unsupported.push('a position distance limit in runtime/model');
-      if (!(attention.score.kind === 'softmax' && attention.score.temperature === 1)) unsupported.push(`score ${attention.score.kind} in runtime/model (softmax at temperature 1 only)`);
+      if (attention.position.kind === 'none' && attention.position.limit !== null) unsupported.push('a position distance limit with position none (limit applies to rope or alibi)');
     }
     return { kind: 'model', name: d.name.name, where: where(d.span), unsupported, config, load, attention, tokenizer, seed: this.seed(d) };
   }

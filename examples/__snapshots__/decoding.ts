@@ -23,7 +23,7 @@ export const attention_streaming = {
   kind: 'attention',
   name: 'streaming',
   where: 'examples/decoding.lmp:5:1',
-  unsupported: ['cache policy keep(...) with eviction (runtime/model keeps a full KV cache)'],
+  unsupported: [],
   mask: {
     default: {
       op: 'and',

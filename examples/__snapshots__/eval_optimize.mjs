@@ -17,7 +17,7 @@ var attention_streaming = {
   kind: "attention",
   name: "streaming",
   where: "examples/eval_optimize.lmp:5:1",
-  unsupported: ["cache policy keep(...) with eviction (runtime/model keeps a full KV cache)"],
+  unsupported: [],
   mask: {
     default: {
       op: "and",
@@ -41,7 +41,7 @@ var model_tiny = {
   kind: "model",
   name: "tiny",
   where: "examples/eval_optimize.lmp:11:1",
-  unsupported: ["a position distance limit in runtime/model"],
+  unsupported: [],
   config: {
     dim: 256,
     layers: 4,

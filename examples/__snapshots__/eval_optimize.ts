@@ -23,7 +23,7 @@ export const attention_streaming = {
   kind: 'attention',
   name: 'streaming',
   where: 'examples/eval_optimize.lmp:5:1',
-  unsupported: ['cache policy keep(...) with eviction (runtime/model keeps a full KV cache)'],
+  unsupported: [],
   mask: {
     default: {
       op: 'and',
@@ -48,7 +48,7 @@ export const model_tiny = {
   kind: 'model',
   name: 'tiny',
   where: 'examples/eval_optimize.lmp:11:1',
-  unsupported: ['a position distance limit in runtime/model'],
+  unsupported: [],
   config: {
     dim: 256,
     layers: 4,

@@ -8,7 +8,7 @@ var attention_streaming = {
   kind: "attention",
   name: "streaming",
   where: "examples/long_context.lmp:3:1",
-  unsupported: ["cache policy keep(...) with eviction (runtime/model keeps a full KV cache)"],
+  unsupported: [],
   mask: {
     default: {
       op: "and",

@@ -14,7 +14,7 @@ export const attention_streaming = {
   kind: 'attention',
   name: 'streaming',
   where: 'examples/long_context.lmp:3:1',
-  unsupported: ['cache policy keep(...) with eviction (runtime/model keeps a full KV cache)'],
+  unsupported: [],
   mask: {
     default: {
       op: 'and',

@@ -4,6 +4,8 @@
 // Every policy lays out the tokens it attends to in their original order at positions 0..S-1
 // (keys are cached before RoPE and rotated by their index in the attended set: position shift).
 import { type CachePolicy, KVCacheSession, type LlamaModel } from './llama.js';
+import type { CacheSpec } from '../entry/spec.js';
+import { cacheKeepPolicy } from './settings.js';
 
 /** What every decoding session offers (KVCacheSession, SirLLMSession, InfLLMSession). */
 export interface DecodeSession {
@@ -316,8 +318,9 @@ export class InfLLMSession implements DecodeSession {
 
 /**
  * A decoding session for a cache policy: runtime/model's own policies, or the compiler's
- * `cache` clause (CacheSpec: full | sirllm | infllm; `reposition` is implied — every policy
- * that evicts shifts positions; `keep(mask)` is not supported here).
+ * `cache` clause (CacheSpec: full | sirllm | infllm | keep(sink(g) | window(w)) reposition;
+ * `reposition` is implied for sirllm/infllm — every policy that evicts shifts positions; keep
+ * without reposition, or with another mask, is refused: settings.ts cacheKeepPolicy).
  */
 export function createSession(model: LlamaModel, policy: SessionPolicy | { readonly kind: string; readonly [k: string]: unknown } = { kind: 'full' }): DecodeSession {
   switch (policy.kind) {
@@ -329,6 +332,12 @@ export function createSession(model: LlamaModel, policy: SessionPolicy | { reado
       return new SirLLMSession(model, policy as SirLLMPolicy);
     case 'infllm':
       return new InfLLMSession(model, policy as InfLLMPolicy);
+    case 'keep': {
+      // the compiler's `cache keep(sink(g) | window(w)) reposition`
+      const p = cacheKeepPolicy(policy as Extract<CacheSpec, { kind: 'keep' }>);
+      if ('error' in p) throw Object.assign(new Error(p.error), { code: 'LMP_E_NO_RUNTIME' });
+      return new KVCacheSession(model, p);
+    }
     default:
       throw Object.assign(new Error(`cache policy ${policy.kind} is not supported by runtime/model`), { code: 'LMP_E_NO_RUNTIME' });
   }
