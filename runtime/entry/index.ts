@@ -13,17 +13,18 @@ import { materialize, planPack, type PackedBatch as DataBatch } from '../data/pa
 import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
 import { Decoder, type DecodeResult, type LogitsSource } from '../decode/decoder.js';
 import type { SamplerSpec } from '../decode/chain.js';
-import type { MaskIR } from '../mask/ir.js';
 import type { DataConfig, TokenizerConfig } from '../data/config.js';
 import type { CurriculumConfig } from '../curriculum/config.js';
 import type { ModelConfig } from '../model/config.js';
 import { fusedAttention } from '../model/fused.js';
 import { LlamaModel, type PackedBatch } from '../model/llama.js';
+import type { AttentionSettings } from '../model/attention.js';
+import { attentionOptions } from '../model/settings.js';
 import { ModelLogitsSource } from '../model/source.js';
 import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
 import { evaluate } from '../model/eval.js';
 import { appendFileSync } from 'node:fs';
-import type { DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
+import type { AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 
 export * from './spec.js';
 
@@ -117,17 +118,17 @@ export type RunResult = TrainResult | DecodeRunResult;
 
 const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
 
-function modelOf(spec: Frozen<ModelSpec>, where: string, kind: string, name: string): { config: ModelConfig; mask: MaskIR | undefined } {
+function modelOf(spec: Frozen<ModelSpec>, where: string, kind: string, name: string): { config: ModelConfig; attention: AttentionSettings } {
   assertSupported('model', spec.name, spec.where, spec.unsupported);
   if (!spec.config) throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: model ${spec.name} is load("${spec.load}") only; loading checkpoints from lmpc run is not wired yet`);
   const att = spec.attention;
-  if (att && att.mask.groups.length > 0) throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: per-head masks in runtime/model (attention ${att.name})`);
-  return { config: thaw<ModelConfig>(spec.config), mask: att?.mask.default ? thaw<MaskIR>(att.mask.default) : undefined };
+  // the whole attention block: mask (head groups), score, position (runtime/model/settings.ts)
+  return { config: thaw<ModelConfig>(spec.config), attention: att ? attentionOptions(thaw<AttentionSpec>(att)) : {} };
 }
 
 function buildModel(spec: Frozen<ModelSpec>, where: string, kind: string, name: string): LlamaModel {
-  const { config, mask } = modelOf(spec, where, kind, name);
-  return LlamaModel.init(config, spec.seed, { attention: fusedAttention(), ...(mask ? { mask } : {}) });
+  const { config, attention } = modelOf(spec, where, kind, name);
+  return LlamaModel.init(config, spec.seed, { attention: fusedAttention(), ...attention });
 }
 
 function toModelBatch(b: DataBatch): PackedBatch {
