@@ -69,7 +69,13 @@ function pickTargets(ir: ProgramIR, opts: RunOptionsCli, runAll: boolean): DeclI
 
 function describe(r: RunResult): string {
   if (r.kind === 'train') {
-    return `train ${r.target}: ${r.steps} steps, ${r.tokens} tokens, ${r.params} parameters, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)\n`;
+    const head = `train ${r.target}: ${r.steps} steps, ${r.tokens} tokens, ${r.params} parameters, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)\n`;
+    // Held-out evals: one line each (the same figures --json reports under `evals`).
+    const evals = r.evals.map((e) => {
+      const by = e.by_length.map((b) => `${b.length}: ${b.ppl.toFixed(2)}`).join(', ');
+      return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${by ? ` (by length ${by})` : ''}\n`;
+    });
+    return head + evals.join('');
   }
   return `decode ${r.target}${r.trained ? '' : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
 }
@@ -135,6 +141,7 @@ export function register(program: Command): void {
       const progress = !json && !env['CI'] && process.stderr.isTTY === true;
       const onProgress = progress
         ? (p: Progress) => {
+            if (p.phase === 'eval' && p.message !== undefined) return ctx.io.stderr(`\r${p.message}\n`);
             const loss = p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : '';
             ctx.io.stderr(`\r${p.phase} ${p.target} ${p.step}/${p.total}${loss}   ${p.step === p.total ? '\n' : ''}`);
           }
