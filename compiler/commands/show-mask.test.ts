@@ -45,6 +45,14 @@ describe('lmpc show-mask', () => {
     expect(g.out.split('\n').slice(1, 4)).toEqual(['█··', '█··', '█··']);
   });
 
+  it('reports an unwritable output path with exit 2 and leaves nothing behind', async () => {
+    const target = join(dir, 'no-such-dir', 'm.svg');
+    const r = await run(['show-mask', file, '--attention', 'local', '--length', '8', '-o', target]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`cannot write ${target}`);
+    expect(r.out).toBe('');
+  });
+
   it('writes a valid PNG and an SVG', async () => {
     const png = join(dir, 'm.png');
     const r = await run(['show-mask', file, '--attention', 'local', '--length', '8', '-o', png]);

@@ -2,12 +2,12 @@
 //  [-o mask.svg|mask.png]`: the mask of an attention declaration as a picture, with the tile grid
 // and the block classifier's empty/full/partial classes. Terminal blocks by default.
 // Exit 0 on success, 1 when the file has syntax errors or the mask does not lower, 2 on usage.
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse } from '../../grammar/index.js';
 import type { Decl, Expr } from '../../grammar/ast.js';
 import { lowerMask } from '../lower/mask.js';
 import { readSource } from '../io/read.js';
+import { writeFileAtomic } from '../io/write.js';
 import type { AttentionMaskIR, HeadGroupIR, MaskIR } from '../../runtime/mask/ir.js';
 import { docIdsFromLengths } from '../../runtime/mask/eval.js';
 import { maskForHead } from '../../runtime/mask/classify.js';
@@ -96,9 +96,13 @@ export function register(program: Command): void {
       const ropts = { length, tile, docIds };
       if (opts.output) {
         const out = opts.output.toLowerCase();
-        if (out.endsWith('.png')) writeFileSync(opts.output, renderPng(mask, ropts));
-        else if (out.endsWith('.svg')) writeFileSync(opts.output, renderSvg(mask, ropts));
-        else return usage('-o must end in .svg or .png');
+        if (!out.endsWith('.png') && !out.endsWith('.svg')) return usage('-o must end in .svg or .png');
+        try {
+          writeFileAtomic(opts.output, out.endsWith('.png') ? renderPng(mask, ropts) : renderSvg(mask, ropts));
+        } catch (e) {
+          ctx.io.stderr(`lmpc show-mask: cannot write ${opts.output}: ${e instanceof Error ? e.message : String(e)}\n`);
+          return setExit(ctx, 2);
+        }
         ctx.io.stdout(`wrote ${opts.output}\n`);
       } else {
         ctx.io.stdout(renderTerminal(mask, ropts));

@@ -5,7 +5,7 @@ import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, write
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export function writeFileAtomic(path: string, content: string): void {
+export function writeFileAtomic(path: string, content: string | Uint8Array): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let mode: number | undefined;
   try {
@@ -16,7 +16,7 @@ export function writeFileAtomic(path: string, content: string): void {
   const fd = openSync(tmp, 'wx', mode ?? 0o644);
   try {
     try {
-      const data = Buffer.from(content, 'utf8');
+      const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
       let off = 0;
       while (off < data.length) off += writeSync(fd, data, off, data.length - off);
       fsyncSync(fd);
