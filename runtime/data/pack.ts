@@ -229,45 +229,127 @@ export function planPack(c: CorpusView, order: Int32Array, pack: PackConfig, eot
   }
 }
 
-/** Build the batch of the given sequences of a plan. */
-export function materialize(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>): PackedBatch {
-  const B = seqs.length;
-  const cu = new Int32Array(B + 1);
-  let nSeg = 0;
-  for (let b = 0; b < B; b++) {
-    const s = seqs[b]!;
-    cu[b + 1] = cu[b]! + plan.seqLength[s]!;
-    nSeg += plan.seqFirstSeg[s + 1]! - plan.seqFirstSeg[s]!;
+/** 0, 1, 2, ... shared by every gather: position ids are copied out of it with `set` (one bulk
+ *  copy per segment or sequence) instead of a per-token loop. Grows to the longest sequence seen. */
+let iota = new Int32Array(0);
+function iotaFor(n: number): Int32Array {
+  if (iota.length < n) {
+    const next = new Int32Array(Math.max(n, 2 * iota.length, 4096));
+    for (let i = 0; i < next.length; i++) next[i] = i;
+    iota = next;
   }
-  const T = cu[B]!;
-  const out: PackedBatch = {
-    tokens: new Int32Array(T), cuSeqlens: cu, docIds: new Int32Array(T).fill(-1), positionIds: new Int32Array(T), lossMask: new Uint8Array(T),
-    segCu: new Int32Array(B + 1), segDoc: new Int32Array(nSeg), segOffset: new Int32Array(nSeg), segLength: new Int32Array(nSeg),
-  };
-  let si = 0;
+  return iota;
+}
+
+/** Reusable storage for `materialize`: typed arrays that grow on demand (by doubling) and are never
+ *  shrunk, so a loop that materializes batch after batch allocates nothing once warm. A batch
+ *  materialized into it is a set of views of these buffers, valid until the next call. */
+export class BatchBuffers {
+  tokens = new Int32Array(0);
+  docIds = new Int32Array(0);
+  positionIds = new Int32Array(0);
+  lossMask = new Uint8Array(0);
+  cuSeqlens = new Int32Array(0);
+  segCu = new Int32Array(0);
+  segDoc = new Int32Array(0);
+  segOffset = new Int32Array(0);
+  segLength = new Int32Array(0);
+
+  /** Make room for T tokens, B sequences and S segments. */
+  reserve(T: number, B: number, S: number): void {
+    const cap = (have: number, want: number): number => (have >= want ? have : Math.max(want, 2 * have));
+    if (this.tokens.length < T) {
+      const c = cap(this.tokens.length, T);
+      this.tokens = new Int32Array(c);
+      this.docIds = new Int32Array(c);
+      this.positionIds = new Int32Array(c);
+      this.lossMask = new Uint8Array(c);
+    }
+    if (this.cuSeqlens.length < B + 1) {
+      const c = cap(this.cuSeqlens.length, B + 1);
+      this.cuSeqlens = new Int32Array(c);
+      this.segCu = new Int32Array(c);
+    }
+    if (this.segDoc.length < S) {
+      const c = cap(this.segDoc.length, S);
+      this.segDoc = new Int32Array(c);
+      this.segOffset = new Int32Array(c);
+      this.segLength = new Int32Array(c);
+    }
+  }
+}
+
+/** Build the batch of the given sequences of a plan. Every segment is one contiguous span of the
+ *  corpus token stream, so the gather is bulk copies and fills per segment: tokens with `set`,
+ *  document ids and loss mask with `fill`, position ids with `set` from a shared 0, 1, 2, ... array;
+ *  padding is a `fill` per sequence. No per-token loop. With `into`, the batch's arrays are views of
+ *  its (reused, grown on demand) buffers, valid until the next call with the same `into`. */
+export function materialize(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, into?: BatchBuffers): PackedBatch {
+  const B = seqs.length;
+  const seqLength = plan.seqLength;
+  const first = plan.seqFirstSeg;
+  let T = 0;
+  let nSeg = 0;
+  let longest = 0;
   for (let b = 0; b < B; b++) {
     const s = seqs[b]!;
-    const base = cu[b]!;
-    let at = base;
-    for (let g = plan.seqFirstSeg[s]!; g < plan.seqFirstSeg[s + 1]!; g++) {
-      const st = plan.segStart[g]!;
-      const len = plan.segLen[g]!;
-      out.tokens.set(tokens.subarray(st, st + len), at);
-      out.docIds.fill(plan.segDoc[g]!, at, at + len);
-      out.lossMask.fill(1, at, at + len);
-      const p0 = plan.positions === 'sequence' ? at - base : 0;
-      for (let t = 0; t < len; t++) out.positionIds[at + t] = p0 + t;
-      out.segDoc[si] = plan.segDoc[g]!;
-      out.segOffset[si] = at - base;
-      out.segLength[si] = len;
+    const L = seqLength[s]!;
+    T += L;
+    if (L > longest) longest = L;
+    nSeg += first[s + 1]! - first[s]!;
+  }
+  let out: PackedBatch;
+  if (into) {
+    into.reserve(T, B, nSeg);
+    out = {
+      tokens: into.tokens.subarray(0, T), cuSeqlens: into.cuSeqlens.subarray(0, B + 1), docIds: into.docIds.subarray(0, T), positionIds: into.positionIds.subarray(0, T),
+      lossMask: into.lossMask.subarray(0, T), segCu: into.segCu.subarray(0, B + 1), segDoc: into.segDoc.subarray(0, nSeg), segOffset: into.segOffset.subarray(0, nSeg),
+      segLength: into.segLength.subarray(0, nSeg),
+    };
+  } else {
+    out = {
+      tokens: new Int32Array(T), cuSeqlens: new Int32Array(B + 1), docIds: new Int32Array(T), positionIds: new Int32Array(T), lossMask: new Uint8Array(T),
+      segCu: new Int32Array(B + 1), segDoc: new Int32Array(nSeg), segOffset: new Int32Array(nSeg), segLength: new Int32Array(nSeg),
+    };
+  }
+  const pos = iotaFor(longest);
+  const oTok = out.tokens, oDoc = out.docIds, oPos = out.positionIds, oMask = out.lossMask;
+  const oSegDoc = out.segDoc, oSegOff = out.segOffset, oSegLen = out.segLength;
+  const segStart = plan.segStart, segLen = plan.segLen, segDoc = plan.segDoc;
+  const perSequence = plan.positions === 'sequence';
+  const padId = plan.padId;
+  out.cuSeqlens[0] = 0;
+  out.segCu[0] = 0;
+  let si = 0;
+  let at = 0;
+  for (let b = 0; b < B; b++) {
+    const s = seqs[b]!;
+    const base = at;
+    for (let g = first[s]!, gEnd = first[s + 1]!; g < gEnd; g++) {
+      const len = segLen[g]!;
+      const doc = segDoc[g]!;
+      oSegDoc[si] = doc;
+      oSegOff[si] = at - base;
+      oSegLen[si] = len;
       si++;
+      if (len === 0) continue;
+      const st = segStart[g]!;
+      oTok.set(tokens.subarray(st, st + len), at);
+      oDoc.fill(doc, at, at + len);
+      oMask.fill(1, at, at + len);
+      if (!perSequence) oPos.set(pos.subarray(0, len), at);
       at += len;
     }
-    const end = cu[b + 1]!;
+    const end = base + seqLength[s]!;
     if (at < end) {
-      out.tokens.fill(plan.padId, at, end);
-      for (let t = at; t < end; t++) out.positionIds[t] = t - base;
+      oTok.fill(padId, at, end);
+      oDoc.fill(-1, at, end);
+      oMask.fill(0, at, end);
+      if (!perSequence) oPos.set(pos.subarray(at - base, end - base), at);
+      at = end;
     }
+    if (perSequence) oPos.set(pos.subarray(0, end - base), base);
+    out.cuSeqlens[b + 1] = end;
     out.segCu[b + 1] = si;
   }
   return out;

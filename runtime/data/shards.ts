@@ -151,7 +151,7 @@ const STAGE_TOKENS = 1 << 18;
 /** Positioned .tok writes writeShardAsync keeps in flight (libuv's pool has 4 threads by default). */
 const WRITES_IN_FLIGHT = 3;
 
-interface Gathered {
+export interface Gathered {
   idx: Float64Array;
   seg: Int32Array;
   tokens: number;
@@ -160,8 +160,10 @@ interface Gathered {
 
 /** Gather the tokens of `seqs` (segments, then padding) into `ring` staging chunks used in turn and
  *  yield each full chunk's bytes; the consumer must be done with chunk k before asking for chunk
- *  k + ring (which reuses its buffer). Returns .idx/.seg. */
-function* gatherChunks(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32', ring = 2): Generator<Uint8Array, Gathered, void> {
+ *  k + ring (which reuses its buffer). Returns .idx/.seg. Bulk copies only: one `set` per segment
+ *  piece (a piece ends at a segment's or a chunk's end), one `fill` per padding run. Exported for
+ *  bench/data (the gather measured without the CRC and the file writes). */
+export function* gatherChunks(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, dtype: 'u16' | 'u32', ring = 2): Generator<Uint8Array, Gathered, void> {
   let S = 0;
   for (let j = 0; j < seqs.length; j++) {
     const s = seqs[j]!;
