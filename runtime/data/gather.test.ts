@@ -1,4 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultDataConfig } from './config.js';
+import { buildShards, ShardReader } from './shards.js';
 import { BatchBuffers, materialize, planConcatChunk, planDecompose, planPad, planPrepack, type CorpusView, type PackedBatch, type SequencePlan } from './pack.js';
 import { Rng } from './rng.js';
 
@@ -141,5 +147,42 @@ describe('bulk gather (materialize) equals a naive per-token gather', () => {
     expect([...b.docIds]).toEqual([2, 2, 2, -1]);
     expect([...b.lossMask]).toEqual([1, 1, 1, 0]);
     expect(b.tokens.buffer).toBe(buf);
+  });
+});
+
+describe('ShardReader bulk decode', () => {
+  const work = mkdtempSync(join(tmpdir(), 'lmp-gather-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  it('u16 and u32 shards read back the same batches (EOT 256 vs 70000)', async () => {
+    const root = join(work, 'corpus');
+    cpSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'corpus'), root, { recursive: true });
+    const readers: ShardReader[] = [];
+    for (const eot of [256, 70000]) {
+      const cfg = defaultDataConfig({
+        root, sources: [{ kind: 'text', glob: 'moby-dick-*.txt', weight: 1 }], tokenizer: { kind: 'bytes', eot, appendEot: true },
+        pack: { kind: 'prepack', capacity: 'longest', algorithm: 'bfd', group: 0 }, seed: 3,
+      });
+      const r = await buildShards(cfg, { outDir: join(work, 'out'), shardTokens: 4096 });
+      readers.push(new ShardReader(r.dir));
+    }
+    const [a, b] = readers as [ShardReader, ShardReader];
+    expect(a.index.dtype).toBe('u16');
+    expect(b.index.dtype).toBe('u32');
+    for (const { length, count } of a.buckets) {
+      const seqs = Array.from({ length: count }, (_, i) => count - 1 - i);
+      const x = plain(a.batch(length, seqs));
+      const y = plain(b.batch(length, seqs));
+      y.tokens = y.tokens!.map((t) => (t === 70000 ? 256 : t));
+      expect(y).toEqual(x);
+      // positions restart per prompt and count on through the padding
+      const bx = a.batch(length, seqs);
+      for (let j = 0; j < seqs.length; j++) {
+        const base = bx.cuSeqlens[j]!;
+        for (let g = bx.segCu[j]!; g < bx.segCu[j + 1]!; g++) {
+          const o = base + bx.segOffset[g]!;
+          expect([...bx.positionIds.subarray(o, o + bx.segLength[g]!)]).toEqual(Array.from({ length: bx.segLength[g]! }, (_, t) => t));
+        }
+      }
+    }
   });
 });

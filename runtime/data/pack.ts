@@ -232,7 +232,7 @@ export function planPack(c: CorpusView, order: Int32Array, pack: PackConfig, eot
 /** 0, 1, 2, ... shared by every gather: position ids are copied out of it with `set` (one bulk
  *  copy per segment or sequence) instead of a per-token loop. Grows to the longest sequence seen. */
 let iota = new Int32Array(0);
-function iotaFor(n: number): Int32Array {
+export function iotaFor(n: number): Int32Array {
   if (iota.length < n) {
     const next = new Int32Array(Math.max(n, 2 * iota.length, 4096));
     for (let i = 0; i < next.length; i++) next[i] = i;

@@ -12,17 +12,19 @@
 // Writes go to a temporary folder renamed into place at the end (atomic on one file system).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
+import { endianness } from 'node:os';
 import { join, relative } from 'node:path';
 import type { DataConfig } from './config.js';
 import { validateDataConfig } from './config.js';
 import { loadCorpus, mixOrder, type CorpusStats } from './corpus.js';
 import { crc32, Fnv1a64 } from './hash.js';
-import { log2Histogram, planPack, type PackedBatch, type SequencePlan } from './pack.js';
+import { iotaFor, log2Histogram, planPack, type PackedBatch, type SequencePlan } from './pack.js';
 import { Rng } from './rng.js';
 import { sourceFiles } from './sources.js';
 import { loadTokenizer } from './tokenizers.js';
 
 export const SHARD_FORMAT_VERSION = 1;
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 export class ShardCorruptError extends Error {
   readonly code = 'LMP_E_SHARD_CORRUPT';
@@ -468,7 +470,11 @@ export class ShardReader {
     const w = this.index.dtype === 'u16' ? 2 : 4;
     const raw = this.pread(sh.name + '.tok', (t1 - t0) * w, t0 * w);
     const tokens = new Int32Array(t1 - t0);
-    for (let t = 0; t < tokens.length; t++) tokens[t] = w === 2 ? raw.readUInt16LE(2 * t) : raw.readUInt32LE(4 * t);
+    if (LITTLE_ENDIAN) {
+      // the file is little-endian like the typed arrays here: one widening (u16) or plain (u32) copy
+      const aligned = raw.byteOffset % w === 0 ? raw : Buffer.from(raw);
+      tokens.set(w === 2 ? new Uint16Array(aligned.buffer, aligned.byteOffset, tokens.length) : new Int32Array(aligned.buffer, aligned.byteOffset, tokens.length));
+    } else for (let t = 0; t < tokens.length; t++) tokens[t] = w === 2 ? raw.readUInt16LE(2 * t) : raw.readUInt32LE(4 * t);
     const sraw = this.pread(sh.name + '.seg', (g1 - g0) * 12, g0 * 12);
     const segments = new Int32Array(sraw.buffer.slice(sraw.byteOffset, sraw.byteOffset + sraw.byteLength));
     return { tokens, segments };
@@ -489,17 +495,20 @@ export class ShardReader {
       segCu: new Int32Array(items.length + 1), segDoc: new Int32Array(nSeg), segOffset: new Int32Array(nSeg), segLength: new Int32Array(nSeg),
     };
     let si = 0;
+    let longest = 0;
+    for (const it of items) longest = Math.max(longest, it.tokens.length);
+    const pos = iotaFor(longest);
     items.forEach((it, j) => {
       const base = cu[j]!;
       out.tokens.set(it.tokens, base);
-      for (let t = 0; t < it.tokens.length; t++) out.positionIds[base + t] = t;
+      out.positionIds.set(pos.subarray(0, it.tokens.length), base);
       for (let g = 0; g < it.segments.length; g += 3) {
         const doc = it.segments[g]!;
         const o = it.segments[g + 1]!;
         const len = it.segments[g + 2]!;
         out.docIds.fill(doc, base + o, base + o + len);
         out.lossMask.fill(1, base + o, base + o + len);
-        if (this.index.positions === 'segment') for (let t = 0; t < len; t++) out.positionIds[base + o + t] = t;
+        if (this.index.positions === 'segment') out.positionIds.set(pos.subarray(0, len), base + o);
         out.segDoc[si] = doc;
         out.segOffset[si] = o;
         out.segLength[si] = len;
