@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/config.h"
-#include "core/error.h"
+#include "core/status.h"
 #include "core/threadpool.h"
 
 namespace lmp {
