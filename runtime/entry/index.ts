@@ -23,6 +23,7 @@ import { attentionOptions } from '../model/settings.js';
 import { ModelLogitsSource } from '../model/source.js';
 import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
 import { evaluate } from '../model/eval.js';
+import { loadModel } from '../model/io.js';
 import { appendFileSync } from 'node:fs';
 import type { AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 
@@ -108,27 +109,62 @@ export interface DecodeRunResult {
   readonly text: string;
   readonly tokens: readonly number[];
   readonly stopReason: DecodeResult['stopReason'];
-  /** Whether the model was trained in this process (false: freshly initialized weights). */
+  /** Whether the model was trained in this process (false: loaded or freshly initialized weights). */
   readonly trained: boolean;
+  /** The checkpoint directory the weights were loaded from (`model m = load("dir")`), else null. */
+  readonly loaded: string | null;
   readonly trace?: readonly { readonly entropy: number; readonly surprise: number; readonly logprob: number }[];
   readonly seconds: number;
 }
 
 export type RunResult = TrainResult | DecodeRunResult;
 
+/** Resolves after pending I/O and expired timers have had their turn (setImmediate). */
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
 
-function modelOf(spec: Frozen<ModelSpec>, where: string, kind: string, name: string): { config: ModelConfig; attention: AttentionSettings } {
+function modelOf(spec: Frozen<ModelSpec>): { config: ModelConfig | null; attention: AttentionSettings } {
   assertSupported('model', spec.name, spec.where, spec.unsupported);
-  if (!spec.config) throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: model ${spec.name} is load("${spec.load}") only; loading checkpoints from lmpc run is not wired yet`);
   const att = spec.attention;
   // the whole attention block: mask (head groups), score, position (runtime/model/settings.ts)
-  return { config: thaw<ModelConfig>(spec.config), attention: att ? attentionOptions(thaw<AttentionSpec>(att)) : {} };
+  return { config: spec.config ? thaw<ModelConfig>(spec.config) : null, attention: att ? attentionOptions(thaw<AttentionSpec>(att)) : {} };
 }
 
-function buildModel(spec: Frozen<ModelSpec>, where: string, kind: string, name: string): LlamaModel {
-  const { config, attention } = modelOf(spec, where, kind, name);
-  return LlamaModel.init(config, spec.seed, { attention: fusedAttention(), ...attention });
+/**
+ * The model of a spec: `load("dir")` reads config.json + model.safetensors from dir (relative to
+ * baseDir, the .lmp file's folder under lmpc run) at run time, the architecture coming from
+ * config.json; otherwise fresh weights from the spec's architecture and seed. Errors name the
+ * model declaration: "error in model m (x.lmp:3:1): ...".
+ */
+function buildModel(spec: Frozen<ModelSpec>, baseDir: string): { model: LlamaModel; loaded: string | null } {
+  const { config, attention } = modelOf(spec);
+  const opts = { attention: fusedAttention(), ...attention };
+  const err = (code: string, msg: string): RuntimeEntryError => new RuntimeEntryError(code, `error in ${context('model', spec.name, spec.where)}: ${msg}`);
+  if (spec.load !== null) {
+    const dir = resolve(baseDir, spec.load);
+    let model: LlamaModel;
+    try {
+      model = loadModel(dir, opts);
+    } catch (e) {
+      const x = e as { code?: string; message?: string };
+      throw err(x.code ?? 'LMP_E_MODEL_LOAD', `cannot load checkpoint "${spec.load}": ${x.message ?? String(e)}`);
+    }
+    if (config) {
+      // `arch` written next to `load`: the checkpoint must have that architecture
+      const c = model.config;
+      const diff = (['dim', 'layers', 'heads', 'kvHeads', 'ffn', 'vocab'] as const).filter((k) => !(k === 'vocab' && config.vocab === 0) && config[k] !== c[k]);
+      if (diff.length) throw err('LMP_E_MODEL_LOAD', `checkpoint "${spec.load}" does not match the declared architecture (${diff.map((k) => `${k} ${config[k]} vs ${c[k]} in config.json`).join(', ')})`);
+    }
+    return { model, loaded: dir };
+  }
+  if (!config) throw err('LMP_E_NO_RUNTIME', 'the model has neither an architecture nor a checkpoint to load');
+  try {
+    return { model: LlamaModel.init(config, spec.seed, opts), loaded: null };
+  } catch (e) {
+    const x = e as { code?: string; message?: string };
+    throw err(x.code ?? 'LMP_E_RUNTIME', x.message ?? String(e));
+  }
 }
 
 function toModelBatch(b: DataBatch): PackedBatch {
@@ -205,14 +241,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     const err = e as { code?: string; message?: string };
     throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('train', spec.name, spec.where)}: ${err.message ?? String(e)}`);
   };
-  const model = (() => {
-    try {
-      return buildModel(spec.model, spec.where, 'train', name);
-    } catch (e) {
-      if (e instanceof RuntimeEntryError) throw e;
-      return fail(e);
-    }
-  })();
+  const { model } = buildModel(spec.model, baseDir);
   let tok: LmpTokenizer;
   let batches: { next(): IteratorResult<PackedBatch> };
   const epochs = { n: 1 };
@@ -279,6 +308,9 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   try {
     for (let i = 0; i < steps; i++) {
       const m = trainer.trainStep();
+      // Between optimizer steps, let the event loop run (timers, signal handlers, progress
+      // output); results are unaffected: the step itself is synchronous native work.
+      await yieldToLoop();
       metrics.push(m);
       tokens += m.tokens;
       options.onProgress?.({ target: name, phase: 'train', step: i + 1, total: steps, loss: m.loss });
@@ -327,11 +359,13 @@ export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = 
     throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('decode', spec.name, spec.where)}: ${err.message ?? String(e)}`);
   };
   const trainedModel = m.name ? options.session?.models.get(m.name) : undefined;
-  const model = trainedModel ?? buildModel(m, spec.where, 'decode', name);
+  const built = trainedModel ? { model: trainedModel, loaded: null } : buildModel(m, options.baseDir ?? process.cwd());
+  const model = built.model;
   try {
     const tokCfg = m.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
     const tok = await loadTokenizer(thaw<TokenizerConfig>(tokCfg), options.baseDir ?? process.cwd());
     const promptText = spec.prompt && 'text' in spec.prompt ? spec.prompt.text : '';
+    if (tok.vocabSize > model.config.vocab) throw new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`);
     const prompt = promptText ? Array.from(tok.encode(promptText)) : [tok.eot];
     const decoder = new Decoder(modelLogits(model, spec.attention ? thaw<{ kind: string }>(spec.attention.cache) : undefined), {
       chain: thaw<SamplerSpec[]>(spec.chain.samplers),
@@ -354,6 +388,7 @@ export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = 
       tokens: r.tokens,
       stopReason: r.stopReason,
       trained: trainedModel !== undefined,
+      loaded: built.loaded,
       ...(r.trace ? { trace: r.trace.map((t) => ({ entropy: t.entropy, surprise: t.surprise, logprob: t.logprob })) } : {}),
       seconds: (performance.now() - t0) / 1000,
     };

@@ -99,7 +99,7 @@ export interface AttentionSpec extends DeclSpec<'attention'> {
 export interface ModelSpec extends DeclSpec<'model'> {
   /** The architecture; null when the model is only `load("dir")` (config.json decides). */
   readonly config: ModelConfig | null;
-  /** Checkpoint directory (relative to the .lmp file's folder), or null. */
+  /** Checkpoint directory (relative to the .lmp file's folder), or null; read at run time (config.json + model.safetensors). */
   readonly load: string | null;
   /** The attention the model uses; null = the model's default (causal & same_document, RoPE). */
   readonly attention: AttentionSpec | null;

@@ -1,21 +1,32 @@
 // Model directories in the Hugging Face layout: config.json (LlamaConfig) + model.safetensors
 // (HF Llama tensor names, Linear weights [out, in]). Writes are atomic per file.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHfConfig, ModelConfigError, toHfConfig } from './config.js';
 import { LlamaModel, type ModelOptions } from './llama.js';
-import { readSafetensors, writeFileAtomic, writeSafetensors } from './safetensors.js';
+import { readSafetensors, writeFileAtomic, writeSafetensors, type SafetensorsDtype } from './safetensors.js';
 
-export function saveModel(dir: string, model: LlamaModel): void {
+const TORCH_DTYPE: Record<SafetensorsDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+/** Write config.json + model.safetensors; tensors stored as `dtype` (default F32; F16/BF16 round to nearest even). */
+export function saveModel(dir: string, model: LlamaModel, opts: { dtype?: SafetensorsDtype } = {}): void {
+  const dtype = opts.dtype ?? 'F32';
   mkdirSync(dir, { recursive: true });
   const list: [string, { shape: number[]; data: Float32Array }][] = [];
   for (const [n, p] of model.params) list.push([n, { shape: model.shapes.get(n)!, data: p }]);
-  writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' });
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(toHfConfig(model.config), null, 2) + '\n');
+  writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' }, dtype);
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...toHfConfig(model.config), torch_dtype: TORCH_DTYPE[dtype] }, null, 2) + '\n');
 }
 
 /** Load a Llama-architecture model directory (tensors may be F32, F16 or BF16). */
 export function loadModel(dir: string, opts: ModelOptions = {}): LlamaModel {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new ModelConfigError('LMP_E_MODEL_DIR', `checkpoint directory ${dir} does not exist`);
+  }
+  if (!isDir) throw new ModelConfigError('LMP_E_MODEL_DIR', `${dir} is not a directory (a checkpoint is a directory with config.json and model.safetensors)`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
