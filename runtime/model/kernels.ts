@@ -10,6 +10,13 @@ export interface ModelKernels {
   /** C[M,N] = alpha * op(A) op(B) + beta * C; op(A) is M x K (A stored K x M when transA). */
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number,
     B: F32, ldb: number, beta: number, C: F32, ldc: number): void;
+  /**
+   * `gemm` on a libuv worker thread: resolves when C is written, bit-identical to `gemm`, and the
+   * event loop (timers, signals, progress output) keeps running meanwhile. Bad arguments throw
+   * synchronously, like `gemm`. Do not read or write C, nor change A or B, until it settles.
+   */
+  gemmAsync(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number,
+    B: F32, ldb: number, beta: number, C: F32, ldc: number): Promise<void>;
   embeddingForward(table: F32, vocab: number, dim: number, tokens: I32, out: F32): void;
   embeddingBackward(dout: F32, tokens: I32, vocab: number, dim: number, dtable: F32): void;
   rmsnormForward(x: F32, w: F32, rows: number, dim: number, eps: number, y: F32, rstd: F32): void;
@@ -41,6 +48,8 @@ export function kernels(): ModelKernels {
   const addon = native();
   cached = {
     gemm: f('modelGemm'),
+    // looked up on first use, so builds without it still serve every synchronous kernel
+    gemmAsync: (...a) => f<ModelKernels['gemmAsync']>('modelGemmAsync')(...a),
     embeddingForward: f('modelEmbeddingForward'),
     embeddingBackward: f('modelEmbeddingBackward'),
     rmsnormForward: f('modelRmsnormForward'),

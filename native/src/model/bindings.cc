@@ -294,11 +294,78 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   })
 }
 
+// gemmAsync(same arguments as gemm) -> Promise<void>: the same sgemm on a libuv worker thread
+// (Napi::AsyncWorker), so the event loop keeps running during a long multiply. Arguments are
+// checked synchronously (a bad call throws, as gemm does); A, B and C are held by references
+// until the promise settles, and the caller must not touch C (nor change A, B) until then.
+// The result is bit-identical to gemm: same kernel, same per-element summation order.
+class GemmWorker : public Napi::AsyncWorker {
+ public:
+  GemmWorker(Napi::Env env, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+             const float* B, int64_t ldb, float beta, float* C, int64_t ldc)
+      : Napi::AsyncWorker(env, "lmpModelGemm"), deferred_(Napi::Promise::Deferred::New(env)),
+        ta_(ta), tb_(tb), M_(M), N_(N), K_(K), alpha_(alpha), beta_(beta), A_(A), B_(B), C_(C), lda_(lda), ldb_(ldb), ldc_(ldc) {}
+
+  void Hold(const Napi::CallbackInfo& info) {
+    refs_[0] = Napi::Persistent(info[6].As<Napi::Object>());
+    refs_[1] = Napi::Persistent(info[8].As<Napi::Object>());
+    refs_[2] = Napi::Persistent(info[11].As<Napi::Object>());
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      sgemm(ta_, tb_, M_, N_, K_, alpha_, A_, lda_, B_, ldb_, beta_, C_, ldc_);
+    } catch (const ::lmp::Error& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(to_js_error(Env(), code_, e.Message()).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference refs_[3];
+  std::string code_ = "LMP_E_INTERNAL";
+  bool ta_, tb_;
+  int64_t M_, N_, K_;
+  float alpha_, beta_;
+  const float *A_, *B_;
+  float* C_;
+  int64_t lda_, ldb_, ldc_;
+};
+
+Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    const bool ta = info[0].ToBoolean().Value(), tb = info[1].ToBoolean().Value();
+    const int64_t M = int_arg(info[2], "M"), N = int_arg(info[3], "N"), K = int_arg(info[4], "K");
+    const float alpha = static_cast<float>(num_arg(info[5], "alpha"));
+    auto A = array_arg<float>(info[6], "A");
+    const int64_t lda = int_arg(info[7], "lda");
+    auto B = array_arg<float>(info[8], "B");
+    const int64_t ldb = int_arg(info[9], "ldb");
+    const float beta = static_cast<float>(num_arg(info[10], "beta"));
+    auto C = array_arg<float>(info[11], "C");
+    const int64_t ldc = int_arg(info[12], "ldc");
+    sgemm_check(ta, tb, M, N, K, A.length, lda, B.length, ldb, C.length, ldc);
+    auto* w = new GemmWorker(env, ta, tb, M, N, K, alpha, A.data, lda, B.data, ldb, beta, C.data, ldc);
+    w->Hold(info);
+    Napi::Promise p = w->Promise();
+    w->Queue();  // the worker deletes itself after OnOK/OnError
+    return p;
+  })
+}
+
 void Export(Napi::Env env, Napi::Object exports) {
   auto add = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
     exports.Set(name, Napi::Function::New(env, fn, name));
   };
   add("modelGemm", Gemm);
+  add("modelGemmAsync", GemmAsync);
   add("modelEmbeddingForward", EmbeddingForward);
   add("modelEmbeddingBackward", EmbeddingBackward);
   add("modelRmsnormForward", RmsnormForward);
