@@ -77,7 +77,7 @@ function describe(r: RunResult): string {
     });
     return head + evals.join('');
   }
-  return `decode ${r.target}${r.trained ? '' : r.loaded !== undefined ? ` (weights from ${r.loaded})` : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
+  return `decode ${r.target}${r.trained ? '' : r.loaded ? ` (weights from ${r.loaded})` : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
 }
 
 export function register(program: Command): void {
