@@ -3,10 +3,12 @@
 // programs and block classes computed by the TypeScript classifier), plus the OpenBLAS baselines.
 // Build: g++ -O3 -march=native -std=c++17 -Inative/src bench/attention/kbench.cc \
 //   native/src/attention/attention*.cc native/src/core/threadpool.cc native/src/core/config.cc -lopenblas -lpthread
-// Run:   kbench CASES T D H
+// Run:   kbench CASES T D H     (KBENCH_CPU=1: process CPU time instead of wall time, for loaded
+//        machines; at 2 threads that is total CPU of both threads, so ratios compare work, not latency)
 #include <cblas.h>
 
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +25,15 @@ extern "C" char* openblas_get_corename(void);
 
 using namespace lmp;
 
-static double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+static bool g_cpu = std::getenv("KBENCH_CPU") != nullptr;
+static double now() {
+  if (g_cpu) {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 template <typename F>
 static double best(int reps, F&& f) {
@@ -104,7 +114,8 @@ int main(int argc, char** argv) {
     return p;
   };
   const int reps = 3;
-  std::printf("kbench: T = %d, d = %d, heads = %d, best of %d; OpenBLAS core %s\n", T, D, H, reps, openblas_get_corename());
+  std::printf("kbench: T = %d, d = %d, heads = %d, best of %d, %s time; OpenBLAS core %s\n", T, D, H, reps, g_cpu ? "process CPU" : "wall",
+              openblas_get_corename());
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     openblas_set_num_threads(threads);

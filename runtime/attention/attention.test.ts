@@ -221,6 +221,11 @@ describe('fused attention vs float64 reference', () => {
     expect(f.lse[0]).toBe(-Infinity);
     expect(f.out[0]).toBe(0);
     expect(Number.isFinite(f.lse[5]!)).toBe(true);
+    // Backward too (SIMD and scalar): fully masked rows (lse = -Infinity) inside partial tiles,
+    // across a tile boundary, with softcap on the fused dS path.
+    const notWin = and(causal, { op: 'not', arg: { op: 'window', size: 3 } });
+    check({ lens: [70], heads: 2, kvHeads: 1, headDim: 32, mask: notWin }, 4);
+    check({ lens: [70], heads: 1, kvHeads: 1, headDim: 32, mask: notWin, score: { softcap: 1.5 } }, 5);
   });
 
   it('rejects bad input with codes instead of crashing', () => {
