@@ -410,7 +410,7 @@ void Chain::f_top_k(int64_t k) {
 // holds less than (1 - p) of the mass: count * e^-delta <= Z (1 - p).
 void Chain::f_top_p(double p) {
   if (p >= 1.0) return;
-  if (hist_cut(p, false, 0)) return;
+  if (bracket_cut(p, false, 0) || hist_cut(p, false, 0)) return;
   const float m = view_max(false);
   const double Z = view_sumexp(m, nullptr);
   const double delta = std::log(static_cast<double>(count()) / (Z * (1.0 - p))) + 1.0;
@@ -590,6 +590,154 @@ bool Chain::hist_cut(double p, bool typical, int variant) {
   return true;
 }
 
+// top-p / typical over a dense view without a histogram. Both kept sets are an interval of the
+// value y (top-p: y above the cut; typical: y around the center m + lnZ - H), cut at its edges
+// in (score asc, id asc) order. A sample (every 64th token, plus exactly every token at or above
+// the 32nd largest block maximum, so a few huge logits are never missed) estimates where the
+// cut falls; one vectorized pass then computes Z (and H), the mass strictly inside a bracket
+// (aL, aH) and collects the ids in the two edge ranges [c1l, c1h], [c2l, c2h]. The exact cut is
+// taken among the collected ids (mass_cut); it is accepted only when it provably is the cut of
+// the whole view: the inside mass is short of p*Z, the collected ones reach it, every inside
+// token scores below the cut and every token outside both scores above it (scores are weakly
+// monotone on each side of the center, so the bracket's edges bound them). Otherwise nothing
+// changed and the histogram path runs: correctness never depends on the estimate.
+bool Chain::bracket_cut(double p, bool typical, int variant) {
+  if (!dense_ || vocab_ < 16384) return false;
+  if (!rawmax_valid_) view_max(false);
+  const float s = scale_;
+  const float m = rawmax_ * s;
+  if (!(m > -kInf)) return false;
+  const float* x = src_;
+  const size_t V = vocab_;
+  const size_t nb = (V + kBlk - 1) / kBlk;
+  // the exact part of the sample: tokens at or above the 32nd largest block maximum
+  tmpf_.resize(nb);
+  for (size_t b = 0; b < nb; ++b) tmpf_[b] = bmax_[b] * s;
+  constexpr size_t KB = 32;
+  float big = -kInf;
+  if (nb > KB) {
+    std::nth_element(tmpf_.begin(), tmpf_.begin() + (KB - 1), tmpf_.end(), std::greater<float>());
+    big = tmpf_[KB - 1];
+  }
+  samp_.clear();
+  sw_.clear();
+  for (size_t b = 0; b < nb; ++b) {
+    if (!(bmax_[b] * s >= big) || bmax_[b] == -kInf) continue;
+    const size_t e = std::min(V, (b + 1) * kBlk);
+    for (size_t i = b * kBlk; i < e; ++i) {
+      const float y = x[i] * s;
+      if (y >= big && y > -kInf) samp_.push_back(Cand{y, 1}), sw_.push_back(1.0);
+    }
+  }
+  constexpr size_t S = 64;
+  for (size_t i = S / 2; i < V; i += S) {
+    const float y = x[i] * s;
+    if (y > -kInf && !(y >= big)) samp_.push_back(Cand{y, 0}), sw_.push_back(static_cast<double>(S));
+  }
+  const size_t ns = samp_.size();
+  double ze = 0, s1e = 0;
+  for (size_t j = 0; j < ns; ++j) {
+    const double d = static_cast<double>(samp_[j].v) - m;
+    const double e = sw_[j] * fexp(static_cast<float>(d));
+    sw_[j] = e;  // now the sample's mass
+    ze += e;
+    s1e += e * d;
+  }
+  if (!(ze > 0)) return false;
+  const double lnZe = std::log(ze), He = lnZe - s1e / ze;
+  const double delta = std::max(0.005, std::min(0.02, 0.2 * std::min(p, 1.0 - p)));
+  const double plo = std::max(0.0, p - delta) * ze, phi = std::min(p + delta, 1.0 - 0.25 * (1.0 - p)) * ze;
+  // score of each sample element (top-p: -y; typical: distance to the estimated center)
+  const double ce = static_cast<double>(m) + lnZe - He;
+  sp_.resize(ns);
+  for (size_t j = 0; j < ns; ++j)
+    sp_[j] = {typical ? std::fabs(samp_[j].v - ce) : -static_cast<double>(samp_[j].v), sw_[j]};
+  std::sort(sp_.begin(), sp_.end(), [](const std::pair<double, double>& a, const std::pair<double, double>& b) { return a.first < b.first; });
+  double cum = 0, rlo = std::numeric_limits<double>::quiet_NaN(), rhi = rlo;
+  for (size_t j = 0; j < ns; ++j) {
+    cum += sp_[j].second;
+    if (std::isnan(rlo) && cum >= plo) rlo = sp_[j].first;
+    if (cum >= phi) {
+      rhi = sp_[j].first;
+      break;
+    }
+  }
+  if (std::isnan(rlo) || std::isnan(rhi)) return false;
+  const float inf = kInf;
+  float aL, aH, c1l, c1h, c2l = inf, c2h = -inf;
+  if (!typical) {
+    const double w = 0.1 * (rhi - rlo) + 0.01;
+    c1l = static_cast<float>(-rhi - w);
+    c1h = static_cast<float>(-rlo + w);
+    aL = c1h;
+    aH = inf;
+  } else {
+    const double w = 0.1 * (rhi - rlo) + 0.05;
+    c1l = static_cast<float>(ce - rhi - w);
+    c1h = static_cast<float>(ce - rlo + w);
+    c2l = static_cast<float>(ce + rlo - w);
+    c2h = static_cast<float>(ce + rhi + w);
+    aL = c1h;
+    aH = c2l;
+  }
+  double s1 = 0;
+  size_t nc = 0;
+  cidx_.resize(V);
+  const double Z = kernels().bracket(x, V, s, m, aL, aH, c1l, c1h, c2l, c2h, &s1, bsum_.data(), cidx_.data(), &nc);
+  const size_t nblk = (V + kSumBlk - 1) / kSumBlk;
+  double massI = 0;
+  for (size_t b = 0; b < nblk; ++b) massI += bsum_[b];
+  const double need = p * Z;
+  if (!(massI < need) || nc == 0) return false;
+  const double lnZ = std::log(Z), H = lnZ - s1 / Z;
+  const bool strict = typical && variant == 1;
+  auto g = [&](float yy) { return ((static_cast<double>(m) - yy) + lnZ) - H; };
+  cmass_.resize(nc);
+  cscore_.resize(nc);
+  order_.resize(nc);
+  for (size_t q = 0; q < nc; ++q) {
+    const float v = x[cidx_[q]] * s;
+    cmass_[q] = fexp(v - m);
+    cscore_[q] = typical ? std::fabs(g(v)) : -static_cast<double>(v);
+    order_[q] = static_cast<uint32_t>(q);
+  }
+  const double* sc = cscore_.data();
+  const int32_t* id = cidx_.data();
+  auto before = [sc, id](uint32_t a, uint32_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && id[a] < id[b]); };
+  const size_t cut = mass_cut(order_.data(), nc, cmass_.data(), need - massI, strict, before);
+  double got = massI;
+  for (size_t q = 0; q <= cut; ++q) got += cmass_[order_[q]];
+  if (!(strict ? got > need : got >= need)) return false;
+  const double cs = sc[order_[cut]];
+  const int32_t cid = id[order_[cut]];
+  if (typical) {
+    if (aL < aH && !(std::max(std::fabs(g(aL)), std::fabs(g(aH))) < cs)) return false;
+    if (!(g(c1l) > cs) || !(-g(c2h) > cs)) return false;
+  }
+  // accepted: the kept ones among the collected, ascending id; their mass joins the blocks'
+  size_t nk = 0;
+  for (size_t q = 0; q < nc; ++q)
+    if (sc[q] < cs || (sc[q] == cs && id[q] <= cid)) {
+      bsum_[cidx_[q] / kSumBlk] += cmass_[q];
+      cidx_[nk++] = cidx_[q];
+    }
+  lz_extra_.assign(cidx_.begin(), cidx_.begin() + nk);
+  lz_lo_ = aL;
+  lz_hi_ = aH;
+  lz_m_ = m;
+  lz_nk_ = nk;
+  lazy_ = true;
+  if (!lazy_ok_) materialize();
+  return true;
+}
+
+void Chain::materialize() {
+  if (!lazy_) return;
+  lazy_ = false;
+  const size_t k = kernels().gather_range(src_, vocab_, scale_, lz_lo_, lz_hi_, lz_extra_.data(), lz_extra_.size(), OUT_IDS, OUT_XS);
+  set_sparse(k);
+}
+
 void Chain::f_min_p(double p) {
   if (p <= 0) return;
   const float m = view_max(false);
@@ -600,7 +748,7 @@ void Chain::f_min_p(double p) {
 // whose mass reaches p (variant 0, HF: cum >= p; variant 1, llama.cpp: stop at cum > p).
 void Chain::f_typical(double p, int variant) {
   if (p >= 1.0) return;
-  if (hist_cut(p, true, variant)) return;
+  if (bracket_cut(p, true, variant) || hist_cut(p, true, variant)) return;
   const float m = view_max(false);
   double s1 = 0;
   const double Z = view_sumexp(m, &s1);
@@ -880,11 +1028,14 @@ void Chain::run_filters(float* logits, size_t n) {
   edits_.clear();
   rawmax_valid_ = false;
   last_valid_ = false;
+  lazy_ = false;
   // One checked pass: NaN / +inf anywhere is an error, whatever the chain reads later.
   const float m0 = view_max(true);
   if (m0 == -kInf) fail("LMP_E_NO_CANDIDATES", "every logit is -inf");
   for (size_t i = 0; i + 1 < specs_.size(); ++i) {
     const Spec& s = specs_[i];
+    materialize();
+    lazy_ok_ = i + 2 == specs_.size() && specs_[terminal_].kind == Kind::Sample;
     switch (s.kind) {
       case Kind::Temperature:
         if (dense_) {
@@ -909,6 +1060,7 @@ void Chain::run_filters(float* logits, size_t n) {
     }
     if (!dense_ && n_ == 0) fail("LMP_E_NO_CANDIDATES", "no candidate with a finite logit is left after sampler " + std::to_string(i));
   }
+  lazy_ok_ = false;
   const Spec& t = specs_[terminal_];
   if (t.kind == Kind::Mirostat) mirostat_v1_select(t);
   if (t.kind == Kind::MirostatV2) mirostat_v2_select(t);
@@ -943,6 +1095,54 @@ int32_t Chain::sample(float* logits, size_t n, Trace* trace) {
     }
     if (best == -kInf) fail("LMP_E_NO_CANDIDATES", "every candidate has a -inf logit");
     tok = id_of(pos);
+  } else if (lazy_) {
+    // The lazy view of bracket_cut: the same draw over the kept tokens in ascending id, their
+    // weights fexp(y - m) recomputed on the walk, whole blocks skipped by their kept mass.
+    const size_t nb = (vocab_ + kSumBlk - 1) / kSumBlk;
+    double wsum = 0;
+    for (size_t b = 0; b < nb; ++b) wsum += bsum_[b];
+    const double u = uniform();
+    const double target = u * wsum;
+    double acc = 0;
+    size_t b = 0;
+    while (b + 1 < nb && !(acc + bsum_[b] > target)) acc += bsum_[b++];
+    const int32_t* ex = lz_extra_.data();
+    const size_t nex = lz_extra_.size();
+    size_t q = std::lower_bound(ex, ex + nex, static_cast<int32_t>(b * kSumBlk)) - ex;
+    const float lo = lz_lo_, hi = lz_hi_, m = lz_m_, sc = scale_;
+    bool found = false;
+    size_t lastpos = vocab_;
+    float lastw = 0;
+    for (size_t i = b * kSumBlk; i < vocab_; ++i) {
+      const float y = src_[i] * sc;
+      const bool e = q < nex && static_cast<size_t>(ex[q]) == i;
+      q += e;
+      if (!(((y > lo) & (y < hi)) | e) || !(y > -kInf)) continue;
+      const float w = fexp(y - m);
+      if (w <= 0) continue;
+      acc += w;
+      lastpos = i;
+      lastw = w;
+      if (acc > target) {
+        found = true;
+        break;
+      }
+    }
+    if (!found && lastpos == vocab_) {
+      // rounding left the walk short from this block on: the last kept token with weight
+      for (size_t i = vocab_; i-- > 0;) {
+        const float y = src_[i] * sc;
+        const bool e = std::binary_search(ex, ex + nex, static_cast<int32_t>(i));
+        if ((((y > lo) & (y < hi)) | e) && y > -kInf && fexp(y - m) > 0) {
+          lastpos = i;
+          lastw = fexp(y - m);
+          break;
+        }
+      }
+    }
+    pos = lastpos;
+    tok = static_cast<int32_t>(pos);
+    final_lp = std::log(static_cast<double>(lastw) / wsum);
   } else {
     terminal_weights();
     const double u = uniform();
@@ -979,7 +1179,15 @@ int32_t Chain::sample(float* logits, size_t n, Trace* trace) {
     final_lp = std::log(static_cast<double>(w_[pos]) / wsum_);
   }
   if (trace) {
-    const size_t kept = count();
+    size_t kept = count();
+    if (lazy_) {  // the lazy view's size, counted only when a trace asks for it
+      kept = lz_nk_;
+      for (size_t i = 0; i < vocab_; ++i) {
+        const float y = src_[i] * scale_;
+        kept += (y > lz_lo_) & (y < lz_hi_);
+      }
+    }
+    lazy_ = false;
     undo_edits();
     dense_ = true;
     scale_ = 1.f;
@@ -1001,6 +1209,7 @@ size_t Chain::distribution(float* logits, size_t n, float* out) {
     ~Guard() { c->undo_edits(); }
   } guard{this};
   run_filters(logits, n);
+  materialize();
   std::fill(out, out + vocab_, 0.f);
   const Spec& t = specs_[terminal_];
   if (t.kind == Kind::Greedy) {

@@ -32,6 +32,16 @@ struct Kernels {
   // (sorted ascending); returns the count.
   size_t (*gather_bins)(const float* y, size_t n, float lo, float inv, float top, float l, float h, const int32_t* extra,
                         size_t nextra, int32_t* oi, float* ox);
+  // One pass over y = x*s for the bracketed top-p / typical cut: returns Z = sum fexp(y - m)
+  // (float lanes per 1024-block, blocks in double) and s1 as in sumexp; for y in the open
+  // interval (aL, aH) ("inside") the mass per 1024-block (float lanes, into bin[n/1024 + 1]) and
+  // their count; the ascending ids of the finite y in [c1l, c1h] or [c2l, c2h] into out (count
+  // returned in *nc).
+  double (*bracket)(const float* x, size_t n, float s, float m, float aL, float aH, float c1l, float c1h, float c2l,
+                    float c2h, double* s1, double* bin, int32_t* out, size_t* nc);
+  // compaction: (i, y = x*s) for y in (aL, aH) or i in extra (sorted ascending); returns the count.
+  size_t (*gather_range)(const float* x, size_t n, float s, float aL, float aH, const int32_t* extra, size_t nextra,
+                         int32_t* oi, float* ox);
 };
 
 const Kernels& kernels();  // simd or scalar per force_scalar()

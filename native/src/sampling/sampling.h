@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lmp {
@@ -131,6 +132,10 @@ class Chain {
   // top-p (typical = false) or typical over a dense view through a histogram of mass over
   // logit bins; returns false when it does not apply (then the exact fallback runs).
   bool hist_cut(double p, bool typical, int variant);
+  // the same cut from a bracket estimated on a sample of the logits and checked exactly;
+  // returns false (nothing changed) when the check fails, then hist_cut runs.
+  bool bracket_cut(double p, bool typical, int variant);
+  void materialize();  // lazy (thresholded dense) view -> sparse view
 
   std::vector<Spec> specs_;
   size_t vocab_;
@@ -152,6 +157,16 @@ class Chain {
   float* x_ = nullptr;
   size_t n_ = 0;
   bool cur_is_a_ = true;
+  // lazy view (after bracket_cut when the next sampler is `sample`): the dense candidates with
+  // value in the open interval (lz_lo_, lz_hi_) plus the ids lz_extra_ (ascending); bsum_ holds
+  // their mass fexp(y - lz_m_) per 1024-block.
+  bool lazy_ok_ = false, lazy_ = false;
+  float lz_lo_ = 0, lz_hi_ = 0, lz_m_ = 0;
+  size_t lz_nk_ = 0;
+  std::vector<int32_t> lz_extra_;
+  std::vector<Cand> samp_;
+  std::vector<double> sw_;
+  std::vector<std::pair<double, double>> sp_;
 
   // scratch
   std::vector<float> w_;  // terminal weights over the current view (ascending id)
