@@ -491,7 +491,7 @@ class LmpParser extends EmbeddedActionsParser {
   // then the FIRST set Chevrotain computes for its body (noted where it is not implied), and a
   // loop stops, as MANY does, after an iteration that consumed nothing. Every token consumed
   // here has been checked first, so no Chevrotain exception can arise while parsing.
-  // Keep each pair in step; bench/frontend/same.mjs compares two builds on the fuzz corpus.
+  // Keep each pair in step (the differential check in bench/frontend/README.md compares them).
 
   /** The next token, already checked by the caller, consumed. */
   private next(): IToken {
