@@ -178,9 +178,7 @@ class LmpParser extends EmbeddedActionsParser {
   }
 
   constructor() {
-    // Chevrotain's grammar validations (about 25 ms of start-up) run under the tests, which
-    // build this same grammar; a grammar they pass needs no re-validation in every process.
-    super(PARSER_TOKENS, { recoveryEnabled: false, maxLookahead: 1, errorMessageProvider, skipValidations: process.env['VITEST'] === undefined });
+    super(PARSER_TOKENS, { recoveryEnabled: false, maxLookahead: 1, errorMessageProvider });
     this.performSelfAnalysis();
   }
 
@@ -196,7 +194,6 @@ class LmpParser extends EmbeddedActionsParser {
   // Declarations
 
   private program = this.RULE('program', (): Decl[] => {
-    if (!this.RECORDING_PHASE) return this.programFast();
     const decls: Decl[] = [];
     this.MANY({
       GATE: () => this.LA(1).tokenType !== EOF,
@@ -225,7 +222,6 @@ class LmpParser extends EmbeddedActionsParser {
   });
 
   private decl = this.RULE('decl', (): Decl | undefined => {
-    if (!this.RECORDING_PHASE) return this.declFast();
     const kw = this.CONSUME(Ident);
     let hasName = false;
     let name: IToken | undefined;
@@ -296,7 +292,6 @@ class LmpParser extends EmbeddedActionsParser {
 
   /** `= expr` of a value-form declaration; a syntax error re-syncs to the next declaration. */
   private declValue = this.RULE('declValue', (eq: IToken): Expr => {
-    if (!this.RECORDING_PHASE) return this.declValueFast(eq);
     const start = this.ACTION(() => this.tokenIndex());
     this.ACTION(() => (this.lmp.depthReported = false));
     try {
@@ -308,7 +303,6 @@ class LmpParser extends EmbeddedActionsParser {
   });
 
   private block = this.RULE('block', (): Clause[] => {
-    if (!this.RECORDING_PHASE) return this.blockFast();
     const open = this.CONSUME(LBrace);
     const clauses: Clause[] = [];
     let closed = false;
@@ -360,7 +354,6 @@ class LmpParser extends EmbeddedActionsParser {
   // Clauses
 
   private clause = this.RULE('clause', (): Clause | undefined => {
-    if (!this.RECORDING_PHASE) return this.clauseFast();
     const kw = this.CONSUME(Ident);
     const start = this.ACTION(() => this.tokenIndex());
     let spec: ClauseSpec | undefined;
@@ -480,217 +473,6 @@ class LmpParser extends EmbeddedActionsParser {
       } satisfies Clause;
     });
   });
-
-
-  // -------------------------------------------------------------------------------------
-  // The same grammar outside the recording phase. The DSL rules above and below are what
-  // Chevrotain records and analyzes (performSelfAnalysis, once per process); while parsing,
-  // each rule hands over at once to its plain twin here, which builds the same tree and the
-  // same diagnostics without per-call closures, alternative arrays, lookahead-cache look-ups
-  // or rule frames. Each loop and option tests exactly what its DSL twin tests: its GATE,
-  // then the FIRST set Chevrotain computes for its body (noted where it is not implied), and a
-  // loop stops, as MANY does, after an iteration that consumed nothing. Every token consumed
-  // here has been checked first, so no Chevrotain exception can arise while parsing.
-  // Keep each pair in step (the differential check in bench/frontend/README.md compares them).
-
-  /** The next token, already checked by the caller, consumed. */
-  private next(): IToken {
-    const t = this.LA(1);
-    this.skip();
-    return t;
-  }
-
-  private programFast(): Decl[] {
-    const decls: Decl[] = [];
-    // MANY: FIRST = AnyTok, i.e. any token but EOF; every iteration consumes one.
-    while (this.LA(1).tokenType !== EOF) {
-      if (this.is(1, Ident) && DECL_KIND_SET.has(this.LA(1).image)) {
-        const d = this.declFast();
-        if (d) decls.push(d);
-      } else this.junkAtTop(this.next());
-    }
-    return decls;
-  }
-
-  private declFast(): Decl | undefined {
-    const st = this.lmp;
-    const kw = this.next();
-    st.kind = kw.image as DeclKind;
-    const hasName = this.is(1, Ident);
-    const name = hasName ? this.next() : undefined;
-    st.declName = name?.image ?? '';
-    let base: IdentNode | undefined;
-    if (hasName && this.isWord(1, 'from')) {
-      const from = this.next();
-      if (this.is(1, Ident)) base = this.ident(this.next());
-      else this.report(this.expected(`the name of the base declaration after '${from.image}'`));
-    }
-    let clauses: Clause[] = [];
-    let blockSeen = false;
-    if (hasName && this.is(1, LBrace)) {
-      clauses = this.blockFast();
-      blockSeen = true;
-    }
-    let value: Expr | undefined;
-    let eq: IToken | undefined;
-    if (hasName && this.is(1, Eq)) {
-      eq = this.next();
-      value = this.declValueFast(eq);
-    }
-    if (!name) {
-      this.report(this.expected(`a name after '${kw.image}'`));
-      this.resync('top', 0);
-      return undefined;
-    }
-    if (eq && DECL_SPECS[st.kind].valueForm === undefined) {
-      this.report(diag('LMP0108', this.tokSpan(eq), { declKind: st.kind, decl: name.image }));
-    }
-    if (!eq && !blockSeen) {
-      this.report(this.expected(`'{' or '=' after ${st.kind} '${name.image}'`));
-      this.resync('top', 0);
-    }
-    return {
-      kind: 'Decl',
-      declKind: st.kind,
-      keywordSpan: this.tokSpan(kw),
-      name: this.ident(name),
-      base,
-      form: eq ? 'value' : 'block',
-      clauses,
-      value,
-      span: this.spanFrom(kw),
-    } satisfies Decl;
-  }
-
-  private declValueFast(eq: IToken): Expr {
-    const start = this.tokenIndex();
-    this.lmp.depthReported = false;
-    try {
-      return this.startsExpr() ? this.expr() : this.missing(eq);
-    } catch (err) {
-      return this.recover(err, 'top', start);
-    }
-  }
-
-  private blockFast(): Clause[] {
-    const open = this.next();
-    const clauses: Clause[] = [];
-    // MANY: FIRST = ';', Ident or AnyTok, i.e. any token but EOF; every iteration consumes one.
-    while (!this.atBlockEnd()) {
-      const type = this.LA(1).tokenType;
-      if (type === Semicolon) this.skip();
-      else if (type === Ident) {
-        const c = this.clauseFast();
-        if (c) clauses.push(c);
-      } else this.junkInBlock(this.next());
-    }
-    let closed = false;
-    if (this.is(1, RBrace)) {
-      this.skip();
-      closed = true;
-    }
-    if (!closed) {
-      const found = this.LA(1);
-      const notes: DiagnosticNote[] = [
-        found.tokenType === EOF
-          ? { message: 'the file ends first' }
-          : { message: `the block ends before ${describeToken(found)}, which starts a new declaration`, span: this.tokSpan(found) },
-      ];
-      this.report(diag('LMP0105', this.tokSpan(open), { open: '{', close: '}' }, { notes }));
-    }
-    return clauses;
-  }
-
-  /** `clause` outside the recording phase (see the expression grammar's plain twins below). */
-  private clauseFast(): Clause | undefined {
-    const kw = this.next(); // block takes this alternative on an Ident only
-    const start = this.tokenIndex();
-    const m = this.matchClause(kw);
-    const spec = m?.spec;
-    let extra = (m?.words ?? 1) - 1;
-    const st = this.lmp;
-    st.depthReported = false;
-    st.inClause = true;
-    let last = kw;
-    // MANY: FIRST = Ident.
-    while (extra > 0 && this.is(1, Ident)) {
-      last = this.next();
-      extra--;
-    }
-    if (!spec) {
-      this.reportUnknownClause(kw);
-      this.resync('block', 0);
-      st.inClause = false;
-      return undefined;
-    }
-    const args: Expr[] = [];
-    const modifiers: Modifier[] = [];
-    let colon: IToken | undefined;
-    let body: Expr | undefined;
-    // Where a thrown error leaves its ErrorExpr: the arguments, a modifier's value, the body.
-    let failAt: 'args' | 'body' | ModifierSpec = 'args';
-    let modFirst = kw;
-    let modLast = kw;
-    const pushModifier = (m: ModifierSpec, value: Expr | undefined) =>
-      modifiers.push({
-        kind: 'Modifier',
-        keyword: m.words.join(' '),
-        keywordSpan: this.join(this.tokSpan(modFirst), this.tokSpan(modLast)),
-        value,
-        span: this.spanFrom(modFirst),
-      });
-    try {
-      // OPTION: its GATE implies FIRST = ExprStart.
-      if (this.wantsArgs(spec)) {
-        args.push(this.expr());
-        // MANY2: FIRST = Comma.
-        while (spec.args === 'list' && this.is(1, Comma)) {
-          const comma = this.next();
-          args.push(this.startsExpr() ? this.expr() : this.missing(comma));
-        }
-      }
-      if (spec.args !== 'optional' && args.length === 0) {
-        const found = this.LA(1);
-        const what = spec.args === 'list' ? 'one or more expressions' : 'an expression';
-        this.report(diag('LMP0111', this.tokSpan(found), { clause: spec.words.join(' '), expected: what, found: describeToken(found) }));
-        args.push(this.errorAt(this.emptyAfter(last)));
-      }
-      failAt = 'body';
-      const used = new Set<ModifierSpec>();
-      // MANY3: matchModifier implies FIRST = Ident.
-      for (let mod = this.matchModifier(spec, used); mod !== undefined; mod = this.matchModifier(spec, used)) {
-        used.add(mod.spec);
-        modFirst = modLast = this.next();
-        // MANY4: FIRST = Ident.
-        for (let left = mod.words - 1; left > 0 && this.is(1, Ident); left--) modLast = this.next();
-        failAt = mod.spec;
-        const value = mod.spec.value ? (this.startsExpr() ? this.expr() : this.missing(modLast)) : undefined;
-        pushModifier(mod.spec, value);
-        failAt = 'body';
-      }
-      if (this.is(1, Colon)) colon = this.next();
-      if (colon) body = this.startsExpr() ? this.expr() : this.missing(colon);
-      const name = spec.words.join(' ');
-      if (colon && spec.body === 'none') this.report(diag('LMP0110', this.tokSpan(colon), { clause: name }));
-      if (!colon && spec.body === 'required') this.report(diag('LMP0109', this.spanFrom(kw), { clause: name }));
-    } catch (err) {
-      const e = this.recover(err, 'block', start);
-      const at = failAt as 'args' | 'body' | ModifierSpec;
-      if (at === 'args') args.push(e);
-      else if (at === 'body') body = e;
-      else pushModifier(at, e);
-    }
-    st.inClause = false;
-    return {
-      kind: 'Clause',
-      keyword: spec.words.join(' '),
-      keywordSpan: this.join(this.tokSpan(kw), this.tokSpan(last)),
-      args,
-      modifiers,
-      body,
-      span: this.spanFrom(kw),
-    } satisfies Clause;
-  }
 
   // -------------------------------------------------------------------------------------
   // Expressions. Deeply nested input recurses here, so the path from one nesting level to
@@ -943,7 +725,21 @@ class LmpParser extends EmbeddedActionsParser {
     return this.ACTION(() => value ?? this.missing(after));
   }
 
-  // The expression grammar's plain twins (see 'The same grammar outside the recording phase').
+  // -------------------------------------------------------------------------------------
+  // The expression grammar outside the recording phase. The DSL versions above are what
+  // Chevrotain records and analyzes; while parsing, `expression` and `postfix` run these
+  // plain equivalents instead (no per-call closures, alternative arrays or lookahead-cache
+  // look-ups, and no rule frames between nesting levels). Each loop tests exactly what its
+  // DSL twin tests: its GATE, then the FIRST set Chevrotain computes for its body (noted at
+  // each loop), and stops, as MANY does, after an iteration that consumed nothing. Every token
+  // consumed here has been checked first, so no Chevrotain exception can arise in this code.
+
+  /** The next token, already checked by the caller, consumed. */
+  private next(): IToken {
+    const t = this.LA(1);
+    this.skip();
+    return t;
+  }
 
   private expr(): Expr {
     const st = this.lmp;
@@ -1130,7 +926,7 @@ class LmpParser extends EmbeddedActionsParser {
    */
   private exprIf(idx: number, want: () => boolean, after: () => IToken): Expr | undefined {
     if (!this.RECORDING_PHASE) {
-      if (want() && this.startsExpr()) return this.expr();
+      if (want() && this.startsExpr()) return this.subrule(idx, this.expression, {});
       return want() ? this.missing(after()) : undefined;
     }
     let e: Expr | undefined;
