@@ -482,8 +482,7 @@ class LmpParser extends EmbeddedActionsParser {
   // records the grammar) decides whether to descend, so no rule can match nothing.
 
   private expression = this.RULE('expression', (): Expr => {
-    if (!this.RECORDING_PHASE) return this.expr();
-    // Recording only (the grammar Chevrotain analyzes); parsing runs expr() below.
+    if (!this.RECORDING_PHASE && this.lmp.nest >= MAX_DEPTH) return this.tooDeep();
     this.lmp.nest++;
     try {
       const operands: Expr[] = [this.operand(0)];
@@ -556,7 +555,6 @@ class LmpParser extends EmbeddedActionsParser {
   ];
 
   private postfix = this.RULE('postfix', (): Expr => {
-    if (!this.RECORDING_PHASE) return this.postfixFast();
     let e: Expr = this.OR(this.primaryAlts);
     this.MANY({
       GATE: () => this.is(1, Dot) || (this.is(1, LParen) && (e.kind === 'Ident' || e.kind === 'Member')),
@@ -725,190 +723,6 @@ class LmpParser extends EmbeddedActionsParser {
     return this.ACTION(() => value ?? this.missing(after));
   }
 
-  // -------------------------------------------------------------------------------------
-  // The expression grammar outside the recording phase. The DSL versions above are what
-  // Chevrotain records and analyzes; while parsing, `expression` and `postfix` run these
-  // plain equivalents instead (no per-call closures, alternative arrays or lookahead-cache
-  // look-ups, and no rule frames between nesting levels). Each loop tests exactly what its
-  // DSL twin tests: its GATE, then the FIRST set Chevrotain computes for its body (noted at
-  // each loop), and stops, as MANY does, after an iteration that consumed nothing. Every token
-  // consumed here has been checked first, so no Chevrotain exception can arise in this code.
-
-  /** The next token, already checked by the caller, consumed. */
-  private next(): IToken {
-    const t = this.LA(1);
-    this.skip();
-    return t;
-  }
-
-  private expr(): Expr {
-    const st = this.lmp;
-    if (st.nest >= MAX_DEPTH) return this.tooDeep();
-    st.nest++;
-    try {
-      const first = this.operandFast();
-      if (!this.is(1, BinaryOp)) return first; // buildBinary of one operand is the operand
-      const operands: Expr[] = [first];
-      const ops: IToken[] = [];
-      // MANY2: FIRST = BinaryOp; each iteration consumes the operator.
-      while (this.is(1, BinaryOp)) {
-        ops.push(this.next());
-        operands.push(this.operandFast());
-      }
-      return this.buildBinary(operands, ops);
-    } finally {
-      st.nest--;
-    }
-  }
-
-  private operandFast(): Expr {
-    let prefixes: IToken[] | undefined;
-    while (this.is(1, PrefixOp)) (prefixes ??= []).push(this.next());
-    let e =
-      this.is(1, PrimaryStart) && !(this.lmp.nest === 1 && this.nextClauseStarts())
-        ? this.postfixFast()
-        : this.missing(prefixes?.[prefixes.length - 1] ?? this.LA(0));
-    if (prefixes) {
-      for (let i = prefixes.length - 1; i >= 0; i--) {
-        const p = prefixes[i]!;
-        e = this.mk({ kind: 'Unary', op: p.image as '!' | '-', operand: e, span: this.join(this.tokSpan(p), e.span) }, [e]);
-      }
-    }
-    return e;
-  }
-
-  /** A primary (the caller has seen PrimaryStart), then `.name` and `(args)` suffixes. */
-  private postfixFast(): Expr {
-    let e = this.primaryFast();
-    for (;;) {
-      if (this.is(1, Dot)) {
-        this.skip();
-        if (!this.is(1, Ident)) throw this.fail(this.expected(`a name after '.'`));
-        const property = this.ident(this.next());
-        e = this.mk({ kind: 'Member', object: e, property, span: this.join(e.span, property.span) }, [e]);
-      } else if (this.is(1, LParen) && (e.kind === 'Ident' || e.kind === 'Member')) e = this.callFast(e);
-      else return e;
-    }
-  }
-
-  private primaryFast(): Expr {
-    const t = this.LA(1);
-    const type = t.tokenType;
-    if (type === Ident) {
-      this.skip();
-      return this.ident(t);
-    }
-    if (type === NumberLit) {
-      this.skip();
-      return this.numberNode(t);
-    }
-    if (tokenMatcher(t, StringCat)) {
-      this.skip();
-      return this.stringNode(t);
-    }
-    if (type === True || type === False) {
-      this.skip();
-      return { kind: 'Bool', value: type === True, span: this.tokSpan(t) };
-    }
-    if (type === LBracket) return this.listFast();
-    if (type === LBrace) return this.mapFast();
-    return this.parenFast();
-  }
-
-  private listFast(): Expr {
-    const open = this.next();
-    const items: Expr[] = [];
-    // MANY1: FIRST = ExprStart.
-    while (!this.is(1, RBracket) && !this.nextClauseStarts() && this.is(1, ExprStart)) {
-      const before = this.tokenIndex();
-      items.push(this.expr());
-      this.separator(open, RBracket);
-      if (this.is(1, Comma)) this.skip();
-      if (this.tokenIndex() === before) break;
-    }
-    const close = this.closeWith(0, RBracket, open);
-    return this.mk({ kind: 'List', items, span: this.join(this.tokSpan(open), this.tokSpan(close)) }, items);
-  }
-
-  private mapFast(): Expr {
-    const open = this.next();
-    const entries: MapEntry[] = [];
-    // MANY2: FIRST = Number, StringCat, Ident (the key); each iteration consumes the key.
-    while (!this.is(1, RBrace) && !this.nextClauseStarts()) {
-      const t = this.LA(1);
-      let key: Expr;
-      if (t.tokenType === NumberLit) key = this.numberNode(t);
-      else if (tokenMatcher(t, StringCat)) key = this.stringNode(t);
-      else if (t.tokenType === Ident) key = this.ident(t);
-      else break;
-      this.skip();
-      if (!this.is(1, Colon)) throw this.fail(this.expected(`':' after the map key ${describeToken(this.LA(0))}`));
-      const colon = this.next();
-      const value = this.nestedFast(colon);
-      const entry: MapEntry = { kind: 'MapEntry', key, value, span: this.join(key.span, value.span) };
-      this.lmp.depth.set(entry, 1 + this.depthOf(value));
-      entries.push(entry);
-      this.separator(open, RBrace);
-      if (this.is(1, Comma)) this.skip();
-    }
-    const close = this.closeWith(0, RBrace, open);
-    return this.mk({ kind: 'Map', entries, span: this.join(this.tokSpan(open), this.tokSpan(close)) }, entries);
-  }
-
-  private parenFast(): Expr {
-    const open = this.next();
-    const items: Expr[] = [this.startsExpr() ? this.expr() : this.missing(open)];
-    let tuple = false;
-    // MANY3: FIRST = Comma; each iteration consumes it.
-    while (this.is(1, Comma)) {
-      const comma = this.next();
-      tuple = true;
-      if (this.startsExpr()) items.push(this.expr());
-      else if (!this.is(1, RParen)) items.push(this.missing(comma));
-    }
-    const close = this.closeWith(1, RParen, open);
-    const span = this.join(this.tokSpan(open), this.tokSpan(close));
-    if (tuple) return this.mk({ kind: 'Tuple', items, span }, items);
-    return this.mk({ kind: 'Paren', expr: items[0]!, span }, items);
-  }
-
-  private callFast(callee: Expr): Expr {
-    const open = this.next();
-    const args: Arg[] = [];
-    // MANY4: FIRST = Ident or ExprStart, i.e. ExprStart.
-    while (!this.is(1, RParen) && !this.nextClauseStarts() && this.is(1, ExprStart)) {
-      const before = this.tokenIndex();
-      let name: IToken | undefined;
-      let colon: IToken | undefined;
-      // OPTION3: its GATE, then FIRST = Ident.
-      if (this.is(2, Colon) && this.is(1, Ident)) {
-        name = this.next();
-        colon = this.next();
-      }
-      const value = this.nestedFast(colon ?? open);
-      const n = name ? this.ident(name) : undefined;
-      const arg: Arg = { kind: 'Arg', name: n, value, span: this.join(n?.span ?? value.span, value.span) };
-      this.lmp.depth.set(arg, 1 + this.depthOf(value));
-      args.push(arg);
-      this.separator(open, RParen);
-      if (this.is(1, Comma)) this.skip();
-      if (this.tokenIndex() === before) break;
-    }
-    const close = this.closeWith(2, RParen, open);
-    if (callee.kind !== 'Ident' && callee.kind !== 'Member') return callee;
-    return this.mk({ kind: 'Call', callee, args, span: this.join(callee.span, this.tokSpan(close)) }, [callee, ...args]);
-  }
-
-  private nestedFast(after: IToken): Expr {
-    if (!this.startsExpr()) return this.missing(after);
-    this.lmp.nest++;
-    try {
-      return this.expr();
-    } finally {
-      this.lmp.nest--;
-    }
-  }
-
   private numberNode(t: IToken): NumberLitNode {
     const p = t.payload as NumberPayload;
     return { kind: 'Number', value: p.value, unit: p.unit, raw: t.image, span: this.tokSpan(t) };
@@ -925,10 +739,6 @@ class LmpParser extends EmbeddedActionsParser {
    * LMP0104 and an ErrorExpr. Returns undefined where `want()` is false.
    */
   private exprIf(idx: number, want: () => boolean, after: () => IToken): Expr | undefined {
-    if (!this.RECORDING_PHASE) {
-      if (want() && this.startsExpr()) return this.subrule(idx, this.expression, {});
-      return want() ? this.missing(after()) : undefined;
-    }
     let e: Expr | undefined;
     this.option(idx, { GATE: () => want() && this.startsExpr(), DEF: () => (e = this.subrule(idx, this.expression, {})) });
     return this.ACTION(() => e ?? (want() ? this.missing(after()) : undefined));
