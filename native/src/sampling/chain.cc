@@ -649,19 +649,18 @@ bool Chain::bracket_cut(double p, bool typical, int variant) {
   const double plo = std::max(0.0, p - delta) * ze, phi = std::min(p + delta, 1.0 - 0.25 * (1.0 - p)) * ze;
   // score of each sample element (top-p: -y; typical: distance to the estimated center)
   const double ce = static_cast<double>(m) + lnZe - He;
-  sp_.resize(ns);
-  for (size_t j = 0; j < ns; ++j)
-    sp_[j] = {typical ? std::fabs(samp_[j].v - ce) : -static_cast<double>(samp_[j].v), sw_[j]};
-  std::sort(sp_.begin(), sp_.end(), [](const std::pair<double, double>& a, const std::pair<double, double>& b) { return a.first < b.first; });
-  double cum = 0, rlo = std::numeric_limits<double>::quiet_NaN(), rhi = rlo;
+  // the scores where the sample's running mass (score asc) reaches plo and phi: two expected-O(n)
+  // selections instead of a sort
+  order_.resize(ns);
+  cscore_.resize(ns);
   for (size_t j = 0; j < ns; ++j) {
-    cum += sp_[j].second;
-    if (std::isnan(rlo) && cum >= plo) rlo = sp_[j].first;
-    if (cum >= phi) {
-      rhi = sp_[j].first;
-      break;
-    }
+    order_[j] = static_cast<uint32_t>(j);
+    cscore_[j] = typical ? std::fabs(samp_[j].v - ce) : -static_cast<double>(samp_[j].v);
   }
+  const double* sc0 = cscore_.data();
+  auto by_score = [sc0](uint32_t a, uint32_t b) { return sc0[a] < sc0[b] || (sc0[a] == sc0[b] && a < b); };
+  const double rlo = sc0[order_[mass_cut(order_.data(), ns, sw_.data(), plo, false, by_score)]];
+  const double rhi = sc0[order_[mass_cut(order_.data(), ns, sw_.data(), phi, false, by_score)]];
   if (std::isnan(rlo) || std::isnan(rhi)) return false;
   const float inf = kInf;
   float aL, aH, c1l, c1h, c2l = inf, c2h = -inf;

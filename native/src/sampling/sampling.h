@@ -21,7 +21,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace lmp {
@@ -166,7 +165,6 @@ class Chain {
   std::vector<int32_t> lz_extra_;
   std::vector<Cand> samp_;
   std::vector<double> sw_;
-  std::vector<std::pair<double, double>> sp_;
 
   // scratch
   std::vector<float> w_;  // terminal weights over the current view (ascending id)
