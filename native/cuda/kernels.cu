@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/fexp.h"
 #include "kernels.h"
 
 namespace lmp {
@@ -23,25 +24,6 @@ __device__ __forceinline__ uint64_t splitmix64_at(uint64_t seed, uint64_t n) {
 }
 __device__ __forceinline__ double u01(uint64_t bits) { return static_cast<double>(bits >> 11) * (1.0 / 9007199254740992.0); }
 
-// The CPU sampler's expf (native/src/sampling/chain.cc fexp), operation for operation.
-__device__ __forceinline__ float fexp(float x) {
-  const float xc = fminf(fmaxf(x, -87.0f), 88.0f);
-  float fx = floorf(xc * 1.44269504088896341f + 0.5f);
-  float r = xc - fx * 0.693359375f;
-  r = r - fx * -2.12194440e-4f;
-  const float z = r * r;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * z + r + 1.0f;
-  const int e = (static_cast<int>(fx) + 127) << 23;
-  const float p = __int_as_float(e);
-  const float out = y * p;
-  return x < -87.0f ? 0.0f : out;
-}
 
 template <typename T, typename Op>
 __device__ T block_reduce(T v, Op op, T* shared) {

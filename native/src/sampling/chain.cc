@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/fexp.h"
 #include "core/status.h"
 #include "sampling/kernels.h"
 #include "sampling/sampling.h"
@@ -15,28 +16,7 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr double kLn2 = 0.69314718055994530942;
 
-// Cephes-style expf: range reduction by ln 2 and a degree-5 polynomial; relative error
-// about 2e-7. Written branch-free so loops over it vectorize; inputs below -87 give 0
-// exactly (so -inf logits have p = 0, never a denormal crumb).
-inline float fexp(float x) {
-  const float xc = std::min(std::max(x, -87.0f), 88.0f);
-  float fx = std::floor(xc * 1.44269504088896341f + 0.5f);
-  float r = xc - fx * 0.693359375f;
-  r = r - fx * -2.12194440e-4f;
-  const float z = r * r;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * z + r + 1.0f;
-  int32_t e = (static_cast<int32_t>(fx) + 127) << 23;
-  float p;
-  std::memcpy(&p, &e, sizeof p);
-  const float out = y * p;
-  return x < -87.0f ? 0.0f : out;
-}
+// fexp: core/fexp.h (shared with the vectorized kernels and the CUDA backend).
 
 // Candidate order: value desc, then token id asc (the documented tie rule).
 inline bool better(const Cand& a, const Cand& b) { return a.v > b.v || (a.v == b.v && a.id < b.id); }

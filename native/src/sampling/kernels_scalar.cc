@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/fexp.h"
 #include "sampling/kernels.h"
 
 namespace lmp {

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/config.h"
+#include "core/fexp.h"
 #include "sampling/kernels.h"
 
 namespace lmp {
