@@ -361,12 +361,35 @@ export class LlamaModel {
     return new KVCacheSession(this, policy);
   }
 
+  /** Decoding steps, after attention: x += o_proj(ao), then x += MLP(RMSNorm(x)) (n rows). */
+  private stepOutAndMlp(p: string, n: number, ao: Float32Array, x: Float32Array): void {
+    const c = this.config, K = this.K, D = c.dim, HQ = c.heads * this.headDim;
+    this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
+    const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
+    K.rmsnormForward(x, this.P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h2, r2);
+    const g = new Float32Array(n * c.ffn), u = new Float32Array(n * c.ffn);
+    this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
+    this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
+    K.swigluForward(g, u, g);
+    this.mm(false, true, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
+  }
+
+  /** Final RMSNorm and output head over n rows of x: logits [n, vocab]. */
+  private stepHead(x: Float32Array, n: number): Float32Array {
+    const c = this.config;
+    const hf = new Float32Array(n * c.dim), rf = new Float32Array(n);
+    this.K.rmsnormForward(x, this.P('model.norm.weight'), n, c.dim, c.normEps, hf, rf);
+    const logits = new Float32Array(n * c.vocab);
+    this.mm(false, true, n, c.vocab, c.dim, hf, this.headWeight(), logits);
+    return logits;
+  }
+
   /** @internal used by KVCacheSession */
   _decodeStep(tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[], shiftPositions = false): Float32Array {
     const c = this.config, K = this.K, n = tokens.length, D = c.dim, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd, L = pos0 + n;
     const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
-    let x = new Float32Array(n * D);
+    const x = new Float32Array(n * D);
     K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, D, tokens, x);
     for (let l = 0; l < c.layers; l++) {
       const p = `model.layers.${l}.`;
@@ -393,20 +416,9 @@ export class LlamaModel {
         q, k: kAll, v: cacheV[l]!.subarray(0, L * HK), heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
         cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: cuK, qOffset: pos0, ...this.attnExtra(cuK),
       });
-      this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
-      const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
-      K.rmsnormForward(x, this.P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h2, r2);
-      const g = new Float32Array(n * c.ffn), u = new Float32Array(n * c.ffn);
-      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
-      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
-      K.swigluForward(g, u, g);
-      this.mm(false, true, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
+      this.stepOutAndMlp(p, n, ao, x);
     }
-    const hf = new Float32Array(n * D), rf = new Float32Array(n);
-    K.rmsnormForward(x, this.P('model.norm.weight'), n, D, c.normEps, hf, rf);
-    x = new Float32Array(n * c.vocab);
-    this.mm(false, true, n, c.vocab, D, hf, this.headWeight(), x);
-    return x;
+    return this.stepHead(x, n);
   }
 
   /**
@@ -419,7 +431,7 @@ export class LlamaModel {
   _selectStep(tokens: Int32Array, base: number, storeK: Float32Array[], storeV: Float32Array[], select: (l: number, qPre: Float32Array) => Int32Array): Float32Array {
     const c = this.config, K = this.K, n = tokens.length, D = c.dim, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd;
-    let x = new Float32Array(n * D);
+    const x = new Float32Array(n * D);
     K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, D, tokens, x);
     for (let l = 0; l < c.layers; l++) {
       const p = `model.layers.${l}.`;
@@ -444,20 +456,9 @@ export class LlamaModel {
         q, k: kS, v: vS, heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
         cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: cuK, qOffset: S - n, ...this.attnExtra(cuK),
       });
-      this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
-      const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
-      K.rmsnormForward(x, this.P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h2, r2);
-      const g = new Float32Array(n * c.ffn), u = new Float32Array(n * c.ffn);
-      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
-      this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
-      K.swigluForward(g, u, g);
-      this.mm(false, true, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
+      this.stepOutAndMlp(p, n, ao, x);
     }
-    const hf = new Float32Array(n * D), rf = new Float32Array(n);
-    K.rmsnormForward(x, this.P('model.norm.weight'), n, D, c.normEps, hf, rf);
-    x = new Float32Array(n * c.vocab);
-    this.mm(false, true, n, c.vocab, D, hf, this.headWeight(), x);
-    return x;
+    return this.stepHead(x, n);
   }
 
   /**
@@ -470,11 +471,7 @@ export class LlamaModel {
     const { x, acts } = this.trunk(b, true);
     const xs = new Float32Array(n * c.dim);
     for (let i = 0; i < n; i++) xs.set(x.subarray(rows[i]! * c.dim, (rows[i]! + 1) * c.dim), i * c.dim);
-    const hf = new Float32Array(n * c.dim), rf = new Float32Array(n);
-    this.K.rmsnormForward(xs, this.P('model.norm.weight'), n, c.dim, c.normEps, hf, rf);
-    const logits = new Float32Array(n * c.vocab);
-    this.mm(false, true, n, c.vocab, c.dim, hf, this.headWeight(), logits);
-    return { k: acts.map((a) => a.k), v: acts.map((a) => a.v), logits };
+    return { k: acts.map((a) => a.k), v: acts.map((a) => a.v), logits: this.stepHead(xs, n) };
   }
 }
 
