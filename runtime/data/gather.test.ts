@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultDataConfig } from './config.js';
 import { buildShards, ShardReader } from './shards.js';
-import { BatchBuffers, materialize, planConcatChunk, planDecompose, planPad, planPrepack, type CorpusView, type PackedBatch, type SequencePlan } from './pack.js';
+import { BatchBuffers, gatherBackend, materialize, materializeJs, planConcatChunk, planDecompose, planPad, planPrepack, type CorpusView, type PackedBatch, type SequencePlan } from './pack.js';
 import { Rng } from './rng.js';
+import { native, nativeAvailable } from '../native.js';
 
 /** The reference: one token at a time, every array written element by element. */
 function naiveGather(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>): PackedBatch {
@@ -98,8 +99,22 @@ function randomPlan(rng: Rng, c: CorpusView, numSeqs: number, positions: 'sequen
   };
 }
 
-describe('bulk gather (materialize) equals a naive per-token gather', () => {
-  it('random spans, empty and length-1 documents, both position modes, fresh and reused buffers', () => {
+type Gather = (plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, into?: BatchBuffers) => PackedBatch;
+const hasNative = nativeAvailable() && typeof native()['dataGather'] === 'function';
+const gathers: [string, Gather][] = [
+  ['TypeScript', materializeJs],
+  ['native, auto stores', (p, t, s, i) => materialize(p, t, s, i, { backend: 'native' })],
+  ['native, streaming stores', (p, t, s, i) => materialize(p, t, s, i, { backend: 'native', store: 'stream' })],
+  ['native, cached stores', (p, t, s, i) => materialize(p, t, s, i, { backend: 'native', store: 'cached' })],
+  ['native, scalar build path', (p, t, s, i) => {
+    native().setForceScalar(true);
+    try { return materialize(p, t, s, i, { backend: 'native', store: 'stream' }); } finally { native().setForceScalar(false); }
+  }],
+];
+
+describe.each(gathers)('bulk gather (%s) equals a naive per-token gather', (name, gather) => {
+  const run = name === 'TypeScript' || hasNative ? it : it.skip;
+  run('random spans, empty and length-1 documents, both position modes, fresh and reused buffers', () => {
     const rng = new Rng(41);
     const into = new BatchBuffers();
     for (let trial = 0; trial < 60; trial++) {
@@ -108,12 +123,12 @@ describe('bulk gather (materialize) equals a naive per-token gather', () => {
       // any subset, in any order, with repeats, or none
       const seqs = Array.from({ length: rng.int(2 * plan.numSeqs + 1) }, () => rng.int(plan.numSeqs));
       const want = plain(naiveGather(plan, c.tokens, seqs));
-      expect(plain(materialize(plan, c.tokens, seqs))).toEqual(want);
+      expect(plain(gather(plan, c.tokens, seqs))).toEqual(want);
       // a reused buffer holds the previous (larger or smaller) batch's values: all must be overwritten
-      expect(plain(materialize(plan, c.tokens, seqs, into))).toEqual(want);
+      expect(plain(gather(plan, c.tokens, seqs, into))).toEqual(want);
     }
   });
-  it('every packer on corpora with empty and length-1 documents', () => {
+  run('every packer on corpora with empty and length-1 documents', () => {
     const rng = new Rng(42);
     const into = new BatchBuffers();
     for (let trial = 0; trial < 20; trial++) {
@@ -129,24 +144,59 @@ describe('bulk gather (materialize) equals a naive per-token gather', () => {
       for (const plan of plans) {
         const seqs = rng.permutation(plan.numSeqs);
         const want = plain(naiveGather(plan, c.tokens, seqs));
-        expect(plain(materialize(plan, c.tokens, seqs))).toEqual(want);
-        expect(plain(materialize(plan, c.tokens, seqs, into))).toEqual(want);
+        expect(plain(gather(plan, c.tokens, seqs))).toEqual(want);
+        expect(plain(gather(plan, c.tokens, seqs, into))).toEqual(want);
       }
     }
   });
-  it('reused buffers: no allocation once warm, views of the same storage', () => {
+  run('reused buffers: no allocation once warm, views of the same storage', () => {
     const c: CorpusView = { tokens: Int32Array.from([5, 6, 7, 8]), offsets: Float64Array.from([0, 1, 1, 4]) };
     const plan = planPad(c, Int32Array.from([0, 1, 2]), 4, 'truncate', 9);
     const into = new BatchBuffers();
-    const a = materialize(plan, c.tokens, [0, 2], into);
+    const a = gather(plan, c.tokens, [0, 2], into);
     expect([...a.tokens]).toEqual([5, 9, 9, 9, 6, 7, 8, 9]);
     expect([...a.positionIds]).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
     const buf = into.tokens.buffer;
-    const b = materialize(plan, c.tokens, [2], into);
+    const b = gather(plan, c.tokens, [2], into);
     expect([...b.tokens]).toEqual([6, 7, 8, 9]);
     expect([...b.docIds]).toEqual([2, 2, 2, -1]);
     expect([...b.lossMask]).toEqual([1, 1, 1, 0]);
     expect(b.tokens.buffer).toBe(buf);
+  });
+});
+
+describe('native gather', () => {
+  const run = hasNative ? it : it.skip;
+  run('is what materialize runs when the addon has it', () => {
+    expect(gatherBackend()).toBe('native');
+  });
+  run('long spans at every alignment, streaming and cached stores agree with the reference', () => {
+    const rng = new Rng(43);
+    const offsets = new Float64Array(25);
+    for (let d = 0; d < 24; d++) offsets[d + 1] = offsets[d]! + 1 + rng.int(2000);
+    const tokens = new Int32Array(offsets[24]!);
+    for (let i = 0; i < tokens.length; i++) tokens[i] = rng.int(1 << 30);
+    const c: CorpusView = { tokens, offsets };
+    for (const length of [7, 33, 1000, 4099]) {
+      const plan = planConcatChunk(c, rng.permutation(24), length, 5);
+      const seqs = rng.permutation(plan.numSeqs);
+      const want = plain(naiveGather(plan, tokens, seqs));
+      for (const store of ['stream', 'cached', 'auto'] as const) expect(plain(materialize(plan, tokens, seqs, undefined, { backend: 'native', store }))).toEqual(want);
+    }
+  });
+  run('checks the plan before writing: spans outside the corpus, bad indices', () => {
+    const c: CorpusView = { tokens: Int32Array.from([5, 6, 7, 8]), offsets: Float64Array.from([0, 1, 1, 4]) };
+    const plan = planPad(c, Int32Array.from([0, 1, 2]), 4, 'truncate', 9);
+    const into = new BatchBuffers();
+    into.reserve(16, 4, 4);
+    into.tokens.fill(-5);
+    const bad = { ...plan, segStart: Float64Array.from(plan.segStart, () => 2) };
+    expect(() => materialize(bad, c.tokens, [0, 2], into, { backend: 'native' })).toThrow(expect.objectContaining({ code: 'LMP_E_RANGE', message: expect.stringMatching(/outside the corpus/) }));
+    expect([...into.tokens.subarray(0, 8)]).toEqual(Array(8).fill(-5));
+    const short = { ...plan, seqLength: Int32Array.from([4, 4, 2]) };
+    expect(() => materialize(short, c.tokens, [2], into, { backend: 'native' })).toThrow(expect.objectContaining({ code: 'LMP_E_RANGE', message: expect.stringMatching(/holds 3 tokens but its length is 2/) }));
+    expect(() => materialize(plan, c.tokens, [3], into)).toThrow(/outside the plan's 3 sequences/);
+    expect(() => materialize(plan, c.tokens, [0.5], into)).toThrow(/sequence index 0.5 .* outside the plan's 3 sequences/);
   });
 });
 

@@ -6,6 +6,7 @@ import type { PackConfig } from './config.js';
 import { bestFitDecreasing, firstFitDecreasing } from './binpack.js';
 import { decomposeLengths } from './decompose.js';
 import { Rng } from './rng.js';
+import { nativeAvailable, nativeFn } from '../native.js';
 
 /** A batch in the varlen (padding-free) layout; `cuSeqlens` has length batch + 1. */
 export interface PackedBatch {
@@ -279,12 +280,57 @@ export class BatchBuffers {
   }
 }
 
-/** Build the batch of the given sequences of a plan. Every segment is one contiguous span of the
- *  corpus token stream, so the gather is bulk copies and fills per segment: tokens with `set`,
- *  document ids and loss mask with `fill`, position ids with `set` from a shared 0, 1, 2, ... array;
- *  padding is a `fill` per sequence. No per-token loop. With `into`, the batch's arrays are views of
- *  its (reused, grown on demand) buffers, valid until the next call with the same `into`. */
-export function materialize(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, into?: BatchBuffers): PackedBatch {
+/** How the native gather stores its output: `auto` streams (non-temporal stores, no read of the
+ *  destination's cache lines) from 16 MiB of output, `stream` always, `cached` never. */
+export type GatherStore = 'auto' | 'stream' | 'cached';
+export type GatherBackend = 'native' | 'js';
+
+type NativeGather = (
+  corpus: Int32Array, segStart: Float64Array, segLen: Int32Array, segDoc: Int32Array, seqFirstSeg: Int32Array, seqLength: Int32Array,
+  perSequence: boolean, padId: number, seqs: Int32Array, tokens: Int32Array, docIds: Int32Array, positionIds: Int32Array, lossMask: Uint8Array,
+  cuSeqlens: Int32Array, segCu: Int32Array, segDoc2: Int32Array, segOffset: Int32Array, segLength: Int32Array, mode: number,
+) => number;
+let nativeGather: NativeGather | null | undefined;
+function gatherFn(): NativeGather | null {
+  if (nativeGather === undefined) nativeGather = nativeAvailable() ? tryNativeGather() : null;
+  return nativeGather;
+}
+function tryNativeGather(): NativeGather | null {
+  try {
+    return nativeFn<NativeGather>('dataGather', 'data');
+  } catch {
+    return null; // an addon built without the data module: the TypeScript gather does the same work
+  }
+}
+
+/** Which gather `materialize` uses: the native one (module `data`) when the addon has it. */
+export function gatherBackend(): GatherBackend {
+  return gatherFn() ? 'native' : 'js';
+}
+
+/** Build the batch of the given sequences of a plan: tokens, cu_seqlens, document ids, position
+ *  ids, loss mask and the segment split. With `into`, the batch's arrays are views of its (reused,
+ *  grown on demand) buffers, valid until the next call with the same `into`. Runs the native
+ *  gather (native/src/data: prefetches upcoming spans, streaming stores for large outputs) when
+ *  the addon has it, else `materializeJs`; both produce identical batches. */
+export function materialize(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, into?: BatchBuffers, opts: { backend?: GatherBackend; store?: GatherStore } = {}): PackedBatch {
+  const fn = opts.backend === 'js' ? null : gatherFn();
+  if (!fn) {
+    if (opts.backend === 'native') tryNativeGather() ?? nativeFn('dataGather', 'data'); // throws the loader's error
+    return materializeJs(plan, tokens, seqs, into);
+  }
+  const { out } = allocBatch(plan, seqs, into);
+  const ids = seqs instanceof Int32Array ? seqs : Int32Array.from(seqs);
+  fn(
+    tokens, plan.segStart, plan.segLen, plan.segDoc, plan.seqFirstSeg, plan.seqLength, plan.positions === 'sequence', plan.padId, ids,
+    out.tokens, out.docIds, out.positionIds, out.lossMask, out.cuSeqlens, out.segCu, out.segDoc, out.segOffset, out.segLength,
+    opts.store === 'stream' ? 1 : opts.store === 'cached' ? 2 : 0,
+  );
+  return out;
+}
+
+/** Output arrays for a batch of `seqs` (sized from the plan), fresh or views of `into`. */
+function allocBatch(plan: SequencePlan, seqs: ArrayLike<number>, into?: BatchBuffers): { out: PackedBatch; longest: number } {
   const B = seqs.length;
   const seqLength = plan.seqLength;
   const first = plan.seqFirstSeg;
@@ -293,6 +339,7 @@ export function materialize(plan: SequencePlan, tokens: Int32Array, seqs: ArrayL
   let longest = 0;
   for (let b = 0; b < B; b++) {
     const s = seqs[b]!;
+    if (!(s >= 0 && s < plan.numSeqs && (s | 0) === s)) throw new RangeError(`materialize: sequence index ${s} (batch position ${b}) is outside the plan's ${plan.numSeqs} sequences`);
     const L = seqLength[s]!;
     T += L;
     if (L > longest) longest = L;
@@ -312,6 +359,18 @@ export function materialize(plan: SequencePlan, tokens: Int32Array, seqs: ArrayL
       segCu: new Int32Array(B + 1), segDoc: new Int32Array(nSeg), segOffset: new Int32Array(nSeg), segLength: new Int32Array(nSeg),
     };
   }
+  return { out, longest };
+}
+
+/** The gather in TypeScript (the reference for the native one, and the fallback without the
+ *  addon). Every segment is one contiguous span of the corpus token stream, so the gather is bulk
+ *  copies and fills per segment: tokens with `set`, document ids and loss mask with `fill`,
+ *  position ids with `set` from a shared 0, 1, 2, ... array; padding is a `fill` per sequence. */
+export function materializeJs(plan: SequencePlan, tokens: Int32Array, seqs: ArrayLike<number>, into?: BatchBuffers): PackedBatch {
+  const B = seqs.length;
+  const seqLength = plan.seqLength;
+  const first = plan.seqFirstSeg;
+  const { out, longest } = allocBatch(plan, seqs, into);
   const pos = iotaFor(longest);
   const oTok = out.tokens, oDoc = out.docIds, oPos = out.positionIds, oMask = out.lossMask;
   const oSegDoc = out.segDoc, oSegOff = out.segOffset, oSegLen = out.segLength;
