@@ -61,7 +61,7 @@ function lognormal(n, median, sigma, cap, seed) {
 const lines = [];
 const log = (s) => { console.log(s); lines.push(s); };
 const os = await import('node:os');
-log(`## data\n\nMeasured by \`node bench/data/run.mjs${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at the start (other jobs share the machine: absolute figures are low, ratios within one run are what compare).\n`);
+log(`## data\n\nMeasured by \`node bench/data/run.mjs${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus()[0].model}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at the start (${os.loadavg()[0] < 2 ? 'a quiet machine' : 'other jobs share the machine: absolute figures are low'}; ratios within one run are what compare).\n`);
 
 // ---- planning
 if (only.has('planning')) {
