@@ -25,13 +25,21 @@ export interface Assignment {
   imbalance: number;
 }
 
-export const seqCost = (len: number, m: CostModel): number => m.a * len + m.b * len * len;
+export const seqCost = (len: number, m: CostModel, pairs = len * len): number => m.a * len + m.b * pairs;
 
-function evaluate(rank: Int32Array, lengths: ArrayLike<number>, R: number, m: CostModel): Assignment {
+/** Per-sequence costs: a * len + b * pairs, pairs = len^2 unless given (e.g. the sum of squared
+ *  document lengths when a document mask makes attention block-diagonal). */
+function costs(lengths: ArrayLike<number>, m: CostModel, pairs?: ArrayLike<number>): Float64Array {
+  const c = new Float64Array(lengths.length);
+  for (let i = 0; i < c.length; i++) c[i] = seqCost(lengths[i]!, m, pairs ? pairs[i]! : lengths[i]! * lengths[i]!);
+  return c;
+}
+
+function evaluate(rank: Int32Array, lengths: ArrayLike<number>, R: number, c: Float64Array): Assignment {
   const rankCost = new Float64Array(R);
   const rankTokens = new Float64Array(R);
   for (let i = 0; i < rank.length; i++) {
-    rankCost[rank[i]!]! += seqCost(lengths[i]!, m);
+    rankCost[rank[i]!]! += c[i]!;
     rankTokens[rank[i]!]! += lengths[i]!;
   }
   let max = 0;
@@ -58,11 +66,11 @@ function lpt(weights: Float64Array, R: number): Int32Array {
   return rank;
 }
 
-/** Minimize the maximum per-rank cost of sequences with the given lengths over R ranks. */
-export function balanceByCost(lengths: ArrayLike<number>, R: number, m: CostModel, maxRounds = 10_000): Assignment {
+/** Minimize the maximum per-rank cost of sequences with the given lengths over R ranks
+ *  (`pairs`: attention pairs per sequence, len^2 by default). */
+export function balanceByCost(lengths: ArrayLike<number>, R: number, m: CostModel, maxRounds = 10_000, pairs?: ArrayLike<number>): Assignment {
   const n = lengths.length;
-  const c = new Float64Array(n);
-  for (let i = 0; i < n; i++) c[i] = seqCost(lengths[i]!, m);
+  const c = costs(lengths, m, pairs);
   const rank = lpt(c, R);
   const load = new Float64Array(R);
   for (let i = 0; i < n; i++) load[rank[i]!]! += c[i]!;
@@ -98,10 +106,10 @@ export function balanceByCost(lengths: ArrayLike<number>, R: number, m: CostMode
     }
     if (!done) break;
   }
-  return evaluate(rank, lengths, R, m);
+  return evaluate(rank, lengths, R, c);
 }
 
 /** The naive baseline: balance token counts (LPT on lengths), evaluated under the same cost model. */
-export function balanceByTokens(lengths: ArrayLike<number>, R: number, m: CostModel): Assignment {
-  return evaluate(lpt(Float64Array.from(lengths as ArrayLike<number>), R), lengths, R, m);
+export function balanceByTokens(lengths: ArrayLike<number>, R: number, m: CostModel, pairs?: ArrayLike<number>): Assignment {
+  return evaluate(lpt(Float64Array.from(lengths as ArrayLike<number>), R), lengths, R, costs(lengths, m, pairs));
 }

@@ -170,4 +170,17 @@ describe('cost-balanced sharding', () => {
     expect(cost.maxCost).toBe(64);
     expect(cost.imbalance).toBe(1);
   });
+  it('hand case: document-masked pairs instead of len^2 (prepacked bins of equal length)', () => {
+    // five bins of 8 tokens: one document of 8 (64 pairs), four bins of two 4-token documents (16 + 16).
+    // Token balance sees equal lengths: LPT puts bins 0, 2, 4 on rank 0 (64 + 32 + 32 = 128) and 1, 3 on rank 1.
+    const m = { a: 0, b: 1 };
+    const lengths = [8, 8, 8, 8, 8];
+    const pairs = [64, 32, 32, 32, 32];
+    expect(balanceByTokens(lengths, 2, m, pairs).maxCost).toBe(128);
+    const cost = balanceByCost(lengths, 2, m, 10_000, pairs);
+    expect(cost.maxCost).toBe(96);
+    expect([...cost.rankTokens].sort()).toEqual([16, 24]);
+    // without pairs every bin costs 64: both balances are the same
+    expect(balanceByCost(lengths, 2, m).maxCost).toBe(192);
+  });
 });
