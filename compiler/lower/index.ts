@@ -648,7 +648,6 @@ class Lowerer {
     const ck = this.clause(d, 'checkpoint');
     if (optimizer.kind === 'sgd') unsupported.push('optimizer sgd (runtime/model trains with AdamW)');
     const ranks = num(this.arg(d, 'ranks'), CLAUSE_DEFAULTS.ranks);
-    if (ranks !== 1) unsupported.push(`ranks ${ranks} (the runtime trains on one process)`);
     return {
       kind: 'train',
       name: d.name.name,

@@ -25,6 +25,7 @@ import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
 import { evaluate } from '../model/eval.js';
 import { loadModel } from '../model/io.js';
 import { appendFileSync } from 'node:fs';
+import { masksByDocument, RankBalancer, trainCostModel, type RankBalanceReport } from './ranks.js';
 import type { AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 
 export * from './spec.js';
@@ -98,6 +99,8 @@ export interface TrainResult {
   readonly losses: readonly number[];
   /** Periodic evals in step order (every N steps and after the last step). */
   readonly evals: readonly TrainEvalRecord[];
+  /** `ranks R` (train or curriculum), R > 1: the steps' cost-balanced vs token-balanced assignment to R ranks (runtime/entry/ranks.ts). */
+  readonly ranks: RankBalanceReport | null;
   readonly params: number;
   readonly seconds: number;
 }
@@ -245,6 +248,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   let tok: LmpTokenizer;
   let batches: { next(): IteratorResult<PackedBatch> };
   const epochs = { n: 1 };
+  let balancer: RankBalancer | null = null;
   try {
     options.onProgress?.({ target: name, phase: 'data', step: 0, total: 1 });
     tok = await loadTokenizer(data.tokenizer, data.root);
@@ -253,7 +257,12 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     const order = mixOrder(corpus.source, data.sources.map((s) => s.weight), data.seed);
     const plan = planPack(corpus, order, data.pack, tok.eot, data.seed);
     const { buckets, members } = planBuckets(plan);
-    const cur = thaw<CurriculumConfig>(spec.curriculum.config);
+    const curRanks = thaw<CurriculumConfig>(spec.curriculum.config);
+    // One process trains each step's whole (global) batch: every rank's share, in rank order
+    // (the curriculum with ranks 1 yields exactly that); `ranks` is measured by the balancer.
+    const cur = { ...curRanks, ranks: 1 };
+    const R = spec.ranks !== 1 ? spec.ranks : curRanks.ranks;
+    if (R > 1) balancer = new RankBalancer(R, trainCostModel(model.config), masksByDocument(spec.model.attention?.mask));
     // Each epoch is a fresh curriculum pass with the next seed (a weighted schedule ends after its cycles).
     let it = new CurriculumIterator(cur, buckets);
     batches = {
@@ -267,6 +276,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
         }
         const ids = members.get(s.length)!;
         const seqs = Array.from(s.sequences, (i) => ids[i]!);
+        balancer?.step(plan, seqs);
         return { done: false, value: toModelBatch(materialize(plan, corpus.tokens, seqs)) };
       },
     };
@@ -338,6 +348,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     finalLoss: losses[losses.length - 1] ?? NaN,
     losses,
     evals,
+    ranks: balancer?.report() ?? null,
     params: model.numParams(),
     seconds: (performance.now() - t0) / 1000,
   };

@@ -1,6 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { check } from '../../compiler/index.js';
+import { findDecl } from '../../compiler/ir/types.js';
+import { lower } from '../../compiler/lower/index.js';
 import type { SequencePlan } from '../data/pack.js';
-import { masksByDocument, RankBalancer, trainCostModel } from './ranks.js';
+import { runTrain, type TrainSpec } from './index.js';
+import { formatRankBalance, masksByDocument, RankBalancer, trainCostModel } from './ranks.js';
 
 /** Sequences of 8 tokens: A = one document of 8, B = two documents of 4, C = 3 tokens + 5 of padding. */
 function handPlan(): SequencePlan {
@@ -52,5 +59,67 @@ describe('rank balance of a train step', () => {
     expect(masksByDocument({ default: { op: 'or', args: [causal, doc] }, groups: [] })).toBe(false);
     expect(masksByDocument({ default: undefined, groups: [{ from: 0, to: 1, mask: { op: 'and', args: [doc, causal] } }, { from: 2, to: 3, mask: causal }] })).toBe(false);
     expect(masksByDocument({ default: undefined, groups: [{ from: 0, to: 3, mask: { op: 'and', args: [{ op: 'and', args: [doc, causal] }, { op: 'window', size: 4 }] } }] })).toBe(true);
+  });
+});
+
+describe('train with ranks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lmp-ranks-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'c'));
+  let x = 7;
+  const rnd = (): number => ((x = (x * 1103515245 + 12345) >>> 0), x / 2 ** 32);
+  for (let d = 0; d < 24; d++) {
+    let t = `Doc ${d}.`;
+    const n = 60 + Math.floor(rnd() * 400);
+    while (t.length < n) t += ' word' + Math.floor(rnd() * 9);
+    writeFileSync(join(dir, 'c', `d${d}.txt`), t);
+  }
+  const spec = (pack: string, schedule: string, ranks: string): TrainSpec => {
+    const src = `tokenizer b = bytes()
+data d {
+  source text("c/*.txt")
+  tokenizer b
+  pack ${pack}
+}
+model m {
+  arch llama(dim: 32, layers: 1, heads: 2, ffn: 64)
+  vocab b
+}
+train t {
+  model m
+  data d
+  curriculum ${schedule}
+  optimizer adamw(lr: 1e-3)
+  steps 3
+  ${ranks}
+}
+`;
+    const r = check(src, join(dir, 't.lmp'));
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const d = findDecl(lower(r.program), 't')!;
+    expect(d.spec.unsupported).toEqual([]);
+    return d.spec as TrainSpec;
+  };
+  it('prepacked bins: cost balancing never loses to token balancing, and the result says so', async () => {
+    const r = await runTrain(spec('prepack(capacity: 512, algorithm: best_fit_decreasing)', 'fixed(512, tokens_per_step: 2k)', 'ranks 2'), { baseDir: dir });
+    expect(r.ranks).not.toBeNull();
+    const b = r.ranks!;
+    expect(b.ranks).toBe(2);
+    expect(b.steps).toBeGreaterThanOrEqual(3);
+    expect(b.documentMask).toBe(true);
+    expect(b.byCost.totalMaxCost).toBeLessThanOrEqual(b.byTokens.totalMaxCost);
+    expect(b.byCost.meanImbalance).toBeGreaterThanOrEqual(1);
+    expect(b.stepTimeRatio).toBeCloseTo(b.byTokens.totalMaxCost / b.byCost.totalMaxCost, 12);
+    expect(formatRankBalance(b)).toMatch(/^ranks 2 over \d+ steps \(document-masked attention cost\): cost-balanced max\/mean/);
+  });
+  it('decomposition buckets: every sequence of a step costs the same, so both balances agree', async () => {
+    const r = await runTrain(spec('decompose(min: 32, max: 64)', 'fixed(64, tokens_per_step: 512)', 'ranks 4'), { baseDir: dir });
+    const b = r.ranks!;
+    expect(b.byCost.totalMaxCost).toBe(b.byTokens.totalMaxCost);
+    expect(b.byCost.meanImbalance).toBeCloseTo(1, 12);
+  });
+  it('no ranks clause: no report', async () => {
+    const r = await runTrain(spec('decompose(min: 32, max: 64)', 'fixed(64, tokens_per_step: 512)', ''), { baseDir: dir });
+    expect(r.ranks).toBeNull();
   });
 });
