@@ -21,3 +21,4 @@ export { Trainer, type StepMetrics, type TrainerOptions } from './model/train.js
 export { fusedAttention } from './model/fused.js';
 export { saveModel, loadModel } from './model/io.js';
 export * as data from './data/index.js';
+export * as optimize from './optimize/index.js';
