@@ -859,15 +859,20 @@ class Lowerer {
     const bv = be !== undefined ? (exprValue(be) as Record<string, Json>) : {};
     const bnum = (k: string): number | null => (typeof bv[k] === 'number' ? (bv[k] as number) : null);
     const save = this.arg(d, 'save');
+    // runtime/optimize runs these search strategies and comparisons; anything else is named here
+    const search = sc?.name ?? 'grid';
+    const unsupported: string[] = [];
+    if (!['grid', 'random', 'tpe', 'halving'].includes(search)) unsupported.push(`search ${search} (runtime/optimize runs grid, random, tpe, halving)`);
+    for (const c of constraints) if (!['<', '<=', '>', '>=', '==', '!='].includes(c.op)) unsupported.push(`constraint ${c.metric} ${c.op} ${c.value}`);
     return {
       kind: 'optimize',
       name: d.name.name,
       where: where(d.span),
-      unsupported: ['optimize: runtime/optimize is missing (search strategies and trial runner)'],
+      unsupported,
       vary,
       objective,
       constraints,
-      search: { kind: sc?.name ?? 'grid', params: sc ? sc.params() : {} },
+      search: { kind: search, params: sc ? sc.params() : {} },
       budget: { trials: bnum('trials'), time: bnum('time'), cost: bnum('cost') },
       save: save !== undefined ? String(exprValue(save)) : null,
       seed: this.seed(d),

@@ -155,7 +155,7 @@ optimize o {
     const e = declsOf(p, 'eval')[0]!.spec;
     expect(e.task.params).toEqual({ lengths: [1024, 2048], depths: 5, samples: 20 });
     expect(e.unsupported.join(' ')).toMatch(/runtime\/eval is missing/);
-    expect(spec(p, 'o')['unsupported']).toEqual(['optimize: runtime/optimize is missing (search strategies and trial runner)']);
+    expect(spec(p, 'o')['unsupported']).toEqual([]);
   });
 
   it('lowers a train\'s periodic perplexity eval to an explicit spec (data, split side, grouping)', () => {

@@ -128,7 +128,7 @@ export const optimize_window_size = {
   kind: 'optimize',
   name: 'window_size',
   where: 'examples/eval_optimize.lmp:36:1',
-  unsupported: ['optimize: runtime/optimize is missing (search strategies and trial runner)'],
+  unsupported: [],
   vary: [
     { path: 'streaming.mask.window', values: { list: [256, 512, 1024, 2048] } },
     { path: 'streaming.mask.sink', values: { from: 0, to: 16, integer: true } },
