@@ -48,12 +48,28 @@ import {
   type Values,
 } from '../../runtime/optimize/index.js';
 import type { AnySpec, EvalSpec, Frozen, Json, OptimizeSpec } from '../../runtime/entry/spec.js';
-import type { EvalRunResult, RunOptions } from '../../runtime/entry/index.js';
+import type { RunOptions } from '../../runtime/entry/index.js';
 
 export { OptimizeError, type OptimizeResult } from '../../runtime/optimize/index.js';
 
-/** What the real runner needs of runEval (runtime/entry); injectable for tests. */
-export type RunEvalFn = (spec: Frozen<EvalSpec>, options: RunOptions) => Promise<Pick<EvalRunResult, 'metrics' | 'seconds'>>;
+/**
+ * What the real runner needs of an eval's result (runtime/entry's EvalRunResult: `metrics` maps a
+ * metric to a number, or latency to { p50, p90, p99, mean } in seconds; `seconds` it ran).
+ */
+export interface EvalOutcome {
+  readonly metrics: object;
+  readonly seconds: number;
+}
+
+/** The RunOptions the runner passes runEval: the patched source's declarations as `specs`. */
+export interface EvalRunOptions {
+  readonly baseDir: string;
+  readonly specs: ReadonlyMap<string, Frozen<AnySpec>>;
+  readonly session?: RunOptions['session'];
+}
+
+/** runtime/entry's runEval, or a stand-in (tests). */
+export type RunEvalFn = (spec: Frozen<EvalSpec>, options: EvalRunOptions) => Promise<EvalOutcome>;
 
 export interface OptimizeBlockOptions {
   /** Folder the `save` path and the specs' relative paths resolve against; default: the file's folder. */
@@ -139,7 +155,7 @@ export function trialEvalSpec(e: Frozen<EvalSpec>, needed: ReadonlySet<string>, 
 }
 
 /** An eval result's metrics, flattened under the eval's name ("E.accuracy", "E.latency.p50"). */
-export function flattenMetrics(evalName: string, m: EvalRunResult['metrics']): Record<string, number> {
+export function flattenMetrics(evalName: string, m: EvalOutcome['metrics']): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
     if (typeof v === 'number') out[`${evalName}.${k}`] = v;
@@ -184,7 +200,7 @@ export function evalTrialRunner(source: string, file: string, spec: Frozen<Optim
         noted = true;
         options.onProgress?.(`optimize ${name}: task ${e.task.task} of eval ${evalName} has no 'samples' to scale; halving's lower rungs run it in full`);
       }
-      let r: Pick<EvalRunResult, 'metrics' | 'seconds'>;
+      let r: EvalOutcome;
       try {
         r = await runEval(trialEvalSpec(e, metricSet, budget), { baseDir, specs, ...(options.session ? { session: options.session } : {}) });
       } catch (err) {
