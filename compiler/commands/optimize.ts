@@ -35,8 +35,8 @@ import { lower } from '../lower/index.js';
 import { writeFileAtomic } from '../io/write.js';
 import { applySets, SetError } from './set.js';
 import {
+  axisValue,
   formatValue,
-  gridAxis,
   knobsOf,
   OptimizeError,
   parseOptimizeResult,
@@ -291,7 +291,7 @@ export async function runOptimizeBlock(source: string, file: string, spec: Froze
   const baseDir = options.baseDir ?? dirname(resolve(file));
   // Every vary path must be one --set can patch (the checker validated the values themselves).
   for (const k of knobs) {
-    const a = `${k.path}=${formatValue(gridAxis(k)[0]!)}`;
+    const a = `${k.path}=${formatValue(axisValue(k, 0))}`;
     try {
       applySets(source, file, [a]);
     } catch (e) {

@@ -3,18 +3,18 @@
 // ends included), in odometer order: the first knob varies slowest, the last fastest
 // (itertools.product). Enumerated lazily by a mixed-radix index; scores are ignored.
 import type { Json } from '../entry/spec.js';
-import { gridAxis, type Knob, type Values } from './space.js';
+import { axisLength, axisValue, type Knob, type Values } from './space.js';
 import type { Proposal, Strategy } from './strategy.js';
 
 export class GridSearch implements Strategy {
   readonly kind = 'grid';
   readonly total: number;
-  private readonly axes: Json[][];
+  private readonly lengths: number[];
   private next = 0;
 
   constructor(private readonly knobs: readonly Knob[]) {
-    this.axes = knobs.map(gridAxis);
-    this.total = this.axes.reduce((n, a) => n * a.length, 1);
+    this.lengths = knobs.map(axisLength);
+    this.total = this.lengths.reduce((n, a) => n * a, 1);
   }
 
   /** The i-th combination (0 <= i < total). */
@@ -22,9 +22,9 @@ export class GridSearch implements Strategy {
     const out: Record<string, Json> = {};
     let rest = i;
     for (let k = this.knobs.length - 1; k >= 0; k--) {
-      const axis = this.axes[k]!;
-      out[this.knobs[k]!.path] = axis[rest % axis.length]!;
-      rest = Math.floor(rest / axis.length);
+      const n = this.lengths[k]!;
+      out[this.knobs[k]!.path] = axisValue(this.knobs[k]!, rest % n);
+      rest = Math.floor(rest / n);
     }
     // keep the knobs' source order in the object
     return Object.fromEntries(this.knobs.map((k) => [k.path, out[k.path]!]));

@@ -1,7 +1,7 @@
 // runtime/optimize: search strategies (grid, random, tpe, halving) as seeded ask/tell objects, and
 // the search loop that runs them against an injected trial runner within an optimize block's
 // budget and constraints. See README.md.
-export { OptimizeError, knobsOf, gridAxis, sampleUniform, formatValue, roundFloat, GRID_FLOAT_POINTS, type Knob, type Values } from './space.js';
+export { OptimizeError, knobsOf, gridAxis, axisLength, axisValue, sampleUniform, formatValue, roundFloat, GRID_FLOAT_POINTS, type Knob, type Values } from './space.js';
 export type { Proposal, Strategy } from './strategy.js';
 export { GridSearch } from './grid.js';
 export { RandomSearch, sampleValues } from './random.js';

@@ -75,6 +75,12 @@ describe('grid', () => {
       [2, 2],
     ]);
   });
+  test('a huge integer range is enumerated lazily', () => {
+    const g = new GridSearch(knobsOf([{ path: 'n', values: { from: 0, to: 1e9, integer: true } }]));
+    expect(g.total).toBe(1e9 + 1);
+    expect(g.ask()!.values).toEqual({ n: 0 });
+    expect(g.at(1e9)).toEqual({ n: 1e9 });
+  });
   test('float range: 5 evenly spaced points with both ends', () => {
     const g = new GridSearch(knobsOf([{ path: 't', values: { from: 2, to: 6, integer: false } }]));
     expect(drive(g, () => 0).map((p) => p.values['t'])).toEqual([2, 3, 4, 5, 6]);
@@ -293,6 +299,12 @@ describe('runSearch', () => {
       return { metrics: { 'e.score': n }, seconds: 1 };
     };
     const r = await runSearch(spec({ budget: { trials: 5, time: null, cost: null } }), flaky);
+    let k = 0;
+    const odd: RunTrial = async () => {
+      if (k++ === 1) throw 'a string';
+      return { metrics: { 'e.score': 1 }, seconds: 1 };
+    };
+    expect((await runSearch(spec({ budget: { trials: 3, time: null, cost: null } }), odd)).trials[1]!.error).toBe('LMP_E_RUNTIME: a string');
     expect(r.trials[2]).toMatchObject({ feasible: false, error: 'LMP_E_X: boom', objective: null });
     expect(r.trials).toHaveLength(5);
     await expect(runSearch(spec(), async () => Promise.reject(new Error('first')))).rejects.toThrow('first');

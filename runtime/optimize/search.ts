@@ -152,7 +152,8 @@ export async function runSearch(spec: Frozen<OptimizeSpec>, runTrial: RunTrial, 
         ...(missing ? { error: missing } : {}),
       };
     } catch (e) {
-      if (index === 0 || (e instanceof OptimizeError && e.fatal) || (e as { fatal?: unknown }).fatal === true) throw e;
+      const x = typeof e === 'object' && e !== null ? (e as { code?: unknown; message?: unknown; fatal?: unknown }) : {};
+      if (index === 0 || (e instanceof OptimizeError && e.fatal) || x.fatal === true) throw e;
       const seconds = clock() - start;
       rec = {
         index,
@@ -164,7 +165,7 @@ export async function runSearch(spec: Frozen<OptimizeSpec>, runTrial: RunTrial, 
         seconds,
         cost: seconds,
         ...(strategy.kind === 'halving' ? { budget: p.budget } : {}),
-        error: `${(e as { code?: string }).code ?? 'LMP_E_RUNTIME'}: ${(e as Error).message ?? String(e)}`,
+        error: `${typeof x.code === 'string' ? x.code : 'LMP_E_RUNTIME'}: ${typeof x.message === 'string' ? x.message : String(e)}`,
       };
     }
     trials.push(rec);

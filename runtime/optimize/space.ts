@@ -54,16 +54,24 @@ export function knobsOf(vary: OptimizeSpec['vary']): Knob[] {
   });
 }
 
-/** The values a grid takes for one knob (a list's values, every integer, GRID_FLOAT_POINTS evenly spaced floats). */
+/** How many values a grid takes for one knob (a list's values, every integer, GRID_FLOAT_POINTS floats). */
+export function axisLength(k: Knob): number {
+  if (k.kind === 'list') return k.values.length;
+  if (k.kind === 'int') return k.to - k.from + 1;
+  return k.from === k.to ? 1 : GRID_FLOAT_POINTS;
+}
+
+/** The i-th grid value of one knob (0 <= i < axisLength(k)); computed, never materialized. */
+export function axisValue(k: Knob, i: number): Json {
+  if (k.kind === 'list') return k.values[i]!;
+  if (k.kind === 'int') return k.from + i;
+  if (k.from === k.to) return k.from;
+  return roundFloat(k.from + ((k.to - k.from) * i) / (GRID_FLOAT_POINTS - 1));
+}
+
+/** Every grid value of one knob (small knobs; the grid itself uses axisValue). */
 export function gridAxis(k: Knob): Json[] {
-  if (k.kind === 'list') return [...k.values];
-  if (k.kind === 'int') {
-    const out: number[] = [];
-    for (let x = k.from; x <= k.to; x++) out.push(x);
-    return out;
-  }
-  if (k.from === k.to) return [k.from];
-  return Array.from({ length: GRID_FLOAT_POINTS }, (_, i) => roundFloat(k.from + ((k.to - k.from) * i) / (GRID_FLOAT_POINTS - 1)));
+  return Array.from({ length: axisLength(k) }, (_, i) => axisValue(k, i));
 }
 
 /** A uniform draw for one knob: a list value with equal probability, a uniform integer, a uniform float. */
