@@ -20,6 +20,7 @@
 //
 // Errors are OptimizeError (runtime/optimize) with a code, never a bare stack trace:
 //   LMP_E_OPT_OBJECTIVE   no objective, or the objective names no eval of the file
+//   LMP_E_OPT_SOURCE      the source given has check errors
 //   LMP_E_OPT_VARY        a vary path --set cannot patch (e.g. a clause the declaration inherits)
 //   LMP_E_OPT_VALUE       a trial value the checker rejects (the whole search stops)
 //   LMP_E_OPT_SAVE        the save path cannot be written (checked before the first trial; a
@@ -28,6 +29,9 @@
 //   LMP_E_OPT_NO_BEST     applying a result without a feasible trial
 //   LMP_E_OPT_APPLY       a saved value the current source no longer accepts
 //   LMP_E_NO_RUNTIME, LMP_E_EVAL_*   from runEval: stop the search (no other trial would pass)
+// and from runtime/optimize: LMP_E_OPT_SPACE (empty list, knob varied twice), LMP_E_OPT_SEARCH
+// (unknown strategy, bad trials/eta), LMP_E_OPT_CONSTRAINT (unknown comparison), LMP_E_OPT_METRIC
+// (the first trial does not report the objective).
 import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { check } from '../index.js';
@@ -204,7 +208,7 @@ export function evalTrialRunner(source: string, file: string, spec: Frozen<Optim
       try {
         r = await runEval(trialEvalSpec(e, metricSet, budget), { baseDir, specs, ...(options.session ? { session: options.session } : {}) });
       } catch (err) {
-        const x = err as { code?: string; message?: string };
+        const x = (typeof err === 'object' && err !== null ? err : {}) as { code?: string; message?: string };
         if (x.code && FATAL_EVAL.has(x.code)) throw new OptimizeError(x.code, `optimize ${name}: eval ${evalName}: ${x.message ?? String(err)}`);
         throw err;
       }
