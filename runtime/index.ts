@@ -21,4 +21,5 @@ export { Trainer, type StepMetrics, type TrainerOptions } from './model/train.js
 export { fusedAttention } from './model/fused.js';
 export { saveModel, loadModel } from './model/io.js';
 export * as data from './data/index.js';
+export * as evals from './eval/index.js';
 export * as optimize from './optimize/index.js';

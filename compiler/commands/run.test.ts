@@ -69,13 +69,19 @@ describe('lmpc run', () => {
   });
 
   it('a block whose runtime is missing is a coded error naming what is missing (exit 2)', async () => {
-    const r = await cli(['run', join(ROOT, 'examples', 'eval_optimize.lmp'), '--target', 'passkey_sweep']);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/LMP_E_NO_RUNTIME: error in eval passkey_sweep \(.*eval_optimize\.lmp:\d+:1\): the runtime cannot run eval task passkey: runtime\/eval is missing/);
     const o = await cli(['run', join(ROOT, 'examples', 'eval_optimize.lmp'), '--target', 'window_size', '--json']);
     expect(o.code).toBe(2);
     expect(JSON.parse(o.out).error.code).toBe('LMP_E_NO_RUNTIME');
   });
+
+  it('runs an eval block of the example with --set shrinking it (passkey through decode story)', async () => {
+    const sets = ['passkey_sweep.task.passkey.lengths=[256]', 'passkey_sweep.task.passkey.depths=2', 'passkey_sweep.task.passkey.samples=1', 'story.max_tokens=8'];
+    const r = await cli(['run', join(ROOT, 'examples', 'eval_optimize.lmp'), '--target', 'passkey_sweep', ...sets.flatMap((x) => ['--set', x]), '--json']);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out).results[0];
+    expect([res.kind, res.task, res.using.name, res.samples.length]).toEqual(['eval', 'passkey', 'story', 2]);
+    expect(Object.keys(res.metrics)).toEqual(['accuracy']);
+  }, 60_000);
 
   it('--set overrides the IR before running: train for the steps it says', async () => {
     const r = await cli(['run', QUICK, '--target', 'quick', '--set', 'quick.steps=3', '--json']);

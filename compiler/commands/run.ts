@@ -9,7 +9,9 @@
 // Results go to stdout (--json: one JSON document and nothing else); progress goes to stderr,
 // only when stderr is a terminal and neither --json nor CI is set. Exit codes: 0 ran, 1 the file
 // has check errors, 2 usage errors (unknown target, bad --set) and run-time failures, including
-// a block whose runtime is missing (LMP_E_NO_RUNTIME).
+// a block whose runtime is missing (LMP_E_NO_RUNTIME: optimize blocks, eval tasks tsort and
+// threading). The runtime gets every declaration's spec by name (RunOptions.specs), which is how
+// an eval finds the decode or model its `using` names.
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -17,7 +19,7 @@ import type { Command } from 'commander';
 import type { BuildResult } from '../emit/index.js';
 import { readSource } from '../io/read.js';
 import { runnableDecls, type DeclIR, type ProgramIR } from '../ir/types.js';
-import type { Progress, RunResult } from '../../runtime/entry/index.js';
+import type { EvalRunResult, Progress, RunResult } from '../../runtime/entry/index.js';
 import { printReports } from './check.js';
 import { contextOf, setExit, useColor, type CliContext } from './context.js';
 import { applySets, SetError } from './set.js';
@@ -77,7 +79,32 @@ function describe(r: RunResult): string {
     });
     return head + evals.join('');
   }
+  if (r.kind === 'eval') return describeEval(r);
   return `decode ${r.target}${r.trained ? '' : r.loaded ? ` (weights from ${r.loaded})` : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
+}
+
+const num = (x: number | undefined): string => (x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(4) : String(x));
+
+/** "accuracy 0.5000, latency p50 0.0123 s p90 ... mean ..." (the metrics in the block's order). */
+function metricsLine(m: EvalRunResult['metrics']): string {
+  return Object.entries(m)
+    .map(([k, v]) => (typeof v === 'number' ? `${k} ${num(v)}` : `${k} p50 ${num(v.p50)} s p90 ${num(v.p90)} s p99 ${num(v.p99)} s mean ${num(v.mean)} s`))
+    .join(', ');
+}
+
+/** Head line with the overall metrics, then one line per cell (the same figures --json reports). */
+function describeEval(r: EvalRunResult): string {
+  const weights = r.trained ? 'trained weights' : r.loaded ? `weights from ${r.loaded}` : 'untrained weights';
+  const n = r.task === 'perplexity' ? '' : `${r.samples.length} requests, `;
+  const head = `eval ${r.target}: ${r.task} using ${r.using.kind} ${r.using.name} (${weights}): ${metricsLine(r.metrics)} (${n}${r.seconds.toFixed(1)} s)\n`;
+  const cells = r.cells.map((c) => {
+    const at = [c.length !== undefined ? `length ${c.length}` : '', c.depth !== undefined ? `depth ${Math.round(c.depth * 100)}%` : '', c.target !== undefined ? `target ${c.target} words` : '']
+      .filter(Boolean)
+      .join(' ');
+    const count = c.tokens !== undefined ? `${c.tokens} tokens` : `${c.samples} samples`;
+    return `  ${at}: ${metricsLine(c.metrics)} (${count})\n`;
+  });
+  return head + cells.join('');
 }
 
 export function register(program: Command): void {
@@ -148,10 +175,11 @@ export function register(program: Command): void {
         : undefined;
       const session = new Session();
       const baseDir = dirname(absFile);
+      const specs = new Map(built.ir.decls.map((d) => [d.name, d.spec] as const));
       const results: RunResult[] = [];
       if (!json) ctx.io.stderr(`lmpc: running ${targets.map((t) => `${t.kind} ${t.name}`).join(', ')} from ${relative(process.cwd(), absFile) || absFile} (build: ${built.outDir}${built.skipped ? ', up to date' : ''})\n`);
       for (const t of targets) {
-        const options = { baseDir, session, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}) };
+        const options = { baseDir, session, specs, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}) };
         try {
           let res: RunResult;
           switch (t.kind) {

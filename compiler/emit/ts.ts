@@ -24,7 +24,7 @@ const SPEC_TYPE: Record<DeclKind, string> = {
 const RUN_FN: Partial<Record<DeclKind, [string, string]>> = {
   train: ['runTrain', 'TrainResult'],
   decode: ['runDecode', 'DecodeRunResult'],
-  eval: ['runEval', 'never'],
+  eval: ['runEval', 'EvalRunResult'],
   optimize: ['runOptimize', 'never'],
 };
 

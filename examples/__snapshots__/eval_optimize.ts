@@ -2,7 +2,7 @@
 // source: examples/eval_optimize.lmp (sha256 c52c88d5bd026340), lmpc 0.1.0
 // Resolved configurations (every default explicit, units normalized) and one entry point per
 // train / decode / eval / optimize block, against the runtime's public API.
-import { runDecode, runEval, runOptimize, type AttentionSpec, type DecodeRunResult, type DecodeSpec, type EvalSpec, type Frozen, type ModelSpec, type OptimizeSpec, type RunOptions, type TokenizerSpec } from 'lmp/runtime';
+import { runDecode, runEval, runOptimize, type AttentionSpec, type DecodeRunResult, type DecodeSpec, type EvalRunResult, type EvalSpec, type Frozen, type ModelSpec, type OptimizeSpec, type RunOptions, type TokenizerSpec } from 'lmp/runtime';
 /** The source this module was compiled from. */
 export const source = {
   file: 'examples/eval_optimize.lmp',
@@ -151,12 +151,12 @@ export async function story(options: RunOptions = {}): Promise<DecodeRunResult> 
 }
 
 /** Run eval passkey_sweep (examples/eval_optimize.lmp:24:1). */
-export async function passkey_sweep(options: RunOptions = {}): Promise<never> {
+export async function passkey_sweep(options: RunOptions = {}): Promise<EvalRunResult> {
   return runEval(eval_passkey_sweep, options);
 }
 
 /** Run eval length_control (examples/eval_optimize.lmp:30:1). */
-export async function length_control(options: RunOptions = {}): Promise<never> {
+export async function length_control(options: RunOptions = {}): Promise<EvalRunResult> {
   return runEval(eval_length_control, options);
 }
 

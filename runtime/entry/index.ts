@@ -3,7 +3,9 @@
 //   runTrain:  runtime/data (tokenizer, corpus, packer) -> runtime/curriculum (bucket schedule)
 //              -> runtime/model (LlamaModel with the attention's mask, Trainer)
 //   runDecode: runtime/model (KV-cache session as the logits source) -> runtime/decode (Decoder)
-//   runEval, runOptimize: not landed yet -> a coded error naming what is missing.
+//   runEval:   eval.ts: runtime/eval's task generators and scorers through the decode (or model)
+//              the block's `using` names; perplexity through runtime/model's evaluate
+//   runOptimize: not landed yet -> a coded error naming what is missing.
 // A spec whose `unsupported` list is not empty is refused with the same coded error
 // (LMP_E_NO_RUNTIME), never run with parts of it silently ignored.
 import { resolve } from 'node:path';
@@ -26,9 +28,11 @@ import { evaluate } from '../model/eval.js';
 import { loadModel } from '../model/io.js';
 import { appendFileSync } from 'node:fs';
 import { masksByDocument, RankBalancer, trainCostModel, type RankBalanceReport } from './ranks.js';
-import type { AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
+import type { AnySpec, AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
+import { runEvalWith, type EvalRunResult } from './eval.js';
 
 export * from './spec.js';
+export type { EvalRunResult } from './eval.js';
 
 /** A run-time error carrying a code and the declaration it happened in. */
 export class RuntimeEntryError extends Error {
@@ -74,6 +78,11 @@ export interface RunOptions {
   readonly onProgress?: (p: Progress) => void;
   /** Optimizer steps to run instead of the spec's `steps` (tests, smoke runs). */
   readonly steps?: number;
+  /**
+   * Every declaration of the file by name (lmpc run passes them): where an eval finds the decode
+   * or model its `using` names and the data its perplexity task reads.
+   */
+  readonly specs?: ReadonlyMap<string, Frozen<AnySpec>>;
 }
 
 /** One periodic eval of a train (also a line of the metrics log). */
@@ -120,7 +129,7 @@ export interface DecodeRunResult {
   readonly seconds: number;
 }
 
-export type RunResult = TrainResult | DecodeRunResult;
+export type RunResult = TrainResult | DecodeRunResult | EvalRunResult;
 
 /** Resolves after pending I/O and expired timers have had their turn (setImmediate). */
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -408,8 +417,23 @@ export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = 
   }
 }
 
-export async function runEval(spec: Frozen<EvalSpec>, _options: RunOptions = {}): Promise<never> {
-  throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context('eval', spec.name, spec.where)}: the runtime cannot run ${spec.unsupported.join('; ') || `eval task ${spec.task.task}`}`);
+/**
+ * Runs an eval block (eval.ts): its task's samples through the decode or model `using` names
+ * (resolved in `options.specs`), scored; or, for `perplexity(D.split)`, the same held-out loss a
+ * train's periodic eval computes.
+ */
+export async function runEval(spec: Frozen<EvalSpec>, options: RunOptions = {}): Promise<EvalRunResult> {
+  return runEvalWith(
+    {
+      error: (code, message) => new RuntimeEntryError(code, message),
+      assertSupported,
+      buildModel,
+      modelLogits,
+      perplexity: async (ev, model, baseDir) => runEvalOnce(model, await prepareEval(ev, baseDir, model.config.vocab), 0),
+    },
+    spec,
+    options,
+  );
 }
 
 export async function runOptimize(spec: Frozen<OptimizeSpec>, _options: RunOptions = {}): Promise<never> {

@@ -1,0 +1,234 @@
+// Eval blocks end to end through `lmpc run` (the CLI's own code path), and the scorers fed by an
+// oracle decoder so that a perfect model provably scores 1.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../compiler/cli.js';
+import { bytesTokenizer } from '../data/tokenizers.js';
+import type { LogitsSource } from '../decode/decoder.js';
+import { needleSamples, passkeySamples, PASSKEY_QUESTION, runSamples, type EvalSample } from '../eval/index.js';
+import { decoderGenerate, generationSettings } from './eval.js';
+import { runEval, type EvalRunResult, type EvalSpec } from './index.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'lmp-entry-eval-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[]) {
+  let out = '', err = '';
+  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
+  return { code, out, err };
+}
+
+const MODEL = `tokenizer bytes = bytes()
+
+model tiny {
+  arch llama(dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn: 64)
+  vocab bytes
+  seed 1
+}
+
+decode answer {
+  model tiny
+  policy top_k(20) -> temperature(0.8)
+  max_tokens 8
+  seed 3
+}
+`;
+
+const bytes = bytesTokenizer();
+
+describe('lmpc run of an eval block', () => {
+  it('passkey through a decode: result shape, cells, and accuracy equal to a recount of the returned outputs', async () => {
+    const file = join(dir, 'pk.lmp');
+    writeFileSync(file, `${MODEL}
+eval pk {
+  task passkey(lengths: [128, 256], depths: 2, samples: 2)
+  using answer
+  metric accuracy, latency
+  seed 5
+}
+`);
+    const r = await cli(['run', file, '--target', 'pk', '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out).results[0] as EvalRunResult;
+    expect([res.kind, res.target, res.task, res.using, res.model, res.trained]).toEqual(['eval', 'pk', 'passkey', { kind: 'decode', name: 'answer' }, 'tiny', false]);
+    expect(Object.keys(res.metrics)).toEqual(['accuracy', 'latency']);
+    expect(res.cells.map((c) => [c.length, c.depth, c.samples])).toEqual([
+      [128, 0, 2],
+      [128, 1, 2],
+      [256, 0, 2],
+      [256, 1, 2],
+    ]);
+    expect(res.samples).toHaveLength(8);
+    const acc = res.metrics.accuracy!;
+    expect(acc).toBeGreaterThanOrEqual(0);
+    expect(acc).toBeLessThanOrEqual(1);
+    // independent recount: the first run of digits of each output against its key
+    const recount = res.samples.filter((s) => (s.output.match(/[0-9]+/) ?? [''])[0] === s.references[0]).length / res.samples.length;
+    expect(acc).toBe(recount);
+    for (const c of res.cells) {
+      const mine = res.samples.filter((s) => s.cell.length === c.length && s.cell.depth === c.depth);
+      expect(c.metrics.accuracy).toBe(mine.filter((s) => s.correct).length / mine.length);
+    }
+    for (const s of res.samples) {
+      expect(s.outputTokens).toBeLessThanOrEqual(8);
+      expect(s.promptTokens).toBeLessThanOrEqual(s.cell.length!);
+      expect(s.seconds).toBeGreaterThan(0);
+    }
+    const lat = res.metrics.latency!;
+    expect(lat.p50).toBeLessThanOrEqual(lat.p90);
+    expect(lat.p90).toBeLessThanOrEqual(lat.p99);
+    // the same seeds give the same outputs; the text form prints the head and one line per cell
+    const again = await cli(['run', file, '--target', 'pk', '--json']);
+    expect((JSON.parse(again.out).results[0] as EvalRunResult).samples.map((s) => s.output)).toEqual(res.samples.map((s) => s.output));
+    const text = await cli(['run', file, '--target', 'pk']);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^eval pk: passkey using decode answer \(untrained weights\): accuracy \d\.\d{4}, latency p50 [\d.]+ s p90 [\d.]+ s p99 [\d.]+ s mean [\d.]+ s \(8 requests, [\d.]+ s\)\n/);
+    expect(text.out).toMatch(/\n {2}length 256 depth 100%: accuracy \d\.\d{4}, latency .*\(2 samples\)\n$/);
+  }, 60_000);
+
+  it('target_length through a model (greedy) with a prompts file beside the .lmp; a missing file is a located error', async () => {
+    writeFileSync(join(dir, 'prompts.jsonl'), '{"prompt": "Describe the sea."}\n{"instruction": "Explain rain."}\n');
+    const file = join(dir, 'tl.lmp');
+    writeFileSync(file, `${MODEL}
+eval tl {
+  task target_length(prompts: "prompts.jsonl", targets: [10, 30])
+  using tiny
+}
+`);
+    const r = await cli(['run', file, '--target', 'tl', '--json']);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out).results[0] as EvalRunResult;
+    expect(Object.keys(res.metrics)).toEqual(['precise_match', 'flexible_match', 'latency']);
+    expect(res.cells.map((c) => [c.target, c.samples])).toEqual([
+      [10, 2],
+      [30, 2],
+    ]);
+    for (const s of res.samples) expect(s.outputTokens).toBeLessThanOrEqual(16 * s.cell.target!);
+    const pm = res.samples.filter((s) => s.words! > (s.cell.target === 10 ? 0 : 20) && s.words! <= (s.cell.target === 10 ? 20 : 40)).length / 4;
+    expect(res.metrics.precise_match).toBe(pm);
+
+    const missing = join(dir, 'tl2.lmp');
+    writeFileSync(missing, `${MODEL}
+eval tl {
+  task target_length(prompts: "nowhere.jsonl", targets: [10])
+  using tiny
+}
+`);
+    const m = await cli(['run', missing, '--target', 'tl', '--json']);
+    expect(m.code).toBe(2);
+    const e = JSON.parse(m.out).error;
+    expect(e.code).toBe('LMP_E_EVAL_PROMPTS');
+    expect(e.message).toMatch(/^error in eval tl \(.*tl2\.lmp:\d+:1\): cannot read prompts file "nowhere\.jsonl" \(no such file\)$/);
+  }, 60_000);
+
+  it('perplexity after a train in the same run: the trained model, the same figures as the train\'s last periodic eval', async () => {
+    const file = join(dir, 'ppl.lmp');
+    const corpus = join(ROOT, 'examples', 'corpus');
+    writeFileSync(file, `tokenizer bytes = bytes()
+
+data corpus {
+  source text("${corpus}/moby-dick-*.txt")
+  source jsonl("${corpus}/sotu-excerpts.jsonl", field: "text")
+  tokenizer bytes
+  holdout 25% seed 1
+  pack decompose(min: 64, max: 256)
+}
+
+model tiny {
+  arch llama(dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn: 64)
+  vocab bytes
+  seed 1
+}
+
+train t {
+  model tiny
+  data corpus
+  curriculum fixed(256, tokens_per_step: 512)
+  optimizer adamw(lr: 3e-3)
+  steps 2
+  eval every 2: perplexity(corpus.holdout, by: length)
+}
+
+eval ppl {
+  task perplexity(data: corpus.holdout, by: length)
+  using tiny
+  metric perplexity, loss
+}
+`);
+    const r = await cli(['run', file, '--all', '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const [train, ev] = JSON.parse(r.out).results;
+    expect(ev.kind).toBe('eval');
+    expect(ev.trained).toBe(true);
+    const last = train.evals[train.evals.length - 1];
+    expect(ev.metrics).toEqual({ perplexity: last.overall.ppl, loss: last.overall.loss });
+    expect(ev.cells.map((c: { length: number; tokens: number }) => [c.length, c.tokens])).toEqual(last.by_length.map((b: { length: number; tokens: number }) => [b.length, b.tokens]));
+  }, 60_000);
+
+  it('a `using` that resolves to nothing runnable is a coded error naming the eval', async () => {
+    const spec: EvalSpec = {
+      kind: 'eval',
+      name: 'e',
+      where: 'x.lmp:3:1',
+      unsupported: [],
+      task: { task: 'passkey', where: 'x.lmp:4:8', params: { lengths: [128], depths: 1, samples: 1 } },
+      using: { kind: 'decode', name: 'gone' },
+      data: null,
+      metrics: [],
+      seed: 0,
+    };
+    await expect(runEval(spec, { specs: new Map() })).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING', message: 'error in eval e (x.lmp:3:1): using gone names no declaration; an eval runs a decode or a model' });
+    await expect(runEval(spec)).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING', message: expect.stringMatching(/RunOptions\.specs/) });
+    await expect(runEval({ ...spec, task: { ...spec.task, task: 'tsort' } }, { specs: new Map() })).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING' });
+  });
+});
+
+/**
+ * A logits source that knows the answer: it reads the prompt (bytes), finds what follows the
+ * question, and puts all mass on the next byte of `answer(prompt)`, then on EOT.
+ */
+function oracle(answer: (prompt: string) => string, question: string): LogitsSource {
+  return {
+    vocabSize: 257,
+    next(tokens) {
+      const text = Buffer.from(tokens.filter((t) => t < 256)).toString('latin1');
+      const end = text.lastIndexOf(question) + question.length;
+      const want = answer(text.slice(0, end));
+      const done = text.length - end;
+      const logits = new Float32Array(257).fill(-10);
+      logits[done < want.length ? want.charCodeAt(done) : 256] = 10;
+      return logits;
+    },
+  };
+}
+
+describe('a model that answers perfectly scores 1 (the scorers are not vacuous)', () => {
+  const settings = (task: string) => generationSettings(task, null, 0);
+  it('passkey: the oracle scores 1, an oracle off by one scores 0', async () => {
+    const samples = passkeySamples({ lengths: [128, 256], depths: 3, samples: 2 }, 9, (t) => Buffer.byteLength(t));
+    const key = (p: string): string => /The pass key is (\d+)\./.exec(p)![1]!;
+    const right = await runSamples('passkey', samples, decoderGenerate(() => oracle((p) => ` ${key(p)}.`, PASSKEY_QUESTION), bytes, settings('passkey')), ['accuracy']);
+    expect(right.metrics.accuracy).toBe(1);
+    expect(right.samples.every((s) => s.output === ` ${s.references[0]}.`)).toBe(true);
+    const wrong = await runSamples('passkey', samples, decoderGenerate(() => oracle((p) => ` ${Number(key(p)) + 1}.`, PASSKEY_QUESTION), bytes, settings('passkey')), ['accuracy']);
+    expect(wrong.metrics.accuracy).toBe(0);
+  });
+
+  it('needle: reciting every value of the asked keys scores 1; half of them scores 0.5 and accuracy 0', async () => {
+    const samples: EvalSample[] = needleSamples({ lengths: [1024], depths: 2, samples: 2, keys: 2, values: 2, queries: 1 }, 2, (t) => Buffer.byteLength(t));
+    const q = 'mentioned in the provided text are';
+    const values = (p: string): string[] => {
+      const key = /for (\S+) mentioned in the provided text\?/.exec(p)![1]!;
+      return [...p.matchAll(new RegExp(`for ${key} is: (\\d+)\\.`, 'g'))].map((m) => m[1]!);
+    };
+    const all = await runSamples('needle', samples, decoderGenerate(() => oracle((p) => ` ${values(p).join(', ')}.`, q), bytes, settings('needle')), ['string_match_all', 'accuracy']);
+    expect(all.metrics).toEqual({ string_match_all: 1, accuracy: 1 });
+    const half = await runSamples('needle', samples, decoderGenerate(() => oracle((p) => ` ${values(p)[0]}.`, q), bytes, settings('needle')), ['string_match_all', 'accuracy']);
+    expect(half.metrics).toEqual({ string_match_all: 0.5, accuracy: 0 });
+  });
+});

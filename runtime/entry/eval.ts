@@ -1,0 +1,205 @@
+// runEval: an eval block's task (runtime/eval generators and scorers) run through the decode or
+// model its `using` clause names. The decode's sampler chain, stop strings, cache policy and
+// attention apply; the model is the one trained earlier in the same Session, else the loaded
+// checkpoint, else fresh seeded weights (as runDecode). `task perplexity(D.split)` runs
+// runtime/model's evaluate over data D exactly as a train's periodic eval does.
+//
+// The model-building helpers live in index.ts and reach this file as an argument (EntryHelpers),
+// so that index.ts re-exports runEval without an import cycle or new public helpers.
+import { resolve } from 'node:path';
+import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
+import type { TokenizerConfig } from '../data/config.js';
+import type { SamplerSpec } from '../decode/chain.js';
+import { Decoder, type LengthTarget, type LogitsSource } from '../decode/decoder.js';
+import type { LlamaModel } from '../model/llama.js';
+import {
+  EvalTaskError,
+  metricNames,
+  runSamples,
+  taskSamples,
+  type EvalCellResult,
+  type EvalMetrics,
+  type EvalSample,
+  type Generate,
+  type ScoredSample,
+} from '../eval/index.js';
+import type { AnySpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, TrainEvalSpec } from './spec.js';
+
+/** The result of an eval block: metrics overall and per cell, and every scored request. */
+export interface EvalRunResult {
+  readonly kind: 'eval';
+  readonly target: string;
+  readonly task: string;
+  /** What `using` named. */
+  readonly using: { readonly kind: 'decode' | 'model'; readonly name: string };
+  /** The model's name; whether it was trained in this process; the checkpoint it was loaded from. */
+  readonly model: string | null;
+  readonly trained: boolean;
+  readonly loaded: string | null;
+  /** The metrics the block's `metric` clause lists (all the task reports when it lists none). Latency in seconds. */
+  readonly metrics: EvalMetrics;
+  /** Per (length, depth) cell, per target (target_length), per length bucket (perplexity). */
+  readonly cells: readonly EvalCellResult[];
+  /** Every request with its output and score (empty for perplexity). */
+  readonly samples: readonly ScoredSample[];
+  readonly seconds: number;
+}
+
+/** What runEval needs from index.ts. */
+export interface EntryHelpers {
+  readonly error: (code: string, message: string) => Error;
+  readonly assertSupported: (kind: string, name: string | null, where: string, unsupported: readonly string[]) => void;
+  readonly buildModel: (spec: Frozen<ModelSpec>, baseDir: string) => { model: LlamaModel; loaded: string | null };
+  readonly modelLogits: (model: LlamaModel, cache?: { readonly kind: string; readonly [k: string]: unknown }) => LogitsSource;
+  readonly perplexity: (
+    ev: Frozen<TrainEvalSpec>,
+    model: LlamaModel,
+    baseDir: string,
+  ) => Promise<{ readonly by_length: readonly { readonly length: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[]; readonly overall: { readonly tokens: number; readonly loss: number; readonly ppl: number } }>;
+}
+
+export interface EvalOptions {
+  readonly baseDir?: string;
+  readonly session?: { readonly models: Map<string, LlamaModel> };
+  readonly specs?: ReadonlyMap<string, Frozen<AnySpec>>;
+  readonly onProgress?: (p: { target: string; phase: 'eval'; step: number; total: number; message?: string }) => void;
+}
+
+/** Tokens an answer may take when the decode sets no smaller max_tokens: passkey (5 digits), needle (RULER's 128). */
+export const ANSWER_TOKENS: Readonly<Record<string, number>> = { passkey: 16, needle: 128 };
+/** target_length without max_tokens: this many tokens per target word (a byte tokenizer spends ~6). */
+export const TOKENS_PER_TARGET_WORD = 16;
+
+/** How one request is generated: the decode's settings, or greedy for a bare model. */
+export interface GenerationSettings {
+  readonly chain: readonly SamplerSpec[];
+  readonly seed: number;
+  readonly stop: readonly string[];
+  readonly minTokens: number | null;
+  /** Cap for the task (see ANSWER_TOKENS), already min'ed with the decode's max_tokens. */
+  readonly maxTokens: (sample: EvalSample) => number;
+  readonly length: (sample: EvalSample) => LengthTarget | undefined;
+}
+
+/** The settings of a task run through a decode (or through a model with greedy decoding). */
+export function generationSettings(task: string, decode: Frozen<DecodeSpec> | null, evalSeed: number): GenerationSettings {
+  const cap = decode?.maxTokens ?? Infinity;
+  const maxTokens = (s: EvalSample): number =>
+    task === 'target_length' ? (decode?.maxTokens ?? TOKENS_PER_TARGET_WORD * (s.cell.target ?? 0)) : Math.min(cap, ANSWER_TOKENS[task] ?? 128);
+  const own = decode?.length ?? null;
+  return {
+    chain: decode ? (structuredClone(decode.chain.samplers) as SamplerSpec[]) : [{ name: 'greedy' }],
+    seed: decode?.seed ?? evalSeed,
+    stop: decode ? [...decode.stop] : [],
+    minTokens: decode?.minTokens ?? null,
+    maxTokens,
+    // target_length: the decode's own length controller aims at each target (in words, its tolerance kept)
+    length: (s) => (own && task === 'target_length' && s.cell.target !== undefined ? { ...own, unit: 'words', value: s.cell.target } : own ? { ...own } : undefined),
+  };
+}
+
+/**
+ * A Generate over any logits source: one Decoder per request (a fresh source, seed = settings.seed
+ * + the sample's index), the prompt encoded with the tokenizer.
+ */
+export function decoderGenerate(makeSource: () => LogitsSource, tok: Pick<LmpTokenizer, 'encode' | 'decode' | 'eot'>, g: GenerationSettings): Generate {
+  return async (s) => {
+    const length = g.length(s);
+    const decoder = new Decoder(makeSource(), {
+      chain: g.chain,
+      seed: g.seed + s.index,
+      eos: tok.eot,
+      maxTokens: g.maxTokens(s),
+      ...(g.minTokens !== null ? { minTokens: g.minTokens } : {}),
+      ...(g.stop.length ? { stop: [...g.stop] } : {}),
+      decode: (ids) => tok.decode(ids),
+      ...(length ? { length } : {}),
+    });
+    const ids = Array.from(tok.encode(s.prompt));
+    const r = await decoder.generate(ids.length ? ids : [tok.eot]);
+    return { text: r.text ?? tok.decode(r.tokens), tokens: r.tokens.length };
+  };
+}
+
+/** The lowering's placeholder from before runtime/eval existed; what it names now runs. */
+const STALE = /^eval task \w+: runtime\/eval is missing$/;
+
+export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, options: EvalOptions = {}): Promise<EvalRunResult> {
+  const t0 = performance.now();
+  const name = spec.name ?? 'eval';
+  const where = `eval ${name} (${spec.where})`;
+  h.assertSupported('eval', spec.name, spec.where, spec.unsupported.filter((u) => !STALE.test(u)));
+  const fail = (e: unknown): never => {
+    const x = e as { code?: string; message?: string };
+    if (typeof x.message === 'string' && x.message.startsWith('error in ')) throw e;
+    throw h.error(x.code ?? 'LMP_E_RUNTIME', `error in ${where}: ${x.message ?? String(e)}`);
+  };
+  const baseDir = options.baseDir ?? process.cwd();
+  const task = spec.task.task;
+  try {
+    // using: a decode or a model, by name, from the file's declarations
+    const using = spec.using;
+    if (!using) throw new EvalTaskError('LMP_E_EVAL_USING', 'the eval has no `using` clause (name the decode or model it runs)');
+    const target = options.specs?.get(using.name);
+    if (!options.specs) throw new EvalTaskError('LMP_E_EVAL_USING', `using ${using.name}: the runtime was given no declarations to resolve it in (RunOptions.specs; lmpc run passes them)`);
+    if (!target || (target.kind !== 'decode' && target.kind !== 'model'))
+      throw new EvalTaskError('LMP_E_EVAL_USING', `using ${using.name} names ${target ? `a ${target.kind} declaration` : 'no declaration'}; an eval runs a decode or a model`);
+    let decode: Frozen<DecodeSpec> | null = null;
+    let modelSpec: Frozen<ModelSpec>;
+    if (target.kind === 'decode') {
+      decode = target as Frozen<DecodeSpec>;
+      h.assertSupported('decode', decode.name, decode.where, decode.unsupported);
+      if (decode.attention) h.assertSupported('attention', decode.attention.name, decode.attention.where, decode.attention.unsupported);
+      if (!decode.model) throw new EvalTaskError('LMP_E_EVAL_USING', `using ${using.name}: the decode has no model`);
+      modelSpec = decode.model;
+    } else modelSpec = target as Frozen<ModelSpec>;
+    const names = metricNames(task, spec.metrics);
+
+    const trainedModel = modelSpec.name ? options.session?.models.get(modelSpec.name) : undefined;
+    const built = trainedModel ? { model: trainedModel, loaded: null } : h.buildModel(modelSpec, baseDir);
+    const model = built.model;
+    const head = { kind: 'eval' as const, target: name, task, using: { kind: using.kind, name: using.name }, model: modelSpec.name, trained: trainedModel !== undefined, loaded: built.loaded };
+
+    if (task === 'perplexity') {
+      const ev = perplexitySpec(spec, options.specs);
+      const r = await h.perplexity(ev, model, baseDir);
+      const metrics: EvalMetrics = {};
+      for (const n of names) if (n === 'perplexity') metrics.perplexity = r.overall.ppl;
+      else if (n === 'loss') metrics.loss = r.overall.loss;
+      const cells = r.by_length.map((b) => ({ length: b.length, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) }));
+      return { ...head, metrics: pick(names, r.overall.ppl, r.overall.loss), cells, samples: [], seconds: (performance.now() - t0) / 1000 };
+    }
+
+    const tokCfg = modelSpec.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
+    const tok = await loadTokenizer(structuredClone(tokCfg) as TokenizerConfig, baseDir);
+    if (tok.vocabSize > model.config.vocab) throw new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`);
+    const samples = taskSamples(task, spec.task.params, spec.seed, (t) => tok.encode(t).length, baseDir);
+    const cache = decode?.attention ? (structuredClone(decode.attention.cache) as { kind: string }) : undefined;
+    const generate = decoderGenerate(() => h.modelLogits(model, cache), tok, generationSettings(task, decode, spec.seed));
+    const onSample = options.onProgress ? (done: number, total: number) => options.onProgress!({ target: name, phase: 'eval', step: done, total }) : undefined;
+    const out = await runSamples(task, samples, generate, names, onSample);
+    return { ...head, metrics: out.metrics, cells: out.cells, samples: out.samples, seconds: (performance.now() - t0) / 1000 };
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+function pick(names: readonly string[], ppl: number, loss: number): EvalMetrics {
+  const m: EvalMetrics = {};
+  if (names.includes('perplexity')) m.perplexity = ppl;
+  if (names.includes('loss')) m.loss = loss;
+  return m;
+}
+
+/** `perplexity(data: D.holdout | D.train, by: length | none)` as the periodic-eval spec a train runs. */
+function perplexitySpec(spec: Frozen<EvalSpec>, specs: ReadonlyMap<string, Frozen<AnySpec>> | undefined): Frozen<TrainEvalSpec> {
+  const p = spec.task.params;
+  const path = typeof p['data'] === 'string' ? p['data'] : '';
+  const [dname, side] = path.split('.');
+  const data = dname ? specs?.get(dname) : undefined;
+  if (!data || data.kind !== 'data') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `perplexity: data ${JSON.stringify(path)} names no data declaration`);
+  if (side !== 'holdout' && side !== 'train') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `perplexity on data ${dname} needs a split side (write ${dname}.holdout or ${dname}.train)`);
+  const by = p['by'];
+  if (by !== 'length' && by !== 'none') throw new EvalTaskError('LMP_E_NO_RUNTIME', `perplexity by ${String(by)} has no runtime (by: length or none)`);
+  return { every: 0, task: spec.task, eval: null, perplexity: { data: data as Frozen<DataSpec>, split: side, by } };
+}
