@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../compiler/cli.js';
 import { bytesTokenizer } from '../data/tokenizers.js';
 import type { LogitsSource } from '../decode/decoder.js';
-import { needleSamples, passkeySamples, PASSKEY_QUESTION, runSamples, type EvalSample } from '../eval/index.js';
+import { needleSamples, passkeySamples, PASSKEY_QUESTION, runSamples, threadingSamples, type EvalSample } from '../eval/index.js';
 import { decoderGenerate, generationSettings } from './eval.js';
 import { runEval, type EvalRunResult, type EvalSpec } from './index.js';
 
@@ -230,5 +230,20 @@ describe('a model that answers perfectly scores 1 (the scorers are not vacuous)'
     expect(all.metrics).toEqual({ string_match_all: 1, accuracy: 1 });
     const half = await runSamples('needle', samples, decoderGenerate(() => oracle((p) => ` ${values(p)[0]}.`, q), bytes, settings('needle')), ['string_match_all', 'accuracy']);
     expect(half.metrics).toEqual({ string_match_all: 0.5, accuracy: 0 });
+  });
+
+  it('threading: following the thread scores 1, stopping one link short scores 0', async () => {
+    const samples = threadingSamples({ lengths: [1024], steps: 2, samples: 3 }, 4, (t) => Buffer.byteLength(t));
+    const q = 'The value at the end of the thread is';
+    const follow = (p: string, links: number): string => {
+      const map = new Map([...p.matchAll(/"([0-9a-f-]{36})": "([0-9a-f-]{36})"/g)].map((m) => [m[1]!, m[2]!]));
+      let k = /Start at the key ([0-9a-f-]{36})\./.exec(p)![1]!;
+      for (let i = 0; i < links; i++) k = map.get(k)!;
+      return ` ${k}.`;
+    };
+    const right = await runSamples('threading', samples, decoderGenerate(() => oracle((p) => follow(p, 2), q), bytes, settings('threading')), ['accuracy']);
+    expect(right.metrics.accuracy).toBe(1);
+    const short = await runSamples('threading', samples, decoderGenerate(() => oracle((p) => follow(p, 1), q), bytes, settings('threading')), ['accuracy']);
+    expect(short.metrics.accuracy).toBe(0);
   });
 });

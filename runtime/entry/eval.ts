@@ -65,8 +65,8 @@ export interface EvalOptions {
   readonly onProgress?: (p: { target: string; phase: 'eval'; step: number; total: number; message?: string }) => void;
 }
 
-/** Tokens an answer may take when the decode sets no smaller max_tokens: passkey (5 digits), needle (RULER's 128). */
-export const ANSWER_TOKENS: Readonly<Record<string, number>> = { passkey: 16, needle: 128 };
+/** Tokens an answer may take when the decode sets no smaller max_tokens: passkey (5 digits), needle (RULER's 128), threading (one UUID). */
+export const ANSWER_TOKENS: Readonly<Record<string, number>> = { passkey: 16, needle: 128, threading: 64 };
 /** target_length without max_tokens: this many tokens per target word (a byte tokenizer spends ~6). */
 export const TOKENS_PER_TARGET_WORD = 16;
 

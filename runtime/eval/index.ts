@@ -7,6 +7,7 @@ import { needleSamples } from './needle.js';
 import { passkeySamples } from './passkey.js';
 import { scoreSample, summarize, TASK_METRICS, type EvalCellResult, type EvalMetrics, type MetricName, type ScoredSample } from './score.js';
 import { readPrompts, targetLengthSamples } from './target_length.js';
+import { threadingSamples } from './threading.js';
 import type { EvalSample } from './types.js';
 
 export * from './haystack.js';
@@ -14,10 +15,11 @@ export * from './passkey.js';
 export * from './needle.js';
 export * from './target_length.js';
 export * from './score.js';
+export * from './threading.js';
 export type * from './types.js';
 
 /** The tasks this runtime generates and scores (perplexity runs through runtime/model's evaluate). */
-export const GENERATIVE_TASKS: readonly string[] = ['passkey', 'needle', 'target_length'];
+export const GENERATIVE_TASKS: readonly string[] = ['passkey', 'needle', 'target_length', 'threading'];
 
 type Params = { readonly [name: string]: unknown };
 
@@ -60,6 +62,8 @@ export function taskSamples(task: string, params: Params, seed: number, count: C
       const samples = targetLengthSamples(readPrompts(resolve(baseDir, file), file), ints(params, 'targets', task));
       return samples.map((s) => ({ ...s, promptTokens: count(s.prompt) }));
     }
+    case 'threading':
+      return threadingSamples({ lengths: ints(params, 'lengths', task), steps: int(params, 'steps', task), samples: int(params, 'samples', task) }, seed, count);
     default:
       throw new EvalTaskError('LMP_E_NO_RUNTIME', `eval task ${task} has no runtime yet (runtime/eval runs ${GENERATIVE_TASKS.join(', ')} and perplexity)`);
   }

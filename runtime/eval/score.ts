@@ -1,6 +1,7 @@
 // Scorers (pure) and the aggregation of per-sample scores into metrics per cell and overall.
 import { quantile } from '../decode/decoder.js';
 import { countWords, inWindow, windowsOf } from './target_length.js';
+import { threadingCorrect } from './threading.js';
 import type { EvalCell, EvalSample } from './types.js';
 
 /** The first run of digits in a text, or null (landmark's passkey check). */
@@ -86,8 +87,10 @@ export function scoreSample(task: string, s: EvalSample, output: string, outputT
       const w = windowsOf(s.cell.target!);
       return { ...base, correct: inWindow(words, w.pm), words, flexible: inWindow(words, w.fm) };
     }
+    case 'threading':
+      return { ...base, correct: threadingCorrect(output, s.references[0]!) };
     default:
-      return { ...base, correct: output.trim().startsWith(s.references[0]!) };
+      throw new Error(`no scorer for task ${task}`);
   }
 }
 
