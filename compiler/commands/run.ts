@@ -9,7 +9,7 @@
 // Results go to stdout (--json: one JSON document and nothing else); progress goes to stderr,
 // only when stderr is a terminal and neither --json nor CI is set. Exit codes: 0 ran, 1 the file
 // has check errors, 2 usage errors (unknown target, bad --set) and run-time failures, including
-// a block whose runtime is missing (LMP_E_NO_RUNTIME: optimize blocks, eval task tsort). The
+// a block whose runtime is missing (LMP_E_NO_RUNTIME, e.g. optimize blocks). The
 // runtime gets every declaration's spec by name (RunOptions.specs), which is how an eval finds
 // the decode or model its `using` names.
 import { createHash } from 'node:crypto';

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../compiler/cli.js';
 import { bytesTokenizer } from '../data/tokenizers.js';
 import type { LogitsSource } from '../decode/decoder.js';
-import { needleSamples, passkeySamples, PASSKEY_QUESTION, runSamples, threadingSamples, type EvalSample } from '../eval/index.js';
+import { needleSamples, passkeySamples, PASSKEY_QUESTION, runSamples, threadingSamples, tsortSamples, type EvalSample } from '../eval/index.js';
 import { decoderGenerate, generationSettings } from './eval.js';
 import { runEval, type EvalRunResult, type EvalSpec } from './index.js';
 
@@ -170,6 +170,31 @@ eval ppl {
     expect(ev.cells.map((c: { length: number; tokens: number }) => [c.length, c.tokens])).toEqual(last.by_length.map((b: { length: number; tokens: number }) => [b.length, b.tokens]));
   }, 60_000);
 
+  it('tsort reads the text of the eval\'s data clause; the accuracy recounts', async () => {
+    const file = join(dir, 'ts.lmp');
+    writeFileSync(file, `${MODEL}
+data book {
+  source text("${join(ROOT, 'examples', 'corpus')}/moby-dick-*.txt")
+  tokenizer bytes
+}
+
+eval ts {
+  task tsort(lengths: [512], segments: 3, samples: 2)
+  data book
+  using answer
+  metric accuracy
+}
+`);
+    const r = await cli(['run', file, '--target', 'ts', '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.out).results[0] as EvalRunResult;
+    expect(res.samples).toHaveLength(2);
+    for (const s of res.samples) expect(s.references[0]!.split(', ').map(Number).sort()).toEqual([1, 2, 3]);
+    const recount = res.samples.filter((s) => (s.output.match(/\d+/g) ?? []).slice(0, 3).join(', ') === s.references[0]).length / 2;
+    expect(res.metrics.accuracy).toBe(recount);
+  }, 60_000);
+
   it('a `using` that resolves to nothing runnable is a coded error naming the eval', async () => {
     const spec: EvalSpec = {
       kind: 'eval',
@@ -184,7 +209,6 @@ eval ppl {
     };
     await expect(runEval(spec, { specs: new Map() })).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING', message: 'error in eval e (x.lmp:3:1): using gone names no declaration; an eval runs a decode or a model' });
     await expect(runEval(spec)).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING', message: expect.stringMatching(/RunOptions\.specs/) });
-    await expect(runEval({ ...spec, task: { ...spec.task, task: 'tsort' } }, { specs: new Map() })).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING' });
   });
 });
 
@@ -230,6 +254,21 @@ describe('a model that answers perfectly scores 1 (the scorers are not vacuous)'
     expect(all.metrics).toEqual({ string_match_all: 1, accuracy: 1 });
     const half = await runSamples('needle', samples, decoderGenerate(() => oracle((p) => ` ${values(p)[0]}.`, q), bytes, settings('needle')), ['string_match_all', 'accuracy']);
     expect(half.metrics).toEqual({ string_match_all: 0.5, accuracy: 0 });
+  });
+
+  it('tsort: a reader who knows the text scores 1; swapping two segments scores 0', async () => {
+    const text = Array.from({ length: 600 }, (_, i) => `w${i}`).join(' ');
+    const samples = tsortSamples({ lengths: [512], segments: 4, samples: 3 }, [text], 8, (t) => Buffer.byteLength(t));
+    const order = (p: string): number[] => {
+      const segs = [...p.matchAll(/^Segment (\d+): (.*)$/gm)].map((m) => ({ j: Number(m[1]), at: text.indexOf(m[2]!) }));
+      return segs.sort((a, b) => a.at - b.at).map((x) => x.j);
+    };
+    const q = 'Answer:';
+    const right = await runSamples('tsort', samples, decoderGenerate(() => oracle((p) => ` [${order(p).join(', ')}]`, q), bytes, settings('tsort')), ['accuracy']);
+    expect(right.metrics.accuracy).toBe(1);
+    const swap = (o: number[]): number[] => [o[1]!, o[0]!, ...o.slice(2)];
+    const wrong = await runSamples('tsort', samples, decoderGenerate(() => oracle((p) => ` [${swap(order(p)).join(', ')}]`, q), bytes, settings('tsort')), ['accuracy']);
+    expect(wrong.metrics.accuracy).toBe(0);
   });
 
   it('threading: following the thread scores 1, stopping one link short scores 0', async () => {

@@ -8,6 +8,9 @@
 // so that index.ts re-exports runEval without an import cycle or new public helpers.
 import { resolve } from 'node:path';
 import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
+import { isHeldOut } from '../data/corpus.js';
+import { readSource, type SourceCounters } from '../data/sources.js';
+import type { DataConfig } from '../data/config.js';
 import type { TokenizerConfig } from '../data/config.js';
 import type { SamplerSpec } from '../decode/chain.js';
 import { Decoder, type LengthTarget, type LogitsSource } from '../decode/decoder.js';
@@ -65,8 +68,8 @@ export interface EvalOptions {
   readonly onProgress?: (p: { target: string; phase: 'eval'; step: number; total: number; message?: string }) => void;
 }
 
-/** Tokens an answer may take when the decode sets no smaller max_tokens: passkey (5 digits), needle (RULER's 128), threading (one UUID). */
-export const ANSWER_TOKENS: Readonly<Record<string, number>> = { passkey: 16, needle: 128, threading: 64 };
+/** Tokens an answer may take when the decode sets no smaller max_tokens: passkey (5 digits), needle (RULER's 128), threading (one UUID), tsort (a short list). */
+export const ANSWER_TOKENS: Readonly<Record<string, number>> = { passkey: 16, needle: 128, threading: 64, tsort: 32 };
 /** target_length without max_tokens: this many tokens per target word (a byte tokenizer spends ~6). */
 export const TOKENS_PER_TARGET_WORD = 16;
 
@@ -173,7 +176,8 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
     const tokCfg = modelSpec.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
     const tok = await loadTokenizer(structuredClone(tokCfg) as TokenizerConfig, baseDir);
     if (tok.vocabSize > model.config.vocab) throw new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`);
-    const samples = taskSamples(task, spec.task.params, spec.seed, (t) => tok.encode(t).length, baseDir);
+    const docs = task === 'tsort' && spec.data !== null ? await evalDocuments(spec.data, options.specs, baseDir) : null;
+    const samples = taskSamples(task, spec.task.params, spec.seed, (t) => tok.encode(t).length, baseDir, docs);
     const cache = decode?.attention ? (structuredClone(decode.attention.cache) as { kind: string }) : undefined;
     const generate = decoderGenerate(() => h.modelLogits(model, cache), tok, generationSettings(task, decode, spec.seed));
     const onSample = options.onProgress ? (done: number, total: number) => options.onProgress!({ target: name, phase: 'eval', step: done, total }) : undefined;
@@ -189,6 +193,31 @@ function pick(names: readonly string[], ppl: number, loss: number): EvalMetrics 
   if (names.includes('perplexity')) m.perplexity = ppl;
   if (names.includes('loss')) m.loss = loss;
   return m;
+}
+
+/**
+ * The documents of the eval's `data D` clause, as text, in source order: every document of D's
+ * sources, or with `D.holdout` / `D.train` one side of D's hold-out split (the same content hash
+ * the packer uses).
+ */
+async function evalDocuments(path: string, specs: ReadonlyMap<string, Frozen<AnySpec>> | undefined, baseDir: string): Promise<string[]> {
+  const [dname, side] = path.split('.');
+  const ds = dname ? specs?.get(dname) : undefined;
+  if (!ds || ds.kind !== 'data') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `data ${JSON.stringify(path)} names no data declaration`);
+  if (side !== undefined && side !== 'holdout' && side !== 'train') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `data ${path}: the side is holdout or train`);
+  const cfg = structuredClone(ds.config) as DataConfig;
+  const root = resolve(baseDir, cfg.root);
+  const counters: SourceCounters = { malformedLines: 0, missingField: 0 };
+  const out: string[] = [];
+  for (const src of cfg.sources) {
+    for await (const raw of readSource(src, root, counters)) {
+      const bytes = raw.bytes ?? Buffer.from(raw.text ?? '', 'utf8');
+      if (bytes.length === 0) continue;
+      if (side !== undefined && isHeldOut(bytes, cfg.holdout.fraction, cfg.holdout.seed) !== (side === 'holdout')) continue;
+      out.push(raw.text ?? Buffer.from(bytes).toString('utf8'));
+    }
+  }
+  return out;
 }
 
 /** `perplexity(data: D.holdout | D.train, by: length | none)` as the periodic-eval spec a train runs. */

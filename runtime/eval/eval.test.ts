@@ -232,7 +232,8 @@ describe('target_length prompts', () => {
     expect(() => readPrompts(join(dir, 'nofield.jsonl'), 'nofield.jsonl')).toThrow(/nofield\.jsonl:1: expected an object with a string "prompt" or "instruction"/);
   });
 
-  it('tasks without a runtime say so by name', () => {
-    expect(() => taskSamples('tsort', { lengths: [1024] }, 0, bytes, dir)).toThrow(expect.objectContaining({ code: 'LMP_E_NO_RUNTIME', message: expect.stringMatching(/eval task tsort has no runtime yet/) }));
+  it('tasks without a runtime say so by name; tsort without a text asks for a data clause', () => {
+    expect(() => taskSamples('lv_eval', { lengths: [1024] }, 0, bytes, dir)).toThrow(expect.objectContaining({ code: 'LMP_E_NO_RUNTIME', message: expect.stringMatching(/eval task lv_eval has no runtime yet/) }));
+    expect(() => taskSamples('tsort', { lengths: [1024], segments: 4, samples: 1 }, 0, bytes, dir)).toThrow(expect.objectContaining({ code: 'LMP_E_EVAL_PARAMS', message: expect.stringMatching(/`data D`/) }));
   });
 });

@@ -53,18 +53,19 @@ export function depthsOf(n: number): number[] {
 /**
  * The largest number of filler sentences n such that `build(n)` has at most `length` tokens.
  * Token counts are re-measured on the whole text (a BPE merges across sentence boundaries), so the
- * result holds for the tokenizer exactly; n = 0 that is still too long is an error.
+ * result holds for the tokenizer exactly; n = 0 that is still too long is an error. `max` bounds n
+ * (a finite source of filler).
  */
-export function fitFiller(length: number, count: CountTokens, build: (n: number) => string, what: string): { n: number; text: string; tokens: number } {
+export function fitFiller(length: number, count: CountTokens, build: (n: number) => string, what: string, max = Infinity): { n: number; text: string; tokens: number } {
   const t0 = count(build(0));
   if (t0 > length) throw new EvalTaskError('LMP_E_EVAL_LENGTH', `${what}: length ${length} is shorter than the task's fixed text (${t0} tokens with no filler)`);
-  const probe = 64;
+  const probe = Math.min(64, Math.max(1, max));
   const tp = count(build(probe));
   const rate = Math.max(1e-6, (tp - t0) / probe);
-  let n = Math.max(0, Math.floor((length - t0) / rate));
+  let n = Math.min(max, Math.max(0, Math.floor((length - t0) / rate)));
   let tokens = count(build(n));
   while (n > 0 && tokens > length) tokens = count(build(--n));
-  for (;;) {
+  while (n < max) {
     const t = count(build(n + 1));
     if (t > length) break;
     n++;

@@ -8,6 +8,7 @@ import { passkeySamples } from './passkey.js';
 import { scoreSample, summarize, TASK_METRICS, type EvalCellResult, type EvalMetrics, type MetricName, type ScoredSample } from './score.js';
 import { readPrompts, targetLengthSamples } from './target_length.js';
 import { threadingSamples } from './threading.js';
+import { tsortSamples } from './tsort.js';
 import type { EvalSample } from './types.js';
 
 export * from './haystack.js';
@@ -16,10 +17,11 @@ export * from './needle.js';
 export * from './target_length.js';
 export * from './score.js';
 export * from './threading.js';
+export * from './tsort.js';
 export type * from './types.js';
 
 /** The tasks this runtime generates and scores (perplexity runs through runtime/model's evaluate). */
-export const GENERATIVE_TASKS: readonly string[] = ['passkey', 'needle', 'target_length', 'threading'];
+export const GENERATIVE_TASKS: readonly string[] = ['passkey', 'needle', 'target_length', 'threading', 'tsort'];
 
 type Params = { readonly [name: string]: unknown };
 
@@ -37,9 +39,10 @@ const ints = (p: Params, name: string, task: string): number[] => {
 
 /**
  * The samples of a task call. `count` is the model tokenizer's token count; `baseDir` resolves
- * the target_length prompts file (relative to the .lmp file's folder).
+ * the target_length prompts file (relative to the .lmp file's folder); `docs` are the texts tsort
+ * cuts into segments (the eval's `data` declaration), null when it has none.
  */
-export function taskSamples(task: string, params: Params, seed: number, count: CountTokens, baseDir: string): EvalSample[] {
+export function taskSamples(task: string, params: Params, seed: number, count: CountTokens, baseDir: string, docs: readonly string[] | null = null): EvalSample[] {
   switch (task) {
     case 'passkey':
       return passkeySamples({ lengths: ints(params, 'lengths', task), depths: int(params, 'depths', task), samples: int(params, 'samples', task) }, seed, count);
@@ -62,6 +65,9 @@ export function taskSamples(task: string, params: Params, seed: number, count: C
       const samples = targetLengthSamples(readPrompts(resolve(baseDir, file), file), ints(params, 'targets', task));
       return samples.map((s) => ({ ...s, promptTokens: count(s.prompt) }));
     }
+    case 'tsort':
+      if (!docs) throw new EvalTaskError('LMP_E_EVAL_PARAMS', 'tsort cuts a text into segments: give the eval a `data D` (or D.holdout / D.train) clause');
+      return tsortSamples({ lengths: ints(params, 'lengths', task), segments: int(params, 'segments', task), samples: int(params, 'samples', task) }, docs, seed, count);
     case 'threading':
       return threadingSamples({ lengths: ints(params, 'lengths', task), steps: int(params, 'steps', task), samples: int(params, 'samples', task) }, seed, count);
     default:

@@ -2,6 +2,7 @@
 import { quantile } from '../decode/decoder.js';
 import { countWords, inWindow, windowsOf } from './target_length.js';
 import { threadingCorrect } from './threading.js';
+import { tsortCorrect } from './tsort.js';
 import type { EvalCell, EvalSample } from './types.js';
 
 /** The first run of digits in a text, or null (landmark's passkey check). */
@@ -89,6 +90,8 @@ export function scoreSample(task: string, s: EvalSample, output: string, outputT
     }
     case 'threading':
       return { ...base, correct: threadingCorrect(output, s.references[0]!) };
+    case 'tsort':
+      return { ...base, correct: tsortCorrect(output, s.references[0]!) };
     default:
       throw new Error(`no scorer for task ${task}`);
   }
