@@ -192,11 +192,8 @@ optimize o {
 }
 `;
 
-// runtime/entry/eval.ts is where runEval runs eval tasks; before it exists runEval refuses every eval.
-const HAS_EVAL_RUNTIME = existsSync(join(ROOT, 'runtime', 'entry', 'eval.ts'));
-
 describe('the real trial runner with runtime/entry runEval', () => {
-  test.skipIf(!HAS_EVAL_RUNTIME)('a tiny eval, 2 trials, saved and applied', async () => {
+  test('a tiny eval, 2 trials, saved and applied', async () => {
     const dir = join(tmp, 'tiny');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 't.lmp');

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
@@ -68,11 +69,58 @@ describe('lmpc run', () => {
     expect(r.err).toMatch(/LMP_E_TARGET: .*--target NAME.*decode story/);
   });
 
-  it('a block whose runtime is missing is a coded error naming what is missing (exit 2)', async () => {
-    const o = await cli(['run', join(ROOT, 'examples', 'eval_optimize.lmp'), '--target', 'window_size', '--json']);
-    expect(o.code).toBe(2);
-    expect(JSON.parse(o.out).error.code).toBe('LMP_E_NO_RUNTIME');
-  });
+  it('runs an optimize block (2 grid trials on a tiny eval), saves it, and --apply uses its best values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmp-run-opt-'));
+    try {
+      const file = join(dir, 't.lmp');
+      writeFileSync(file, `tokenizer bytes = bytes()
+attention a {
+  mask causal & window(64)
+  position rope()
+}
+model tiny {
+  arch llama(dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn: 64)
+  vocab bytes
+  attention a
+  seed 1
+}
+decode d {
+  model tiny
+  policy top_k(5) -> temperature(0.8)
+  max_tokens 8
+  seed 1
+}
+eval pk {
+  task passkey(lengths: [128], depths: 1, samples: 2)
+  using d
+  metric accuracy
+}
+optimize o {
+  vary a.mask.window in [32, 64]
+  maximize pk.accuracy
+  subject to latency.p50 < 10s
+  search grid()
+  budget {trials: 2}
+  save "out/o.json"
+}
+`);
+      const o = await cli(['run', file, '--target', 'o', '--json']);
+      expect(o.code).toBe(0);
+      const res = JSON.parse(o.out).results[0];
+      expect(res.kind).toBe('optimize');
+      expect(res.result.trials.map((t: { values: Record<string, number> }) => t.values['a.mask.window'])).toEqual([32, 64]);
+      const saved = JSON.parse(readFileSync(join(dir, 'out', 'o.json'), 'utf8'));
+      expect(saved.best.values).toEqual(res.result.best.values);
+      const a = await cli(['run', file, '--target', 'd', '--apply', join(dir, 'out', 'o.json'), '--json']);
+      expect(a.code).toBe(0);
+      expect(JSON.parse(a.out).results[0].kind).toBe('decode');
+      const missing = await cli(['run', file, '--target', 'd', '--apply', join(dir, 'nope.json')]);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toMatch(/LMP_E_OPT_RESULT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('runs an eval block of the example with --set shrinking it (passkey through decode story)', async () => {
     const sets = ['passkey_sweep.task.passkey.lengths=[256]', 'passkey_sweep.task.passkey.depths=2', 'passkey_sweep.task.passkey.samples=1', 'story.max_tokens=8'];

@@ -1,4 +1,4 @@
-// `lmpc run [FILE] [--target NAME | --all] [--set PATH=VALUE ...] [--steps N] [--json]`
+// `lmpc run [FILE] [--target NAME | --all] [--set PATH=VALUE ...] [--apply RESULT.json] [--steps N] [--json]`
 //
 // Checks FILE, applies the --set overrides, builds it into a cache folder (.lmp-cache/ beside
 // the file, or the OS temp folder when that is not writable), and runs entry points through the
@@ -9,7 +9,9 @@
 // Results go to stdout (--json: one JSON document and nothing else); progress goes to stderr,
 // only when stderr is a terminal and neither --json nor CI is set. Exit codes: 0 ran, 1 the file
 // has check errors, 2 usage errors (unknown target, bad --set) and run-time failures, including
-// a block whose runtime is missing (LMP_E_NO_RUNTIME, e.g. optimize blocks). The
+// a block whose runtime is missing (LMP_E_NO_RUNTIME). Optimize blocks run through
+// compiler/commands/optimize.ts (every trial patches the source like --set); `--apply FILE`
+// applies a saved optimize result's best values before any --set. The
 // runtime gets every declaration's spec by name (RunOptions.specs), which is how an eval finds
 // the decode or model its `using` names.
 import { createHash } from 'node:crypto';
@@ -20,14 +22,17 @@ import type { BuildResult } from '../emit/index.js';
 import { readSource } from '../io/read.js';
 import { runnableDecls, type DeclIR, type ProgramIR } from '../ir/types.js';
 import type { EvalRunResult, Progress, RunResult } from '../../runtime/entry/index.js';
+import type { OptimizeRunResult } from './optimize.js';
 import { printReports } from './check.js';
 import { contextOf, setExit, useColor, type CliContext } from './context.js';
 import { applySets, SetError } from './set.js';
+import { formatRankBalance } from '../../runtime/entry/ranks.js';
 
 // Loaded on use, so that registering the command (every lmpc start) does not load the emitter
 // (ts-morph, esbuild) or the runtime.
 const loadEmit = () => import('../emit/index.js');
 const loadEntry = () => import('../../runtime/entry/index.js');
+const loadOptimize = () => import('./optimize.js');
 
 export const DEFAULT_EXAMPLE = 'examples/quickstart.lmp';
 
@@ -36,6 +41,7 @@ export interface RunOptionsCli {
   readonly all?: boolean;
   readonly default?: boolean;
   readonly set?: string[];
+  readonly apply?: string;
   readonly steps?: string;
   readonly json?: boolean;
   readonly cacheDir?: string;
@@ -77,7 +83,8 @@ function describe(r: RunResult): string {
       const by = e.by_length.map((b) => `${b.length}: ${b.ppl.toFixed(2)}`).join(', ');
       return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${by ? ` (by length ${by})` : ''}\n`;
     });
-    return head + evals.join('');
+    const ranks = r.ranks ? `  ${formatRankBalance(r.ranks)}\n` : '';
+    return head + evals.join('') + ranks;
   }
   if (r.kind === 'eval') return describeEval(r);
   return `decode ${r.target}${r.trained ? '' : r.loaded ? ` (weights from ${r.loaded})` : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
@@ -116,13 +123,14 @@ export function register(program: Command): void {
     .option('--all', 'run every runnable block in source order')
     .option('--default', 'run the bundled quickstart example')
     .option('--set <assignment>', 'override a setting, PATH=VALUE (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--apply <file>', 'apply a saved optimize result (its best values, as --set would; --set still wins)')
     .option('--steps <n>', 'train for N steps instead of the block\'s steps')
     .option('--cache-dir <dir>', 'where the build goes (default: .lmp-cache beside the file)')
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {
       const ctx = contextOf(this);
       const { packageRoot } = await loadEmit();
-      const { runDecode, runEval, runOptimize, runTrain, Session } = await loadEntry();
+      const { runDecode, runEval, runTrain, Session } = await loadEntry();
       const json = opts.json === true;
       const isDefault = opts.default === true || fileArg === undefined;
       if (opts.default === true && fileArg !== undefined) return usage(ctx, 'LMP_E_USAGE', '--default takes no FILE');
@@ -147,11 +155,13 @@ export function register(program: Command): void {
         return;
       }
       let built = built0;
-      if (opts.set?.length) {
+      if (opts.set?.length || opts.apply !== undefined) {
+        const opt = await loadOptimize();
         try {
-          text = applySets(text, label, opts.set);
+          if (opts.apply !== undefined) text = opt.applyOptimizeResult(text, label, opt.loadOptimizeResult(resolve(opts.apply)));
+          if (opts.set?.length) text = applySets(text, label, opts.set);
         } catch (e) {
-          if (e instanceof SetError) return usage(ctx, e.code, e.message);
+          if (e instanceof SetError || e instanceof opt.OptimizeError) return usage(ctx, e.code, e.message);
           throw e;
         }
         const b = await buildCached(text, label, absFile, opts.cacheDir);
@@ -176,7 +186,7 @@ export function register(program: Command): void {
       const session = new Session();
       const baseDir = dirname(absFile);
       const specs = new Map(built.ir.decls.map((d) => [d.name, d.spec] as const));
-      const results: RunResult[] = [];
+      const results: (RunResult | OptimizeRunResult)[] = [];
       if (!json) ctx.io.stderr(`lmpc: running ${targets.map((t) => `${t.kind} ${t.name}`).join(', ')} from ${relative(process.cwd(), absFile) || absFile} (build: ${built.outDir}${built.skipped ? ', up to date' : ''})\n`);
       for (const t of targets) {
         const options = { baseDir, session, specs, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}) };
@@ -192,9 +202,15 @@ export function register(program: Command): void {
             case 'eval':
               res = await runEval(t.spec as DeclIR<'eval'>['spec'], options);
               break;
-            case 'optimize':
-              res = await runOptimize(t.spec as DeclIR<'optimize'>['spec'], options);
-              break;
+            case 'optimize': {
+              // Each trial re-checks and re-lowers the source with the knobs' values (--set's
+              // patching), so the driver lives in the compiler (compiler/commands/optimize.ts).
+              const { runOptimizeBlock, describeOptimize } = await loadOptimize();
+              const o = await runOptimizeBlock(text, label, t.spec as DeclIR<'optimize'>['spec'], { baseDir, session, ...(json ? {} : { onProgress: (m: string) => ctx.io.stderr(`${m}\n`) }) });
+              results.push(o);
+              if (!json) ctx.io.stdout(describeOptimize(o));
+              continue;
+            }
           }
           results.push(res);
           if (!json) ctx.io.stdout(describe(res));

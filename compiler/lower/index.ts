@@ -641,7 +641,7 @@ class Lowerer {
       const ev = this.ref(body, 'eval');
       const task = ev || !body ? null : this.task(body);
       const perplexity = task ? this.trainPerplexity(task, body!, unsupported) : null;
-      if (ev) unsupported.push(`periodic eval ${ev.name.name} (eval declarations: runtime/eval is missing)`);
+      if (ev) unsupported.push(`periodic eval ${ev.name.name} (a train runs perplexity(...) every N steps; run an eval declaration with lmpc run --target ${ev.name.name})`);
       else if (task && task.task !== 'perplexity') unsupported.push(`periodic eval task ${task.task} (a train runs perplexity(...) only)`);
       evals.push({ every, task, eval: ev ? ev.name.name : null, perplexity });
     }
@@ -824,7 +824,7 @@ class Lowerer {
       kind: 'eval',
       name: d.name.name,
       where: where(d.span),
-      unsupported: [`eval task ${task.task}: runtime/eval is missing`],
+      unsupported: [],
       task,
       using,
       data: de !== undefined ? (memberPath(de) ?? null) : null,

@@ -96,7 +96,7 @@ export const eval_passkey_sweep = {
   kind: 'eval',
   name: 'passkey_sweep',
   where: 'examples/eval_optimize.lmp:24:1',
-  unsupported: ['eval task passkey: runtime/eval is missing'],
+  unsupported: [],
   task: {
     task: 'passkey',
     where: 'examples/eval_optimize.lmp:25:8',
@@ -112,7 +112,7 @@ export const eval_length_control = {
   kind: 'eval',
   name: 'length_control',
   where: 'examples/eval_optimize.lmp:30:1',
-  unsupported: ['eval task target_length: runtime/eval is missing'],
+  unsupported: [],
   task: {
     task: 'target_length',
     where: 'examples/eval_optimize.lmp:31:8',

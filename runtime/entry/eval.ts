@@ -124,14 +124,11 @@ export function decoderGenerate(makeSource: () => LogitsSource, tok: Pick<LmpTok
   };
 }
 
-/** The lowering's placeholder from before runtime/eval existed; what it names now runs. */
-const STALE = /^eval task \w+: runtime\/eval is missing$/;
-
 export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, options: EvalOptions = {}): Promise<EvalRunResult> {
   const t0 = performance.now();
   const name = spec.name ?? 'eval';
   const where = `eval ${name} (${spec.where})`;
-  h.assertSupported('eval', spec.name, spec.where, spec.unsupported.filter((u) => !STALE.test(u)));
+  h.assertSupported('eval', spec.name, spec.where, spec.unsupported);
   const fail = (e: unknown): never => {
     const x = e as { code?: string; message?: string };
     if (typeof x.message === 'string' && x.message.startsWith('error in ')) throw e;
