@@ -155,42 +155,7 @@ describe('the real trial runner (runEval injected)', () => {
 });
 
 // The whole path with the real runEval: a tiny model, 2 passkey requests per trial, 2 trials.
-const TINY = `tokenizer bytes = bytes()
-
-attention a {
-  mask causal & window(64)
-  position rope()
-}
-
-model tiny {
-  arch llama(dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn: 64)
-  vocab bytes
-  attention a
-  seed 1
-}
-
-decode d {
-  model tiny
-  policy top_k(5) -> temperature(0.8)
-  max_tokens 8
-  seed 1
-}
-
-eval pk {
-  task passkey(lengths: [128], depths: 1, samples: 2)
-  using d
-  metric accuracy
-}
-
-optimize o {
-  vary a.mask.window in [32, 64]
-  maximize pk.accuracy
-  subject to latency.p50 < 10s
-  search grid()
-  budget {trials: 2}
-  save "out/o.json"
-}
-`;
+const TINY = readFileSync(join(ROOT, 'compiler', 'commands', 'fixtures', 'optimize-tiny.lmp'), 'utf8');
 
 describe('the real trial runner with runtime/entry runEval', () => {
   test('a tiny eval, 2 trials, saved and applied', async () => {

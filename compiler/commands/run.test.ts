@@ -73,37 +73,7 @@ describe('lmpc run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lmp-run-opt-'));
     try {
       const file = join(dir, 't.lmp');
-      writeFileSync(file, `tokenizer bytes = bytes()
-attention a {
-  mask causal & window(64)
-  position rope()
-}
-model tiny {
-  arch llama(dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn: 64)
-  vocab bytes
-  attention a
-  seed 1
-}
-decode d {
-  model tiny
-  policy top_k(5) -> temperature(0.8)
-  max_tokens 8
-  seed 1
-}
-eval pk {
-  task passkey(lengths: [128], depths: 1, samples: 2)
-  using d
-  metric accuracy
-}
-optimize o {
-  vary a.mask.window in [32, 64]
-  maximize pk.accuracy
-  subject to latency.p50 < 10s
-  search grid()
-  budget {trials: 2}
-  save "out/o.json"
-}
-`);
+      writeFileSync(file, readFileSync(join(ROOT, 'compiler', 'commands', 'fixtures', 'optimize-tiny.lmp'), 'utf8'));
       const o = await cli(['run', file, '--target', 'o', '--json']);
       expect(o.code).toBe(0);
       const res = JSON.parse(o.out).results[0];
