@@ -12,7 +12,7 @@
 // a block whose runtime is missing (LMP_E_NO_RUNTIME). Optimize blocks run through
 // compiler/commands/optimize.ts (every trial patches the source like --set); `--apply FILE`
 // applies a saved optimize result's best values before any --set. The
-// runtime gets every declaration's spec by name (RunOptions.specs), which is how an eval finds
+// runtime gets every declaration's spec by name (RunOptions.specs), the fallback where an eval finds
 // the decode or model its `using` names.
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';

@@ -820,6 +820,15 @@ class Lowerer {
     const metrics: string[] = [];
     for (const c of this.clauses(d, 'metric')) for (const a of c.args) metrics.push(String(exprValue(a)));
     const de = this.arg(d, 'data');
+    const data = de !== undefined ? (memberPath(de) ?? null) : null;
+    // The specs of what the eval names, so that it runs on its own (spec.refs).
+    const refs: Record<string, DecodeSpec | ModelSpec | DataSpec> = {};
+    if (uD && using) refs[using.name] = this.decl(uD) as DecodeSpec | ModelSpec;
+    const taskData = task.params['data'];
+    for (const path of [data, typeof taskData === 'string' ? taskData : null]) {
+      const dd = path ? this.symbols.get(path.split('.')[0]!) : undefined;
+      if (dd && dd.declKind === 'data') refs[dd.name.name] = this.decl(dd) as DataSpec;
+    }
     return {
       kind: 'eval',
       name: d.name.name,
@@ -827,9 +836,10 @@ class Lowerer {
       unsupported: [],
       task,
       using,
-      data: de !== undefined ? (memberPath(de) ?? null) : null,
+      data,
       metrics,
       seed: this.seed(d),
+      refs,
     };
   }
 

@@ -96,7 +96,8 @@ var eval_passkey_sweep = {
   using: { kind: "decode", name: "story" },
   data: null,
   metrics: ["accuracy"],
-  seed: 0
+  seed: 0,
+  refs: { story: decode_story }
 };
 var eval_length_control = {
   kind: "eval",
@@ -111,7 +112,8 @@ var eval_length_control = {
   using: { kind: "decode", name: "story" },
   data: null,
   metrics: ["precise_match", "flexible_match"],
-  seed: 0
+  seed: 0,
+  refs: { story: decode_story }
 };
 var optimize_window_size = {
   kind: "optimize",

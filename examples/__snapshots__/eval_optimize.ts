@@ -106,6 +106,7 @@ export const eval_passkey_sweep = {
   data: null,
   metrics: ['accuracy'],
   seed: 0,
+  refs: { story: decode_story },
 } as const satisfies Frozen<EvalSpec>;
 /** eval length_control (examples/eval_optimize.lmp:30:1) */
 export const eval_length_control = {
@@ -122,6 +123,7 @@ export const eval_length_control = {
   data: null,
   metrics: ['precise_match', 'flexible_match'],
   seed: 0,
+  refs: { story: decode_story },
 } as const satisfies Frozen<EvalSpec>;
 /** optimize window_size (examples/eval_optimize.lmp:36:1) */
 export const optimize_window_size = {

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../compiler/cli.js';
+import { check } from '../../compiler/index.js';
+import { lower } from '../../compiler/lower/index.js';
 import { bytesTokenizer } from '../data/tokenizers.js';
 import type { LogitsSource } from '../decode/decoder.js';
 import { needleSamples, passkeySamples, PASSKEY_QUESTION, runSamples, threadingSamples, tsortSamples, type EvalSample } from '../eval/index.js';
@@ -206,10 +208,32 @@ eval ts {
       data: null,
       metrics: [],
       seed: 0,
+      refs: {},
     };
     await expect(runEval(spec, { specs: new Map() })).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING', message: 'error in eval e (x.lmp:3:1): using gone names no declaration; an eval runs a decode or a model' });
-    await expect(runEval(spec)).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING', message: expect.stringMatching(/RunOptions\.specs/) });
+    await expect(runEval(spec)).rejects.toMatchObject({ code: 'LMP_E_EVAL_USING', message: 'error in eval e (x.lmp:3:1): using gone names no declaration; an eval runs a decode or a model' });
   });
+
+  it('a lowered eval spec runs on its own (refs), as a generated module calls it: the same result as lmpc run', async () => {
+    const src = `${MODEL}
+eval pk {
+  task passkey(lengths: [128], depths: 1, samples: 2)
+  using answer
+  metric accuracy
+  seed 9
+}
+`;
+    const file = join(dir, 'own.lmp');
+    writeFileSync(file, src);
+    const ir = lower(check(src, file).program);
+    const spec = ir.decls.find((d) => d.name === 'pk')!.spec as EvalSpec;
+    expect(Object.keys(spec.refs)).toEqual(['answer']);
+    const alone = await runEval(spec, { baseDir: dir });
+    const r = await cli(['run', file, '--target', 'pk', '--json']);
+    const viaCli = JSON.parse(r.out).results[0] as EvalRunResult;
+    expect(alone.samples.map((x) => [x.references, x.output])).toEqual(viaCli.samples.map((x) => [x.references, x.output]));
+    expect(alone.metrics).toEqual(viaCli.metrics);
+  }, 60_000);
 });
 
 /**

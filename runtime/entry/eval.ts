@@ -140,8 +140,7 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
     // using: a decode or a model, by name, from the file's declarations
     const using = spec.using;
     if (!using) throw new EvalTaskError('LMP_E_EVAL_USING', 'the eval has no `using` clause (name the decode or model it runs)');
-    const target = options.specs?.get(using.name);
-    if (!options.specs) throw new EvalTaskError('LMP_E_EVAL_USING', `using ${using.name}: the runtime was given no declarations to resolve it in (RunOptions.specs; lmpc run passes them)`);
+    const target = lookup(spec, options.specs, using.name);
     if (!target || (target.kind !== 'decode' && target.kind !== 'model'))
       throw new EvalTaskError('LMP_E_EVAL_USING', `using ${using.name} names ${target ? `a ${target.kind} declaration` : 'no declaration'}; an eval runs a decode or a model`);
     let decode: Frozen<DecodeSpec> | null = null;
@@ -173,7 +172,7 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
     const tokCfg = modelSpec.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
     const tok = await loadTokenizer(structuredClone(tokCfg) as TokenizerConfig, baseDir);
     if (tok.vocabSize > model.config.vocab) throw new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`);
-    const docs = task === 'tsort' && spec.data !== null ? await evalDocuments(spec.data, options.specs, baseDir) : null;
+    const docs = task === 'tsort' && spec.data !== null ? await evalDocuments(spec, spec.data, options.specs, baseDir) : null;
     const samples = taskSamples(task, spec.task.params, spec.seed, (t) => tok.encode(t).length, baseDir, docs);
     const cache = decode?.attention ? (structuredClone(decode.attention.cache) as { kind: string }) : undefined;
     const generate = decoderGenerate(() => h.modelLogits(model, cache), tok, generationSettings(task, decode, spec.seed));
@@ -197,9 +196,9 @@ function pick(names: readonly string[], ppl: number, loss: number): EvalMetrics 
  * sources, or with `D.holdout` / `D.train` one side of D's hold-out split (the same content hash
  * the packer uses).
  */
-async function evalDocuments(path: string, specs: ReadonlyMap<string, Frozen<AnySpec>> | undefined, baseDir: string): Promise<string[]> {
+async function evalDocuments(spec: Frozen<EvalSpec>, path: string, specs: ReadonlyMap<string, Frozen<AnySpec>> | undefined, baseDir: string): Promise<string[]> {
   const [dname, side] = path.split('.');
-  const ds = dname ? specs?.get(dname) : undefined;
+  const ds = dname ? lookup(spec, specs, dname) : undefined;
   if (!ds || ds.kind !== 'data') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `data ${JSON.stringify(path)} names no data declaration`);
   if (side !== undefined && side !== 'holdout' && side !== 'train') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `data ${path}: the side is holdout or train`);
   const cfg = structuredClone(ds.config) as DataConfig;
@@ -217,12 +216,18 @@ async function evalDocuments(path: string, specs: ReadonlyMap<string, Frozen<Any
   return out;
 }
 
+/** A declaration the eval names: from the spec itself (`refs`, filled by the lowering), else from
+ *  the file's declarations (RunOptions.specs). */
+function lookup(spec: Frozen<EvalSpec>, specs: ReadonlyMap<string, Frozen<AnySpec>> | undefined, name: string): Frozen<AnySpec> | undefined {
+  return (spec.refs as Readonly<Record<string, Frozen<AnySpec>>> | undefined)?.[name] ?? specs?.get(name);
+}
+
 /** `perplexity(data: D.holdout | D.train, by: length | none)` as the periodic-eval spec a train runs. */
 function perplexitySpec(spec: Frozen<EvalSpec>, specs: ReadonlyMap<string, Frozen<AnySpec>> | undefined): Frozen<TrainEvalSpec> {
   const p = spec.task.params;
   const path = typeof p['data'] === 'string' ? p['data'] : '';
   const [dname, side] = path.split('.');
-  const data = dname ? specs?.get(dname) : undefined;
+  const data = dname ? lookup(spec, specs, dname) : undefined;
   if (!data || data.kind !== 'data') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `perplexity: data ${JSON.stringify(path)} names no data declaration`);
   if (side !== 'holdout' && side !== 'train') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `perplexity on data ${dname} needs a split side (write ${dname}.holdout or ${dname}.train)`);
   const by = p['by'];

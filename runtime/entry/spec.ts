@@ -191,6 +191,10 @@ export interface EvalSpec extends DeclSpec<'eval'> {
   readonly data: string | null;
   readonly metrics: readonly string[];
   readonly seed: number;
+  /** The specs of the declarations the eval names (its `using`, the data of its `data` clause and
+   *  of its task's `data` parameter), by name, so the spec runs on its own (a generated module
+   *  needs no other declarations); RunOptions.specs is the fallback. */
+  readonly refs: { readonly [name: string]: DecodeSpec | ModelSpec | DataSpec };
 }
 
 export interface OptimizeSpec extends DeclSpec<'optimize'> {
