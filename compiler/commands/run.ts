@@ -83,8 +83,9 @@ function describe(r: RunResult): string {
       const by = e.by_length.map((b) => `${b.length}: ${b.ppl.toFixed(2)}`).join(', ');
       return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${by ? ` (by length ${by})` : ''}\n`;
     });
+    const blocks = r.evalBlocks.map((e) => `  eval ${e.eval} (${e.task}) step ${e.step}: ${metricsLine(e.metrics)}\n`);
     const ranks = r.ranks ? `  ${formatRankBalance(r.ranks)}\n` : '';
-    return head + evals.join('') + ranks;
+    return head + evals.join('') + blocks.join('') + ranks;
   }
   if (r.kind === 'eval') return describeEval(r);
   return `decode ${r.target}${r.trained ? '' : r.loaded ? ` (weights from ${r.loaded})` : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;

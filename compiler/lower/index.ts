@@ -641,9 +641,8 @@ class Lowerer {
       const ev = this.ref(body, 'eval');
       const task = ev || !body ? null : this.task(body);
       const perplexity = task ? this.trainPerplexity(task, body!, unsupported) : null;
-      if (ev) unsupported.push(`periodic eval ${ev.name.name} (a train runs perplexity(...) every N steps; run an eval declaration with lmpc run --target ${ev.name.name})`);
-      else if (task && task.task !== 'perplexity') unsupported.push(`periodic eval task ${task.task} (a train runs perplexity(...) only)`);
-      evals.push({ every, task, eval: ev ? ev.name.name : null, perplexity });
+      if (task && task.task !== 'perplexity') unsupported.push(`periodic eval task ${task.task} (write it as an eval declaration and name it: eval every N: NAME)`);
+      evals.push({ every, task, eval: ev ? ev.name.name : null, perplexity, evalSpec: ev ? (this.decl(ev) as EvalSpec) : null });
     }
     const ck = this.clause(d, 'checkpoint');
     if (optimizer.kind === 'sgd') unsupported.push('optimizer sgd (runtime/model trains with AdamW)');

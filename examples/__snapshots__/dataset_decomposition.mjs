@@ -117,7 +117,8 @@ var train_dd_run = {
         params: { data: "speeches.holdout", by: "length" }
       },
       eval: null,
-      perplexity: { data: data_speeches, split: "holdout", by: "length" }
+      perplexity: { data: data_speeches, split: "holdout", by: "length" },
+      evalSpec: null
     }
   ],
   checkpoint: { dir: "runs/dd", every: 50 },
@@ -182,7 +183,8 @@ var train_cc_run = {
         params: { data: "speeches.holdout", by: "length" }
       },
       eval: null,
-      perplexity: { data: data_speeches, split: "holdout", by: "length" }
+      perplexity: { data: data_speeches, split: "holdout", by: "length" },
+      evalSpec: null
     }
   ],
   checkpoint: { dir: "runs/dd", every: 50 },

@@ -124,7 +124,8 @@ var train_quick = {
         params: { data: "corpus.holdout", by: "length" }
       },
       eval: null,
-      perplexity: { data: data_corpus, split: "holdout", by: "length" }
+      perplexity: { data: data_corpus, split: "holdout", by: "length" },
+      evalSpec: null
     }
   ],
   checkpoint: null,

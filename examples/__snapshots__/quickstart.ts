@@ -135,6 +135,7 @@ export const train_quick = {
       },
       eval: null,
       perplexity: { data: data_corpus, split: 'holdout', by: 'length' },
+      evalSpec: null,
     },
   ],
   checkpoint: null,

@@ -197,6 +197,82 @@ eval ts {
     expect(res.metrics.accuracy).toBe(recount);
   }, 60_000);
 
+  it('eval every N: NAME in a train runs the eval declaration with the model being trained', async () => {
+    const file = join(dir, 'periodic.lmp');
+    const src = (using: string) => `${MODEL}
+model other {
+  arch llama(dim: 32, layers: 1, heads: 2, kv_heads: 1, ffn: 64)
+  vocab bytes
+}
+
+decode elsewhere {
+  model other
+  max_tokens 8
+}
+
+data book {
+  source text("${join(ROOT, 'examples', 'corpus')}/moby-dick-*.txt")
+  tokenizer bytes
+  pack concat_chunk(128)
+}
+
+train t {
+  model tiny
+  data book
+  curriculum fixed(128, tokens_per_step: 512)
+  optimizer adamw(lr: 1e-3)
+  steps 3
+  eval every 2: pk
+  eval every 2: pp
+}
+
+eval pp {
+  task perplexity(data: book.train, by: none)
+  using tiny
+  metric loss
+}
+
+eval pk {
+  task passkey(lengths: [128], depths: 1, samples: 2)
+  using ${using}
+  metric accuracy
+  seed 4
+}
+`;
+    writeFileSync(file, src('answer'));
+    const r = await cli(['run', file, '--all', '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const results = JSON.parse(r.out).results as { kind: string }[];
+    const train = results.find((x) => x.kind === 'train') as unknown as { evalBlocks: { step: number; eval: string; task: string; metrics: Record<string, number> }[] };
+    const ev = results.find((x) => x.kind === 'eval') as unknown as EvalRunResult;
+    expect(results.findIndex((x) => x.kind === 'train')).toBeLessThan(results.findIndex((x) => x.kind === 'eval'));
+    expect(train.evalBlocks.map((b) => [b.step, b.eval, b.task])).toEqual([[2, 'pk', 'passkey'], [2, 'pp', 'perplexity'], [3, 'pk', 'passkey'], [3, 'pp', 'perplexity']]);
+    // the eval blocks run after the train in the same session see the trained model: the same
+    // figures as the last periodic run; the held-out loss moved between steps 2 and 3, so the
+    // periodic runs saw the weights as they were trained, not fresh ones
+    const evs = results.filter((x) => x.kind === 'eval') as unknown as EvalRunResult[];
+    const pk = evs.find((x) => x.target === 'pk')!;
+    const pp = evs.find((x) => x.target === 'pp')!;
+    expect([ev.trained, pk.trained, pp.trained]).toEqual([true, true, true]);
+    expect(pk.metrics).toEqual(train.evalBlocks[2]!.metrics);
+    expect(pp.metrics.loss).toBe(train.evalBlocks[3]!.metrics['loss']);
+    expect(train.evalBlocks[1]!.metrics['loss']).not.toBe(train.evalBlocks[3]!.metrics['loss']);
+    // and running them does not change the training: the same losses without the eval clauses
+    // (to 1e-7: a step's reported loss can differ in its last digits between processes)
+    writeFileSync(file, src('answer').replace('  eval every 2: pk\n  eval every 2: pp\n', ''));
+    const plain = await cli(['run', file, '--target', 't', '--json']);
+    const want = (train as unknown as { losses: number[] }).losses;
+    const got = JSON.parse(plain.out).results[0].losses as number[];
+    expect(got).toHaveLength(want.length);
+    got.forEach((l, i) => expect(Math.abs(l - want[i]!)).toBeLessThanOrEqual(1e-7 * want[i]!));
+    // an eval that runs another model cannot follow this train's weights
+    writeFileSync(file, src('elsewhere'));
+    const bad = await cli(['run', file, '--target', 't', '--json']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.out).error).toMatchObject({ code: 'LMP_E_EVAL_USING', message: expect.stringMatching(/periodic eval pk: it runs model other \(using elsewhere\), not the model this train trains \(tiny\)/) });
+  }, 60_000);
+
   it('a `using` that resolves to nothing runnable is a coded error naming the eval', async () => {
     const spec: EvalSpec = {
       kind: 'eval',

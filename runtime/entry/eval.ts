@@ -232,5 +232,5 @@ function perplexitySpec(spec: Frozen<EvalSpec>, specs: ReadonlyMap<string, Froze
   if (side !== 'holdout' && side !== 'train') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `perplexity on data ${dname} needs a split side (write ${dname}.holdout or ${dname}.train)`);
   const by = p['by'];
   if (by !== 'length' && by !== 'none') throw new EvalTaskError('LMP_E_NO_RUNTIME', `perplexity by ${String(by)} has no runtime (by: length or none)`);
-  return { every: 0, task: spec.task, eval: null, perplexity: { data: data as Frozen<DataSpec>, split: side, by } };
+  return { every: 0, task: spec.task, eval: null, perplexity: { data: data as Frozen<DataSpec>, split: side, by }, evalSpec: null };
 }

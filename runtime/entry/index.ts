@@ -96,6 +96,14 @@ export interface TrainEvalRecord {
   readonly overall: { readonly tokens: number; readonly loss: number; readonly ppl: number };
 }
 
+/** `eval every N: NAME` (an eval declaration) run with the model being trained, at one step. */
+export interface TrainEvalBlockRecord {
+  readonly step: number;
+  readonly eval: string;
+  readonly task: string;
+  readonly metrics: EvalRunResult['metrics'];
+}
+
 export interface TrainResult {
   readonly kind: 'train';
   readonly target: string;
@@ -108,6 +116,8 @@ export interface TrainResult {
   readonly losses: readonly number[];
   /** Periodic evals in step order (every N steps and after the last step). */
   readonly evals: readonly TrainEvalRecord[];
+  /** Periodic eval declarations (`eval every N: NAME`) in step order, with the model as trained so far. */
+  readonly evalBlocks: readonly TrainEvalBlockRecord[];
   /** `ranks R` (train or curriculum), R > 1: the steps' cost-balanced vs token-balanced assignment to R ranks (runtime/entry/ranks.ts). */
   readonly ranks: RankBalanceReport | null;
   readonly params: number;
@@ -293,8 +303,19 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     return fail(e);
   }
   const prepared: PreparedEval[] = [];
+  const blocks: Frozen<TrainEvalSpec>[] = [];
   try {
     for (const ev of spec.evals) {
+      if (ev.evalSpec) {
+        // The eval must run the model this train trains (its `using` decode's model, or the model itself).
+        const u = ev.evalSpec.using;
+        const target = u ? ev.evalSpec.refs[u.name] : undefined;
+        const reached = target?.kind === 'decode' ? target.model?.name : target?.kind === 'model' ? target.name : undefined;
+        if (reached !== spec.model.name)
+          fail(Object.assign(new Error(`periodic eval ${ev.eval}: it runs model ${reached ?? '(none)'} (using ${u?.name ?? 'nothing'}), not the model this train trains (${spec.model.name ?? 'anonymous'})`), { code: 'LMP_E_EVAL_USING' }));
+        blocks.push(ev);
+        continue;
+      }
       if (!ev.perplexity) fail(new Error(`periodic eval ${ev.eval ?? ev.task?.task ?? '?'} cannot run`));
       prepared.push(await prepareEval(ev, baseDir, model.config.vocab));
     }
@@ -323,6 +344,10 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   });
   const metrics: StepMetrics[] = [];
   const evals: TrainEvalRecord[] = [];
+  const evalBlocks: TrainEvalBlockRecord[] = [];
+  // Eval declarations see the model being trained through a session holding it under its name.
+  const live = new Session();
+  if (spec.model.name) live.models.set(spec.model.name, model);
   let tokens = 0;
   try {
     for (let i = 0; i < steps; i++) {
@@ -341,6 +366,15 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
         if (logPath) appendFileSync(logPath, JSON.stringify(r) + '\n');
         options.onProgress?.({ target: name, phase: 'eval', step: i + 1, total: steps, loss: r.overall.loss, message: formatEval(r) });
       }
+      for (const ev of blocks) {
+        const every = ev.every;
+        if (!((every > 0 && m.step % every === 0) || i + 1 === steps)) continue;
+        const r = await runEval(ev.evalSpec!, { baseDir, session: live, ...(options.specs ? { specs: options.specs } : {}) });
+        const rec: TrainEvalBlockRecord = { step: m.step, eval: ev.eval!, task: r.task, metrics: r.metrics };
+        evalBlocks.push(rec);
+        if (logPath) appendFileSync(logPath, JSON.stringify(rec) + '\n');
+        options.onProgress?.({ target: name, phase: 'eval', step: i + 1, total: steps, message: `eval ${rec.eval} (${rec.task}) step ${rec.step}: ${JSON.stringify(rec.metrics)}` });
+      }
     }
   } catch (e) {
     return fail(e);
@@ -357,6 +391,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     finalLoss: losses[losses.length - 1] ?? NaN,
     losses,
     evals,
+    evalBlocks,
     ranks: balancer?.report() ?? null,
     params: model.numParams(),
     seconds: (performance.now() - t0) / 1000,

@@ -137,6 +137,9 @@ export interface TrainEvalSpec {
   readonly every: number;
   readonly task: TaskSpec | null;
   readonly eval: string | null;
+  /** `eval every N: NAME` naming an eval declaration: its spec, run with the model being trained
+   *  (its `using` must reach the train's model); null otherwise. */
+  readonly evalSpec: EvalSpec | null;
   readonly perplexity: { readonly data: DataSpec; readonly split: 'holdout' | 'train'; readonly by: 'length' | 'none' } | null;
 }
 
