@@ -258,3 +258,26 @@ describe('positions (hand-computed)', () => {
     expect(Array.from(tr)).toEqual([1, Math.fround(0.2)]);
   });
 });
+
+describe('backward is deterministic', () => {
+  it('bit-identical gradients over repeated calls and thread counts 1..4 (dQ sums per task group, not per worker)', () => {
+    // Many key tiles and sequences, so that tasks outnumber threads and scheduling varies between calls.
+    const inp = build({ lens: [300, 517, 64, 1000], heads: 4, kvHeads: 2, headDim: 32, mask: and(causal, { op: 'window', size: 200 }) }, 77);
+    const dout = randn(rng(78), inp.q.length);
+    const f = attentionForward(inp);
+    const before = native().numThreads();
+    try {
+      native().setNumThreads(2);
+      const first = attentionBackward({ ...inp, out: f.out, lse: f.lse, dout });
+      for (const threads of [2, 2, 2, 2, 2, 1, 3, 4, 2, 2]) {
+        native().setNumThreads(threads);
+        const g = attentionBackward({ ...inp, out: f.out, lse: f.lse, dout });
+        expect(Buffer.from(g.dq.buffer).equals(Buffer.from(first.dq.buffer)), `dq with ${threads} threads`).toBe(true);
+        expect(Buffer.from(g.dk.buffer).equals(Buffer.from(first.dk.buffer)), `dk with ${threads} threads`).toBe(true);
+        expect(Buffer.from(g.dv.buffer).equals(Buffer.from(first.dv.buffer)), `dv with ${threads} threads`).toBe(true);
+      }
+    } finally {
+      native().setNumThreads(before);
+    }
+  });
+});
