@@ -27,6 +27,7 @@ import { printReports } from './check.js';
 import { contextOf, setExit, useColor, type CliContext } from './context.js';
 import { applySets, SetError } from './set.js';
 import { formatRankBalance } from '../../runtime/entry/ranks.js';
+import { evalBreakdown } from '../../runtime/entry/format.js';
 
 // Loaded on use, so that registering the command (every lmpc start) does not load the emitter
 // (ts-morph, esbuild) or the runtime.
@@ -80,8 +81,7 @@ function describe(r: RunResult): string {
     const head = `train ${r.target}: ${r.steps} steps, ${r.tokens} tokens, ${r.params} parameters, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)\n`;
     // Held-out evals: one line each (the same figures --json reports under `evals`).
     const evals = r.evals.map((e) => {
-      const by = e.by_length.map((b) => `${b.length}: ${b.ppl.toFixed(2)}`).join(', ');
-      return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${by ? ` (by length ${by})` : ''}\n`;
+      return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${evalBreakdown(e)}\n`;
     });
     const blocks = r.evalBlocks.map((e) => `  eval ${e.eval} (${e.task}) step ${e.step}: ${metricsLine(e.metrics)}\n`);
     const ranks = r.ranks ? `  ${formatRankBalance(r.ranks)}\n` : '';
@@ -106,7 +106,7 @@ function describeEval(r: EvalRunResult): string {
   const n = r.task === 'perplexity' ? '' : `${r.samples.length} requests, `;
   const head = `eval ${r.target}: ${r.task} using ${r.using.kind} ${r.using.name} (${weights}): ${metricsLine(r.metrics)} (${n}${r.seconds.toFixed(1)} s)\n`;
   const cells = r.cells.map((c) => {
-    const at = [c.length !== undefined ? `length ${c.length}` : '', c.depth !== undefined ? `depth ${Math.round(c.depth * 100)}%` : '', c.target !== undefined ? `target ${c.target} words` : '']
+    const at = [c.length !== undefined ? `length ${c.length}` : '', c.depth !== undefined ? `depth ${Math.round(c.depth * 100)}%` : '', c.target !== undefined ? `target ${c.target} words` : '', c.position !== undefined ? `context <=${c.position} tokens` : '']
       .filter(Boolean)
       .join(' ');
     const count = c.tokens !== undefined ? `${c.tokens} tokens` : `${c.samples} samples`;

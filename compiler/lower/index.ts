@@ -591,8 +591,8 @@ class Lowerer {
       unsupported.push(`perplexity on data ${dataDecl.name.name} without a split side (write ${dataDecl.name.name}.holdout or ${dataDecl.name.name}.train)`);
       return null;
     }
-    if (by !== 'length' && by !== 'none') {
-      unsupported.push(`perplexity by ${String(by)} (by: length or none)`);
+    if (by !== 'length' && by !== 'position' && by !== 'none') {
+      unsupported.push(`perplexity by ${String(by)} (by: length, position or none)`);
       return null;
     }
     const data = this.decl(dataDecl) as DataSpec;

@@ -200,8 +200,8 @@ train t {
     expect({ split: none.perplexity!.split, by: none.perplexity!.by, buckets: none.perplexity!.data.buckets }).toEqual({ split: 'train', by: 'none', buckets: [128] });
 
     const pos = declsOf(ir(src('eval every 2: perplexity(d.holdout, by: position)')), 'train')[0]!.spec;
-    expect(pos.evals[0]!.perplexity).toBeNull();
-    expect(pos.unsupported).toEqual(['perplexity by position (by: length or none)']);
+    expect(pos.evals[0]!.perplexity!.by).toBe('position');
+    expect(pos.unsupported).toEqual([]);
     const bare = declsOf(ir(src('eval every 2: perplexity(d)')), 'train')[0]!.spec;
     expect(bare.unsupported).toEqual(['perplexity on data d without a split side (write d.holdout or d.train)']);
   });

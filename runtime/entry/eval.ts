@@ -58,7 +58,11 @@ export interface EntryHelpers {
     ev: Frozen<TrainEvalSpec>,
     model: LlamaModel,
     baseDir: string,
-  ) => Promise<{ readonly by_length: readonly { readonly length: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[]; readonly overall: { readonly tokens: number; readonly loss: number; readonly ppl: number } }>;
+  ) => Promise<{
+    readonly by_length: readonly { readonly length: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[];
+    readonly by_position: readonly { readonly position: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[];
+    readonly overall: { readonly tokens: number; readonly loss: number; readonly ppl: number };
+  }>;
 }
 
 export interface EvalOptions {
@@ -165,7 +169,10 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
       const metrics: EvalMetrics = {};
       for (const n of names) if (n === 'perplexity') metrics.perplexity = r.overall.ppl;
       else if (n === 'loss') metrics.loss = r.overall.loss;
-      const cells = r.by_length.map((b) => ({ length: b.length, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) }));
+      const cells = [
+        ...r.by_length.map((b) => ({ length: b.length, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) })),
+        ...r.by_position.map((b) => ({ position: b.position, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) })),
+      ];
       return { ...head, metrics: pick(names, r.overall.ppl, r.overall.loss), cells, samples: [], seconds: (performance.now() - t0) / 1000 };
     }
 
@@ -231,6 +238,6 @@ function perplexitySpec(spec: Frozen<EvalSpec>, specs: ReadonlyMap<string, Froze
   if (!data || data.kind !== 'data') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `perplexity: data ${JSON.stringify(path)} names no data declaration`);
   if (side !== 'holdout' && side !== 'train') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `perplexity on data ${dname} needs a split side (write ${dname}.holdout or ${dname}.train)`);
   const by = p['by'];
-  if (by !== 'length' && by !== 'none') throw new EvalTaskError('LMP_E_NO_RUNTIME', `perplexity by ${String(by)} has no runtime (by: length or none)`);
+  if (by !== 'length' && by !== 'position' && by !== 'none') throw new EvalTaskError('LMP_E_NO_RUNTIME', `perplexity by ${String(by)} has no runtime (by: length, position or none)`);
   return { every: 0, task: spec.task, eval: null, perplexity: { data: data as Frozen<DataSpec>, split: side, by }, evalSpec: null };
 }

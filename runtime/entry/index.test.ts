@@ -62,7 +62,11 @@ function trainSpec(src: string): TrainSpec {
 }
 
 /** Held-out loss per decompose bucket: every sequence alone, float64 log-softmax. */
-async function independentLoss(dir: string, spec: TrainSpec, model: LlamaModel): Promise<{ overall: number; tokens: number; byLength: Map<number, { loss: number; tokens: number }> }> {
+async function independentLoss(
+  dir: string,
+  spec: TrainSpec,
+  model: LlamaModel,
+): Promise<{ overall: number; tokens: number; byLength: Map<number, { loss: number; tokens: number }>; byPosition: Map<number, { sum: number; tokens: number }> }> {
   const cfg = structuredClone(spec.data.config);
   cfg.root = dir;
   const tok = await loadTokenizer(cfg.tokenizer, dir);
@@ -71,6 +75,8 @@ async function independentLoss(dir: string, spec: TrainSpec, model: LlamaModel):
   const { members } = planBuckets(plan);
   const V = model.config.vocab;
   const byLength = new Map<number, { loss: number; tokens: number }>();
+  // by context length at the prediction: position + 1 in (2^(k-1), 2^k]
+  const byPosition = new Map<number, { sum: number; tokens: number }>();
   let sum = 0, n = 0;
   for (const [length, ids] of members) {
     let bs = 0, bn = 0;
@@ -84,15 +90,22 @@ async function independentLoss(dir: string, spec: TrainSpec, model: LlamaModel):
         for (let v = 0; v < V; v++) mx = Math.max(mx, logits[t * V + v]!);
         let z = 0;
         for (let v = 0; v < V; v++) z += Math.exp(logits[t * V + v]! - mx);
-        bs += mx + Math.log(z) - logits[t * V + targets[t]!]!;
+        const l = mx + Math.log(z) - logits[t * V + targets[t]!]!;
+        bs += l;
         bn++;
+        let key = 1;
+        while (key < b.positionIds[t]! + 1) key *= 2;
+        const p = byPosition.get(key) ?? { sum: 0, tokens: 0 };
+        p.sum += l;
+        p.tokens++;
+        byPosition.set(key, p);
       }
     }
     byLength.set(length, { loss: bs / bn, tokens: bn });
     sum += bs;
     n += bn;
   }
-  return { overall: sum / n, tokens: n, byLength };
+  return { overall: sum / n, tokens: n, byLength, byPosition };
 }
 
 describe('runTrain periodic evals', () => {
@@ -133,6 +146,27 @@ describe('runTrain periodic evals', () => {
     expect(ev.map((p) => p.step)).toEqual([2, 4, 5]);
     expect(ev[2]!.message).toBe(formatEval(last));
     expect(ev[2]!.message).toMatch(/^eval perplexity d\.holdout step 5: loss \d+\.\d{4} ppl \d+\.\d{2} over \d+ tokens \(by length 32: /);
+  }, 60_000);
+
+  it('by: position reports the loss per context length at the prediction, equal to an independent computation', async () => {
+    const dir = corpusDir();
+    const spec = trainSpec(SOURCE('eval perplexity(d.holdout, by: position)'));
+    expect(spec.unsupported).toEqual([]);
+    const session = new Session();
+    const res = await runTrain(spec, { baseDir: dir, session, steps: 2 });
+    const last = res.evals[res.evals.length - 1]!;
+    expect(last.by_length).toEqual([]);
+    const ref = await independentLoss(dir, spec, session.models.get('m')!);
+    const keys = [...ref.byPosition.keys()].sort((a, b) => a - b);
+    expect(keys.length).toBeGreaterThan(3);
+    expect(last.by_position.map((b) => b.position)).toEqual(keys);
+    for (const b of last.by_position) {
+      const r = ref.byPosition.get(b.position)!;
+      expect(b.tokens).toBe(r.tokens);
+      expect(b.loss).toBeCloseTo(r.sum / r.tokens, 4);
+    }
+    expect(last.by_position.reduce((a, b) => a + b.tokens, 0)).toBe(last.overall.tokens);
+    expect(formatEval(last)).toMatch(/ \(by position <=1: \d+\.\d{2}, <=2: /);
   }, 60_000);
 
   it('by: none reports the overall loss only; without every it runs once, after the last step', async () => {

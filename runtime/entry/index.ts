@@ -28,6 +28,7 @@ import { evaluate } from '../model/eval.js';
 import { loadModel } from '../model/io.js';
 import { appendFileSync } from 'node:fs';
 import { masksByDocument, RankBalancer, trainCostModel, type RankBalanceReport } from './ranks.js';
+import { evalBreakdown } from './format.js';
 import type { AnySpec, AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 import { runEvalWith, type EvalRunResult } from './eval.js';
 
@@ -93,6 +94,9 @@ export interface TrainEvalRecord {
   readonly data: string;
   /** Per packer bucket length (by: length; empty for by: none): predicted tokens, mean loss, exp(loss). */
   readonly by_length: readonly { readonly length: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[];
+  /** by: position: per context length at the prediction (position id + 1) in power-of-two ranges
+   *  (position/2, position]; empty otherwise. */
+  readonly by_position: readonly { readonly position: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[];
   readonly overall: { readonly tokens: number; readonly loss: number; readonly ppl: number };
 }
 
@@ -231,6 +235,7 @@ async function prepareEval(ev: Frozen<TrainEvalSpec>, baseDir: string, vocab: nu
 /** Mean token loss per bucket and overall (token-weighted) with the model as it is now. */
 function runEvalOnce(model: LlamaModel, ev: PreparedEval, step: number): TrainEvalRecord {
   const by: { length: number; tokens: number; loss: number; ppl: number }[] = [];
+  const pos = new Map<number, { sum: number; tokens: number }>();
   let sum = 0, tokens = 0;
   for (const b of ev.buckets) {
     const r = evaluate(model, b.batches);
@@ -239,15 +244,22 @@ function runEvalOnce(model: LlamaModel, ev: PreparedEval, step: number): TrainEv
       tokens += r.tokens;
     }
     by.push({ length: b.length, tokens: r.tokens, loss: r.loss, ppl: r.ppl });
+    for (const p of r.byPosition) {
+      const acc = pos.get(p.maxPosition) ?? { sum: 0, tokens: 0 };
+      acc.sum += p.loss * p.tokens;
+      acc.tokens += p.tokens;
+      pos.set(p.maxPosition, acc);
+    }
   }
   const loss = tokens > 0 ? sum / tokens : NaN;
-  return { step, eval: 'perplexity', data: ev.label, by_length: ev.spec.perplexity!.by === 'length' ? by : [], overall: { tokens, loss, ppl: Math.exp(loss) } };
+  const mode = ev.spec.perplexity!.by;
+  const byPosition = [...pos.entries()].sort((x, y) => x[0] - y[0]).map(([position, a]) => ({ position, tokens: a.tokens, loss: a.sum / a.tokens, ppl: Math.exp(a.sum / a.tokens) }));
+  return { step, eval: 'perplexity', data: ev.label, by_length: mode === 'length' ? by : [], by_position: mode === 'position' ? byPosition : [], overall: { tokens, loss, ppl: Math.exp(loss) } };
 }
 
 /** "eval perplexity speeches.holdout step 50: loss 2.1234 ppl 8.36 (256: 8.9, 512: 8.1)" */
 export function formatEval(r: TrainEvalRecord): string {
-  const parts = r.by_length.map((b) => `${b.length}: ${b.ppl.toFixed(2)}`).join(', ');
-  return `eval perplexity ${r.data} step ${r.step}: loss ${r.overall.loss.toFixed(4)} ppl ${r.overall.ppl.toFixed(2)} over ${r.overall.tokens} tokens${parts ? ` (by length ${parts})` : ''}`;
+  return `eval perplexity ${r.data} step ${r.step}: loss ${r.overall.loss.toFixed(4)} ppl ${r.overall.ppl.toFixed(2)} over ${r.overall.tokens} tokens${evalBreakdown(r)}`;
 }
 
 export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}): Promise<TrainResult> {

@@ -140,7 +140,7 @@ export interface TrainEvalSpec {
   /** `eval every N: NAME` naming an eval declaration: its spec, run with the model being trained
    *  (its `using` must reach the train's model); null otherwise. */
   readonly evalSpec: EvalSpec | null;
-  readonly perplexity: { readonly data: DataSpec; readonly split: 'holdout' | 'train'; readonly by: 'length' | 'none' } | null;
+  readonly perplexity: { readonly data: DataSpec; readonly split: 'holdout' | 'train'; readonly by: 'length' | 'position' | 'none' } | null;
 }
 
 export interface TrainSpec extends DeclSpec<'train'> {

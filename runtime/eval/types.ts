@@ -8,6 +8,8 @@ export interface EvalCell {
   readonly depth?: number;
   /** Target length in words (target_length). */
   readonly target?: number;
+  /** perplexity by: position: predictions whose context holds (position/2, position] tokens. */
+  readonly position?: number;
 }
 
 export interface EvalSample {

@@ -12,20 +12,40 @@ export interface EvalBucket {
   sequences: number;
 }
 
+/** Predictions whose context holds (maxPosition/2, maxPosition] tokens of their document or sequence. */
+export interface PositionBucket {
+  maxPosition: number;
+  loss: number;
+  ppl: number;
+  /** summed loss weights (predictions counted) */
+  tokens: number;
+}
+
 export interface EvalResult {
   loss: number;
   ppl: number;
   tokens: number;
   byLength: EvalBucket[];
+  /** By context length at the prediction (position id + 1, power-of-two buckets): where length generalization shows. */
+  byPosition: PositionBucket[];
 }
 
 export const lengthBucket = (len: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, len)));
 
 export function evaluate(model: LlamaModel, batches: Iterable<PackedBatch>): EvalResult {
   const buckets = new Map<number, { sum: number; w: number; n: number }>();
+  const positions = new Map<number, { sum: number; w: number }>();
   let sum = 0, w = 0;
   for (const b of batches) {
     const { loss, weight } = model.tokenLosses(b);
+    for (let t = 0; t < b.tokens.length; t++) {
+      if (weight[t]! === 0) continue;
+      const key = lengthBucket(b.positionIds[t]! + 1);
+      const acc = positions.get(key) ?? { sum: 0, w: 0 };
+      acc.sum += loss[t]!;
+      acc.w += weight[t]!;
+      positions.set(key, acc);
+    }
     for (let s = 0; s + 1 < b.cuSeqlens.length; s++) {
       const a = b.cuSeqlens[s]!, e = b.cuSeqlens[s + 1]!;
       const key = lengthBucket(e - a);
@@ -45,7 +65,11 @@ export function evaluate(model: LlamaModel, batches: Iterable<PackedBatch>): Eva
     return { maxLength, loss: l, ppl: Math.exp(l), tokens: a.w, sequences: a.n };
   });
   const loss = w > 0 ? sum / w : NaN;
-  return { loss, ppl: Math.exp(loss), tokens: w, byLength };
+  const byPosition: PositionBucket[] = [...positions.entries()].sort((x, y) => x[0] - y[0]).map(([maxPosition, a]) => {
+    const l = a.sum / a.w;
+    return { maxPosition, loss: l, ppl: Math.exp(l), tokens: a.w };
+  });
+  return { loss, ppl: Math.exp(loss), tokens: w, byLength, byPosition };
 }
 
 const dur = (s: number): string => {
