@@ -1,6 +1,6 @@
 // Eval blocks end to end through `lmpc run` (the CLI's own code path), and the scorers fed by an
 // oracle decoder so that a perfect model provably scores 1.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { bytesTokenizer } from '../data/tokenizers.js';
 import type { LogitsSource } from '../decode/decoder.js';
 import { needleSamples, passkeySamples, PASSKEY_QUESTION, runSamples, threadingSamples, tsortSamples, type EvalSample } from '../eval/index.js';
 import { decoderGenerate, generationSettings } from './eval.js';
-import { runEval, type EvalRunResult, type EvalSpec } from './index.js';
+import { runEval, Session, type EvalRunResult, type EvalSpec } from './index.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'lmp-entry-eval-'));
@@ -267,6 +267,33 @@ eval pk {
     const bad = await cli(['run', file, '--target', 't', '--json']);
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.out).error).toMatchObject({ code: 'LMP_E_EVAL_USING', message: expect.stringMatching(/periodic eval pk: it runs model other \(using elsewhere\), not the model this train trains \(tiny\)/) });
+  }, 60_000);
+
+  it('a perplexity eval run again in the same session reuses its packed data (read once)', async () => {
+    const sub = join(dir, 'once');
+    mkdirSync(join(sub, 'c'), { recursive: true });
+    cpSync(join(ROOT, 'examples', 'corpus', 'moby-dick-1.txt'), join(sub, 'c', 'a.txt'));
+    const src = `${MODEL}
+data book {
+  source text("c/*.txt")
+  tokenizer bytes
+  pack concat_chunk(128)
+}
+
+eval pp {
+  task perplexity(data: book.train, by: none)
+  using tiny
+  metric loss
+}
+`;
+    const spec = lower(check(src, join(sub, 'pp.lmp')).program).decls.find((d) => d.name === 'pp')!.spec as EvalSpec;
+    const session = new Session();
+    const first = await runEval(spec, { baseDir: sub, session });
+    rmSync(join(sub, 'c'), { recursive: true });
+    const again = await runEval(spec, { baseDir: sub, session });
+    expect(again.metrics).toEqual(first.metrics);
+    // a new session reads the data again: it is gone now
+    await expect(runEval(spec, { baseDir: sub, session: new Session() })).rejects.toMatchObject({ message: expect.stringMatching(/c\/\*\.txt/) });
   }, 60_000);
 
   it('a `using` that resolves to nothing runnable is a coded error naming the eval', async () => {

@@ -70,6 +70,25 @@ export interface Progress {
 /** Models trained in this process, by model name: a decode after a train uses the trained weights. */
 export class Session {
   readonly models = new Map<string, LlamaModel>();
+  /** Held-out data packed for perplexity evals, by data spec and split/by/folder/vocabulary: a
+   *  train that runs a perplexity eval declaration every N steps tokenizes and packs it once. */
+  readonly evalData = new WeakMap<object, Map<string, Promise<PreparedEval>>>();
+}
+
+/** prepareEval, once per session for the same data spec, split side, grouping, folder and vocabulary. */
+function preparedFor(session: Session | undefined, ev: Frozen<TrainEvalSpec>, baseDir: string, vocab: number): Promise<PreparedEval> {
+  const p = ev.perplexity!;
+  if (!session) return prepareEval(ev, baseDir, vocab);
+  const key = `${p.split}|${p.by}|${baseDir}|${vocab}`;
+  let byKey = session.evalData.get(p.data);
+  if (!byKey) session.evalData.set(p.data, (byKey = new Map()));
+  let r = byKey.get(key);
+  if (!r) {
+    r = prepareEval(ev, baseDir, vocab);
+    byKey.set(key, r);
+    r.catch(() => byKey!.delete(key)); // a failure is not remembered
+  }
+  return r;
 }
 
 export interface RunOptions {
@@ -476,7 +495,7 @@ export async function runEval(spec: Frozen<EvalSpec>, options: RunOptions = {}):
       assertSupported,
       buildModel,
       modelLogits,
-      perplexity: async (ev, model, baseDir) => runEvalOnce(model, await prepareEval(ev, baseDir, model.config.vocab), 0),
+      perplexity: async (ev, model, baseDir) => runEvalOnce(model, await preparedFor(options.session, ev, baseDir, model.config.vocab), 0),
     },
     spec,
     options,
