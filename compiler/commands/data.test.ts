@@ -103,4 +103,10 @@ describe('lmpc data', () => {
     expect((await runData(join(work, 'no-such.lmp'), { target: 'small' }, io)).code).toBe(2);
     expect(io.err.join('')).toMatch(/cannot read/);
   });
+
+  it.runIf(process.platform === 'linux')('an output folder that cannot be created (/proc) is LMP0906 with exit 2, not a hang', async () => {
+    const io = capture();
+    expect((await runData(project('p5'), { target: 'small', out: '/proc/lmp-x' }, io)).code).toBe(2);
+    expect(io.err.join('')).toMatch(/error LMP0906: cannot create directory '\/proc\/lmp-x/);
+  });
 });

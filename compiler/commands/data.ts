@@ -87,7 +87,8 @@ export async function runData(file: string, flags: DataFlags, io: CliIo): Promis
     res = await buildShards(cfg, { outDir, ...(bar ? { onProgress: bar.update } : {}) });
   } catch (e) {
     bar?.end();
-    return fatal(e instanceof Error ? e.message : String(e));
+    const code = (e as { code?: unknown })?.code;
+    return fatal(`${typeof code === 'string' && code.startsWith('LMP') ? `error ${code}: ` : ''}${e instanceof Error ? e.message : String(e)}`);
   } finally {
     bar?.end();
   }

@@ -32,7 +32,8 @@
 // and from runtime/optimize: LMP_E_OPT_SPACE (empty list, knob varied twice), LMP_E_OPT_SEARCH
 // (unknown strategy, bad trials/eta), LMP_E_OPT_CONSTRAINT (unknown comparison), LMP_E_OPT_METRIC
 // (the first trial does not report the objective).
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { ensureDir } from '../../runtime/fsutil.js';
 import { dirname, resolve } from 'node:path';
 import { check } from '../index.js';
 import { lower } from '../lower/index.js';
@@ -222,7 +223,7 @@ export function evalTrialRunner(source: string, file: string, spec: Frozen<Optim
 /** Make sure `path` can be written (its folder created if needed) before any trial runs. */
 function ensureWritable(path: string): void {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDir(dirname(path));
     let isDir = false;
     try {
       isDir = statSync(path).isDirectory();
@@ -239,7 +240,7 @@ function ensureWritable(path: string): void {
 /** Write a result atomically (temp file + rename: an earlier file stays intact on failure). */
 export function saveOptimizeResult(path: string, result: OptimizeResult): void {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDir(dirname(path));
     writeFileAtomic(path, serializeOptimizeResult(result));
   } catch (e) {
     throw Object.assign(new OptimizeError('LMP_E_OPT_SAVE', `cannot write the result to ${path}: ${(e as Error).message}`), { result });

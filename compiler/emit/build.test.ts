@@ -229,6 +229,13 @@ describe('lmpc build on disk', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  // Node 20's recursive mkdir never returns under /proc; the build must fail with a code instead.
+  it.runIf(process.platform === 'linux')('an output folder under /proc is LMP0906 (exit 1), not a hang', async () => {
+    const r = await cli(['build', file, '-o', '/proc/lmp-gen']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/LMP0906: cannot write '\/proc\/lmp-gen'/);
+  });
+
   it('reports up to date on the second CLI build and exit 0', async () => {
     const out = join(dir, 'cli-out');
     expect((await cli(['build', file, '-o', out])).code).toBe(0);

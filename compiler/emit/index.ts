@@ -6,7 +6,8 @@
 // source, of the compiler, and of each output; a build whose stamp matches and whose outputs are
 // intact is skipped.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { ensureDir } from '../../runtime/fsutil.js';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '../../grammar/diagnostics.js';
@@ -153,7 +154,7 @@ export async function buildText(text: string, file: string, opts: { outDir: stri
   ];
   const fail = (path: string, e: unknown): BuildResult => ({ ok: false, source: text, diagnostics: [...diagnostics, diag('LMP0906', fileSpan(file), { path, reason: describeError(e) })] });
   try {
-    mkdirSync(outDir, { recursive: true });
+    ensureDir(outDir);
   } catch (e) {
     return fail(outDir, e);
   }

@@ -96,7 +96,9 @@ export function readSource(path: string): ReadResult {
 }
 
 export function describeError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
+  const err = e as NodeJS.ErrnoException & { reason?: unknown };
+  // runtime/fsutil's DirError (code LMP0906) already says why in words.
+  if (err && typeof err === 'object' && typeof err.reason === 'string') return err.reason;
   if (err && typeof err === 'object' && typeof err.code === 'string') {
     const words: Record<string, string> = { EACCES: 'permission denied', EPERM: 'operation not permitted', EISDIR: 'is a directory', ENOSPC: 'no space left on device', EROFS: 'read-only file system', ENOENT: 'no such file or directory' };
     return words[err.code] ?? err.code;

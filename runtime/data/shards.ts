@@ -10,7 +10,7 @@
 // touches that shard (streamed, never loading a whole shard) and a mismatch is a ShardCorruptError
 // naming the file. Reads use positioned reads (readSync at an offset), so nothing is loaded whole.
 // Writes go to a temporary folder renamed into place at the end (atomic on one file system).
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { endianness } from 'node:os';
 import { join, relative } from 'node:path';
@@ -21,6 +21,7 @@ import { crc32, Fnv1a64 } from './hash.js';
 import { iotaFor, log2Histogram, planPack, type PackedBatch, type SequencePlan } from './pack.js';
 import { Rng } from './rng.js';
 import { sourceFiles } from './sources.js';
+import { ensureDir } from '../fsutil.js';
 import { loadTokenizer } from './tokenizers.js';
 
 export const SHARD_FORMAT_VERSION = 1;
@@ -312,7 +313,7 @@ export async function buildShards(cfg: DataConfig, opts: BuildOptions): Promise<
   const plan = planPack(corpus, order, cfg.pack, tok.eot, cfg.seed);
   const dtype: 'u16' | 'u32' = tok.vocabSize <= 65536 && plan.padId < 65536 ? 'u16' : 'u32';
   const tmp = join(opts.outDir, `.tmp-${key}-${process.pid}-${new Rng(Date.now()).u32().toString(16)}`);
-  mkdirSync(tmp, { recursive: true });
+  ensureDir(tmp);
   try {
     // group sequences by bucket; shuffle within a bucket (seeded) so shards are mixed
     const byBucket = new Map<number, number[]>();

@@ -1,6 +1,7 @@
 // Model directories in the Hugging Face layout: config.json (LlamaConfig) + model.safetensors
 // (HF Llama tensor names, Linear weights [out, in]). Writes are atomic per file.
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { ensureDir } from '../fsutil.js';
 import { join } from 'node:path';
 import { fromHfConfig, ModelConfigError, toHfConfig } from './config.js';
 import { LlamaModel, type ModelOptions } from './llama.js';
@@ -11,7 +12,7 @@ const TORCH_DTYPE: Record<SafetensorsDtype, string> = { F32: 'float32', F16: 'fl
 /** Write config.json + model.safetensors; tensors stored as `dtype` (default F32; F16/BF16 round to nearest even). */
 export function saveModel(dir: string, model: LlamaModel, opts: { dtype?: SafetensorsDtype } = {}): void {
   const dtype = opts.dtype ?? 'F32';
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const list: [string, { shape: number[]; data: Float32Array }][] = [];
   for (const [n, p] of model.params) list.push([n, { shape: model.shapes.get(n)!, data: p }]);
   writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' }, dtype);

@@ -11,6 +11,7 @@
 // run killed and resumed from a checkpoint gives bit-identical losses and weights.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDir } from '../fsutil.js';
 import { kernels } from './kernels.js';
 import { evaluate, formatProgress, type EvalResult } from './eval.js';
 import { loadModel, saveModel } from './io.js';
@@ -174,7 +175,7 @@ export class Trainer {
    * trainer.json) through a temp folder + rename, then point dir/latest at it atomically.
    */
   saveCheckpoint(dir: string): string {
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     const name = `step-${String(this.step).padStart(8, '0')}`;
     const tmp = join(dir, `.${name}.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
