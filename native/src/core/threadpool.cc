@@ -4,10 +4,28 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+// Design (why it cannot deadlock, run a chunk twice or lose one):
+// - Every parallel_for call owns a Job on its own stack: its chunk counters, its width and its
+//   first exception. Nothing about a job lives in the pool, so a worker that is late for one job
+//   can never claim chunks of the next: it can only reach a job through the pool's list, and a
+//   job leaves the list before its caller returns.
+// - A worker joins a job under the pool mutex (taking a slot < width and counting itself in
+//   `active`) and leaves it under the mutex. The caller returns only when every chunk is done
+//   AND no worker is still inside the job (active == 0), checked under the same mutex, so the
+//   Job is never touched after its stack frame is gone.
+// - Several callers (the main thread and libuv workers running AsyncWorkers) may run jobs at
+//   the same time: each job is in the list, idle workers help whichever has unclaimed chunks,
+//   and each caller always works on its own job, so every job finishes even with no worker.
+// - The pool is held by shared_ptr: set_num_threads() swaps in a new pool for later calls, and
+//   the old one is destroyed (its idle workers joined) when the last job running on it ends.
+// - Calls from inside a job (a worker, or a caller inside its own chunk) run serially.
 
 namespace lmp {
 namespace {
@@ -23,95 +41,137 @@ int default_threads() {
   return hc == 0 ? 1 : static_cast<int>(hc);
 }
 
+using Fn = std::function<void(size_t, size_t, int)>;
+
+struct Job {
+  const Fn* fn = nullptr;
+  size_t n_items = 0, n_chunks = 0;
+  int width = 1;                   // slots 0..width-1; the caller is slot 0
+  std::atomic<size_t> next{0};     // next chunk to claim
+  std::atomic<size_t> done{0};     // chunks finished (run or skipped after an error)
+  std::atomic<bool> failed{false};
+  // Guarded by Pool::mu_:
+  int joined = 1;  // slots handed out (the caller holds slot 0)
+  int active = 0;  // workers (not the caller) inside work() for this job
+  std::exception_ptr error;
+};
+
 class Pool {
  public:
   explicit Pool(int n) : n_(n) {
-    for (int i = 1; i < n_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    workers_.reserve(static_cast<size_t>(n_ > 1 ? n_ - 1 : 0));
+    for (int i = 1; i < n_; ++i) workers_.emplace_back([this] { loop(); });
   }
   ~Pool() {
     {
       std::lock_guard<std::mutex> lk(mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    work_cv_.notify_all();
     for (auto& t : workers_) t.join();
   }
   int size() const { return n_; }
 
-  void run(size_t n, const std::function<void(size_t, size_t, int)>& fn, size_t grain) {
+  void run(size_t n, const Fn& fn, size_t grain) {
     // Chunks: a few per thread for balance, never smaller than grain.
     size_t chunks = std::min<size_t>(n, static_cast<size_t>(n_) * 4);
     size_t min_chunks = (n + grain - 1) / std::max<size_t>(grain, 1);
     chunks = std::max<size_t>(1, std::min(chunks, min_chunks));
-    std::unique_lock<std::mutex> job_lock(job_mu_);  // one job at a time
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      fn_ = &fn;
-      n_items_ = n;
-      n_chunks_ = chunks;
-      next_.store(0);
-      done_.store(0);
-      ++generation_;
+    Job job;
+    job.fn = &fn;
+    job.n_items = n;
+    job.n_chunks = chunks;
+    job.width = static_cast<int>(std::min<size_t>(static_cast<size_t>(n_), chunks));
+    if (job.width > 1) {
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        jobs_.push_back(&job);
+      }
+      if (job.width - 1 >= n_ - 1) work_cv_.notify_all();
+      else for (int i = 1; i < job.width; ++i) work_cv_.notify_one();
     }
-    cv_.notify_all();
-    work(0);
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return done_.load() == n_chunks_; });
-    fn_ = nullptr;
+    const bool was_in_worker = tl_in_worker;
+    tl_in_worker = true;
+    work(job, 0);
+    tl_in_worker = was_in_worker;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      unlist(&job);
+      done_cv_.wait(lk, [&] { return job.active == 0 && job.done.load() == job.n_chunks; });
+    }
+    if (job.error) std::rethrow_exception(job.error);
   }
 
  private:
-  void work(int worker) {
-    tl_in_worker = true;
+  // Claims and runs chunks until none is left. Never touches another job.
+  void work(Job& job, int slot) {
     for (;;) {
-      size_t c = next_.fetch_add(1);
-      if (c >= n_chunks_) break;
-      size_t b = n_items_ * c / n_chunks_, e = n_items_ * (c + 1) / n_chunks_;
-      if (b < e) (*fn_)(b, e, worker);
-      if (done_.fetch_add(1) + 1 == n_chunks_) {
-        std::lock_guard<std::mutex> lk(mu_);
-        done_cv_.notify_all();
+      const size_t c = job.next.fetch_add(1);
+      if (c >= job.n_chunks) break;
+      if (!job.failed.load(std::memory_order_relaxed)) {
+        const size_t b = job.n_items * c / job.n_chunks, e = job.n_items * (c + 1) / job.n_chunks;
+        try {
+          if (b < e) (*job.fn)(b, e, slot);
+        } catch (...) {
+          std::lock_guard<std::mutex> lk(mu_);
+          if (!job.error) job.error = std::current_exception();
+          job.failed.store(true);
+        }
       }
-    }
-    tl_in_worker = false;
-  }
-  void loop(int worker) {
-    uint64_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-        if (!fn_) continue;
-      }
-      work(worker);
+      job.done.fetch_add(1);
     }
   }
 
-  int n_;
+  void unlist(Job* job) {  // mu_ held
+    auto it = std::find(jobs_.begin(), jobs_.end(), job);
+    if (it != jobs_.end()) jobs_.erase(it);
+  }
+
+  // A listed job that still has a free slot and unclaimed chunks; drops the others. mu_ held.
+  Job* pick() {
+    while (!jobs_.empty()) {
+      Job* j = jobs_.front();
+      if (j->joined < j->width && j->next.load() < j->n_chunks) return j;
+      jobs_.pop_front();
+    }
+    return nullptr;
+  }
+
+  void loop() {
+    tl_in_worker = true;
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      Job* job = nullptr;
+      work_cv_.wait(lk, [&] { return stop_ || (job = pick()) != nullptr; });
+      if (stop_) return;
+      const int slot = job->joined++;
+      ++job->active;
+      if (job->joined >= job->width) unlist(job);
+      lk.unlock();
+      work(*job, slot);
+      lk.lock();
+      // Notify under the mutex: once we unlock, the caller may return and the Job is gone.
+      if (--job->active == 0 && job->done.load() == job->n_chunks) done_cv_.notify_all();
+    }
+  }
+
+  const int n_;
   std::vector<std::thread> workers_;
-  std::mutex mu_, job_mu_;
-  std::condition_variable cv_, done_cv_;
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<Job*> jobs_;
   bool stop_ = false;
-  uint64_t generation_ = 0;
-  const std::function<void(size_t, size_t, int)>* fn_ = nullptr;
-  size_t n_items_ = 0, n_chunks_ = 0;
-  std::atomic<size_t> next_{0}, done_{0};
 };
 
 std::mutex g_pool_mu;
-std::unique_ptr<Pool> g_pool;
+std::shared_ptr<Pool> g_pool;
 int g_threads = 0;
 
-Pool& pool() {
+std::shared_ptr<Pool> pool() {
   std::lock_guard<std::mutex> lk(g_pool_mu);
   if (g_threads <= 0) g_threads = default_threads();
-  if (!g_pool || g_pool->size() != g_threads) {
-    g_pool.reset();
-    g_pool = std::make_unique<Pool>(g_threads);
-  }
-  return *g_pool;
+  if (!g_pool || g_pool->size() != g_threads) g_pool = std::make_shared<Pool>(g_threads);
+  return g_pool;
 }
 
 }  // namespace
@@ -123,22 +183,28 @@ int num_threads() {
 }
 
 void set_num_threads(int n) {
-  std::lock_guard<std::mutex> lk(g_pool_mu);
-  g_threads = n > 0 ? n : default_threads();
+  std::shared_ptr<Pool> old;
+  {
+    std::lock_guard<std::mutex> lk(g_pool_mu);
+    g_threads = n > 0 ? n : default_threads();
+    if (g_pool && g_pool->size() != g_threads) old = std::move(g_pool);
+  }
+  // `old` is released here, outside the lock: if no job runs on it, its idle workers are
+  // joined now; otherwise the last running job's caller releases it.
 }
 
-void parallel_for(size_t n, const std::function<void(size_t, size_t, int)>& fn, size_t grain) {
+void parallel_for(size_t n, const Fn& fn, size_t grain) {
   if (n == 0) return;
   if (tl_in_worker || n <= grain) {
     fn(0, n, 0);
     return;
   }
-  Pool& p = pool();
-  if (p.size() == 1) {
+  std::shared_ptr<Pool> p = pool();
+  if (p->size() == 1) {
     fn(0, n, 0);
     return;
   }
-  p.run(n, fn, grain);
+  p->run(n, fn, grain);
 }
 
 }  // namespace lmp

@@ -3,7 +3,10 @@
 // Sized to the machine (std::thread::hardware_concurrency) unless LMP_NUM_THREADS is set
 // or set_num_threads() is called. parallel_for(n, fn) runs fn(begin, end) over disjoint
 // chunks of [0, n) and returns when all are done; the calling thread takes part. Nested
-// calls from inside a worker run serially (no deadlock, no oversubscription).
+// calls from inside a worker run serially (no deadlock, no oversubscription). Safe for
+// concurrent callers (each call's job state is its own; idle workers help any running job)
+// and for set_num_threads() while jobs run (a running job finishes on the pool it started on).
+// An exception thrown by fn stops the job's remaining chunks and is rethrown to the caller.
 #pragma once
 #include <cstddef>
 #include <functional>
