@@ -665,6 +665,7 @@ class Lowerer {
       log: this.arg(d, 'log') !== undefined ? String(exprValue(this.arg(d, 'log')!)) : null,
       ranks,
       seed: this.seed(d),
+      resume: this.arg(d, 'resume') !== undefined ? 'auto' : null,
     };
   }
 
@@ -683,8 +684,11 @@ class Lowerer {
         return { name: 'top_p', p: c.num('p') };
       case 'min_p':
         return { name: 'min_p', p: c.num('p') };
-      case 'typical':
-        return { name: 'typical', p: c.num('p'), crossing: 'hf' };
+      case 'typical': {
+        const crossing = c.str('variant', 'hf') === 'llama_cpp' ? 'llama_cpp' : 'hf';
+        const ties = c.has('ties') ? (c.str('ties') === 'by_id' ? 'by_id' : 'keep') : crossing === 'hf' ? 'keep' : 'by_id';
+        return { name: 'typical', p: c.num('p'), crossing, ties };
+      }
       case 'epsilon':
         return { name: 'epsilon', epsilon: c.num('e') };
       case 'eta':

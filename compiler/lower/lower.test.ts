@@ -90,8 +90,12 @@ decode u {
   model m
   policy temperature(0.8) -> typical(0.95)
 }
+decode v {
+  model m
+  policy typical(0.9, variant: llama_cpp) -> typical(0.8, variant: llama_cpp, ties: keep) -> typical(0.7, ties: by_id) -> mirostat(tau: 3, m: 50, variant: llama_cpp)
+}
 `);
-    const [s, u] = declsOf(p, 'decode').map((d) => d.spec);
+    const [s, u, v] = declsOf(p, 'decode').map((d) => d.spec);
     expect(s!.chain).toEqual({
       samplers: [
         { name: 'penalties', last: 64, repeat: 1.1, frequency: 0, presence: 0 },
@@ -102,7 +106,14 @@ decode u {
     });
     expect(s!.maxTokens).toBe(2048);
     expect(s!.length).toEqual({ unit: 'words', value: 300, within: 0.1, strength: 8 });
-    expect(u!.chain.samplers).toEqual([{ name: 'temperature', t: 0.8 }, { name: 'typical', p: 0.95, crossing: 'hf' }, { name: 'sample' }]);
+    expect(u!.chain.samplers).toEqual([{ name: 'temperature', t: 0.8 }, { name: 'typical', p: 0.95, crossing: 'hf', ties: 'keep' }, { name: 'sample' }]);
+    // typical's tie rule follows its variant unless written: hf keeps the tie group, llama_cpp cuts it by id
+    expect(v!.chain.samplers).toEqual([
+      { name: 'typical', p: 0.9, crossing: 'llama_cpp', ties: 'by_id' },
+      { name: 'typical', p: 0.8, crossing: 'llama_cpp', ties: 'keep' },
+      { name: 'typical', p: 0.7, crossing: 'hf', ties: 'by_id' },
+      { name: 'mirostat', tau: 3, eta: 0.1, m: 50, variant: 'llama_cpp' },
+    ]);
     expect(u!.seed).toBe(0);
   });
 

@@ -205,14 +205,18 @@ export const BUILTINS: readonly BuiltinDef[] = [
   b('sampler', 'top_k', 'keep the k most probable tokens', [req('k', tokens, 'tokens kept')], { role: 'filter' }),
   b('sampler', 'top_p', 'nucleus: keep the shortest prefix with cumulative probability >= p', [req('p', fraction({ min: 0, minExclusive: true }), 'probability mass kept')], { role: 'filter' }),
   b('sampler', 'min_p', 'keep tokens with p >= min_p * p_max', [req('p', fraction(), 'fraction of the top probability')], { role: 'filter' }),
-  b('sampler', 'typical', 'locally typical sampling: keep the tokens closest to the entropy until mass >= p', [req('p', fraction({ min: 0, minExclusive: true }), 'probability mass kept')], { role: 'filter' }),
+  b('sampler', 'typical', 'locally typical sampling: keep the tokens closest to the entropy until mass >= p', [
+    req('p', fraction({ min: 0, minExclusive: true }), 'probability mass kept'),
+    opt('variant', oneOf('hf', 'llama_cpp'), 'hf', 'the crossing token, in order of |-ln p - H|: hf (paper, Hugging Face): the first whose running mass reaches p; llama_cpp: the first past p'),
+    opt('ties', oneOf('keep', 'by_id'), 'keep (hf), by_id (llama_cpp)', 'tokens scoring exactly as the crossing token: keep all (Hugging Face) or cut them by token id, lower ids first'),
+  ], { role: 'filter' }),
   b('sampler', 'epsilon', 'drop tokens with p < e', [req('e', fraction({ max: 1, maxExclusive: true }), 'probability floor')], { role: 'filter' }),
   b('sampler', 'eta', 'drop tokens with p < min(e, sqrt(e) * exp(-H))', [req('e', fraction({ max: 1, maxExclusive: true }), 'eta')], { role: 'filter' }),
   b('sampler', 'mirostat', 'Mirostat v1: target surprise tau via a Zipf estimate of the top m tokens', [
     req('tau', positive, 'target surprise in bits'),
     opt('eta', positive, '0.1', 'learning rate of mu'),
-    opt('m', tokens, '100', 'tokens used to estimate the Zipf exponent'),
-    opt('variant', oneOf('paper', 'llama_cpp'), 'paper', 'paper: round k, original p; llama_cpp: floor k, renormalized p'),
+    opt('m', count({ min: 2 }), '100', 'Zipf estimate: paper uses m ratios of the top m + 1 probabilities (its code), llama_cpp m - 1 ratios of the top m'),
+    opt('variant', oneOf('paper', 'llama_cpp'), 'paper', 'paper: m ratios, round k + 1, original p; llama_cpp: m - 1 ratios, floor k, renormalized p'),
   ], { role: 'terminal', stateful: true }),
   b('sampler', 'mirostat_v2', 'Mirostat v2: drop tokens with surprise above mu, sample, update mu', [
     req('tau', positive, 'target surprise in bits'),

@@ -146,7 +146,7 @@ export const decode_typical = {
   chain: {
     samplers: [
       { name: 'temperature', t: 0.8 },
-      { name: 'typical', p: 0.95, crossing: 'hf' },
+      { name: 'typical', p: 0.95, crossing: 'hf', ties: 'keep' },
       { name: 'sample' },
     ],
     seed: 0,

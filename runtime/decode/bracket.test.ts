@@ -8,22 +8,13 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Sampler } from './sampler.js';
 import type { SamplerSpec } from './chain.js';
+import { normal, rng } from './testutil.js';
+import { typicalAmbiguous, typicalKept, type TypicalRefOptions } from './reference.js';
 import { native } from '../native.js';
 
 const setScalar = (on: boolean) => (native() as unknown as { setForceScalar(on: boolean): void }).setForceScalar(on);
 afterEach(() => setScalar(false));
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 
 function softmax(x: ArrayLike<number>): number[] {
   let m = -Infinity;
@@ -60,13 +51,10 @@ function refTopP(x: Float32Array, p: number, amb: Set<number>): number[] {
   const ids = finiteIds(x).sort((a, b) => x[b]! - x[a]! || a - b);
   return prefix(ids, softmax(x), p, false, amb);
 }
-function refTypical(x: Float32Array, p: number, strict: boolean, amb: Set<number>): number[] {
-  const pr = softmax(x);
-  let H = 0;
-  for (const q of pr) if (q > 0) H -= q * Math.log(q);
-  const score = pr.map((q) => Math.abs(-Math.log(q) - H));
-  const ids = finiteIds(x).sort((a, b) => score[a]! - score[b]! || a - b);
-  return prefix(ids, pr, p, strict, amb);
+// reference.ts: the definition with HF's tie rule (or by id), and its rounding-ambiguous ids
+function refTypical(x: Float32Array, p: number, o: TypicalRefOptions, amb: Set<number>): number[] {
+  for (const i of typicalAmbiguous(x, p, o)) amb.add(i);
+  return typicalKept(x, p, o);
 }
 
 function cases(): { name: string; x: Float32Array }[] {
@@ -110,8 +98,9 @@ describe('bracketed cut: kept sets equal the definitions when the sample mislead
   const checks: [string, SamplerSpec[], (x: Float32Array, amb: Set<number>) => number[]][] = [
     ['top_p(0.9)', [{ name: 'top_p', p: 0.9 }], (x, a) => refTopP(x, 0.9, a)],
     ['top_p(0.5)', [{ name: 'top_p', p: 0.5 }], (x, a) => refTopP(x, 0.5, a)],
-    ['typical(0.9)', [{ name: 'typical', p: 0.9 }], (x, a) => refTypical(x, 0.9, false, a)],
-    ['typical(0.5, llama_cpp)', [{ name: 'typical', p: 0.5, crossing: 'llama_cpp' }], (x, a) => refTypical(x, 0.5, true, a)],
+    ['typical(0.9)', [{ name: 'typical', p: 0.9 }], (x, a) => refTypical(x, 0.9, {}, a)],
+    ['typical(0.9, ties by_id)', [{ name: 'typical', p: 0.9, ties: 'by_id' }], (x, a) => refTypical(x, 0.9, { ties: 'by_id' }, a)],
+    ['typical(0.5, llama_cpp)', [{ name: 'typical', p: 0.5, crossing: 'llama_cpp' }], (x, a) => refTypical(x, 0.5, { crossing: 'llama_cpp' }, a)],
   ];
   for (const [name, chain, ref] of checks) {
     test(name, () => {

@@ -2,14 +2,22 @@
 // `policy a -> b -> terminal` clause). Pure TypeScript: no native code is loaded here.
 
 export type Variant = 'hf' | 'llama_cpp';
+/** typical: what happens to the tokens tied at the crossing score. */
+export type TypicalTies = 'keep' | 'by_id';
 
 export type SamplerSpec =
   | { readonly name: 'temperature'; readonly t: number }
   | { readonly name: 'top_k'; readonly k: number }
   | { readonly name: 'top_p'; readonly p: number }
   | { readonly name: 'min_p'; readonly p: number }
-  /** crossing: 'hf' (paper/HF: keep the token whose mass reaches p, cum >= p), 'llama_cpp' (stop at cum > p). */
-  | { readonly name: 'typical'; readonly p: number; readonly crossing?: Variant }
+  /**
+   * crossing: 'hf' (default; paper/HF: the crossing token is the one whose mass reaches p, cum >= p),
+   * 'llama_cpp' (the first with cum > p). ties: 'keep' (HF's TypicalLogitsWarper keeps every token
+   * whose score equals the crossing token's; the default with crossing 'hf') or 'by_id' (a tie group
+   * at the crossing is cut by token id, lower ids kept; the default with 'llama_cpp', which cuts
+   * inside a tie group in its sort's order).
+   */
+  | { readonly name: 'typical'; readonly p: number; readonly crossing?: Variant; readonly ties?: TypicalTies }
   | { readonly name: 'epsilon'; readonly epsilon: number }
   | { readonly name: 'eta'; readonly eta: number }
   /** last: window over the token history (-1 = all, 0 = off). repeat: CTRL divisor; frequency/presence: OpenAI form. */
@@ -27,7 +35,11 @@ export type SamplerSpec =
   | { readonly name: 'banned'; readonly tokens: readonly number[] }
   | { readonly name: 'greedy' }
   | { readonly name: 'sample' }
-  /** Mirostat v1. variant 'paper' (default): k rounded + 1, S from the original p, eta 1; 'llama_cpp': k floored, S renormalized, eta 0.1. */
+  /**
+   * Mirostat v1. variant 'paper' (default, the paper's code): m ratios of the top m + 1 probabilities,
+   * k rounded + 1, S from the original p, eta 1; 'llama_cpp': m - 1 ratios of the top m, k floored,
+   * S renormalized, eta 0.1. m defaults to 100.
+   */
   | { readonly name: 'mirostat'; readonly tau: number; readonly eta?: number; readonly m?: number; readonly variant?: 'paper' | 'llama_cpp' }
   /** Mirostat v2. variant 'paper' (default): S from the original p; 'llama_cpp': S from the renormalized p. */
   | { readonly name: 'mirostat_v2'; readonly tau: number; readonly eta?: number; readonly variant?: 'paper' | 'llama_cpp' };
@@ -97,6 +109,8 @@ export function validateChain(samplers: readonly SamplerSpec[]): { chain: Sample
         break;
       case 'typical':
         range(s.p > 0 && s.p <= 1, i, s.name, 'p must be in (0, 1]', d);
+        range(s.crossing === undefined || s.crossing === 'hf' || s.crossing === 'llama_cpp', i, s.name, "crossing must be 'hf' or 'llama_cpp'", d);
+        range(s.ties === undefined || s.ties === 'keep' || s.ties === 'by_id', i, s.name, "ties must be 'keep' or 'by_id'", d);
         break;
       case 'epsilon':
         range(s.epsilon >= 0 && s.epsilon < 1, i, s.name, 'epsilon must be in [0, 1)', d);
@@ -209,6 +223,8 @@ export interface NativeSpec {
   d?: number;
   n?: number;
   variant?: number;
+  /** typical: 1 = cut the tie group at the crossing by id; 0 / absent = keep it. */
+  ties?: number;
   ids?: Int32Array;
   vals?: Float32Array;
 }
@@ -224,7 +240,7 @@ export function lowerSpec(s: SamplerSpec): NativeSpec {
     case 'min_p':
       return { kind, a: s.p };
     case 'typical':
-      return { kind, a: s.p, variant: s.crossing === 'llama_cpp' ? 1 : 0 };
+      return { kind, a: s.p, variant: s.crossing === 'llama_cpp' ? 1 : 0, ties: (s.ties ?? (s.crossing === 'llama_cpp' ? 'by_id' : 'keep')) === 'by_id' ? 1 : 0 };
     case 'epsilon':
       return { kind, a: s.epsilon };
     case 'eta':

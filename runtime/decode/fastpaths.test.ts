@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { Sampler } from './sampler.js';
 import type { SamplerSpec } from './chain.js';
+import { normal, rng } from './testutil.js';
+import { typicalAmbiguous, typicalKept, type TypicalRefOptions } from './reference.js';
 import { native } from '../native.js';
 
 function softmax(x: ArrayLike<number>): number[] {
@@ -41,13 +43,10 @@ function prefix(order: number[], pr: number[], p: number, strict: boolean): numb
 const ref = {
   top_k: (x: ArrayLike<number>, k: number) => byProb(x).slice(0, k),
   top_p: (x: ArrayLike<number>, p: number) => prefix(byProb(x), softmax(x), p, false),
-  typical: (x: ArrayLike<number>, tau: number, strict = false) => {
-    const pr = softmax(x);
-    const H = -pr.reduce((a, q) => a + (q > 0 ? q * Math.log(q) : 0), 0);
-    const ids = byProb(x);
-    const score = (i: number) => Math.abs(-Math.log(pr[i]!) - H);
-    ids.sort((a, b) => score(a) - score(b) || a - b);
-    return prefix(ids, pr, tau, strict);
+  // reference.ts: the definition with HF's tie rule (or by id), and its rounding-ambiguous ids
+  typical: (x: ArrayLike<number>, tau: number, o: TypicalRefOptions = {}) => {
+    for (const i of typicalAmbiguous(x, tau, o)) ambiguous.add(i);
+    return typicalKept(x, tau, o);
   },
 };
 function keptSet(chain: SamplerSpec[], x: Float32Array): number[] {
@@ -58,17 +57,6 @@ function keptSet(chain: SamplerSpec[], x: Float32Array): number[] {
   });
   return out;
 }
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const setScalar = (on: boolean) => (native() as unknown as { setForceScalar(on: boolean): void }).setForceScalar(on);
 afterEach(() => setScalar(false));
 
@@ -107,7 +95,8 @@ describe('histogram cut (top_p, typical) keeps exactly the definition set', () =
     ['temperature(1.7) -> top_p(0.8)', (x) => [[{ name: 'temperature', t: 1.7 }, { name: 'top_p', p: 0.8 }], ref.top_p(Float32Array.from(x, (v) => v / 1.7), 0.8)]],
     ['typical(0.9)', (x) => [[{ name: 'typical', p: 0.9 }], ref.typical(x, 0.9)]],
     ['typical(0.2)', (x) => [[{ name: 'typical', p: 0.2 }], ref.typical(x, 0.2)]],
-    ['typical(0.9, llama_cpp)', (x) => [[{ name: 'typical', p: 0.9, crossing: 'llama_cpp' }], ref.typical(x, 0.9, true)]],
+    ['typical(0.9, ties by_id)', (x) => [[{ name: 'typical', p: 0.9, ties: 'by_id' }], ref.typical(x, 0.9, { ties: 'by_id' })]],
+    ['typical(0.9, llama_cpp)', (x) => [[{ name: 'typical', p: 0.9, crossing: 'llama_cpp' }], ref.typical(x, 0.9, { crossing: 'llama_cpp' })]],
   ];
   for (const [name, mk] of checks) {
     test(name, () => {
@@ -127,9 +116,9 @@ describe('histogram cut (top_p, typical) keeps exactly the definition set', () =
     });
   }
 
-  test('ties at the threshold: the lower ids of the tie group are kept', () => {
+  test('ties at the threshold: top_p keeps the lower ids of the tie group', () => {
     // 1024 equal tokens (p = 2^-10 each, exact), the rest -inf: mass 0.5 is reached exactly at
-    // the 512th lowest id; top_p and typical (hf) keep 512, typical (llama_cpp) one more.
+    // the 512th lowest id; top_p keeps 512 (typical's tie rules: fidelity.test.ts).
     const x = new Float32Array(V).fill(-Infinity);
     const group: number[] = [];
     for (let i = 0; i < 1024; i++) {
@@ -141,8 +130,6 @@ describe('histogram cut (top_p, typical) keeps exactly the definition set', () =
     for (const scalar of [false, true]) {
       setScalar(scalar);
       expect(keptSet([{ name: 'top_p', p: 0.5 }], x)).toEqual(group.slice(0, 512));
-      expect(keptSet([{ name: 'typical', p: 0.5 }], x)).toEqual(group.slice(0, 512));
-      expect(keptSet([{ name: 'typical', p: 0.5, crossing: 'llama_cpp' }], x)).toEqual(group.slice(0, 513));
     }
   });
 });

@@ -3,6 +3,8 @@
 import { describe, expect, test } from 'vitest';
 import { Sampler } from './sampler.js';
 import type { SamplerSpec } from './chain.js';
+import { normal, rng } from './testutil.js';
+import { typicalAmbiguous, typicalKept, type TypicalRefOptions } from './reference.js';
 
 // ---- references (float64, full sort, straight from the definitions) ----
 
@@ -47,13 +49,10 @@ const ref = {
     const pmax = Math.max(...pr);
     return threshold(byProb(x), pr, mp * pmax);
   },
-  typical: (x: ArrayLike<number>, tau: number, strict = false) => {
-    const pr = softmax(x);
-    const H = -pr.reduce((a, p) => a + (p > 0 ? p * Math.log(p) : 0), 0);
-    const ids = byProb(x);
-    const score = (i: number) => Math.abs(-Math.log(pr[i]!) - H);
-    ids.sort((a, b) => score(a) - score(b) || a - b);
-    return prefix(ids, pr, tau, strict);
+  // reference.ts: the definition with HF's tie rule (or by id), and its rounding-ambiguous ids
+  typical: (x: ArrayLike<number>, tau: number, o: TypicalRefOptions = {}) => {
+    for (const i of typicalAmbiguous(x, tau, o)) ambiguous.add(i);
+    return typicalKept(x, tau, o);
   },
   epsilon: (x: ArrayLike<number>, eps: number) => {
     const pr = softmax(x);
@@ -82,19 +81,6 @@ const sorted = (a: number[]) => [...a].sort((p, q) => p - q);
 
 // ---- inputs ----
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normal(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
-}
 interface Case {
   name: string;
   x: Float32Array;
@@ -135,7 +121,8 @@ describe('filters keep exactly the set their definition keeps', () => {
     ['min_p(0.5)', (x) => [[{ name: 'min_p', p: 0.5 }], ref.min_p(x, 0.5)]],
     ['typical(0.9)', (x) => [[{ name: 'typical', p: 0.9 }], ref.typical(x, 0.9)]],
     ['typical(0.3)', (x) => [[{ name: 'typical', p: 0.3 }], ref.typical(x, 0.3)]],
-    ['typical(0.9, llama_cpp)', (x) => [[{ name: 'typical', p: 0.9, crossing: 'llama_cpp' }], ref.typical(x, 0.9, true)]],
+    ['typical(0.9, ties by_id)', (x) => [[{ name: 'typical', p: 0.9, ties: 'by_id' }], ref.typical(x, 0.9, { ties: 'by_id' })]],
+    ['typical(0.9, llama_cpp)', (x) => [[{ name: 'typical', p: 0.9, crossing: 'llama_cpp' }], ref.typical(x, 0.9, { crossing: 'llama_cpp' })]],
     ['epsilon(3e-4)', (x) => [[{ name: 'epsilon', epsilon: 3e-4 }], ref.epsilon(x, 3e-4)]],
     ['epsilon(0.3)', (x) => [[{ name: 'epsilon', epsilon: 0.3 }], ref.epsilon(x, 0.3)]],
     ['eta(1e-3)', (x) => [[{ name: 'eta', eta: 1e-3 }], ref.eta(x, 1e-3)]],
@@ -170,11 +157,13 @@ describe('filters keep exactly the set their definition keeps', () => {
   });
 
   test('typical: the crossing token (hf) vs strict crossing (llama_cpp) on an exact mass', () => {
-    // Four equal logits: p = 1/4 each (exact in binary), H = ln 4, every score is 0, so the
-    // order is by id. Mass 0.5 is reached exactly after two tokens: hf (cum >= 0.5) keeps
-    // {0, 1}; llama_cpp (stop once cum > 0.5) keeps {0, 1, 2}.
+    // Four equal logits: p = 1/4 each (exact in binary), H = ln 4, every score is 0. Mass 0.5 is
+    // reached exactly after two tokens: the crossing token is the 2nd (hf, cum >= 0.5) or the 3rd
+    // (llama_cpp, cum > 0.5). HF keeps every token scoring <= the crossing score: all four; cut by
+    // id: {0, 1} (hf) and {0, 1, 2} (llama_cpp, whose default tie rule is by id).
     const x = new Float32Array(4);
-    expect(keptSet([{ name: 'typical', p: 0.5 }], x)).toEqual([0, 1]);
+    expect(keptSet([{ name: 'typical', p: 0.5 }], x)).toEqual([0, 1, 2, 3]);
+    expect(keptSet([{ name: 'typical', p: 0.5, ties: 'by_id' }], x)).toEqual([0, 1]);
     expect(keptSet([{ name: 'typical', p: 0.5, crossing: 'llama_cpp' }], x)).toEqual([0, 1, 2]);
     expect(keptSet([{ name: 'top_p', p: 0.5 }], x)).toEqual([0, 1]);
   });

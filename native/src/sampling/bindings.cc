@@ -30,7 +30,7 @@ double num_field(const Napi::Object& o, const char* key, double dflt) {
   return num_arg(v, key);
 }
 
-// A spec object as runtime/decode/native.ts builds it: {kind, a, b, c, d, n, variant, ids, vals}.
+// A spec object as runtime/decode/native.ts builds it: {kind, a, b, c, d, n, variant, ties, ids, vals}.
 Spec parse_spec(const Napi::Value& v) {
   if (!v.IsObject()) fail("LMP_E_ARG", "each sampler spec must be an object");
   Napi::Object o = v.As<Napi::Object>();
@@ -46,6 +46,8 @@ Spec parse_spec(const Napi::Value& v) {
   s.n = n.IsUndefined() ? 0 : int_arg(n, "n");
   Napi::Value var = o.Get("variant");
   s.variant = var.IsUndefined() ? 0 : static_cast<int>(int_arg(var, "variant"));
+  Napi::Value ties = o.Get("ties");
+  s.ties = ties.IsUndefined() ? 0 : static_cast<int>(int_arg(ties, "ties"));
   Napi::Value ids = o.Get("ids");
   if (!ids.IsUndefined()) {
     auto a = array_arg<int32_t>(ids, "ids");

@@ -390,7 +390,7 @@ void Chain::f_top_k(int64_t k) {
 // holds less than (1 - p) of the mass: count * e^-delta <= Z (1 - p).
 void Chain::f_top_p(double p) {
   if (p >= 1.0) return;
-  if (bracket_cut(p, false, 0) || hist_cut(p, false, 0)) return;
+  if (bracket_cut(p, false, 0, true) || hist_cut(p, false, 0, true)) return;
   const float m = view_max(false);
   const double Z = view_sumexp(m, nullptr);
   const double delta = std::log(static_cast<double>(count()) / (Z * (1.0 - p))) + 1.0;
@@ -430,7 +430,7 @@ void Chain::f_top_p(double p) {
 // mass can reach p*Z: s_lo <= the exact cut score <= s_hi. Bins entirely below s_lo are kept;
 // bins whose interval meets [s_lo, s_hi] are collected in one more pass (usually a few hundred
 // tokens) and cut exactly by mass_cut in (score asc, id asc) order; the rest is dropped.
-bool Chain::hist_cut(double p, bool typical, int variant) {
+bool Chain::hist_cut(double p, bool typical, int variant, bool by_id) {
   if (!dense_ || vocab_ < 16384) return false;
   // about 64 tokens per bin, 256 to 4096 bins
   const size_t NB = std::min<size_t>(4096, std::max<size_t>(256, vocab_ / 64));
@@ -561,8 +561,9 @@ bool Chain::hist_cut(double p, bool typical, int variant) {
     const uint32_t c = order_[cut];
     const double cs = sc[c];
     const int32_t cid = id[c];
+    const bool cut_ties = !typical || by_id;
     for (size_t q = 0; q < nc; ++q)
-      if (sc[q] < cs || (sc[q] == cs && id[q] <= cid)) cidx_[nk++] = cidx_[q];
+      if (sc[q] < cs || (sc[q] == cs && (!cut_ties || id[q] <= cid))) cidx_[nk++] = cidx_[q];
   }
   const size_t k = kernels().gather_bins(y, vocab_, lo, inv, top, static_cast<float>(dlo), static_cast<float>(dhi + 1),
                                          cidx_.data(), nk, oi, ox);
@@ -581,7 +582,7 @@ bool Chain::hist_cut(double p, bool typical, int variant) {
 // token scores below the cut and every token outside both scores above it (scores are weakly
 // monotone on each side of the center, so the bracket's edges bound them). Otherwise nothing
 // changed and the histogram path runs: correctness never depends on the estimate.
-bool Chain::bracket_cut(double p, bool typical, int variant) {
+bool Chain::bracket_cut(double p, bool typical, int variant, bool by_id) {
   if (!dense_ || vocab_ < 16384) return false;
   if (!rawmax_valid_) view_max(false);
   const float s = scale_;
@@ -695,8 +696,9 @@ bool Chain::bracket_cut(double p, bool typical, int variant) {
   }
   // accepted: the kept ones among the collected, ascending id; their mass joins the blocks'
   size_t nk = 0;
+  const bool cut_ties = !typical || by_id;
   for (size_t q = 0; q < nc; ++q)
-    if (sc[q] < cs || (sc[q] == cs && id[q] <= cid)) {
+    if (sc[q] < cs || (sc[q] == cs && (!cut_ties || id[q] <= cid))) {
       bsum_[cidx_[q] / kSumBlk] += cmass_[q];
       cidx_[nk++] = cidx_[q];
     }
@@ -723,11 +725,14 @@ void Chain::f_min_p(double p) {
   gather_ge(static_cast<float>(m + std::log(p)));
 }
 
-// Locally typical: score |-ln p - H|, keep the smallest set in (score asc, id asc) order
-// whose mass reaches p (variant 0, HF: cum >= p; variant 1, llama.cpp: stop at cum > p).
-void Chain::f_typical(double p, int variant) {
+// Locally typical: score |-ln p - H|; the crossing token is the first, in (score asc, id asc)
+// order, at which the running mass reaches p (variant 0, HF: cum >= p; variant 1, llama.cpp:
+// cum > p). Kept: every token scoring below the crossing token, and of those scoring exactly
+// the same, all of them (by_id false: Hugging Face's TypicalLogitsWarper keeps score <=
+// the crossing score) or those with an id up to the crossing token's (by_id true).
+void Chain::f_typical(double p, int variant, bool by_id) {
   if (p >= 1.0) return;
-  if (bracket_cut(p, true, variant) || hist_cut(p, true, variant)) return;
+  if (bracket_cut(p, true, variant, by_id) || hist_cut(p, true, variant, by_id)) return;
   const float m = view_max(false);
   double s1 = 0;
   const double Z = view_sumexp(m, &s1);
@@ -766,7 +771,7 @@ void Chain::f_typical(double p, int variant) {
     const int32_t cid = oi[c];
     size_t k = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (sc[i] < cs || (sc[i] == cs && oi[i] <= cid)) {
+      if (sc[i] < cs || (sc[i] == cs && (!by_id || oi[i] <= cid))) {
         oi[k] = oi[i];
         ox[k] = ox[i];
         ++k;
@@ -919,14 +924,18 @@ void Chain::to_sparse_ids(const std::vector<int32_t>& ids) {
 
 // ---- mirostat ------------------------------------------------------------------------
 
-// v1 (Basu et al.): s from the top m probabilities, k from the Zipf formula, sample from
-// the top k. Paper form (variant 0): k = round(k) + 1 and S under the ORIGINAL p;
-// llama.cpp form (variant 1): k = floor(k) (at least 1) and S under the renormalized p.
+// v1 (Basu et al.): s from the ratios of the top probabilities, k from the Zipf formula,
+// sample from the top k. Paper form (variant 0, basusourya/mirostat estimate_s: `for i in
+// range(m)`): m ratios p_i / p_{i+1}, i = 0..m-1, over the top m + 1 tokens; k = round(k) + 1
+// and S under the ORIGINAL p. llama.cpp form (variant 1, llama_sampler_mirostat: i < m - 1):
+// m - 1 ratios over the top m tokens; k = floor(k) (at least 1) and S under the renormalized p.
+// With fewer finite tokens, every ratio among them is used.
 void Chain::mirostat_v1_select(const Spec& s) {
   const float m = view_max(false);
   const double Z = view_sumexp(m, nullptr);
   const double lnZ = std::log(Z);
-  select_top(static_cast<size_t>(s.n), order_);
+  const size_t want = static_cast<size_t>(s.n) + (s.variant == 1 ? 0 : 1);  // tokens the ratios need
+  select_top(want, order_);
   const size_t mm = order_.size();
   double num = 0, den = 0;
   for (size_t i = 0; i + 1 < mm; ++i) {
@@ -936,7 +945,7 @@ void Chain::mirostat_v1_select(const Spec& s) {
     den += t * t;
   }
   size_t finite = 0;
-  if (mm < static_cast<size_t>(s.n)) {
+  if (mm < want) {
     finite = mm;
   } else {
     const size_t n = count();
@@ -1027,7 +1036,7 @@ void Chain::run_filters(float* logits, size_t n) {
       case Kind::TopK: f_top_k(s.n); break;
       case Kind::TopP: f_top_p(s.a); break;
       case Kind::MinP: f_min_p(s.a); break;
-      case Kind::Typical: f_typical(s.a, s.variant); break;
+      case Kind::Typical: f_typical(s.a, s.variant, s.ties == 1); break;
       case Kind::Epsilon: f_epsilon(s.a); break;
       case Kind::Eta: f_eta(s.a); break;
       case Kind::Penalties: f_penalties(s); break;

@@ -11,7 +11,9 @@
 // Invariants and rules (all documented in runtime/decode/README.md):
 //   * NaN anywhere in the logits -> lmp::Error LMP_E_NAN; -inf is allowed and means p = 0.
 //     Filters never keep a -inf token. No finite candidate left -> LMP_E_NO_CANDIDATES.
-//   * Ties: candidates are ordered by (value desc, token id asc), i.e. the lower id wins.
+//   * Ties: candidates are ordered by (value desc, token id asc), i.e. the lower id wins;
+//     except typical (ties = 0, the default), which keeps every token whose score equals the
+//     crossing token's score, as Hugging Face's TypicalLogitsWarper does.
 //   * The terminal sampler draws exactly one uniform u from the SplitMix64 stream per call
 //     (greedy draws none) and returns the first candidate, walking in ascending token id,
 //     whose running weight sum exceeds u * total.
@@ -54,6 +56,7 @@ struct Spec {
   double a = 0, b = 0, c = 0, d = 0;  // meaning per kind, see chain.cc parse comments
   int64_t n = 0;                      // a count (k, last_n, m, allowed_length)
   int variant = 0;                    // 0 = paper/HF form, 1 = llama_cpp form
+  int ties = 0;                       // typical: 0 = keep every token tied at the crossing score (HF), 1 = cut them by id
   std::vector<int32_t> ids;           // bias/allowed/banned tokens, DRY breakers
   std::vector<float> vals;            // bias values
 };
@@ -118,7 +121,7 @@ class Chain {
   void f_top_k(int64_t k);
   void f_top_p(double p);
   void f_min_p(double p);
-  void f_typical(double p, int variant);
+  void f_typical(double p, int variant, bool by_id);
   void f_epsilon(double eps);
   void f_eta(double eta);
   void f_penalties(const Spec& s);
@@ -130,10 +133,12 @@ class Chain {
   void select_top(size_t k, std::vector<uint32_t>& order);  // indices of the top k of the view, best first
   // top-p (typical = false) or typical over a dense view through a histogram of mass over
   // logit bins; returns false when it does not apply (then the exact fallback runs).
-  bool hist_cut(double p, bool typical, int variant);
+  // typical cuts: variant 1 = llama.cpp's strict crossing; by_id = cut a tie group at the crossing
+  // by token id (otherwise the whole group is kept). top-p always cuts ties by id.
+  bool hist_cut(double p, bool typical, int variant, bool by_id);
   // the same cut from a bracket estimated on a sample of the logits and checked exactly;
   // returns false (nothing changed) when the check fails, then hist_cut runs.
-  bool bracket_cut(double p, bool typical, int variant);
+  bool bracket_cut(double p, bool typical, int variant, bool by_id);
   void materialize();  // lazy (thresholded dense) view -> sparse view
 
   std::vector<Spec> specs_;
