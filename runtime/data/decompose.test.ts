@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decomposeLengths, getBinary } from './decompose.js';
+import { DecomposeError, decomposeLengths, getBinary } from './decompose.js';
 import { Rng } from './rng.js';
 
 // A literal transcription of the reference get_binary (make_dd_buckets.py) with randomize=False,
@@ -128,5 +128,99 @@ describe('decompose capacity', () => {
     expect(all.count).toBe(at);
     expect(all.count).toBeGreaterThan(4 * (1024 + n / 64)); // far beyond the estimate: the growth path ran
     expect(all.tokensKept).toBe(kept);
+  });
+});
+
+// The deterministic get_binary loop on one length in BigInt arithmetic (k = bit length of n - 1,
+// minus one): an independent reference for lengths no array could hold.
+function referenceBig(length: bigint, minLog2: number, maxLog2: number): { offset: number[]; log2: number[]; dropped: bigint } {
+  const offset: number[] = [];
+  const log2: number[] = [];
+  let left = length;
+  let off = 0n;
+  while (left > 1n) {
+    let k = (left - 1n).toString(2).length - 1;
+    if (k < minLog2) break;
+    if (k > maxLog2) k = maxLog2;
+    offset.push(Number(off));
+    log2.push(k);
+    off += (1n << BigInt(k)) + 1n;
+    left -= (1n << BigInt(k)) + 1n;
+  }
+  return { offset, log2, dropped: left };
+}
+
+describe('decompose: documents of 2^31 tokens and more (synthetic lengths, nothing allocated per token)', () => {
+  it('hand-computed: 2^31 + 5 tokens with k in [1, 30] is two 2^30 pieces and one of 2 (offset past 2^31)', () => {
+    // 2^31+5: k = floor(log2(2^31+4)) = 31 > 30 -> 30 (2^30+1 tokens), left 2^30+4: k = 30, left 3:
+    // k = 1 (3 tokens), left 0. int32 arithmetic wrapped this length negative: 0 pieces.
+    const d = decomposeLengths([2 ** 31 + 5], 1, 30, null);
+    expect([...d.log2]).toEqual([30, 30, 1]);
+    expect([...d.offset]).toEqual([0, 2 ** 30 + 1, 2 ** 31 + 2]);
+    expect(d.offset).toBeInstanceOf(Float64Array);
+    expect(d.tokensKept).toBe(2 ** 31 + 5);
+    expect(d.tokensDropped).toBe(0);
+    expect([...d.doc]).toEqual([0, 0, 0]);
+  });
+
+  it('equals the BigInt reference on huge lengths, mixed with ordinary documents', () => {
+    const huge = [2 ** 31, 2 ** 31 - 1, 2 ** 32 + 3, 3 * 2 ** 33 + 17, 2 ** 45 + 12345, 2 ** 53 - 1];
+    const bounds: [number, number][] = [[20, 31], [28, 30], [31, 31]];
+    for (const [mn, mx] of bounds) {
+      const lengths = huge.flatMap((h) => [h, 1000]).filter((h) => h / 2 ** mx < 5e5); // keep the piece count small
+      const d = decomposeLengths(lengths, mn, mx, null);
+      let at = 0;
+      let dropped = 0n;
+      lengths.forEach((len, doc) => {
+        const ref = referenceBig(BigInt(len), mn, mx);
+        dropped += ref.dropped;
+        for (let i = 0; i < ref.offset.length; i++, at++) {
+          if (d.doc[at] !== doc || d.offset[at] !== ref.offset[i] || d.log2[at] !== ref.log2[i]) {
+            throw new Error(`[${mn}, ${mx}] piece ${at}: doc ${d.doc[at]} offset ${d.offset[at]} k ${d.log2[at]}, want doc ${doc} offset ${ref.offset[i]} k ${ref.log2[i]}`);
+          }
+        }
+      });
+      expect(d.count).toBe(at);
+      expect(BigInt(d.tokensDropped)).toBe(dropped);
+      expect(d.tokensKept + d.tokensDropped).toBe(lengths.reduce((a, b) => a + b, 0));
+    }
+  });
+
+  it('random variant on a 2^33-token document: contiguous pieces in bounds, kept + dropped = length', () => {
+    const L = 2 ** 33 + 7;
+    const d = decomposeLengths([L], 24, 27, new Rng(3));
+    let off = 0;
+    for (let i = 0; i < d.count; i++) {
+      expect(d.offset[i]).toBe(off);
+      expect(d.log2[i]! >= 24 && d.log2[i]! <= 27).toBe(true);
+      off += 2 ** d.log2[i]! + 1;
+    }
+    expect(off).toBe(d.tokensKept);
+    expect(d.tokensKept + d.tokensDropped).toBe(L);
+    expect(d.tokensDropped).toBeLessThan(2 ** 24 + 1);
+  });
+
+  it('lengths that are not non-negative safe integers, and bad bounds, are coded errors', () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(DecomposeError);
+        return (e as DecomposeError).code;
+      }
+      return 'no error';
+    };
+    // what an Int32Array holding 2^31 tokens gives
+    expect(code(() => decomposeLengths(Int32Array.from([100, 2 ** 31]), 1, 8, null))).toBe('LMP_E_RANGE');
+    expect(code(() => decomposeLengths([2 ** 53], 1, 8, null))).toBe('LMP_E_RANGE');
+    expect(code(() => decomposeLengths([10.5], 1, 8, null))).toBe('LMP_E_RANGE');
+    expect(code(() => decomposeLengths([NaN], 1, 8, null))).toBe('LMP_E_RANGE');
+    expect(code(() => decomposeLengths([100], 5, 4, null))).toBe('LMP_E_ARG');
+    expect(code(() => decomposeLengths([100], 1, 32, null))).toBe('LMP_E_ARG');
+    expect(code(() => decomposeLengths([100], 1.5, 4, null))).toBe('LMP_E_ARG');
+    expect(() => decomposeLengths(Int32Array.from([2 ** 31]), 1, 8, null)).toThrow(/document 0 has length -2147483648.*Int32Array/);
+    // 2^52 pieces of 3 tokens cannot be held: a coded error, not a raw RangeError (nothing is
+    // allocated before the growth fails)
+    expect(code(() => decomposeLengths([2 ** 53 - 1], 1, 1, null))).toBe('LMP_E_RANGE');
   });
 });
