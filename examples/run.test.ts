@@ -7,11 +7,16 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'no
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../compiler/cli.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DD = 'examples/dataset_decomposition.lmp';
+
+// Checkpoints go to a temp folder (a train always writes its last step, and a rerun over a kept
+// checkpoint is refused).
+const CK = mkdtempSync(join(tmpdir(), 'lmp-dd-ck-'));
+afterAll(() => rmSync(CK, { recursive: true, force: true }));
 
 async function cli(args: string[]) {
   let out = '', err = '';
@@ -46,7 +51,7 @@ describe('dataset_decomposition.lmp on the real corpora', () => {
   }, 120_000);
 
   it('trains dd_run (decompose 256..8k, Grow-P2) from the built spec', async () => {
-    const r = await cli(['run', DD, '--target', 'dd_run', '--steps', '1', '--set', 'grow_p2.tokens_per_step=8k', '--json']);
+    const r = await cli(['run', DD, '--target', 'dd_run', '--steps', '1', '--set', 'grow_p2.tokens_per_step=8k', '--set', `dd_run.checkpoint=${JSON.stringify(join(CK, 'dd'))}`, '--json']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const [t] = JSON.parse(r.out).results;
@@ -60,7 +65,7 @@ describe('dataset_decomposition.lmp on the real corpora', () => {
   }, 300_000);
 
   it('trains the concat-and-chunk baseline cc_run at 8k', async () => {
-    const r = await cli(['run', DD, '--target', 'cc_run', '--steps', '1', '--set', 'cc_run.curriculum.fixed.tokens_per_step=8k', '--json']);
+    const r = await cli(['run', DD, '--target', 'cc_run', '--steps', '1', '--set', 'cc_run.curriculum.fixed.tokens_per_step=8k', '--set', `cc_run.checkpoint=${JSON.stringify(join(CK, 'cc'))}`, '--json']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const [t] = JSON.parse(r.out).results;

@@ -150,10 +150,11 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
         repeatable: true,
         modifiers: [m('every', true, 'period in steps')],
       }),
-      c('checkpoint', 'checkpoint directory', { modifiers: [m('every', true, 'period in steps')] }),
+      c('checkpoint', 'checkpoint directory: written every N steps and always after the last step', { modifiers: [m('every', true, 'period in steps')] }),
       c('log', 'metrics log file (JSONL)'),
       c('ranks', 'data-parallel ranks (sequences are cost-balanced across them)'),
-      c('seed', 'seed of the run'),
+      c('seed', 'seed of the batch order (mixed into the curriculum sampler seed; 0: the curriculum order)'),
+      c('resume', 'resume auto: continue from the latest checkpoint of the checkpoint folder when it has one, else start fresh'),
     ],
   },
   decode: {

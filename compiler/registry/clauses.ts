@@ -72,6 +72,7 @@ export const CLAUSE_SEMANTICS: { readonly [K in DeclKind]: Readonly<Record<strin
     log: { arg: str('a JSONL path') },
     ranks: { arg: steps },
     seed,
+    resume: { arg: oneOf('auto') },
   },
   decode: {
     model: { arg: ref('model') },

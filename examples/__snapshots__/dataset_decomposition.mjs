@@ -2,7 +2,7 @@
 import { runTrain } from "lmp/runtime";
 var source = {
   file: "examples/dataset_decomposition.lmp",
-  sha256: "f909f9052a34111aecade8f773eae73bbf36e5818923e58e48670aa5ed7116b0",
+  sha256: "a368ebb3d6d099668deedcb638ab84edf0ae8d0110200d0e33294f941a0f699a",
   compiler: "0.1.0"
 };
 var tokenizer_bytes = {
@@ -124,7 +124,8 @@ var train_dd_run = {
   checkpoint: { dir: "runs/dd", every: 50 },
   log: null,
   ranks: 1,
-  seed: 0
+  seed: 0,
+  resume: null
 };
 var data_speeches_cc = {
   kind: "data",
@@ -187,10 +188,11 @@ var train_cc_run = {
       evalSpec: null
     }
   ],
-  checkpoint: { dir: "runs/dd", every: 50 },
+  checkpoint: { dir: "runs/cc", every: 50 },
   log: null,
   ranks: 1,
-  seed: 0
+  seed: 0,
+  resume: null
 };
 async function dd_run(options = {}) {
   return runTrain(train_dd_run, options);

@@ -131,7 +131,8 @@ var train_quick = {
   checkpoint: null,
   log: null,
   ranks: 1,
-  seed: 1
+  seed: 1,
+  resume: null
 };
 var decode_sample = {
   kind: "decode",

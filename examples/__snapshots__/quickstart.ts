@@ -142,6 +142,7 @@ export const train_quick = {
   log: null,
   ranks: 1,
   seed: 1,
+  resume: null,
 } as const satisfies Frozen<TrainSpec>;
 /** decode sample (examples/quickstart.lmp:44:1) */
 export const decode_sample = {

@@ -139,7 +139,7 @@ describe('runTrain periodic evals', () => {
     // metrics log: 5 step lines, an eval line after steps 2, 4 and 5, in order
     const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; eval?: string });
     expect(lines.map((l) => (l.eval ? `e${l.step}` : `s${l.step}`))).toEqual(['s1', 's2', 'e2', 's3', 's4', 'e4', 's5', 'e5']);
-    expect(lines[7]).toEqual(JSON.parse(JSON.stringify(last)) as TrainEvalRecord);
+    expect(lines[7]).toEqual({ run: res.run, ...(JSON.parse(JSON.stringify(last)) as TrainEvalRecord) });
 
     // one progress message per eval, the formatted summary
     const ev = progress.filter((p) => p.phase === 'eval');

@@ -8,7 +8,9 @@
 //   runOptimize: not landed yet -> a coded error naming what is missing.
 // A spec whose `unsupported` list is not empty is refused with the same coded error
 // (LMP_E_NO_RUNTIME), never run with parts of it silently ignored.
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CurriculumIterator, planBuckets } from '../curriculum/index.js';
 import { loadCorpus, mixOrder } from '../data/corpus.js';
 import { materialize, planPack, type PackedBatch as DataBatch } from '../data/pack.js';
@@ -23,12 +25,14 @@ import { LlamaModel, type PackedBatch } from '../model/llama.js';
 import type { AttentionSettings } from '../model/attention.js';
 import { attentionOptions } from '../model/settings.js';
 import { ModelLogitsSource } from '../model/source.js';
-import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
+import { Trainer, writeError, type LrSchedule, type StepMetrics } from '../model/train.js';
 import { evaluate } from '../model/eval.js';
 import { loadModel } from '../model/io.js';
-import { appendFileSync } from 'node:fs';
+import { Rng } from '../data/rng.js';
+import { ensureDir } from '../fsutil.js';
 import { masksByDocument, RankBalancer, trainCostModel, type RankBalanceReport } from './ranks.js';
-import { evalBreakdown } from './format.js';
+import { cellsBreakdown, evalBreakdown, metricsLine } from './format.js';
+import { acquireLock } from './lock.js';
 import type { AnySpec, AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 import { runEvalWith, type EvalRunResult } from './eval.js';
 
@@ -63,6 +67,11 @@ export interface Progress {
   readonly step: number;
   readonly total: number;
   readonly loss?: number;
+  /** phase 'train': tokens per second of the steps so far (this process), seconds since the first
+   *  step of this process, and the estimated seconds left (wall time per step, evals included). */
+  readonly tokensPerSec?: number;
+  readonly elapsedSec?: number;
+  readonly etaSec?: number;
   /** phase 'eval': the one-line summary of a periodic eval ("eval perplexity speeches.holdout step 50: loss .. ppl .."). */
   readonly message?: string;
 }
@@ -103,6 +112,19 @@ export interface RunOptions {
    * or model its `using` names and the data its perplexity task reads.
    */
   readonly specs?: ReadonlyMap<string, Frozen<AnySpec>>;
+  /**
+   * Train: once aborted, the run stops after the step in progress (and its evals), writes a
+   * checkpoint (the train's checkpoint folder, else `checkpointDir`) and returns with
+   * `interrupted` set. Its `reason`, when a string, is reported ("SIGINT").
+   */
+  readonly signal?: AbortSignal;
+  /** Train: continue from the checkpoint folder's `latest` (LMP_E_RESUME when there is none). */
+  readonly resume?: boolean;
+  /** Train without a `checkpoint` clause: where an interrupted run saves and a resumed one looks
+   *  (lmpc run: .lmp-cache/checkpoints/NAME); cleared when a run resumed from it completes. */
+  readonly checkpointDir?: string;
+  /** Notes that are not errors (a stale lock taken over, a resume with other total steps). */
+  readonly onNote?: (message: string) => void;
 }
 
 /** One periodic eval of a train (also a line of the metrics log). */
@@ -125,17 +147,31 @@ export interface TrainEvalBlockRecord {
   readonly eval: string;
   readonly task: string;
   readonly metrics: EvalRunResult['metrics'];
+  /** The eval's per-cell results (per length bucket for perplexity; per length/depth for the generated tasks). */
+  readonly cells: EvalRunResult['cells'];
 }
 
 export interface TrainResult {
   readonly kind: 'train';
   readonly target: string;
+  /** The run id (in every line of the metrics log; a resumed run keeps the checkpoint's). */
+  readonly run: string;
+  /** The step the run ended at (= totalSteps unless interrupted). */
   readonly steps: number;
+  readonly totalSteps: number;
+  /** The checkpoint step this process continued from (0: a fresh run). */
+  readonly resumedFrom: number;
+  /** The checkpoint folder written last (or resumed from), else null. */
+  readonly checkpoint: string | null;
+  /** Set when options.signal stopped the run: why, and the checkpoint written for it (null: nowhere to write). */
+  readonly interrupted: { readonly reason: string; readonly checkpoint: string | null } | null;
+  /** Tokens per second of this process's optimizer steps (step time, evals excluded). */
+  readonly tokensPerSec: number;
   readonly epochs: number;
   readonly tokens: number;
   readonly firstLoss: number;
   readonly finalLoss: number;
-  /** Loss of each step. */
+  /** Loss of each step this process ran (steps resumedFrom+1 ..). */
   readonly losses: readonly number[];
   /** Periodic evals in step order (every N steps and after the last step). */
   readonly evals: readonly TrainEvalRecord[];
@@ -281,6 +317,48 @@ export function formatEval(r: TrainEvalRecord): string {
   return `eval perplexity ${r.data} step ${r.step}: loss ${r.overall.loss.toFixed(4)} ppl ${r.overall.ppl.toFixed(2)} over ${r.overall.tokens} tokens${evalBreakdown(r)}`;
 }
 
+/** A short random run id ("3f9a0c1e"). */
+export function newRunId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** The curriculum seed a train uses: its own `seed` mixed into the curriculum's (train seed 0: unchanged). */
+export function batchOrderSeed(curriculumSeed: number, trainSeed: number): number {
+  return trainSeed === 0 ? curriculumSeed : new Rng(curriculumSeed, 0x74726e73, trainSeed).u32();
+}
+
+/**
+ * Checks and locks a train's outputs before any data is read: the checkpoint folder and the log's
+ * folder are created (ensureDir, LMP0906), each gets a lock file (lock.ts: LMP_E_RUN_LOCKED when
+ * another live run holds it; creating it is the writability check), the log is opened for
+ * appending. Returns the release function.
+ */
+function lockOutputs(ckDir: string | null, logPath: string | undefined, run: string, note: (m: string) => void): () => void {
+  const releases: (() => void)[] = [];
+  const release = (): void => {
+    for (const r of releases.splice(0).reverse()) r();
+  };
+  try {
+    if (ckDir) {
+      ensureDir(ckDir);
+      releases.push(acquireLock(resolve(ckDir, '.lock'), run, `checkpoint folder ${ckDir}`, note));
+    }
+    if (logPath) {
+      ensureDir(dirname(logPath));
+      releases.push(acquireLock(`${logPath}.lock`, run, `metrics log ${logPath}`, note));
+      try {
+        appendFileSync(logPath, '');
+      } catch (e) {
+        throw writeError(logPath, e);
+      }
+    }
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return release;
+}
+
 export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}): Promise<TrainResult> {
   const t0 = performance.now();
   const name = spec.name ?? 'train';
@@ -291,142 +369,222 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   const data = thaw<DataConfig>(spec.data.config);
   data.root = resolve(baseDir, data.root);
   const fail = (e: unknown): never => {
+    if (e instanceof RuntimeEntryError) throw e;
     const err = e as { code?: string; message?: string };
     throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('train', spec.name, spec.where)}: ${err.message ?? String(e)}`);
   };
-  const { model } = buildModel(spec.model, baseDir);
-  let tok: LmpTokenizer;
-  let batches: { next(): IteratorResult<PackedBatch> };
-  const epochs = { n: 1 };
-  let balancer: RankBalancer | null = null;
-  try {
-    options.onProgress?.({ target: name, phase: 'data', step: 0, total: 1 });
-    tok = await loadTokenizer(data.tokenizer, data.root);
-    if (tok.vocabSize > model.config.vocab) fail(new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`));
-    const corpus = await loadCorpus(data, tok, 'train');
-    const order = mixOrder(corpus.source, data.sources.map((s) => s.weight), data.seed);
-    const plan = planPack(corpus, order, data.pack, tok.eot, data.seed);
-    const { buckets, members } = planBuckets(plan);
-    const curRanks = thaw<CurriculumConfig>(spec.curriculum.config);
-    // One process trains each step's whole (global) batch: every rank's share, in rank order
-    // (the curriculum with ranks 1 yields exactly that); `ranks` is measured by the balancer.
-    const cur = { ...curRanks, ranks: 1 };
-    const R = spec.ranks !== 1 ? spec.ranks : curRanks.ranks;
-    if (R > 1) balancer = new RankBalancer(R, trainCostModel(model.config), masksByDocument(spec.model.attention?.mask));
-    // Each epoch is a fresh curriculum pass with the next seed (a weighted schedule ends after its cycles).
-    let it = new CurriculumIterator(cur, buckets);
-    batches = {
-      next(): IteratorResult<PackedBatch> {
-        let s = it.next();
-        if (!s) {
-          it = new CurriculumIterator({ ...cur, seed: cur.seed + epochs.n }, buckets);
-          epochs.n++;
-          s = it.next();
-          if (!s) return { done: true, value: undefined };
-        }
-        const ids = members.get(s.length)!;
-        const seqs = Array.from(s.sequences, (i) => ids[i]!);
-        balancer?.step(plan, seqs);
-        return { done: false, value: toModelBatch(materialize(plan, corpus.tokens, seqs)) };
-      },
-    };
-  } catch (e) {
-    return fail(e);
-  }
-  const prepared: PreparedEval[] = [];
-  const blocks: Frozen<TrainEvalSpec>[] = [];
-  try {
-    for (const ev of spec.evals) {
-      if (ev.evalSpec) {
-        // The eval must run the model this train trains (its `using` decode's model, or the model itself).
-        const u = ev.evalSpec.using;
-        const target = u ? ev.evalSpec.refs[u.name] : undefined;
-        const reached = target?.kind === 'decode' ? target.model?.name : target?.kind === 'model' ? target.name : undefined;
-        if (reached !== spec.model.name)
-          fail(Object.assign(new Error(`periodic eval ${ev.eval}: it runs model ${reached ?? '(none)'} (using ${u?.name ?? 'nothing'}), not the model this train trains (${spec.model.name ?? 'anonymous'})`), { code: 'LMP_E_EVAL_USING' }));
-        blocks.push(ev);
-        continue;
-      }
-      if (!ev.perplexity) fail(new Error(`periodic eval ${ev.eval ?? ev.task?.task ?? '?'} cannot run`));
-      prepared.push(await prepareEval(ev, baseDir, model.config.vocab));
-    }
-  } catch (e) {
-    if (e instanceof RuntimeEntryError) throw e;
-    return fail(e);
-  }
-  const steps = options.steps ?? spec.steps;
-  const o = spec.optimizer;
-  if (o.kind !== 'adamw') return fail(new Error('only adamw is supported'));
-  const schedule: LrSchedule = { kind: spec.schedule.decay, warmup: spec.schedule.warmup, finalFraction: spec.schedule.finalFraction };
+  const coded = (code: string, message: string): never => fail(Object.assign(new Error(message), { code }));
+  const note = options.onNote ?? (() => {});
+  // Outputs first: a folder that cannot be written fails now, not after the data is packed.
+  const ckDir = spec.checkpoint ? resolve(baseDir, spec.checkpoint.dir) : null;
+  const slot = !ckDir && options.checkpointDir ? resolve(options.checkpointDir) : null;
   const logPath = spec.log ? resolve(baseDir, spec.log) : undefined;
-  const trainer = new Trainer(model, batches, {
-    lr: o.lr,
-    totalSteps: steps,
-    schedule,
-    beta1: o.beta1,
-    beta2: o.beta2,
-    eps: o.eps,
-    weightDecay: o.weightDecay,
-    clip: spec.clip ?? 0,
-    accumSteps: spec.accumulate,
-    seed: spec.seed,
-    ...(logPath ? { logPath } : {}),
-    ...(spec.checkpoint ? { checkpointDir: resolve(baseDir, spec.checkpoint.dir), checkpointEvery: spec.checkpoint.every } : {}),
-  });
-  const metrics: StepMetrics[] = [];
-  const evals: TrainEvalRecord[] = [];
-  const evalBlocks: TrainEvalBlockRecord[] = [];
-  // Eval declarations see the model being trained through a session holding it under its name.
-  const live = new Session();
-  if (spec.model.name) live.models.set(spec.model.name, model);
-  let tokens = 0;
+  const steps = options.steps ?? spec.steps;
+  let run = newRunId();
+  let release: () => void = () => {};
+  let resumeFrom: string | null = null;
   try {
-    for (let i = 0; i < steps; i++) {
-      const m = trainer.trainStep();
-      // Between optimizer steps, let the event loop run (timers, signal handlers, progress
-      // output); results are unaffected: the step itself is synchronous native work.
-      await yieldToLoop();
-      metrics.push(m);
-      tokens += m.tokens;
-      options.onProgress?.({ target: name, phase: 'train', step: i + 1, total: steps, loss: m.loss });
-      for (const ev of prepared) {
-        const every = ev.spec.every;
-        if (!((every > 0 && m.step % every === 0) || i + 1 === steps)) continue;
-        const r = runEvalOnce(model, ev, m.step);
-        evals.push(r);
-        if (logPath) appendFileSync(logPath, JSON.stringify(r) + '\n');
-        options.onProgress?.({ target: name, phase: 'eval', step: i + 1, total: steps, loss: r.overall.loss, message: formatEval(r) });
-      }
-      for (const ev of blocks) {
-        const every = ev.every;
-        if (!((every > 0 && m.step % every === 0) || i + 1 === steps)) continue;
-        const r = await runEval(ev.evalSpec!, { baseDir, session: live, ...(options.specs ? { specs: options.specs } : {}) });
-        const rec: TrainEvalBlockRecord = { step: m.step, eval: ev.eval!, task: r.task, metrics: r.metrics };
-        evalBlocks.push(rec);
-        if (logPath) appendFileSync(logPath, JSON.stringify(rec) + '\n');
-        options.onProgress?.({ target: name, phase: 'eval', step: i + 1, total: steps, message: `eval ${rec.eval} (${rec.task}) step ${rec.step}: ${JSON.stringify(rec.metrics)}` });
-      }
+    release = lockOutputs(ckDir, logPath, run, note);
+    const from = ckDir ?? slot;
+    const latest = from ? Trainer.latest(from) : null;
+    const mode = options.resume ? 'required' : spec.resume === 'auto' ? 'auto' : 'none';
+    if (mode === 'required' && !from) coded('LMP_E_RESUME', 'nothing to resume: the train has no checkpoint folder (add `checkpoint "dir"` to it)');
+    if (mode === 'required' && !latest) coded('LMP_E_RESUME', `nothing to resume: ${from} holds no checkpoint (no 'latest')`);
+    if (mode === 'none' && latest) {
+      const info = Trainer.checkpointInfo(latest);
+      const what = slot ? `an interrupted run of this train is saved in ${slot}` : `the checkpoint folder ${ckDir} already holds a run`;
+      coded(
+        'LMP_E_CHECKPOINT_EXISTS',
+        `${what} (${latest.slice(from!.length + 1)}: step ${info.step}${info.totalSteps ? ` of ${info.totalSteps}` : ''}${info.run ? `, run ${info.run}` : ''}); ` +
+          `continue it with \`lmpc run --resume\` (or \`resume auto\` in the train block), or delete ${from} (or choose another checkpoint folder) to start over`,
+      );
+    }
+    if (latest) {
+      const info = Trainer.checkpointInfo(latest);
+      if (info.step > steps) coded('LMP_E_RESUME', `${latest} is at step ${info.step}, past this run's ${steps} steps`);
+      if (info.totalSteps !== undefined && info.totalSteps !== steps) note(`resuming ${latest} (written by a run of ${info.totalSteps} steps) with ${steps} steps${spec.schedule.decay !== 'constant' ? `: the ${spec.schedule.decay} learning-rate schedule differs from the original run's` : ''}`);
+      resumeFrom = latest;
     }
   } catch (e) {
+    release();
     return fail(e);
   }
-  if (spec.model.name) options.session?.models.set(spec.model.name, model);
-  const losses = metrics.map((m) => m.loss);
-  return {
-    kind: 'train',
-    target: name,
-    steps,
-    epochs: epochs.n,
-    tokens,
-    firstLoss: losses[0] ?? NaN,
-    finalLoss: losses[losses.length - 1] ?? NaN,
-    losses,
-    evals,
-    evalBlocks,
-    ranks: balancer?.report() ?? null,
-    params: model.numParams(),
-    seconds: (performance.now() - t0) / 1000,
-  };
+  try {
+    const { model } = buildModel(spec.model, baseDir);
+    let tok: LmpTokenizer;
+    let batches: { next(): IteratorResult<PackedBatch> };
+    const epochs = { n: 1 };
+    let balancer: RankBalancer | null = null;
+    try {
+      options.onProgress?.({ target: name, phase: 'data', step: 0, total: 1 });
+      tok = await loadTokenizer(data.tokenizer, data.root);
+      if (tok.vocabSize > model.config.vocab) fail(new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`));
+      const corpus = await loadCorpus(data, tok, 'train');
+      const order = mixOrder(corpus.source, data.sources.map((s) => s.weight), data.seed);
+      const plan = planPack(corpus, order, data.pack, tok.eot, data.seed);
+      const { buckets, members } = planBuckets(plan);
+      const curRanks = thaw<CurriculumConfig>(spec.curriculum.config);
+      // One process trains each step's whole (global) batch: every rank's share, in rank order
+      // (the curriculum with ranks 1 yields exactly that); `ranks` is measured by the balancer.
+      // The train's `seed` seeds the batch order (mixed into the curriculum's sampler seed).
+      const cur = { ...curRanks, ranks: 1, seed: batchOrderSeed(curRanks.seed, spec.seed) };
+      const R = spec.ranks !== 1 ? spec.ranks : curRanks.ranks;
+      if (R > 1) balancer = new RankBalancer(R, trainCostModel(model.config), masksByDocument(spec.model.attention?.mask));
+      // Each epoch is a fresh curriculum pass with the next seed (a weighted schedule ends after its cycles).
+      let it = new CurriculumIterator(cur, buckets);
+      batches = {
+        next(): IteratorResult<PackedBatch> {
+          let s = it.next();
+          if (!s) {
+            it = new CurriculumIterator({ ...cur, seed: cur.seed + epochs.n }, buckets);
+            epochs.n++;
+            s = it.next();
+            if (!s) return { done: true, value: undefined };
+          }
+          const ids = members.get(s.length)!;
+          const seqs = Array.from(s.sequences, (i) => ids[i]!);
+          balancer?.step(plan, seqs);
+          return { done: false, value: toModelBatch(materialize(plan, corpus.tokens, seqs)) };
+        },
+      };
+    } catch (e) {
+      return fail(e);
+    }
+    const prepared: PreparedEval[] = [];
+    const blocks: Frozen<TrainEvalSpec>[] = [];
+    try {
+      for (const ev of spec.evals) {
+        if (ev.evalSpec) {
+          // The eval must run the model this train trains (its `using` decode's model, or the model itself).
+          const u = ev.evalSpec.using;
+          const target = u ? ev.evalSpec.refs[u.name] : undefined;
+          const reached = target?.kind === 'decode' ? target.model?.name : target?.kind === 'model' ? target.name : undefined;
+          if (reached !== spec.model.name)
+            fail(Object.assign(new Error(`periodic eval ${ev.eval}: it runs model ${reached ?? '(none)'} (using ${u?.name ?? 'nothing'}), not the model this train trains (${spec.model.name ?? 'anonymous'})`), { code: 'LMP_E_EVAL_USING' }));
+          blocks.push(ev);
+          continue;
+        }
+        if (!ev.perplexity) fail(new Error(`periodic eval ${ev.eval ?? ev.task?.task ?? '?'} cannot run`));
+        prepared.push(await prepareEval(ev, baseDir, model.config.vocab));
+      }
+    } catch (e) {
+      return fail(e);
+    }
+    const o = spec.optimizer;
+    if (o.kind !== 'adamw') return fail(new Error('only adamw is supported'));
+    const schedule: LrSchedule = { kind: spec.schedule.decay, warmup: spec.schedule.warmup, finalFraction: spec.schedule.finalFraction };
+    const trainer = new Trainer(model, batches, {
+      lr: o.lr,
+      totalSteps: steps,
+      schedule,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      weightDecay: o.weightDecay,
+      clip: spec.clip ?? 0,
+      accumSteps: spec.accumulate,
+      seed: spec.seed,
+      runId: run,
+      ...(logPath ? { logPath } : {}),
+      ...(ckDir ? { checkpointDir: ckDir, checkpointEvery: spec.checkpoint!.every } : {}),
+    });
+    let resumedFrom = 0;
+    try {
+      if (resumeFrom) {
+        trainer.restoreFrom(resumeFrom);
+        resumedFrom = trainer.step;
+        run = trainer.runId ?? run;
+      }
+    } catch (e) {
+      return fail(e);
+    }
+    const metrics: StepMetrics[] = [];
+    const evals: TrainEvalRecord[] = [];
+    const evalBlocks: TrainEvalBlockRecord[] = [];
+    // Eval declarations see the model being trained through a session holding it under its name.
+    const live = new Session();
+    if (spec.model.name) live.models.set(spec.model.name, model);
+    let tokens = 0, stepSec = 0;
+    let interrupted: TrainResult['interrupted'] = null;
+    const tLoop = performance.now();
+    const stopRequested = (): boolean => options.signal?.aborted === true;
+    try {
+      while (trainer.step < steps && !stopRequested()) {
+        const m = trainer.trainStep();
+        // Between optimizer steps, let the event loop run (timers, signal handlers, progress
+        // output); results are unaffected: the step itself is synchronous native work.
+        await yieldToLoop();
+        metrics.push(m);
+        tokens += m.tokens;
+        stepSec += m.ms / 1000;
+        const wall = (performance.now() - tLoop) / 1000;
+        options.onProgress?.({
+          target: name, phase: 'train', step: m.step, total: steps, loss: m.loss,
+          tokensPerSec: stepSec > 0 ? tokens / stepSec : 0, elapsedSec: wall, etaSec: (wall / metrics.length) * (steps - m.step),
+        });
+        const due = (every: number): boolean => (every > 0 && m.step % every === 0) || m.step === steps;
+        for (const ev of prepared) {
+          if (!due(ev.spec.every)) continue;
+          const r = runEvalOnce(model, ev, m.step);
+          evals.push(r);
+          trainer.log(r);
+          options.onProgress?.({ target: name, phase: 'eval', step: m.step, total: steps, loss: r.overall.loss, message: formatEval(r) });
+        }
+        for (const ev of blocks) {
+          if (!due(ev.every)) continue;
+          const r = await runEval(ev.evalSpec!, { baseDir, session: live, ...(options.specs ? { specs: options.specs } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+          const rec: TrainEvalBlockRecord = { step: m.step, eval: ev.eval!, task: r.task, metrics: r.metrics, cells: r.cells };
+          evalBlocks.push(rec);
+          trainer.log(rec);
+          options.onProgress?.({ target: name, phase: 'eval', step: m.step, total: steps, message: formatEvalBlock(rec) });
+        }
+      }
+      if (trainer.step < steps) {
+        // stopped by the signal: keep the work (a checkpoint of this step unless one was just written)
+        const reason = options.signal?.reason;
+        const dir = ckDir ?? slot;
+        let written: string | null = trainer.lastCheckpointStep === trainer.step ? trainer.lastCheckpoint : null;
+        if (!written && dir && trainer.step > 0) written = trainer.saveCheckpoint(dir);
+        interrupted = { reason: typeof reason === 'string' ? reason : 'aborted', checkpoint: written };
+      } else if (slot && resumeFrom) {
+        // the interrupted run is complete: its slot holds nothing left to resume
+        rmSync(slot, { recursive: true, force: true });
+        trainer.lastCheckpoint = null;
+      }
+    } catch (e) {
+      return fail(e);
+    }
+    if (spec.model.name) options.session?.models.set(spec.model.name, model);
+    const losses = metrics.map((m) => m.loss);
+    return {
+      kind: 'train',
+      target: name,
+      run,
+      steps: trainer.step,
+      totalSteps: steps,
+      resumedFrom,
+      checkpoint: trainer.lastCheckpoint,
+      interrupted,
+      tokensPerSec: stepSec > 0 ? tokens / stepSec : 0,
+      epochs: epochs.n,
+      tokens,
+      firstLoss: losses[0] ?? NaN,
+      finalLoss: losses[losses.length - 1] ?? NaN,
+      losses,
+      evals,
+      evalBlocks,
+      ranks: balancer?.report() ?? null,
+      params: model.numParams(),
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    release();
+  }
+}
+
+/** "eval passkey_sweep (passkey) step 20: accuracy 0.5000 (length 256 depth 0%: accuracy 1.0000; ...)" */
+export function formatEvalBlock(r: TrainEvalBlockRecord): string {
+  return `eval ${r.eval} (${r.task}) step ${r.step}: ${metricsLine(r.metrics)}${cellsBreakdown(r.task, r.cells)}`;
 }
 
 /** The model as the decoder's logits source (runtime/model's KV-cache-reusing ModelLogitsSource). */

@@ -157,7 +157,10 @@ export interface TrainSpec extends DeclSpec<'train'> {
   readonly checkpoint: { readonly dir: string; readonly every: number } | null;
   readonly log: string | null;
   readonly ranks: number;
+  /** Seed of the batch order: mixed into the curriculum's sampler seed (0: the curriculum's own order). */
   readonly seed: number;
+  /** `resume auto`: continue from the checkpoint folder's `latest` when there is one; null: start fresh (refused over an existing checkpoint). */
+  readonly resume: 'auto' | null;
 }
 
 export interface DecodeSpec extends DeclSpec<'decode'> {

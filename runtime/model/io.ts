@@ -1,6 +1,6 @@
 // Model directories in the Hugging Face layout: config.json (LlamaConfig) + model.safetensors
 // (HF Llama tensor names, Linear weights [out, in]). Writes are atomic per file.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ensureDir } from '../fsutil.js';
 import { join } from 'node:path';
 import { fromHfConfig, ModelConfigError, toHfConfig } from './config.js';
@@ -19,7 +19,11 @@ export function saveModel(dir: string, model: LlamaModel, opts: { dtype?: Safete
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...toHfConfig(model.config), torch_dtype: TORCH_DTYPE[dtype] }, null, 2) + '\n');
 }
 
-/** Load a Llama-architecture model directory (tensors may be F32, F16 or BF16). */
+/**
+ * Load a Llama-architecture model directory (tensors may be F32, F16 or BF16). A trainer's
+ * checkpoint root (a folder with `latest` and no config.json, runtime/model/train.ts) loads the
+ * checkpoint `latest` names.
+ */
 export function loadModel(dir: string, opts: ModelOptions = {}): LlamaModel {
   let isDir = false;
   try {
@@ -28,6 +32,11 @@ export function loadModel(dir: string, opts: ModelOptions = {}): LlamaModel {
     throw new ModelConfigError('LMP_E_MODEL_DIR', `checkpoint directory ${dir} does not exist`);
   }
   if (!isDir) throw new ModelConfigError('LMP_E_MODEL_DIR', `${dir} is not a directory (a checkpoint is a directory with config.json and model.safetensors)`);
+  if (!existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'latest'))) {
+    const name = readFileSync(join(dir, 'latest'), 'utf8').trim();
+    if (!name || /[\\/]/.test(name) || name.startsWith('.')) throw new ModelConfigError('LMP_E_MODEL_DIR', `${join(dir, 'latest')} does not name a checkpoint ('${name}')`);
+    return loadModel(join(dir, name), opts);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));

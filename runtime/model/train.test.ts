@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -141,5 +141,41 @@ describe('Trainer', () => {
     expect(src.pos).toBe(4);
     expect(src.nextCalls).toBe(0);
     expect(resumed.run().map((m) => m.loss)).toEqual(full.slice(2));
+  });
+
+  it('checkpoints every N steps and always after the last one; without every only the last', () => {
+    const o = (dir: string, every?: number) => ({ lr: 3e-3, totalSteps: 5, checkpointDir: join(tmp, dir), ...(every ? { checkpointEvery: every } : {}) });
+    new Trainer(LlamaModel.init(cfg, 5), stream(3), o('every2', 2)).run();
+    expect(readdirSync(join(tmp, 'every2')).sort()).toEqual(['latest', 'step-00000002', 'step-00000004', 'step-00000005']);
+    const t = new Trainer(LlamaModel.init(cfg, 5), stream(3), o('last'));
+    t.run();
+    expect(readdirSync(join(tmp, 'last')).sort()).toEqual(['latest', 'step-00000005']);
+    expect([t.lastCheckpoint, t.lastCheckpointStep]).toEqual([join(tmp, 'last', 'step-00000005'), 5]);
+  });
+
+  it('log lines carry the run id; a resume drops only its own run\'s lines past the checkpoint and keeps the id', () => {
+    const log = join(tmp, 'runs.jsonl');
+    writeFileSync(log, JSON.stringify({ run: 'older', step: 9, loss: 1 }) + '\n');
+    const o = { lr: 3e-3, totalSteps: 4, checkpointDir: join(tmp, 'runs'), checkpointEvery: 2, logPath: log };
+    new Trainer(LlamaModel.init(cfg, 6), stream(4), { ...o, runId: 'first' }).run(3);
+    appendFileSync(log, JSON.stringify({ run: 'other', step: 7, loss: 2 }) + '\n');
+    const resumed = Trainer.resume(join(tmp, 'runs'), stream(4), { ...o, runId: 'second' });
+    expect([resumed.step, resumed.runId]).toEqual([2, 'first']);
+    resumed.run();
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { run: string; step: number });
+    expect(lines.map((l) => `${l.run}:${l.step}`)).toEqual(['older:9', 'first:1', 'first:2', 'other:7', 'first:3', 'first:4']);
+    expect(Object.keys(lines[1]!)[0]).toBe('run');
+  });
+
+  it('restoring a checkpoint of another architecture, or writing one where no folder can be made, is a coded error', () => {
+    const o = { lr: 3e-3, totalSteps: 1, checkpointDir: join(tmp, 'arch') };
+    new Trainer(LlamaModel.init(cfg, 7), stream(5), o).run();
+    const other = new Trainer(LlamaModel.init({ ...cfg, ffn: 48 }, 7), stream(5), o);
+    expect(() => other.restoreFrom(Trainer.latest(join(tmp, 'arch'))!)).toThrow(expect.objectContaining({ code: 'LMP_E_CHECKPOINT', message: expect.stringContaining('ffn 64 vs 48') }));
+    writeFileSync(join(tmp, 'plain-file'), 'x');
+    const t = new Trainer(LlamaModel.init(cfg, 7), stream(5), { lr: 3e-3, totalSteps: 1 });
+    t.trainStep();
+    expect(() => t.saveCheckpoint(join(tmp, 'plain-file', 'ck'))).toThrow(expect.objectContaining({ code: 'LMP0906' }));
+    expect(Trainer.latest(join(tmp, 'nothing-here'))).toBeNull();
   });
 });

@@ -7,6 +7,10 @@
 // (so it must be deterministic). Each optimizer step consumes `accumSteps` batches; the step
 // loss is the weighted-mean cross-entropy over all of them.
 //
+// Checkpoints: with a checkpoint directory, every `checkpointEvery` steps and always after the
+// last step (totalSteps); a checkpoint is written to a temp folder and renamed, then `latest`
+// points at it. Write failures are coded (LMP0906, the catalog's "cannot write").
+//
 // Determinism: every native reduction uses a fixed order, so with the same thread count a
 // run killed and resumed from a checkpoint gives bit-identical losses and weights.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,6 +66,8 @@ export interface TrainerOptions {
   seed?: number;
   /** JSONL metrics log (one object per step) */
   logPath?: string;
+  /** Run id written as `run` into every log line and into trainer.json (a resumed run keeps the checkpoint's). */
+  runId?: string;
   checkpointDir?: string;
   checkpointEvery?: number;
   /** held-out evaluation every `every` steps (logged as {step, eval} to the metrics log) */
@@ -82,6 +88,10 @@ export interface StepMetrics {
 
 interface TrainerState {
   step: number;
+  /** totalSteps of the run that wrote it (the LR schedule depends on it) */
+  totalSteps?: number;
+  /** the run id that wrote it */
+  run?: string;
   rngState: number;
   batchesConsumed: number;
   sourceState?: unknown;
@@ -96,6 +106,11 @@ export class Trainer {
   tokensSeen = 0;
   readonly rng: Rng;
   lastEval: EvalResult | undefined;
+  /** The checkpoint folder written last (saveCheckpoint), and its step. */
+  lastCheckpoint: string | null = null;
+  lastCheckpointStep = -1;
+  /** The run id of the log lines (opts.runId, or the one restored from a checkpoint). */
+  runId: string | undefined;
   private elapsedSec = 0;
   private tokensSeenThisRun = 0;
   private readonly K = kernels();
@@ -104,6 +119,7 @@ export class Trainer {
   constructor(readonly model: LlamaModel, source: Iterator<PackedBatch> | BatchSource, readonly opts: TrainerOptions) {
     this.src = source as BatchSource;
     this.rng = new Rng(opts.seed ?? 0);
+    this.runId = opts.runId;
     for (const [n, p] of model.params) {
       this.m.set(n, new Float32Array(p.length));
       this.v.set(n, new Float32Array(p.length));
@@ -148,7 +164,7 @@ export class Trainer {
     this.tokensSeen += tokens;
     const ms = performance.now() - t0;
     const metrics: StepMetrics = { step: this.step, loss: count > 0 ? lossSum / count : 0, lr, gradNorm, tokens, tokensPerSec: (tokens * 1000) / ms, ms };
-    if (o.logPath) appendFileSync(o.logPath, JSON.stringify(metrics) + '\n');
+    if (o.logPath) this.log(metrics);
     this.elapsedSec += ms / 1000;
     if (o.progress) {
       const line = formatProgress(this.step, o.totalSteps, metrics.loss, lr, (this.tokensSeenThisRun += tokens) / this.elapsedSec, this.elapsedSec);
@@ -157,10 +173,16 @@ export class Trainer {
     }
     if (o.eval && this.step % o.eval.every === 0) {
       this.lastEval = evaluate(model, o.eval.batches());
-      if (o.logPath) appendFileSync(o.logPath, JSON.stringify({ step: this.step, eval: this.lastEval }) + '\n');
+      if (o.logPath) this.log({ step: this.step, eval: this.lastEval });
     }
-    if (o.checkpointDir && o.checkpointEvery && this.step % o.checkpointEvery === 0) this.saveCheckpoint(o.checkpointDir);
+    if (o.checkpointDir && ((o.checkpointEvery && this.step % o.checkpointEvery === 0) || this.step === o.totalSteps)) this.saveCheckpoint(o.checkpointDir);
     return metrics;
+  }
+
+  /** Append one line to the metrics log, `run` first when the trainer has a run id. */
+  log(record: object): void {
+    if (!this.opts.logPath) return;
+    appendJsonl(this.opts.logPath, this.runId !== undefined ? { run: this.runId, ...record } : record);
   }
 
   /** Train until totalSteps (or `steps` more); returns the metrics of each step. */
@@ -173,63 +195,155 @@ export class Trainer {
   /**
    * Write a checkpoint to dir/step-<n> (model.safetensors, config.json, optimizer.safetensors,
    * trainer.json) through a temp folder + rename, then point dir/latest at it atomically.
+   * Failures are coded errors (LMP0906) naming the folder.
    */
   saveCheckpoint(dir: string): string {
-    ensureDir(dir);
     const name = `step-${String(this.step).padStart(8, '0')}`;
     const tmp = join(dir, `.${name}.tmp-${process.pid}`);
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp);
-    saveModel(tmp, this.model);
-    const opt: [string, { shape: number[]; data: Float32Array }][] = [];
-    for (const [n, p] of this.m) opt.push(['m.' + n, { shape: [p.length], data: p }]);
-    for (const [n, p] of this.v) opt.push(['v.' + n, { shape: [p.length], data: p }]);
-    writeSafetensors(join(tmp, 'optimizer.safetensors'), opt);
-    const state: TrainerState = {
-      step: this.step, rngState: this.rng.state, batchesConsumed: this.batchesConsumed, tokensSeen: this.tokensSeen,
-      ...(this.src.state ? { sourceState: this.src.state() } : {}),
-    };
-    writeFileSync(join(tmp, 'trainer.json'), JSON.stringify(state, null, 2) + '\n');
     const final = join(dir, name);
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
-    writeFileAtomic(join(dir, 'latest'), name + '\n');
+    try {
+      ensureDir(dir);
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp);
+      saveModel(tmp, this.model);
+      const opt: [string, { shape: number[]; data: Float32Array }][] = [];
+      for (const [n, p] of this.m) opt.push(['m.' + n, { shape: [p.length], data: p }]);
+      for (const [n, p] of this.v) opt.push(['v.' + n, { shape: [p.length], data: p }]);
+      writeSafetensors(join(tmp, 'optimizer.safetensors'), opt);
+      const state: TrainerState = {
+        step: this.step, totalSteps: this.opts.totalSteps, ...(this.runId !== undefined ? { run: this.runId } : {}),
+        rngState: this.rng.state, batchesConsumed: this.batchesConsumed, tokensSeen: this.tokensSeen,
+        ...(this.src.state ? { sourceState: this.src.state() } : {}),
+      };
+      writeFileSync(join(tmp, 'trainer.json'), JSON.stringify(state, null, 2) + '\n');
+      rmSync(final, { recursive: true, force: true });
+      renameSync(tmp, final);
+      writeFileAtomic(join(dir, 'latest'), name + '\n');
+    } catch (e) {
+      try {
+        rmSync(tmp, { recursive: true, force: true });
+      } catch {
+        // the folder could not be made in the first place
+      }
+      throw writeError(final, e);
+    }
+    this.lastCheckpoint = final;
+    this.lastCheckpointStep = this.step;
     return final;
   }
 
-  /**
-   * Resume from dir/latest. `source` must be a fresh source of the same batch stream: it is
-   * restored from the saved state when it supports restore(), otherwise replayed. Lines of the
-   * metrics log beyond the checkpoint's step are dropped, so the log reads as one run.
-   */
-  static resume(dir: string, source: Iterator<PackedBatch> | BatchSource, opts: TrainerOptions, modelOpts: ModelOptions = {}): Trainer {
-    const latest = join(dir, 'latest');
-    if (!existsSync(latest)) throw Object.assign(new Error(`${dir}: no checkpoint (missing 'latest')`), { code: 'LMP_E_CHECKPOINT' });
-    const ck = join(dir, readFileSync(latest, 'utf8').trim());
-    const model = loadModel(ck, modelOpts);
-    const t = new Trainer(model, source, opts);
-    const opt = readSafetensors(join(ck, 'optimizer.safetensors'));
-    for (const [n] of model.params) {
-      const m = opt.tensors.get('m.' + n), v = opt.tensors.get('v.' + n);
-      if (!m || !v) throw Object.assign(new Error(`${ck}: optimizer state lacks '${n}'`), { code: 'LMP_E_CHECKPOINT' });
-      t.m.get(n)!.set(m.data);
-      t.v.get(n)!.set(v.data);
+  /** The checkpoint folder dir/latest points at, or null when there is none. */
+  static latest(dir: string): string | null {
+    let name: string;
+    try {
+      name = readFileSync(join(dir, 'latest'), 'utf8').trim();
+    } catch {
+      return null;
     }
-    const st = JSON.parse(readFileSync(join(ck, 'trainer.json'), 'utf8')) as TrainerState;
-    t.step = st.step;
-    t.rng.state = st.rngState >>> 0;
-    t.tokensSeen = st.tokensSeen;
-    const src = source as BatchSource;
+    if (!name || name.includes('/') || name.includes('\\') || name.startsWith('.')) throw checkpointError(`${join(dir, 'latest')}: not a checkpoint name ('${name}')`);
+    return join(dir, name);
+  }
+
+  /** step, totalSteps and run id of a checkpoint folder (its trainer.json). */
+  static checkpointInfo(ck: string): { step: number; totalSteps: number | undefined; run: string | undefined } {
+    const st = readState(ck);
+    return { step: st.step, totalSteps: st.totalSteps, run: st.run };
+  }
+
+  /**
+   * Continue from checkpoint folder `ck` (a step-<n> folder): weights (the checkpoint's
+   * architecture must be this model's), optimizer moments, step, RNG, run id and the source's
+   * position (restore() when the source supports it, else the batches already used are replayed:
+   * `source` must be a fresh source of the same batch stream). Lines of the metrics log of this
+   * run beyond the checkpoint's step are dropped, so the log reads as one run; lines of other runs stay.
+   */
+  restoreFrom(ck: string): this {
+    const saved = loadModel(ck);
+    const a = saved.config, b = this.model.config;
+    const diff = (['dim', 'layers', 'heads', 'kvHeads', 'ffn', 'vocab', 'tieEmbeddings'] as const).filter((k) => a[k] !== b[k]);
+    if (diff.length) throw checkpointError(`${ck}: the checkpoint's architecture differs from the model's (${diff.map((k) => `${k} ${String(a[k])} vs ${String(b[k])}`).join(', ')})`);
+    for (const [n, p] of this.model.params) p.set(saved.params.get(n)!);
+    const opt = readSafetensors(join(ck, 'optimizer.safetensors'));
+    for (const [n] of this.model.params) {
+      const m = opt.tensors.get('m.' + n), v = opt.tensors.get('v.' + n);
+      if (!m || !v) throw checkpointError(`${ck}: optimizer state lacks '${n}'`);
+      this.m.get(n)!.set(m.data);
+      this.v.get(n)!.set(v.data);
+    }
+    const st = readState(ck);
+    this.step = st.step;
+    this.rng.state = st.rngState >>> 0;
+    this.tokensSeen = st.tokensSeen;
+    if (st.run !== undefined) this.runId = st.run;
+    this.lastCheckpoint = ck;
+    this.lastCheckpointStep = st.step;
+    const src = this.src;
     if (src.restore && st.sourceState !== undefined) {
       src.restore(st.sourceState);
-      t.batchesConsumed = st.batchesConsumed;
+      this.batchesConsumed = st.batchesConsumed;
     } else {
-      for (let i = 0; i < st.batchesConsumed; i++) t.nextBatch();
+      for (let i = 0; i < st.batchesConsumed; i++) this.nextBatch();
     }
-    if (opts.logPath && existsSync(opts.logPath)) {
-      const keep = readFileSync(opts.logPath, 'utf8').split('\n').filter((l) => l.trim() && (JSON.parse(l) as StepMetrics).step <= st.step);
-      writeFileAtomic(opts.logPath, keep.map((l) => l + '\n').join(''));
+    const logPath = this.opts.logPath;
+    if (logPath && existsSync(logPath)) {
+      const keep = readFileSync(logPath, 'utf8').split('\n').filter((l) => {
+        if (!l.trim()) return false;
+        let r: { run?: unknown; step?: unknown };
+        try {
+          r = JSON.parse(l) as { run?: unknown; step?: unknown };
+        } catch {
+          return true; // not ours to judge
+        }
+        const mine = r.run === undefined || r.run === this.runId;
+        return !mine || typeof r.step !== 'number' || r.step <= st.step;
+      });
+      try {
+        writeFileAtomic(logPath, keep.map((l) => l + '\n').join(''));
+      } catch (e) {
+        throw writeError(logPath, e);
+      }
     }
-    return t;
+    return this;
+  }
+
+  /**
+   * Resume from dir/latest (restoreFrom): the model is rebuilt from the checkpoint's config.json
+   * with `modelOpts`.
+   */
+  static resume(dir: string, source: Iterator<PackedBatch> | BatchSource, opts: TrainerOptions, modelOpts: ModelOptions = {}): Trainer {
+    const ck = Trainer.latest(dir);
+    if (!ck) throw checkpointError(`${dir}: no checkpoint (missing 'latest')`);
+    return new Trainer(loadModel(ck, modelOpts), source, opts).restoreFrom(ck);
+  }
+}
+
+const checkpointError = (message: string): Error => Object.assign(new Error(message), { code: 'LMP_E_CHECKPOINT' });
+
+function readState(ck: string): TrainerState {
+  try {
+    const st = JSON.parse(readFileSync(join(ck, 'trainer.json'), 'utf8')) as TrainerState;
+    if (!Number.isInteger(st.step) || st.step < 0 || !Number.isInteger(st.batchesConsumed)) throw new Error('step or batchesConsumed is missing');
+    return st;
+  } catch (e) {
+    throw checkpointError(`${join(ck, 'trainer.json')}: ${(e as Error).message}`);
+  }
+}
+
+const REASONS: Record<string, string> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on device', ENOENT: 'the folder does not exist', ENOTDIR: 'a parent is not a directory', EISDIR: 'it is a directory' };
+
+/** A write failure as the catalog's LMP0906 ("cannot write 'PATH': REASON"); coded errors pass through. */
+export function writeError(path: string, e: unknown): Error {
+  const err = e as { code?: unknown; message?: string };
+  if (typeof err?.code === 'string' && err.code.startsWith('LMP')) return e as Error;
+  const reason = typeof err?.code === 'string' ? (REASONS[err.code] ?? err.code) : String(err?.message ?? e);
+  return Object.assign(new Error(`cannot write '${path}': ${reason}`), { code: 'LMP0906', path });
+}
+
+/** Append one JSON line; a failure is LMP0906 naming the file. */
+export function appendJsonl(path: string, record: object): void {
+  try {
+    appendFileSync(path, JSON.stringify(record) + '\n');
+  } catch (e) {
+    throw writeError(path, e);
   }
 }
