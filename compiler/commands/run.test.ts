@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
+import { formatEta, formatRate, progressLine } from './run.js';
 import { applySet, SetError } from './set.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -128,3 +130,90 @@ describe('lmpc run', () => {
     expect(decode.prompt).toBe('The ');
   }, 90_000);
 });
+
+describe('lmpc run progress', () => {
+  it('the train line shows step/total, a bar, loss, tokens/s and the ETA', () => {
+    expect(progressLine({ target: 'quick', phase: 'train', step: 15, total: 60, loss: 3.21449, tokensPerSec: 12345, etaSec: 125 }, 8)).toBe('train quick 15/60 [##......] loss 3.2145  12.3k tok/s  ETA 2m05s');
+    // the last step has no ETA; eval items and data have no tokens/s
+    expect(progressLine({ target: 'quick', phase: 'train', step: 60, total: 60, loss: 1, tokensPerSec: 900, etaSec: 0 }, 4)).toBe('train quick 60/60 [####] loss 1.0000  900 tok/s');
+    expect(progressLine({ target: 'pk', phase: 'eval', step: 1, total: 4 }, 4)).toBe('eval pk 1/4 [#...]');
+    expect(progressLine({ target: 'quick', phase: 'data', step: 0, total: 1 })).toBe('data quick 0/1');
+    expect([formatRate(999.6), formatRate(10_000), formatRate(2_345_678), formatRate(NaN)]).toEqual(['1000', '10.0k', '2.35M', '-']);
+    expect([formatEta(59.4), formatEta(61), formatEta(7260), formatEta(Infinity)]).toEqual(['59s', '1m01s', '2h01m', '?']);
+  });
+});
+
+const TINY = readFileSync(join(ROOT, 'compiler', 'commands', 'fixtures', 'train-tiny.lmp'), 'utf8');
+
+/** A folder with the tiny train (t.lmp) and its corpus (c/*.txt). */
+function tinyDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lmp-run-sig-'));
+  mkdirSync(join(dir, 'c'));
+  for (let d = 0; d < 8; d++) writeFileSync(join(dir, 'c', `d${d}.txt`), `Doc ${d}. ` + 'the sea and the ship and the whale '.repeat(4 + d) + '\n');
+  writeFileSync(join(dir, 't.lmp'), TINY);
+  return dir;
+}
+
+describe('lmpc run: Ctrl-C and --resume', () => {
+  it('SIGINT after a step: exit 130, the checkpoint and the resume command printed; --resume ends bit-identical to an uninterrupted run', async () => {
+    const cliJs = join(ROOT, 'dist', 'compiler', 'cli.js');
+    expect(existsSync(cliJs), 'dist/compiler/cli.js (npm run build:ts)').toBe(true);
+    const dir = tinyDir(), ref = tinyDir();
+    try {
+      const child = spawn(process.execPath, [cliJs, 'run', 't.lmp'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '', err = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      // the 100000-step train: interrupt once its first step is in the log
+      const log = join(dir, 'out', 'metrics.jsonl');
+      while (!(existsSync(log) && readFileSync(log, 'utf8').includes('\n'))) {
+        if (child.exitCode !== null) throw new Error(`lmpc exited early (${child.exitCode}): ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGINT');
+      expect(await exited, err).toBe(130);
+      const m = /checkpoint written to (ck\/step-(\d{8}))\n/.exec(err);
+      expect(m, err).not.toBeNull();
+      const k = Number(m![2]);
+      expect(err).toMatch(/lmpc: SIGINT: finishing the step in progress, then writing a checkpoint/);
+      expect(err).toContain(`lmpc: train t interrupted (SIGINT) after step ${k} of 100000; checkpoint written to ck/step-${m![2]}\n`);
+      expect(err).toContain('lmpc: resume with: lmpc run t.lmp --resume\n');
+      expect(out).toMatch(new RegExp(`^train t \\(run [0-9a-f]{8}\\): ${k} of 100000 steps \\(interrupted\\), `));
+      expect(readFileSync(join(dir, 'ck', 'latest'), 'utf8').trim()).toBe(`step-${m![2]}`);
+      expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(k);
+
+      // a plain rerun would start over the checkpoint: refused
+      const again = await cli(['run', join(dir, 't.lmp'), '--json']);
+      expect(again.code).toBe(2);
+      expect(JSON.parse(again.out).error.code).toBe('LMP_E_CHECKPOINT_EXISTS');
+
+      // resume to k + 3 steps (the schedule is constant, so the total does not change the steps)
+      const n = String(k + 3);
+      const resumed = await cli(['run', join(dir, 't.lmp'), '--steps', n, '--resume', '--json']);
+      expect(resumed.code, resumed.err).toBe(0);
+      expect(resumed.err).toMatch(/lmpc: note: resuming .*ck\/step-\d{8} \(written by a run of 100000 steps\) with \d+ steps/);
+      const r = JSON.parse(resumed.out).results[0];
+      expect([r.resumedFrom, r.steps, r.losses.length]).toEqual([k, k + 3, 3]);
+      const full = await cli(['run', join(ref, 't.lmp'), '--steps', n, '--json']);
+      expect(full.code, full.err).toBe(0);
+      const f = JSON.parse(full.out).results[0];
+      expect(r.losses).toEqual(f.losses.slice(k));
+      const last = `step-${n.padStart(8, '0')}`;
+      for (const file of ['model.safetensors', 'optimizer.safetensors'])
+        expect(readFileSync(join(dir, 'ck', last, file)).equals(readFileSync(join(ref, 'ck', last, file))), file).toBe(true);
+      const losses = (d: string) => readFileSync(join(d, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+      expect(losses(dir)).toEqual(losses(ref));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(ref, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('--resume without a train to resume is a usage error', async () => {
+    const r = await cli(['run', join(ROOT, 'examples', 'decoding.lmp'), '--target', 'story', '--resume']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/LMP_E_USAGE: --resume continues a train; this run has none \(decode story\)/);
+  });
+});
+

@@ -1,4 +1,4 @@
-// `lmpc run [FILE] [--target NAME | --all] [--set PATH=VALUE ...] [--apply RESULT.json] [--steps N] [--json]`
+// `lmpc run [FILE] [--target NAME | --all] [--set PATH=VALUE ...] [--apply RESULT.json] [--steps N] [--resume] [--json]`
 //
 // Checks FILE, applies the --set overrides, builds it into a cache folder (.lmp-cache/ beside
 // the file, or the OS temp folder when that is not writable), and runs entry points through the
@@ -14,6 +14,13 @@
 // applies a saved optimize result's best values before any --set. The
 // runtime gets every declaration's spec by name (RunOptions.specs), the fallback where an eval finds
 // the decode or model its `using` names.
+//
+// Trains: SIGINT/SIGTERM during a train finish the step in progress, write a checkpoint (the
+// train's checkpoint folder, else .lmp-cache/checkpoints/NAME beside the build), print where it
+// is and the command that resumes it, and exit 130 (SIGINT) or 143 (SIGTERM); a second signal
+// quits at once. `--resume` continues every train of the run from its checkpoint's `latest`.
+// The TTY progress line of a train shows step/total, loss, tokens/s and the ETA; the summary
+// line its tokens/s.
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -27,7 +34,7 @@ import { printReports } from './check.js';
 import { contextOf, setExit, useColor, type CliContext } from './context.js';
 import { applySets, SetError } from './set.js';
 import { formatRankBalance } from '../../runtime/entry/ranks.js';
-import { evalBreakdown } from '../../runtime/entry/format.js';
+import { cellLabel, cellsBreakdown, evalBreakdown, metricsLine } from '../../runtime/entry/format.js';
 
 // Loaded on use, so that registering the command (every lmpc start) does not load the emitter
 // (ts-morph, esbuild) or the runtime.
@@ -44,6 +51,7 @@ export interface RunOptionsCli {
   readonly set?: string[];
   readonly apply?: string;
   readonly steps?: string;
+  readonly resume?: boolean;
   readonly json?: boolean;
   readonly cacheDir?: string;
 }
@@ -78,26 +86,91 @@ function pickTargets(ir: ProgramIR, opts: RunOptionsCli, runAll: boolean): DeclI
 
 function describe(r: RunResult): string {
   if (r.kind === 'train') {
-    const head = `train ${r.target}: ${r.steps} steps, ${r.tokens} tokens, ${r.params} parameters, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)\n`;
+    const ran = r.steps - r.resumedFrom;
+    const span = ran === 0 && r.resumedFrom > 0 ? `already at step ${r.steps} of ${r.totalSteps}` : r.resumedFrom > 0 ? `steps ${r.resumedFrom + 1}-${r.steps} of ${r.totalSteps} (resumed from step ${r.resumedFrom})` : r.steps < r.totalSteps ? `${r.steps} of ${r.totalSteps} steps` : `${r.steps} steps`;
+    const loss = ran > 0 ? `, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)}` : '';
+    const rate = ran > 0 ? `, ${formatRate(r.tokensPerSec)} tokens/s` : '';
+    const head = `train ${r.target} (run ${r.run}): ${span}${r.interrupted ? ' (interrupted)' : ''}, ${r.tokens} tokens${rate}, ${r.params} parameters${loss} (${r.seconds.toFixed(1)} s)\n`;
     // Held-out evals: one line each (the same figures --json reports under `evals`).
     const evals = r.evals.map((e) => {
       return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${evalBreakdown(e)}\n`;
     });
-    const blocks = r.evalBlocks.map((e) => `  eval ${e.eval} (${e.task}) step ${e.step}: ${metricsLine(e.metrics)}\n`);
+    const blocks = r.evalBlocks.map((e) => `  eval ${e.eval} (${e.task}) step ${e.step}: ${metricsLine(e.metrics)}${cellsBreakdown(e.task, e.cells)}\n`);
     const ranks = r.ranks ? `  ${formatRankBalance(r.ranks)}\n` : '';
-    return head + evals.join('') + blocks.join('') + ranks;
+    const ck = r.checkpoint ? `  checkpoint ${relative(process.cwd(), r.checkpoint) || r.checkpoint}\n` : '';
+    return head + evals.join('') + blocks.join('') + ranks + ck;
   }
   if (r.kind === 'eval') return describeEval(r);
   return `decode ${r.target}${r.trained ? '' : r.loaded ? ` (weights from ${r.loaded})` : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
 }
 
-const num = (x: number | undefined): string => (x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(4) : String(x));
+/** 1234 -> "1234", 12345 -> "12.3k", 1.2e6 -> "1.20M". */
+export function formatRate(x: number): string {
+  if (!Number.isFinite(x)) return '-';
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (x >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
+  return Math.round(x).toString();
+}
 
-/** "accuracy 0.5000, latency p50 0.0123 s p90 ... mean ..." (the metrics in the block's order). */
-function metricsLine(m: EvalRunResult['metrics']): string {
-  return Object.entries(m)
-    .map(([k, v]) => (typeof v === 'number' ? `${k} ${num(v)}` : `${k} p50 ${num(v.p50)} s p90 ${num(v.p90)} s p99 ${num(v.p99)} s mean ${num(v.mean)} s`))
-    .join(', ');
+/** Seconds as "42s", "3m05s", "2h07m". */
+export function formatEta(sec: number): string {
+  if (!Number.isFinite(sec) || sec < 0) return '?';
+  const s = Math.round(sec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** The TTY progress line: "train quick 17/60 [#####...............] loss 3.2145  12.3k tok/s  ETA 42s". */
+export function progressLine(p: Progress, width = 20): string {
+  const items = p.total > 0 ? ` ${p.step}/${p.total}` : '';
+  const bar = p.total > 0 && p.phase !== 'data' ? ` [${'#'.repeat(Math.round(Math.min(1, p.step / p.total) * width)).padEnd(width, '.')}]` : '';
+  const loss = p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : '';
+  const rate = p.tokensPerSec !== undefined ? `  ${formatRate(p.tokensPerSec)} tok/s` : '';
+  const eta = p.etaSec !== undefined && p.step < p.total ? `  ETA ${formatEta(p.etaSec)}` : '';
+  return `${p.phase} ${p.target}${items}${bar}${loss}${rate}${eta}`;
+}
+
+/** Progress on stderr, one line redrawn (at most every 100 ms, the last item always). */
+function progressRenderer(write: (s: string) => void): { update: (p: Progress) => void; end: () => void } {
+  let last = 0, drawn = false;
+  const end = (): void => {
+    if (drawn) write('\r\x1b[K');
+    drawn = false;
+  };
+  return {
+    update(p) {
+      if (p.phase === 'eval' && p.message !== undefined) {
+        end();
+        write(`${p.message}\n`);
+        return;
+      }
+      const now = Date.now();
+      if (now - last < 100 && p.step !== p.total) return;
+      last = now;
+      drawn = true;
+      write(`\r${progressLine(p)}\x1b[K`);
+    },
+    end,
+  };
+}
+
+/** One shell word (quoted when it needs it). */
+const shellWord = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/** The command line that reruns this invocation with --resume. */
+function resumeCommand(fileArg: string | undefined, opts: RunOptionsCli): string {
+  const args = ['lmpc', 'run'];
+  if (fileArg !== undefined) args.push(fileArg);
+  else if (opts.default) args.push('--default');
+  if (opts.target !== undefined) args.push('--target', opts.target);
+  if (opts.all) args.push('--all');
+  for (const s of opts.set ?? []) args.push('--set', s);
+  if (opts.apply !== undefined) args.push('--apply', opts.apply);
+  if (opts.steps !== undefined) args.push('--steps', opts.steps);
+  if (opts.cacheDir !== undefined) args.push('--cache-dir', opts.cacheDir);
+  args.push('--resume');
+  return args.map(shellWord).join(' ');
 }
 
 /** Head line with the overall metrics, then one line per cell (the same figures --json reports). */
@@ -106,9 +179,7 @@ function describeEval(r: EvalRunResult): string {
   const n = r.task === 'perplexity' ? '' : `${r.samples.length} requests, `;
   const head = `eval ${r.target}: ${r.task} using ${r.using.kind} ${r.using.name} (${weights}): ${metricsLine(r.metrics)} (${n}${r.seconds.toFixed(1)} s)\n`;
   const cells = r.cells.map((c) => {
-    const at = [c.length !== undefined ? `length ${c.length}` : '', c.depth !== undefined ? `depth ${Math.round(c.depth * 100)}%` : '', c.target !== undefined ? `target ${c.target} words` : '', c.position !== undefined ? `context <=${c.position} tokens` : '']
-      .filter(Boolean)
-      .join(' ');
+    const at = cellLabel(c);
     const count = c.tokens !== undefined ? `${c.tokens} tokens` : `${c.samples} samples`;
     return `  ${at}: ${metricsLine(c.metrics)} (${count})\n`;
   });
@@ -126,6 +197,7 @@ export function register(program: Command): void {
     .option('--set <assignment>', 'override a setting, PATH=VALUE (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--apply <file>', 'apply a saved optimize result (its best values, as --set would; --set still wins)')
     .option('--steps <n>', 'train for N steps instead of the block\'s steps')
+    .option('--resume', 'continue each train from its checkpoint folder\'s latest checkpoint (as `resume auto` does, but a train without one is an error)')
     .option('--cache-dir <dir>', 'where the build goes (default: .lmp-cache beside the file)')
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {
@@ -174,29 +246,63 @@ export function register(program: Command): void {
       }
       const targets = pickTargets(built.ir, opts, opts.all === true || isDefault);
       if (typeof targets === 'string') return usage(ctx, 'LMP_E_TARGET', targets);
+      if (opts.resume && !targets.some((t) => t.kind === 'train')) return usage(ctx, 'LMP_E_USAGE', `--resume continues a train; this run has none (${targets.map((t) => `${t.kind} ${t.name}`).join(', ')})`);
 
       const env = ctx.io.env ?? {};
       const progress = !json && !env['CI'] && process.stderr.isTTY === true;
-      const onProgress = progress
-        ? (p: Progress) => {
-            if (p.phase === 'eval' && p.message !== undefined) return ctx.io.stderr(`\r${p.message}\n`);
-            const loss = p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : '';
-            ctx.io.stderr(`\r${p.phase} ${p.target} ${p.step}/${p.total}${loss}   ${p.step === p.total ? '\n' : ''}`);
-          }
-        : undefined;
+      const renderer = progress ? progressRenderer(ctx.io.stderr) : null;
+      const onProgress = renderer?.update;
+      const onNote = (m: string): void => {
+        renderer?.end();
+        ctx.io.stderr(`lmpc: note: ${m}\n`);
+      };
       const session = new Session();
       const baseDir = dirname(absFile);
       const specs = new Map(built.ir.decls.map((d) => [d.name, d.spec] as const));
       const results: (RunResult | OptimizeRunResult)[] = [];
       if (!json) ctx.io.stderr(`lmpc: running ${targets.map((t) => `${t.kind} ${t.name}`).join(', ')} from ${relative(process.cwd(), absFile) || absFile} (build: ${built.outDir}${built.skipped ? ', up to date' : ''})\n`);
       for (const t of targets) {
-        const options = { baseDir, session, specs, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}) };
+        const options = { baseDir, session, specs, onNote, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}) };
         try {
           let res: RunResult;
           switch (t.kind) {
-            case 'train':
-              res = await runTrain(t.spec as DeclIR<'train'>['spec'], options);
+            case 'train': {
+              const stop = new AbortController();
+              const onSignal = (sig: NodeJS.Signals): void => {
+                // one graceful stop; a second signal gets Node's default (quit at once)
+                process.off('SIGINT', onSignal);
+                process.off('SIGTERM', onSignal);
+                renderer?.end();
+                ctx.io.stderr(`lmpc: ${sig}: finishing the step in progress, then writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again quits at once)\n`);
+                stop.abort(sig);
+              };
+              process.on('SIGINT', onSignal);
+              process.on('SIGTERM', onSignal);
+              try {
+                res = await runTrain(t.spec as DeclIR<'train'>['spec'], {
+                  ...options,
+                  signal: stop.signal,
+                  checkpointDir: join(built.outDir, 'checkpoints', t.name),
+                  ...(opts.resume ? { resume: true } : {}),
+                });
+              } finally {
+                process.off('SIGINT', onSignal);
+                process.off('SIGTERM', onSignal);
+                renderer?.end();
+              }
+              if (res.interrupted) {
+                results.push(res);
+                if (!json) ctx.io.stdout(describe(res));
+                const i = res.interrupted;
+                const where = i.checkpoint ? `checkpoint written to ${relative(process.cwd(), i.checkpoint) || i.checkpoint}` : res.steps === 0 ? 'nothing to save (no step had finished)' : 'nothing saved';
+                ctx.io.stderr(`lmpc: train ${t.name} interrupted (${i.reason}) after step ${res.steps} of ${res.totalSteps}; ${where}\n`);
+                if (i.checkpoint) ctx.io.stderr(`lmpc: resume with: ${resumeCommand(fileArg, opts)}\n`);
+                if (json) ctx.io.stdout(JSON.stringify({ file: label, build: built.outDir, results, interrupted: { target: t.name, ...i, resume: i.checkpoint ? resumeCommand(fileArg, opts) : null } }, null, 2) + '\n');
+                setExit(ctx, i.reason === 'SIGTERM' ? 143 : 130);
+                return;
+              }
               break;
+            }
             case 'decode':
               res = await runDecode(t.spec as DeclIR<'decode'>['spec'], options);
               break;
@@ -214,8 +320,10 @@ export function register(program: Command): void {
             }
           }
           results.push(res);
+          renderer?.end();
           if (!json) ctx.io.stdout(describe(res));
         } catch (e) {
+          renderer?.end();
           const err = e as { code?: string; message?: string };
           if (json) ctx.io.stdout(JSON.stringify({ file: label, results, error: { code: err.code ?? 'LMP_E_RUNTIME', message: err.message ?? String(e) } }, null, 2) + '\n');
           else ctx.io.stderr(`lmpc: error ${err.code ?? 'LMP_E_RUNTIME'}: ${err.message ?? String(e)}\n`);
