@@ -62,7 +62,8 @@ const b = (category: Category, name: string, doc: string, params: readonly Param
 });
 
 const tokens = count({ min: 1 });
-const pow2 = count({ min: 1, powerOfTwo: true });
+// Dataset Decomposition's piece lengths: runtime/data's decomposeLengths takes bounds up to 2^31.
+const pieceLen = count({ min: 1, max: 2 ** 31, powerOfTwo: true });
 const positive = real({ min: 0, minExclusive: true });
 const lengths = list(count({ min: 1 }));
 
@@ -87,8 +88,8 @@ export const BUILTINS: readonly BuiltinDef[] = [
     opt('truncate', oneOf('left', 'right', 'drop'), 'right', 'what happens to longer documents'),
   ]),
   b('packer', 'decompose', 'Dataset Decomposition: power-of-two pieces of one document each, bucketed by length', [
-    opt('min', pow2, '256', 'shortest piece (a power of two)'),
-    opt('max', pow2, '8k', 'longest piece (a power of two)'),
+    opt('min', pieceLen, '256', 'shortest piece (a power of two, at most 2^31)'),
+    opt('max', pieceLen, '8k', 'longest piece (a power of two, at most 2^31)'),
     opt('deterministic', bool, 'false', 'take k = log2(max) for long documents instead of drawing k'),
   ]),
   b('packer', 'prepack', 'Prepacking: bin-pack prompts, restart positions per prompt, block-diagonal causal mask', [

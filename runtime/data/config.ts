@@ -66,7 +66,8 @@ export class DataConfigError extends Error {
 }
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
-const isPow2 = (x: number): boolean => isInt(x) && x > 0 && (x & (x - 1)) === 0;
+// Not `x & (x - 1)`: bitwise operators wrap at 2^32 (4G would pass as 0).
+const isPow2 = (x: number): boolean => isInt(x) && x > 0 && Number.isInteger(Math.log2(x));
 
 /** Check a DataConfig; throws DataConfigError naming the offending field. Returns it unchanged. */
 export function validateDataConfig(c: DataConfig): DataConfig {
@@ -101,6 +102,7 @@ export function validateDataConfig(c: DataConfig): DataConfig {
       if (!isPow2(p.min)) fail('pack.min', `must be a power of two (got ${p.min})`);
       if (!isPow2(p.max)) fail('pack.max', `must be a power of two (got ${p.max})`);
       if (p.max < p.min) fail('pack.max', 'must be >= pack.min');
+      if (p.max > 2 ** 31) fail('pack.max', `must be at most 2^31 (got ${p.max})`);
       break;
     case 'prepack':
       if (p.capacity !== 'longest' && (!isInt(p.capacity) || p.capacity < 1)) fail('pack.capacity', "must be a positive integer or 'longest'");

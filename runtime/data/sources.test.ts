@@ -124,6 +124,9 @@ describe('corpus', () => {
   it('config validation names the field', () => {
     expect(() => validateDataConfig(defaultDataConfig({ sources: [{ kind: 'text', glob: '*', weight: 1 }], pack: { kind: 'decompose', min: 300, max: 8192, deterministic: false } }))).toThrow(DataConfigError);
     expect(() => validateDataConfig(defaultDataConfig({ sources: [{ kind: 'text', glob: '*', weight: 1 }], pack: { kind: 'decompose', min: 300, max: 8192, deterministic: false } }))).toThrow(/pack\.min must be a power of two/);
+    // 2^32 wraps to 0 in 32-bit bitwise arithmetic; it is a power of two, but beyond decompose's 2^31 bound.
+    expect(() => validateDataConfig(defaultDataConfig({ sources: [{ kind: 'text', glob: '*', weight: 1 }], pack: { kind: 'decompose', min: 256, max: 2 ** 32, deterministic: false } }))).toThrow(/pack\.max must be at most 2\^31/);
+    expect(() => validateDataConfig(defaultDataConfig({ sources: [{ kind: 'text', glob: '*', weight: 1 }], pack: { kind: 'decompose', min: 256, max: 2 ** 33 + 1, deterministic: false } }))).toThrow(/pack\.max must be a power of two/);
     expect(() => validateDataConfig(defaultDataConfig({ sources: [] }))).toThrow(/sources must list/);
   });
 });

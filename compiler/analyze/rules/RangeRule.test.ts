@@ -19,6 +19,12 @@ describe('RangeRule', () => {
     expect(at(ds)).toEqual(['LMP0311@1:30']);
     expect(ds[0]!.help).toBe('nearest powers of two: 512 and 1024');
   });
+  it('decompose bounds stop at 2^31: 4G is a power of two but out of range (it passed before, then failed at run time)', () => {
+    const ds = run('data d { pack decompose(min: 256, max: 4G) }\n', RangeRule);
+    expect(at(ds)).toEqual(['LMP0309@1:40']);
+    expect(ds[0]!.message).toBe('decompose() max must be in [1, 2147483648], found 4G (= 4294967296)');
+    expect(at(run('data d { pack decompose(min: 256, max: 2G) }\n', RangeRule))).toEqual([]);
+  });
   it('a percent above 100% is out of a fraction range', () => {
     expect(at(run('data d { holdout 150% }\n', RangeRule))).toEqual(['LMP0309@1:18']);
   });
