@@ -84,6 +84,11 @@ const LEXER_TOKENS: TokenType[] = [
   LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon, Semicolon,
 ];
 
+/** The pattern of every token type the lexer matches, by name, in the lexer's order (for tools such as the TextMate grammar generator). */
+export function tokenPatterns(): { readonly name: string; readonly pattern: RegExp }[] {
+  return LEXER_TOKENS.flatMap((t) => (t.PATTERN instanceof RegExp ? [{ name: t.name, pattern: t.PATTERN }] : []));
+}
+
 // Characters no token matches are dropped by the Chevrotain lexer and come back as its
 // errors (reported as LMP0001, one per character). A catch-all token would cost the lexer
 // its first-character optimization, which `ensureOptimizations` keeps us honest about.
@@ -138,7 +143,8 @@ export interface StringPayload {
   readonly value: string;
 }
 
-const UNITS: Readonly<Record<string, { unit: NumberUnit; mul?: number; div?: number }>> = {
+/** Unit suffixes of number literals: what each measures and its factor (exported for editors: completion, grammar). */
+export const UNITS: Readonly<Record<string, { unit: NumberUnit; mul?: number; div?: number }>> = {
   '': { unit: 'count', mul: 1 },
   k: { unit: 'count', mul: 1024 },
   M: { unit: 'count', mul: 1024 ** 2 },

@@ -18,10 +18,14 @@ export interface FileReport {
 export function checkFile(file: string): FileReport {
   const r = readSource(file);
   if (!r.ok) return { file, source: undefined, diagnostics: [r.diagnostic] };
-  const res = check(r.text, file);
-  const ds = [...res.diagnostics];
-  if (res.program.decls.length === 0 && !res.syntaxErrors) ds.push(diag('LMP0905', fileSpan(file), { path: file }));
-  return { file, source: r.text, diagnostics: ds };
+  return { file, source: r.text, diagnostics: checkSource(r.text, file).diagnostics };
+}
+
+/** Check one source as `lmpc check` does (the language server uses it too): check() plus LMP0905 for a file that declares nothing. */
+export function checkSource(text: string, file: string): ReturnType<typeof check> {
+  const res = check(text, file);
+  if (res.program.decls.length > 0 || res.syntaxErrors) return res;
+  return { ...res, diagnostics: [...res.diagnostics, diag('LMP0905', fileSpan(file), { path: file })] };
 }
 
 /** Print reports (human text on stdout like tsc, or one JSON document) and return the exit code. */

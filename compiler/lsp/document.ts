@@ -1,0 +1,106 @@
+// One open document and what the server knows about it, computed lazily and only for its own
+// version: a request always reads the analysis of the text it was asked about, never another
+// version's (ranges would point into a different text).
+//
+//   parsed   the recovering parse (completion, symbols, hover need no more)
+//   checked  exactly `lmpc check` (checkSource: parse, analyze when error-free, LMP0905)
+//   index    what the checker's own walk saw: built-in calls with their category, references to
+//            declarations, parameter names (see symbols.ts)
+//   tokens   the lexer's tokens and comments (completion context, semantic tokens)
+import { fileURLToPath } from 'node:url';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { Position, Range } from 'vscode-languageserver';
+import { parse, tokenize, type ParseResult, type Span, type Token, type Comment } from '../../grammar/index.js';
+import { checkSource } from '../commands/check.js';
+import type { CheckResult } from '../index.js';
+import { buildIndex, type SymbolIndex } from './symbols.js';
+
+/** The file name diagnostics and spans carry: the path of a file: URI, else the URI itself. */
+export function fileOfUri(uri: string): string {
+  if (!uri.startsWith('file:')) return uri;
+  try {
+    return fileURLToPath(uri);
+  } catch {
+    return uri;
+  }
+}
+
+export class LmpDocument {
+  readonly uri: string;
+  readonly file: string;
+  readonly version: number;
+  readonly text: string;
+  private _parsed: ParseResult | undefined;
+  private _checked: CheckResult | undefined;
+  private _index: SymbolIndex | undefined;
+  private _tokens: { tokens: Token[]; comments: Comment[] } | undefined;
+  /** Memoized results of slow, asynchronous work (the explain report), for this version only. */
+  readonly memo = new Map<string, Promise<unknown>>();
+
+  /** An immutable snapshot: the editor's TextDocument is updated in place by later changes. */
+  readonly doc: TextDocument;
+
+  constructor(
+    live: Pick<TextDocument, 'uri' | 'version' | 'getText'>,
+    /** Whether hovers may run the explain report (slow: tests of many documents turn it off). */
+    readonly explain = true,
+  ) {
+    this.uri = live.uri;
+    this.file = fileOfUri(live.uri);
+    this.version = live.version;
+    this.text = live.getText();
+    this.doc = TextDocument.create(this.uri, 'lmp', this.version, this.text);
+  }
+
+  get parsed(): ParseResult {
+    if (this._parsed === undefined) {
+      this._parsed = this._checked ? { program: this._checked.program, diagnostics: [] } : parse(this.text, this.file);
+    }
+    return this._parsed;
+  }
+
+  get checked(): CheckResult {
+    this._checked ??= checkSource(this.text, this.file);
+    return this._checked;
+  }
+
+  /** Whether check() has run for this version (then `program` is its tree). */
+  get isChecked(): boolean {
+    return this._checked !== undefined;
+  }
+
+  /** Whether the text has a lexical or syntax error (then the tree is partial and is not formatted). */
+  get hasSyntaxErrors(): boolean {
+    if (this._checked) return this._checked.syntaxErrors;
+    return this.parsed.diagnostics.some((d) => d.severity === 'error');
+  }
+
+  get program(): ParseResult['program'] {
+    return this._checked?.program ?? this.parsed.program;
+  }
+
+  get index(): SymbolIndex {
+    this._index ??= buildIndex(this.program);
+    return this._index;
+  }
+
+  get tokens(): { tokens: Token[]; comments: Comment[] } {
+    this._tokens ??= tokenize(this.text, this.file);
+    return this._tokens;
+  }
+
+  offsetAt(p: Position): number {
+    return this.doc.offsetAt(p);
+  }
+
+  positionAt(offset: number): Position {
+    return this.doc.positionAt(offset);
+  }
+
+  range(span: Pick<Span, 'start' | 'end'>): Range {
+    return { start: this.doc.positionAt(span.start), end: this.doc.positionAt(span.end) };
+  }
+}
+
+/** Whether offset `o` lies in `span` (both ends inclusive: a cursor right after a word is on it). */
+export const within = (span: Pick<Span, 'start' | 'end'>, o: number): boolean => span.start <= o && o <= span.end;
