@@ -1,0 +1,54 @@
+// The decode section of spec.json (generate.py): the chain, stops, limits and the KV-cache policy
+// exactly as runDecode runs them (runtime/entry): the model's own attention, the decode's
+// attention clause choosing only the cache policy. Refuses what generate.py cannot express. Pure.
+import type { DecodeSpec, Frozen } from '../../runtime/entry/spec.js';
+import { cacheKeepPolicy } from '../../runtime/model/settings.js';
+import { refuse } from './refusals.js';
+
+/** Samplers generate.py implements (lmpx/sampling.py), in lmp's forms. */
+export const EXPORTED_SAMPLERS: ReadonlySet<string> = new Set([
+  'temperature', 'top_k', 'top_p', 'min_p', 'typical', 'epsilon', 'eta', 'penalties', 'logit_bias', 'allowed', 'banned', 'greedy', 'sample',
+  'mirostat', 'mirostat_v2',
+]);
+
+export interface DecodeRun {
+  readonly name: string;
+  readonly where: string;
+  readonly chain: unknown;
+  readonly seed: number;
+  readonly prompt: string | null;
+  readonly maxTokens: number | null;
+  readonly minTokens: number | null;
+  readonly stop: readonly string[];
+  readonly length: unknown;
+  readonly cache: { readonly kind: 'full' } | { readonly kind: 'sinks_window'; readonly sinks: number; readonly window: number };
+  readonly eot: number;
+}
+
+export function decodeRun(d: Frozen<DecodeSpec>): DecodeRun {
+  const tok = d.model?.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
+  if (tok.kind !== 'bytes') refuse('LMP_E_EXPORT_TOKENIZER', d, `tokenizer ${tok.kind}: generate.py encodes and decodes text with the bytes tokenizer only`);
+  for (const s of d.chain.samplers) if (!EXPORTED_SAMPLERS.has(s.name)) refuse('LMP_E_EXPORT_DECODE', d, `sampler ${s.name} is not exported (generate.py has ${[...EXPORTED_SAMPLERS].join(', ')})`);
+  let cache: DecodeRun['cache'] = { kind: 'full' };
+  const c = d.attention?.cache;
+  if (c && c.kind === 'keep') {
+    const p = cacheKeepPolicy(structuredClone(c) as Parameters<typeof cacheKeepPolicy>[0]);
+    if ('error' in p) refuse('LMP_E_EXPORT_CACHE', d, p.error);
+    cache = { kind: 'sinks_window', sinks: p.sinks, window: p.window };
+  } else if (c && c.kind !== 'full') {
+    refuse('LMP_E_EXPORT_CACHE', d, `cache ${c.kind}: ${c.kind === 'sirllm' ? 'SirLLM scores tokens by their entropy under a decaying memory' : 'InfLLM selects memory units by representative keys'}, which generate.py's KV cache does not express; run it with lmpc run`);
+  }
+  return {
+    name: d.name ?? 'decode',
+    where: d.where,
+    chain: structuredClone(d.chain.samplers),
+    seed: d.seed,
+    prompt: d.prompt && 'text' in d.prompt ? d.prompt.text : null,
+    maxTokens: d.maxTokens,
+    minTokens: d.minTokens,
+    stop: [...d.stop],
+    length: d.length ? structuredClone(d.length) : null,
+    cache,
+    eot: tok.eot,
+  };
+}

@@ -1,0 +1,6 @@
+"""lmpx: the runtime of a PyTorch package exported by `lmpc export --pytorch` (generated; do not edit).
+
+model.py (Llama, HF tensor names, lmp's safetensors + config.json), attention.py (sdpa / flex /
+flex-compiled), masks.py (mask_mods, BlockMask), positions.py (RoPE scalings, ALiBi), data.py
+(shards, bucket batch sampler), curriculum.py + rng.py (lmp's schedule, sfc32), schedule.py (LR),
+trainer.py (train.py, torchrun + FSDP2), sampling.py (generate.py's sampler chain)."""

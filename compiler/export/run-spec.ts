@@ -1,0 +1,123 @@
+// The `run` section of spec.json: what the exported package runs, derived from the IR exactly as
+// lmp's runtime derives it (runtime/entry runTrain, runtime/model/settings attentionOptions), so
+// the Python side needs no lmp logic beyond the formulas. Pure: no I/O.
+import { CAUSAL_SAME_DOCUMENT } from '../../runtime/model/llama.js';
+import { attentionOptions } from '../../runtime/model/settings.js';
+import { blockLayout, classifyBlocks, flexView, headGroups } from '../../runtime/mask/classify.js';
+import { usesDocuments } from '../../runtime/mask/eval.js';
+import type { AttentionMaskIR, MaskIR } from '../../runtime/mask/ir.js';
+import { Rng } from '../../runtime/data/rng.js';
+import type { AttentionSpec, Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
+import type { ModelConfig } from '../../runtime/model/config.js';
+import { refuse } from './refusals.js';
+
+/** FlexAttention's default block size; the block tables are computed at this granularity. */
+export const FLEX_BLOCK = 128;
+
+export interface RunAttention {
+  readonly mask: AttentionMaskIR;
+  readonly score: { readonly temperature?: number; readonly softcap?: number; readonly softplus?: { readonly power: number; readonly trainLength: number | null } };
+  readonly position: { readonly kind: 'rope' | 'alibi' | 'none'; readonly scaling?: unknown; readonly limit?: number | null };
+}
+
+const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
+
+/** The model's attention as LlamaModel gets it from runTrain/runDecode (defaults included). */
+export function runAttention(att: Frozen<AttentionSpec> | null): RunAttention {
+  if (!att) return { mask: { default: CAUSAL_SAME_DOCUMENT, groups: [] }, score: {}, position: { kind: 'rope', scaling: { kind: 'none' }, limit: null } };
+  const o = attentionOptions(thaw<AttentionSpec>(att));
+  const m = o.mask ?? CAUSAL_SAME_DOCUMENT;
+  const mask: AttentionMaskIR = 'groups' in m ? m : { default: m as MaskIR, groups: [] };
+  const s = o.score;
+  const score: RunAttention['score'] = s
+    ? {
+        ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
+        ...(s.softcap ? { softcap: s.softcap } : {}),
+        ...(s.softplus ? { softplus: { power: s.softplus.power, trainLength: Number.isFinite(s.softplus.trainLength) ? s.softplus.trainLength : null } } : {}),
+      }
+    : {};
+  const p = o.position ?? { kind: 'rope' };
+  const position: RunAttention['position'] =
+    p.kind === 'rope' ? { kind: 'rope', scaling: p.scaling ?? { kind: 'none' }, limit: p.limit ?? null } : p.kind === 'alibi' ? { kind: 'alibi', limit: p.limit ?? null } : { kind: 'none' };
+  return { mask, score, position };
+}
+
+/** The curriculum seed runTrain uses: the train's seed mixed into the curriculum's (train seed 0: unchanged). */
+export function batchOrderSeed(curriculumSeed: number, trainSeed: number): number {
+  return trainSeed === 0 ? curriculumSeed : new Rng(curriculumSeed, 0x74726e73, trainSeed).u32();
+}
+
+export function modelConfigOf(model: Frozen<ModelSpec>, loaded: ModelConfig | null): ModelConfig {
+  if (loaded) return loaded;
+  if (!model.config) return refuse('LMP_E_EXPORT_MODEL', model, 'the model has neither an architecture (arch) nor a checkpoint to load');
+  return thaw<ModelConfig>(model.config);
+}
+
+export interface BlockTables {
+  readonly block: number;
+  readonly head_group: readonly number[];
+  readonly groups: readonly { kv_num_blocks: number[]; kv_indices: number[][]; full_kv_num_blocks: number[]; full_kv_indices: number[][] }[];
+}
+
+/**
+ * lmpc's block tables for one sequence length T (queries = keys = T): lmp's closed-form
+ * classifier (runtime/mask/classify.ts) per head-group mask at the FlexAttention block size, in
+ * FlexAttention's layout (kv_num_blocks / kv_indices and their full_ twins). Valid for a batch
+ * whose sequences are each one document (or for masks that do not look at documents).
+ */
+export function blockTables(mask: AttentionMaskIR, heads: number, T: number, block = FLEX_BLOCK): BlockTables {
+  const { masks, headGroup } = headGroups(mask, heads);
+  const nQ = Math.ceil(T / block), nK = nQ;
+  const rows = (a: Int32Array): number[][] => Array.from({ length: nQ }, (_, i) => Array.from(a.subarray(i * nK, (i + 1) * nK)));
+  const groups = masks.map((m) => {
+    const v = flexView(blockLayout(classifyBlocks(m, { qLen: T, kvLen: T, tileQ: block, tileKV: block }), nQ, nK));
+    return { kv_num_blocks: Array.from(v.kvNumBlocks), kv_indices: rows(v.kvIndices), full_kv_num_blocks: Array.from(v.fullKvNumBlocks), full_kv_indices: rows(v.fullKvIndices) };
+  });
+  return { block, head_group: Array.from(headGroup), groups };
+}
+
+/** Whether per-length tables describe every batch: the mask ignores documents, or every sequence is one document (decomposition). */
+export function tabulatable(mask: AttentionMaskIR, packer: string): boolean {
+  const all = [...(mask.default ? [mask.default] : []), ...mask.groups.map((g) => g.mask)];
+  return packer === 'decompose' || !all.some(usesDocuments);
+}
+
+export interface TrainRun {
+  readonly name: string;
+  readonly where: string;
+  readonly steps: number;
+  readonly accumulate: number;
+  readonly clip: number | null;
+  readonly optimizer: { readonly lr: number; readonly beta1: number; readonly beta2: number; readonly weightDecay: number; readonly eps: number };
+  readonly schedule: TrainSpec['schedule'];
+  readonly curriculum: unknown;
+  readonly data: string;
+  readonly evals: readonly { every: number; data: string; label: string; by: string }[];
+  readonly checkpoint: { dir: string; every: number } | null;
+  readonly log: string | null;
+}
+
+/** The train section: optimizer, schedule, the curriculum as runTrain runs it (ranks 1, mixed seed), shard folders. */
+export function trainRun(spec: Frozen<TrainSpec>, dataDir: string, evalDirs: readonly string[]): TrainRun {
+  const o = spec.optimizer;
+  if (o.kind !== 'adamw') return refuse('LMP_E_EXPORT_UNSUPPORTED', spec, `optimizer ${o.kind}: lmp trains with adamw only, and so does the export`);
+  const cur = thaw(spec.curriculum.config);
+  const evals = spec.evals.map((ev, i) => {
+    if (!ev.perplexity) return refuse('LMP_E_EXPORT_EVAL', spec, `periodic eval ${ev.eval ?? ev.task?.task ?? '?'}: only perplexity(D.split, by: ...) is exported`);
+    return { every: ev.every, data: evalDirs[i]!, label: `${ev.perplexity.data.name}.${ev.perplexity.split}`, by: ev.perplexity.by };
+  });
+  return {
+    name: spec.name ?? 'train',
+    where: spec.where,
+    steps: spec.steps,
+    accumulate: spec.accumulate,
+    clip: spec.clip,
+    optimizer: { lr: o.lr, beta1: o.beta1, beta2: o.beta2, weightDecay: o.weightDecay, eps: o.eps },
+    schedule: thaw(spec.schedule),
+    curriculum: { ...cur, ranks: 1, seed: batchOrderSeed(cur.seed, spec.seed) },
+    data: dataDir,
+    evals,
+    checkpoint: spec.checkpoint ? { dir: spec.checkpoint.dir, every: spec.checkpoint.every } : null,
+    log: spec.log,
+  };
+}
