@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LlamaModel } from '../../runtime/model/llama.js';
 import { readSafetensors } from '../../runtime/model/safetensors.js';
 import { exportFile, STAMP, type ExportResult } from './index.js';
-import { batchOrderSeed, blockTables } from './run-spec.js';
+import { batchOrderSeed } from '../../runtime/entry/index.js';
+import { blockTables } from './run-spec.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmp-export-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { attentionOptions } from '../../runtime/model/settings.js';
 import { blockLayout, classifyBlocks, flexView, headGroups } from '../../runtime/mask/classify.js';
 import { usesDocuments } from '../../runtime/mask/eval.js';
 import type { AttentionMaskIR, MaskIR } from '../../runtime/mask/ir.js';
-import { Rng } from '../../runtime/data/rng.js';
+import { batchOrderSeed } from '../../runtime/entry/index.js';
 import type { AttentionSpec, Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
 import type { ModelConfig } from '../../runtime/model/config.js';
 import { refuse } from './refusals.js';
@@ -42,10 +42,6 @@ export function runAttention(att: Frozen<AttentionSpec> | null): RunAttention {
   return { mask, score, position };
 }
 
-/** The curriculum seed runTrain uses: the train's seed mixed into the curriculum's (train seed 0: unchanged). */
-export function batchOrderSeed(curriculumSeed: number, trainSeed: number): number {
-  return trainSeed === 0 ? curriculumSeed : new Rng(curriculumSeed, 0x74726e73, trainSeed).u32();
-}
 
 export function modelConfigOf(model: Frozen<ModelSpec>, loaded: ModelConfig | null): ModelConfig {
   if (loaded) return loaded;

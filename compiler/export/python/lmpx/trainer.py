@@ -41,6 +41,7 @@ def parse_args(argv, run):
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint folder's latest checkpoint")
     p.add_argument("--attention", default="auto", help="auto (cuda: flex-compiled, cpu: sdpa), sdpa, flex, flex-compiled")
     p.add_argument("--checkpoint-dir", help="checkpoint folder (default: the file's `checkpoint`, else checkpoints/NAME in the package)")
+    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default: the file's `checkpoint ... every`, else only after the last step)")
     p.add_argument("--init", help="initial weights: a model directory (default: weights/init, lmp's seeded init)")
     p.add_argument("--schedule-check-every", type=int, default=10, help="all-gather and compare the ranks' schedule hash every N steps (fatal on mismatch)")
     p.add_argument("--schedule-log", help="folder: each rank appends its steps (bucket, members, schedule hash) to rank<R>.jsonl")
@@ -100,7 +101,7 @@ def _train(spec, run, args, package_dir, device, rank, world, distributed):
     model.tables = spec["run"].get("blockTables") or {}
     _say(rank, f"lmpx: attention path {model.settings.describe(model.path)}; {world} rank(s) on {device}; {total} steps")
     ck_dir = args.checkpoint_dir or (S.path(package_dir, run["checkpoint"]["dir"]) if run["checkpoint"] else os.path.join(package_dir, "checkpoints", run["name"]))
-    every = run["checkpoint"]["every"] if run["checkpoint"] else 0
+    every = args.checkpoint_every if args.checkpoint_every is not None else (run["checkpoint"]["every"] if run["checkpoint"] else 0)
     log_path = args.log or (S.path(package_dir, run["log"]) if run["log"] else None)
     latest = _latest(ck_dir)
     if args.resume and latest is None:

@@ -1,0 +1,248 @@
+// The PyTorch export against lmp's own runtime (needs torch: `npm run test:python` sets LMP_PYTHON
+// to .venv-lmp's interpreter; without it every test here is skipped with a note). References are
+// lmp's: runTrain's per-step losses, the fused attention kernels (forward and backward), the dense
+// mask reference, the model's RoPE. Tolerances: attention forward 2e-5 + 2e-4|ref| and backward
+// 1e-4 + 1e-3|ref| (lmp's own kernel tolerances); training losses 1e-4 relative (the issue's bound).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { check } from '../index.js';
+import { lower } from '../lower/index.js';
+import { runTrain, type TrainSpec, type Frozen } from '../../runtime/entry/index.js';
+import { attentionBackward, attentionForward, alibiSlopes } from '../../runtime/attention/index.js';
+import { denseMask } from '../../runtime/mask/eval.js';
+import { maskForHead } from '../../runtime/mask/classify.js';
+import type { AttentionMaskIR, MaskIR } from '../../runtime/mask/ir.js';
+import { kernels } from '../../runtime/model/kernels.js';
+import { rotate } from '../../runtime/model/rope.js';
+import { Rng } from '../../runtime/data/rng.js';
+import { exportFile } from './index.js';
+import { blockTables } from './run-spec.js';
+
+const PY = process.env['LMP_PYTHON'];
+if (!PY) console.warn('compiler/export/torch.test.ts skipped: LMP_PYTHON is not set (`npm run test:python` creates .venv-lmp with torch and runs these tests)');
+const tmp = mkdtempSync(join(tmpdir(), 'lmp-torch-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const HERE = resolve('compiler/export');
+const env = { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' };
+
+function py(args: string[], cwd = tmp): string {
+  try {
+    return execFileSync(PY!, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+  } catch (e) {
+    const x = e as { stderr?: string; stdout?: string };
+    throw new Error(`${PY} ${args.join(' ')} failed:\n${x.stderr ?? ''}${x.stdout ?? ''}`);
+  }
+}
+const torchrun = (): string => join(dirname(PY!), 'torchrun');
+
+function close(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  let worst = 0, at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const err = Math.abs(a[i]! - b[i]!) - (atol + rtol * Math.abs(b[i]!));
+    if (err > worst) [worst, at] = [err, i];
+  }
+  expect(at, `${what}: element ${at} is ${a[at]} vs lmp ${b[at]}`).toBe(-1);
+}
+
+const specOf = (file: string, name: string): Frozen<TrainSpec> => {
+  const r = check(readFileSync(file, 'utf8'), file);
+  return lower(r.program).decls.find((d) => d.name === name)!.spec as Frozen<TrainSpec>;
+};
+
+interface LogLine { step: number; loss?: number; eval?: string; overall?: { loss: number }; by_length?: { length: number; loss: number }[] }
+const readLog = (p: string): LogLine[] => readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogLine);
+const losses = (log: LogLine[]): number[] => log.filter((l) => l.loss !== undefined && l.eval === undefined).map((l) => l.loss!);
+
+describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
+  const quick = join(tmp, 'quick');
+  beforeAll(async () => {
+    const r = await exportFile('examples/quickstart.lmp', { target: 'quick', outDir: quick });
+    if (!r.ok) throw new Error('export failed');
+  });
+
+  it.each([
+    ['examples/quickstart.lmp', 'quick', 'decomposition + Grow-P2'],
+    ['compiler/export/fixtures/prepack.lmp', 'packed', 'prepacked, document-masked, accumulate 2, clip'],
+  ])('10 training steps of train.py reproduce lmp\'s losses (%s %s: %s)', async (file, target, _what) => {
+    const dir = join(tmp, `parity-${target}`);
+    const r = await exportFile(file, { target, outDir: dir });
+    if (!r.ok) throw new Error('export failed');
+    const ref = await runTrain(specOf(file, target), { baseDir: dirname(resolve(file)), steps: 10 });
+    py(['train.py', '--steps', '10', '--log', join(dir, 'log.jsonl'), '--checkpoint-dir', join(dir, 'ck')], dir);
+    const log = readLog(join(dir, 'log.jsonl'));
+    const got = losses(log);
+    expect(got.length).toBe(10);
+    close(got, ref.losses, 0, 1e-4, `${target} losses`);
+    const ev = log.filter((l) => l.eval === 'perplexity');
+    expect(ev.length).toBe(ref.evals.length);
+    for (let i = 0; i < ev.length; i++) {
+      close([ev[i]!.overall!.loss], [ref.evals[i]!.overall.loss], 0, 1e-4, 'eval overall');
+      close(ev[i]!.by_length!.map((b) => b.loss), ref.evals[i]!.by_length.map((b) => b.loss), 0, 1e-4, 'eval by length');
+    }
+  });
+
+  it('torchrun --nproc-per-node 2 (gloo, FSDP2) matches one process; the ranks\' schedules agree and split each batch', () => {
+    const one = join(tmp, 'one'), two = join(tmp, 'two');
+    py(['train.py', '--steps', '10', '--log', join(one, 'log.jsonl'), '--checkpoint-dir', join(one, 'ck'), '--schedule-log', join(one, 'sched')], quick);
+    execFileSync(torchrun(), ['--nproc-per-node', '2', '--master-port', '29517', '--', 'train.py', '--steps', '10', '--log', join(two, 'log.jsonl'), '--checkpoint-dir', join(two, 'ck'), '--schedule-log', join(two, 'sched'), '--schedule-check-every', '1'], { cwd: quick, env, stdio: 'pipe' });
+    close(losses(readLog(join(two, 'log.jsonl'))), losses(readLog(join(one, 'log.jsonl'))), 0, 1e-5, '2 ranks vs 1');
+    type S = { step: number; length: number; global: number; members: number[]; hash: number };
+    const rd = (p: string): S[] => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as S);
+    const single = rd(join(one, 'sched', 'rank0.jsonl')), r0 = rd(join(two, 'sched', 'rank0.jsonl')), r1 = rd(join(two, 'sched', 'rank1.jsonl'));
+    expect(r0.length).toBe(10);
+    for (let i = 0; i < 10; i++) {
+      expect([r0[i]!.length, r0[i]!.hash]).toEqual([r1[i]!.length, r1[i]!.hash]);
+      expect(r0[i]!.length).toBe(single[i]!.length);
+      expect(r0[i]!.members.length * 2).toBe(single[i]!.members.length);
+      expect([...r0[i]!.members, ...r1[i]!.members]).toEqual(single[i]!.members);
+    }
+    // the checkpoint is lmp's model directory: the same weights as one process's
+    const w2 = readFileSync(join(two, 'ck', 'step-00000010', 'model.safetensors')), w1 = readFileSync(join(one, 'ck', 'step-00000010', 'model.safetensors'));
+    expect(w2.length).toBe(w1.length);
+  });
+
+  it('kill + resume under torchrun continues identically', async () => {
+    const full = join(tmp, 'two'), cut = join(tmp, 'cut');
+    const args = ['--nproc-per-node', '2', '--master-port', '29519', '--', 'train.py', '--steps', '10', '--log', join(cut, 'log.jsonl'), '--checkpoint-dir', join(cut, 'ck'), '--checkpoint-every', '3'];
+    const child = spawn(torchrun(), args, { cwd: quick, env, stdio: 'ignore', detached: true });
+    let done = false;
+    const exited = new Promise<void>((r) => child.on('exit', () => ((done = true), r())));
+    // kill the whole process group once step 5 is logged (the checkpoint of step 3 is on disk)
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (done) throw new Error('torchrun exited before it was killed');
+      if (existsSync(join(cut, 'log.jsonl')) && losses(readLog(join(cut, 'log.jsonl'))).length >= 5) break;
+    }
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    const before = losses(readLog(join(cut, 'log.jsonl'))).length;
+    expect(before).toBeGreaterThanOrEqual(5);
+    expect(before).toBeLessThan(10);
+    execFileSync(torchrun(), [...args.slice(0, 2), '--master-port', '29521', ...args.slice(4), '--resume'], { cwd: quick, env, stdio: 'pipe' });
+    const a = losses(readLog(join(cut, 'log.jsonl'))), b = losses(readLog(join(full, 'log.jsonl')));
+    expect(a.length).toBe(10);
+    expect(a).toEqual(b);
+  });
+
+  it('attention: the sdpa path (forward, gradients) and FlexAttention (forward) equal lmp\'s fused kernels', () => {
+    const rng = new Rng(11);
+    const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.float() * 2 - 1);
+    const docsOf = (B: number, T: number, cut: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => Math.floor((i % T) / cut) + 10 * Math.floor(i / T));
+    const CSD: MaskIR = { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }] };
+    const C: MaskIR = { op: 'causal' };
+    const one = (m: MaskIR): AttentionMaskIR => ({ default: m, groups: [] });
+    type Case = { name: string; mask: AttentionMaskIR; score?: { temperature?: number; softcap?: number; softplus?: { power: number; trainLength: number } }; position: { kind: 'none' | 'alibi' | 'rope'; limit?: number; scaling?: unknown }; docs?: number; restart?: boolean; T?: number };
+    const cases: Case[] = [
+      { name: 'causal & same_document, GQA', mask: one(CSD), position: { kind: 'none' }, docs: 23 },
+      { name: 'head groups', mask: { default: undefined, groups: [{ from: 0, to: 1, mask: { op: 'and', args: [C, { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 8 }] }] } }, { from: 2, to: 3, mask: C }] }, position: { kind: 'none' } },
+      { name: 'prefix, temperature', mask: one({ op: 'prefix', length: 20 }), score: { temperature: 0.8 }, position: { kind: 'none' } },
+      { name: 'chunked, no causality', mask: one({ op: 'chunked', size: 16 }), position: { kind: 'none' } },
+      { name: 'softcap', mask: one(C), score: { softcap: 2 }, position: { kind: 'none' } },
+      { name: 'alibi with a limit', mask: one(C), position: { kind: 'alibi', limit: 10 } },
+      { name: 'softplus', mask: one(C), score: { softplus: { power: 2, trainLength: 16 } }, position: { kind: 'none' } },
+      { name: 'rope limit, positions per document', mask: one(CSD), position: { kind: 'rope', limit: 12, scaling: { kind: 'none' } }, docs: 31, restart: true },
+      { name: 'rope limit + yarn', mask: one(C), position: { kind: 'rope', limit: 9, scaling: { kind: 'yarn', factor: 4, originalLength: 32 } } },
+      { name: 'empty rows (causal & not window 4)', mask: one({ op: 'and', args: [C, { op: 'not', arg: { op: 'window', size: 4 } }] }), position: { kind: 'none' } },
+      { name: 'longer than a flex block', mask: one(CSD), position: { kind: 'none' }, docs: 90, T: 150 },
+    ];
+    const H = 4, Hk = 2, D = 16, B = 2;
+    const inputs = cases.map((c) => {
+      const T = c.T ?? 70;
+      const q = rnd(B * T * H * D), k = rnd(B * T * Hk * D), v = rnd(B * T * Hk * D), dout = rnd(B * T * H * D);
+      const docIds = c.docs ? docsOf(B, T, c.docs) : undefined;
+      const cu = Int32Array.from({ length: B + 1 }, (_, i) => i * T);
+      const position =
+        c.position.kind === 'alibi' ? { kind: 'alibi' as const, distanceLimit: c.position.limit! }
+        : c.position.kind === 'rope' ? { kind: 'rope' as const, rope: { base: 10000, scaling: c.position.scaling as never }, distanceLimit: c.position.limit!, restartPerDocument: c.restart ?? false }
+        : { kind: 'none' as const };
+      const inp = { q, k, v, heads: H, kvHeads: Hk, headDim: D, cuSeqlens: cu, ...(docIds ? { docIds } : {}), mask: c.mask, score: { scale: 1 / Math.sqrt(D), ...c.score }, position };
+      const f = attentionForward(inp);
+      const g = attentionBackward({ ...inp, out: f.out, lse: f.lse, dout });
+      const spec = { mask: c.mask, score: c.score ?? {}, position: { kind: c.position.kind, scaling: c.position.scaling ?? null, limit: c.position.limit ?? null } };
+      return { json: { name: c.name, B, T, heads: H, kvHeads: Hk, headDim: D, q: [...q], k: [...k], v: [...v], dout: [...dout], docs: docIds ? [...docIds] : null, spec, base: 10000, restartPerDocument: c.restart ?? false }, ref: { out: f.out, ...g } };
+    });
+    writeFileSync(join(tmp, 'att-in.json'), JSON.stringify(inputs.map((x) => x.json)));
+    py([join(HERE, 'testing', 'check_attention.py'), quick, join(tmp, 'att-in.json'), join(tmp, 'att-out.json')]);
+    const got = JSON.parse(readFileSync(join(tmp, 'att-out.json'), 'utf8')) as { name: string; out: number[]; dq: number[]; dk: number[]; dv: number[]; flex?: number[] }[];
+    got.forEach((g, i) => {
+      const ref = inputs[i]!.ref;
+      close(g.out, ref.out, 2e-5, 2e-4, `${g.name}: out`);
+      close(g.dq, ref.dq, 1e-4, 1e-3, `${g.name}: dq`);
+      close(g.dk, ref.dk, 1e-4, 1e-3, `${g.name}: dk`);
+      close(g.dv, ref.dv, 1e-4, 1e-3, `${g.name}: dv`);
+      if (cases[i]!.position.kind !== 'rope') close(g.flex!, ref.out, 2e-5, 2e-4, `${g.name}: flex out`);
+    });
+  });
+
+  it('masks: the mask_mods, the BlockMask from lmpc\'s tables and create_block_mask have lmp\'s dense form', () => {
+    const C: MaskIR = { op: 'causal' };
+    const masks: [string, AttentionMaskIR][] = [
+      ['full', { default: { op: 'full' }, groups: [] }],
+      ['causal', { default: C, groups: [] }],
+      ['window(1)', { default: { op: 'window', size: 1 }, groups: [] }],
+      ['causal & window(5)', { default: { op: 'and', args: [C, { op: 'window', size: 5 }] }, groups: [] }],
+      ['sink(3)', { default: { op: 'sink', count: 3 }, groups: [] }],
+      ['prefix(7)', { default: { op: 'prefix', length: 7 }, groups: [] }],
+      ['chunked(4)', { default: { op: 'chunked', size: 4 }, groups: [] }],
+      ['same_document', { default: { op: 'same_document' }, groups: [] }],
+      ['causal & same_document', { default: { op: 'and', args: [C, { op: 'same_document' }] }, groups: [] }],
+      ['lambda: causal & (sink(4) | window(1k))', { default: { op: 'and', args: [C, { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 1024 }] }] }, groups: [] }],
+      ['causal & !window(3)', { default: { op: 'and', args: [C, { op: 'not', arg: { op: 'window', size: 3 } }] }, groups: [] }],
+      ['hybrid heads', { default: undefined, groups: [{ from: 0, to: 1, mask: { op: 'and', args: [C, { op: 'or', args: [{ op: 'sink', count: 2 }, { op: 'window', size: 6 }] }] } }, { from: 2, to: 3, mask: C }] }],
+    ];
+    const layouts: [string, (T: number) => Int32Array][] = [
+      ['one document', (T) => new Int32Array(T)],
+      ['documents of length 1', (T) => Int32Array.from({ length: T }, (_, i) => i)],
+      ['documents of 1, 5, 60, ...', (T) => { const cuts = [1, 5, 60, 61, 130]; return Int32Array.from({ length: T }, (_, i) => cuts.filter((c) => c <= i).length); }],
+    ];
+    const H = 4;
+    const cases: { json: unknown; ref: string }[] = [];
+    for (const T of [1, 7, 130, 257])
+      for (const [mn, m] of masks)
+        for (const [ln, lay] of layouts) {
+          const docs = lay(T);
+          const ref = new Uint8Array(H * T * T);
+          for (let h = 0; h < H; h++) ref.set(denseMask(maskForHead(m, h), { qLen: T, kvLen: T, docIds: docs }), h * T * T);
+          const oneDoc = ln === 'one document';
+          // FlexAttention's own output (eager, it materializes T x T scores) on the shorter lengths
+          cases.push({ json: { name: `${mn} T=${T} ${ln}`, mask: m, heads: H, T, docs: [...docs], tables: oneDoc ? blockTables(m, H, T) : null, flex: T <= 130 }, ref: ref.join('') });
+        }
+    writeFileSync(join(tmp, 'mask-in.json'), JSON.stringify(cases.map((c) => c.json)));
+    py([join(HERE, 'testing', 'check_masks.py'), quick, join(tmp, 'mask-in.json'), join(tmp, 'mask-out.json')]);
+    const got = JSON.parse(readFileSync(join(tmp, 'mask-out.json'), 'utf8')) as { name: string; dense: string; created: string; tables?: string; flex?: string }[];
+    expect(got.length).toBe(cases.length);
+    got.forEach((g, i) => {
+      const ref = cases[i]!.ref;
+      expect(g.dense === ref, `${g.name}: mask_mod dense`).toBe(true);
+      expect(g.created === ref, `${g.name}: create_block_mask`).toBe(true);
+      if (g.tables !== undefined) expect(g.tables === ref, `${g.name}: lmpc tables`).toBe(true);
+      // FlexAttention outputs 0 for a row that sees nothing, as lmp does
+      if (g.flex !== undefined) expect(g.flex === ref, `${g.name}: flex attends`).toBe(true);
+    });
+  });
+
+  it('positions: RoPE with every scaling rotates as lmp\'s model does; ALiBi slopes are lmp\'s', () => {
+    const rng = new Rng(5);
+    const K = kernels();
+    const scalings = [
+      { kind: 'none' }, { kind: 'linear', factor: 4 }, { kind: 'ntk', factor: 8 }, { kind: 'yarn', factor: 4, originalLength: 64 }, { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 },
+    ] as const;
+    const n = 50, H = 3, D = 32;
+    const cases = scalings.map((s) => {
+      const x = Float32Array.from({ length: n * H * D }, () => rng.float() * 2 - 1);
+      const positions = Int32Array.from({ length: n }, (_, i) => (i * 37) % 900);
+      const y = x.slice();
+      rotate(K, y, n, H, D, positions, 10000, s.kind === 'none' ? undefined : (s as never), false);
+      return { json: { name: s.kind, n, heads: H, headDim: D, x: [...x], positions: [...positions], base: 10000, scaling: s }, ref: y };
+    });
+    writeFileSync(join(tmp, 'rope-in.json'), JSON.stringify(cases.map((c) => c.json)));
+    py([join(HERE, 'testing', 'check_rope.py'), quick, join(tmp, 'rope-in.json'), join(tmp, 'rope-out.json')]);
+    const got = JSON.parse(readFileSync(join(tmp, 'rope-out.json'), 'utf8')) as { name: string; y: number[]; alibi: number[] }[];
+    got.forEach((g, i) => close(g.y, cases[i]!.ref, 1e-6, 1e-5, `rope ${g.name}`));
+    close(got[0]!.alibi, alibiSlopes(H), 0, 1e-7, 'alibi slopes (3 heads: the interpolated form)');
+  });
+});
