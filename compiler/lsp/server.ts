@@ -2,8 +2,9 @@
 //
 // Diagnostics are debounced per document with a leading edge: a change after a quiet spell is
 // checked at once (the user sees the result of their last keystroke as fast as the checker
-// allows), and further changes within `debounceMs` of a check are folded into one check at the
-// end of that window. Each publish carries the version it was computed from.
+// allows; a request that came with the change is answered first), and further changes within
+// `debounceMs` of a check are folded into one check at the end of that window. Each publish
+// carries the version it was computed from.
 //
 // No handler can take the server down: an exception in one is logged and answered as an
 // internal error (requests) or skipped (notifications); the process keeps serving.
@@ -30,10 +31,17 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_DEBOUNCE_MS = 200;
+/** The wait of the leading edge (see Debouncer). */
+export const LEAD_MS = 4;
 
-/** Per-document scheduling of checks: leading edge, then at most one check per window. */
+/**
+ * Per-document scheduling of checks: leading edge, then at most one check per window. The
+ * leading edge waits LEAD_MS, so that a request sent with the change (an editor asks for
+ * completion right after a keystroke) is read, answered and written out before the check takes
+ * the thread.
+ */
 export class Debouncer {
-  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly pending = new Map<string, { cancelled: boolean; timer?: ReturnType<typeof setTimeout> }>();
   private readonly lastRun = new Map<string, number>();
   constructor(
     private windowMs: number,
@@ -43,21 +51,26 @@ export class Debouncer {
     this.windowMs = ms;
   }
   schedule(uri: string): void {
-    if (this.timers.has(uri)) return;
+    if (this.pending.has(uri)) return;
     const wait = Math.max(0, (this.lastRun.get(uri) ?? -Infinity) + this.windowMs - performance.now());
-    this.timers.set(
-      uri,
-      setTimeout(() => {
-        this.timers.delete(uri);
-        this.lastRun.set(uri, performance.now());
-        this.run(uri);
-      }, wait),
-    );
+    const job: { cancelled: boolean; timer?: ReturnType<typeof setTimeout> } = { cancelled: false };
+    this.pending.set(uri, job);
+    const fire = (): void => {
+      if (job.cancelled) return;
+      this.pending.delete(uri);
+      this.lastRun.set(uri, performance.now());
+      this.run(uri);
+    };
+    // Then one more turn (setImmediate): answers already handled are written out first.
+    job.timer = setTimeout(() => setImmediate(fire), Math.max(LEAD_MS, wait));
   }
   cancel(uri: string): void {
-    const t = this.timers.get(uri);
-    if (t !== undefined) clearTimeout(t);
-    this.timers.delete(uri);
+    const job = this.pending.get(uri);
+    if (job) {
+      job.cancelled = true;
+      if (job.timer !== undefined) clearTimeout(job.timer);
+    }
+    this.pending.delete(uri);
     this.lastRun.delete(uri);
   }
 }

@@ -9,7 +9,7 @@ import { LSPErrorCodes, ResponseError, type Range } from 'vscode-languageserver'
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { main } from '../cli.js';
 import { examples, EXAMPLES_DIR, fuzzCorpus, rng } from '../../grammar/test-util.js';
-import { Debouncer } from './server.js';
+import { Debouncer, LEAD_MS } from './server.js';
 import { LmpService } from './service.js';
 import { LEGEND } from './semantic.js';
 import { applyEdits, TestHost } from './test-host.js';
@@ -196,25 +196,36 @@ describe('versions', () => {
 
 describe('debouncer', () => {
   afterEach(() => void vi.useRealTimers());
-  it('checks a change after a quiet spell at once, and folds a burst into one check at the window end', () => {
+  it('checks a change after a quiet spell at once (after LEAD_MS), and folds a burst into one check at the window end', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const runs: number[] = [];
     const d = new Debouncer(100, () => runs.push(performance.now()));
+    // Advance the fake clock, then let the real setImmediate the debouncer ends with run.
+    const advance = async (ms: number) => {
+      vi.advanceTimersByTime(ms);
+      await new Promise((r) => setImmediate(r));
+    };
     const t0 = performance.now();
     d.schedule('u');
-    vi.advanceTimersByTime(0);
-    expect(runs.map((t) => t - t0)).toEqual([0]);
+    await advance(LEAD_MS - 1);
+    expect(runs).toEqual([]);
+    await advance(1);
+    expect(runs.map((t) => t - t0)).toEqual([LEAD_MS]);
     for (let i = 0; i < 5; i++) {
-      vi.advanceTimersByTime(10);
+      await advance(10);
       d.schedule('u');
     }
-    vi.advanceTimersByTime(49);
+    await advance(100 + LEAD_MS - 55); // the burst ended at LEAD_MS + 50
     expect(runs.length).toBe(1);
-    vi.advanceTimersByTime(1);
-    expect(runs.map((t) => t - t0)).toEqual([0, 100]);
-    vi.advanceTimersByTime(500);
+    await advance(1);
+    expect(runs.map((t) => t - t0)).toEqual([LEAD_MS, 100 + LEAD_MS]);
+    await advance(500);
     d.schedule('u');
-    vi.advanceTimersByTime(0);
+    await advance(LEAD_MS);
+    expect(runs.length).toBe(3);
+    d.schedule('u');
+    d.cancel('u');
+    await advance(1000);
     expect(runs.length).toBe(3);
   });
 });

@@ -115,7 +115,19 @@ function mismatch(text: string, at: readonly (readonly string[] | undefined)[], 
 describe('TextMate grammar', () => {
   it('is what the generator makes from the lexer, the clause table and the registry', () => {
     const text = grammarText();
-    expect(readFileSync(GRAMMAR_FILE, 'utf8')).toBe(text);
+    // Stale after a change to the lexer, the clause table or the registry: `npm run gen:spec` regenerates it.
+    expect(readFileSync(GRAMMAR_FILE, 'utf8') === text, `${GRAMMAR_FILE} is stale: run npm run gen:spec (or UPDATE_SNAPSHOTS=1 npx vitest run compiler/lsp/tmlanguage.test.ts)`).toBe(true);
+  });
+
+  it('is the grammar the VS Code extension contributes for .lmp, next to a client that runs lmpc lsp --stdio', () => {
+    const manifest = JSON.parse(readFileSync('editors/vscode/package.json', 'utf8')) as {
+      contributes: { languages: { id: string; extensions: string[] }[]; grammars: { language: string; scopeName: string; path: string }[] };
+      scripts: Record<string, string>;
+    };
+    expect(manifest.contributes.languages).toEqual([expect.objectContaining({ id: 'lmp', extensions: ['.lmp'] })]);
+    expect(manifest.contributes.grammars).toEqual([{ language: 'lmp', scopeName: SCOPE, path: './syntaxes/lmp.tmLanguage.json' }]);
+    expect(readFileSync('editors/vscode/scripts/copy-grammar.mjs', 'utf8')).toContain("'grammar', 'lmp.tmLanguage.json'");
+    expect(readFileSync('editors/vscode/extension.js', 'utf8')).toContain("'lsp', '--stdio'");
   });
 
   it('tokenizes every example and conformance input as the lexer does', () => {

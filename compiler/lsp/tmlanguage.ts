@@ -3,8 +3,8 @@
 // kinds and their clauses and modifiers from the clause table (grammar/clauses.ts), built-ins by
 // category from the registry, following each clause's semantics (a `mask` clause scopes mask
 // primitives, a `policy` samplers, `position` encodings and, through rope's `scale:`, RoPE
-// scalings). `UPDATE_SNAPSHOTS=1 npx vitest run compiler/lsp/tmlanguage.test.ts` rewrites the
-// file; the test fails when the committed one differs from what this produces.
+// scalings). `npm run gen:spec` (with the spec files) rewrites it; compiler/lsp/tmlanguage.test.ts
+// fails when the committed file differs from what this produces.
 //
 // Scopes: keyword.declaration (declaration kinds), entity.name.type.declaration (their names),
 // keyword.other.from / entity.other.inherited-class, keyword.other.clause, keyword.other.modifier,
