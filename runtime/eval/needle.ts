@@ -17,9 +17,12 @@ export function joinQuery(keys: readonly string[]): string {
   return keys.length === 1 ? keys[0]! : `${keys.slice(0, -1).join(', ')}, and ${keys[keys.length - 1]}`;
 }
 
+/** The whole prompt: intro, the haystack (filler with the needles), the question for `query`. */
+export const needlePrompt = (hay: string, query: string): string => `${NEEDLE_INTRO}\n${hay}\n${needleQuestion(query)}`;
+
 // Key words (RULER draws adjective-noun pairs from the wonderwords lists; these are ours).
-const ADJECTIVES = 'ancient brave calm curious damp eager fancy gentle hollow icy jolly keen lively mellow nimble odd plain quiet rapid rusty shiny silent tidy upbeat vast wary witty young zesty amber'.split(' ');
-const NOUNS = 'anchor badger candle dolphin engine falcon garden harbor island jacket kettle lantern meadow needle orchard pebble quarry rocket saddle teapot umbrella violin walrus yacht zipper beacon cactus drum ferry glacier'.split(' ');
+export const ADJECTIVES = 'ancient brave calm curious damp eager fancy gentle hollow icy jolly keen lively mellow nimble odd plain quiet rapid rusty shiny silent tidy upbeat vast wary witty young zesty amber'.split(' ');
+export const NOUNS = 'anchor badger candle dolphin engine falcon garden harbor island jacket kettle lantern meadow needle orchard pebble quarry rocket saddle teapot umbrella violin walrus yacht zipper beacon cactus drum ferry glacier'.split(' ');
 
 export interface NeedleParams {
   readonly lengths: readonly number[];
@@ -71,7 +74,7 @@ export function needleSamples(p: NeedleParams, seed: number, count: CountTokens)
         const query = joinQuery(keys.slice(0, p.queries));
         const build = (n: number): string => {
           const inserts: Insert[] = [{ at: depthIndex(depth, n), text: first }, ...rest.map((r) => ({ at: Math.floor(r.pos * (n + 1)), text: r.text }))];
-          return `${NEEDLE_INTRO}\n${haystack(n, inserts)}\n${needleQuestion(query)}`;
+          return needlePrompt(haystack(n, inserts), query);
         };
         const fit = fitFiller(length, count, build, `needle length ${length}`);
         const references = values.slice(0, p.queries).flat();

@@ -8,6 +8,9 @@ import type { EvalSample } from './types.js';
 export const PASSKEY_QUESTION = 'What is the pass key? The pass key is';
 export const passkeyNeedle = (key: string): string => `The pass key is ${key}. Remember it. ${key} is the pass key.`;
 
+/** The whole prompt: the haystack (filler with the needle), then the question. */
+export const passkeyPrompt = (hay: string): string => `${hay}\n${PASSKEY_QUESTION}`;
+
 export interface PasskeyParams {
   readonly lengths: readonly number[];
   readonly depths: number;
@@ -30,7 +33,7 @@ export function passkeySamples(p: PasskeyParams, seed: number, count: CountToken
       for (let s = 0; s < p.samples; s++) {
         const key = String(10000 + rng.int(90000));
         const needle = passkeyNeedle(key);
-        const build = (n: number): string => `${haystack(n, [{ at: depthIndex(depth, n), text: needle }])}\n${PASSKEY_QUESTION}`;
+        const build = (n: number): string => passkeyPrompt(haystack(n, [{ at: depthIndex(depth, n), text: needle }]));
         const fit = fitFiller(length, count, build, `passkey length ${length}`);
         out.push({ index: out.length, cell: { length, depth }, prompt: fit.text, promptTokens: fit.tokens, references: [key], fillerSentences: fit.n });
       }

@@ -10,6 +10,10 @@ export const THREADING_INTRO = 'Below is a JSON object of key-value pairs. Every
 export const threadingQuestion = (start: string, steps: number): string =>
   `Start at the key ${start}. Look up its value, then look up that value as a key, and so on: follow the thread for ${steps} ${steps === 1 ? 'step' : 'steps'}. What is the value at the end of the thread? The value at the end of the thread is`;
 
+/** The whole prompt: intro, the object of `"key": "value"` pairs (one per line), the question. */
+export const threadingPrompt = (pairs: readonly { readonly k: string; readonly v: string }[], start: string, steps: number): string =>
+  `${THREADING_INTRO}\n{\n${pairs.map((x) => `  "${x.k}": "${x.v}"`).join(',\n')}\n}\n${threadingQuestion(start, steps)}`;
+
 /** A random version-4-shaped UUID (lowercase hex) from the Rng. */
 export function uuid(rng: Rng): string {
   const hex = (n: number): string => Array.from({ length: n }, () => '0123456789abcdef'[rng.int(16)]).join('');
@@ -62,7 +66,7 @@ export function threadingSamples(p: ThreadingParams, seed: number, count: CountT
           while (j < ins.length && ins[j]!.at <= i) all.push(ins[j++]!);
           if (i < n) all.push(pairs[i]!);
         }
-        return `${THREADING_INTRO}\n{\n${all.map((x) => `  "${x.k}": "${x.v}"`).join(',\n')}\n}\n${threadingQuestion(thread[0]!, p.steps)}`;
+        return threadingPrompt(all, thread[0]!, p.steps);
       };
       const fit = fitFiller(length, count, build, `threading length ${length}`);
       out.push({ index: out.length, cell: { length }, prompt: fit.text, promptTokens: fit.tokens, references: [thread[p.steps]!], fillerSentences: fit.n });

@@ -11,6 +11,10 @@ export const tsortIntro = (n: number): string =>
 export const tsortQuestion = (n: number): string =>
   `Give the segment numbers in the order in which the segments appear in the original text, as a list of ${n} numbers. Answer:`;
 
+/** The whole prompt: intro, shown segment j = original piece perm[j] ("Segment j+1: ..."), question. */
+export const tsortPrompt = (pieces: readonly string[], perm: ArrayLike<number>): string =>
+  `${tsortIntro(pieces.length)}\n\n${Array.from(perm, (piece, j) => `Segment ${j + 1}: ${pieces[piece]}`).join('\n\n')}\n\n${tsortQuestion(pieces.length)}`;
+
 /** The first `n` integers of the output, joined by ", " (or null when it has fewer). */
 export function firstOrder(output: string, n: number): string | null {
   const ints = output.match(/\d+/g) ?? [];
@@ -50,7 +54,7 @@ export function tsortSamples(p: TsortParams, docs: readonly string[], seed: numb
         const k = N + extra;
         const start = Math.floor(u * (words.length - k + 1));
         const pieces = Array.from({ length: N }, (_, i) => words.slice(start + Math.floor((i * k) / N), start + Math.floor(((i + 1) * k) / N)).join(' '));
-        return `${tsortIntro(N)}\n\n${perm.map((piece, j) => `Segment ${j + 1}: ${pieces[piece]}`).join('\n\n')}\n\n${tsortQuestion(N)}`;
+        return tsortPrompt(pieces, perm);
       };
       const fit = fitFiller(length, count, build, `tsort length ${length}`, words.length - N);
       const order = Array.from({ length: N }, (_, i) => perm.indexOf(i) + 1).join(', ');
