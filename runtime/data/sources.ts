@@ -67,32 +67,41 @@ function globToRegExp(glob: string): RegExp {
 
 /** Files matching `pattern` (relative to `root`, or absolute), sorted. No match is an error naming the pattern. */
 export function globFiles(pattern: string, root = '.'): string[] {
+  const out = globMatches(pattern, root);
+  if (!out || out.length === 0) throw new SourceError(`text source: glob '${pattern}' matched no files (resolved against ${resolve(root)})`);
+  return out;
+}
+
+/**
+ * The files `globFiles` would return (possibly none), visiting at most `maxEntries` directory
+ * entries; null when the walk would need more (`lmpc check` asks with a small budget).
+ */
+export function globMatches(pattern: string, root = '.', maxEntries = Infinity): string[] | null {
   const abs = resolve(root, pattern).split(sep).join('/');
   const parts = abs.split('/');
   const firstMagic = parts.findIndex((p) => /[*?[{]/.test(p));
-  if (firstMagic < 0) {
-    if (existsSync(abs) && statSync(abs).isFile()) return [abs];
-    throw new SourceError(`text source: glob '${pattern}' matched no files (resolved against ${resolve(root)})`);
-  }
+  if (firstMagic < 0) return existsSync(abs) && statSync(abs).isFile() ? [abs] : [];
   const base = parts.slice(0, firstMagic).join('/') || '/';
   const re = globToRegExp(parts.slice(firstMagic).join('/'));
   const out: string[] = [];
-  const walk = (dir: string): void => {
+  let budget = maxEntries;
+  const walk = (dir: string): boolean => {
     let entries;
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
-      return;
+      return true;
     }
+    if ((budget -= entries.length) < 0) return false;
     for (const e of entries) {
       const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && re.test(relative(base, p).split(sep).join('/'))) out.push(p.split(sep).join('/'));
+      if (e.isDirectory()) {
+        if (!walk(p)) return false;
+      } else if (e.isFile() && re.test(relative(base, p).split(sep).join('/'))) out.push(p.split(sep).join('/'));
     }
+    return true;
   };
-  walk(base);
-  if (out.length === 0) throw new SourceError(`text source: glob '${pattern}' matched no files (resolved against ${resolve(root)})`);
-  return out.sort();
+  return walk(base) ? out.sort() : null;
 }
 
 // ---------------------------------------------------------------------------------------------
