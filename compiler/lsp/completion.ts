@@ -110,7 +110,7 @@ function dedupe(items: CompletionItem[]): CompletionItem[] {
   return items.filter((i) => (seen.has(i.label) ? false : (seen.add(i.label), true)));
 }
 
-function modifierItems(doc: LmpDocument, decl: Decl, mods: readonly { words: readonly string[]; value: boolean; doc: string }[], replace: Span): CompletionItem[] {
+function modifierItems(doc: LmpDocument, mods: readonly { words: readonly string[]; value: boolean; doc: string }[], replace: Span): CompletionItem[] {
   return mods.map((m) => {
     const w = m.words.join(' ');
     return {
@@ -121,7 +121,6 @@ function modifierItems(doc: LmpDocument, decl: Decl, mods: readonly { words: rea
       insertTextFormat: InsertTextFormat.Snippet,
       textEdit: edit(doc, replace, m.value ? `${w} $0` : w),
       sortText: `0${w}`,
-      data: { declKind: decl.declKind },
     };
   });
 }
@@ -221,7 +220,7 @@ export function complete(doc: LmpDocument, offset: number): CompletionItem[] {
         });
       // On the line of a clause with unused modifiers, a modifier word is read as the modifier.
       const modWords = new Set(c.modifiers.map((m) => m.words[0]));
-      return [...modifierItems(doc, c.decl, c.modifiers, c.replace), ...clauses.filter((i) => !modWords.has(i.label.split(' ')[0]!))];
+      return [...modifierItems(doc, c.modifiers, c.replace), ...clauses.filter((i) => !modWords.has(i.label.split(' ')[0]!))];
     }
     case 'value': {
       const out: CompletionItem[] = [];
@@ -244,7 +243,7 @@ export function complete(doc: LmpDocument, offset: number): CompletionItem[] {
           });
         }
       }
-      out.push(...modifierItems(doc, c.decl, c.modifiers, c.replace));
+      out.push(...modifierItems(doc, c.modifiers, c.replace));
       out.push(...valueItems(doc, c.type, c.decl, c.replace));
       return out;
     }

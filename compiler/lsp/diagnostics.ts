@@ -9,11 +9,6 @@ import type { LmpDocument } from './document.js';
 
 const SEVERITY = { error: DiagnosticSeverity.Error, warning: DiagnosticSeverity.Warning, info: DiagnosticSeverity.Information } as const;
 
-/** Spans of diagnostics that concern the whole file (I/O, LMP0905) are empty at 0; show them on the first line. */
-function diagRange(doc: LmpDocument, d: Diagnostic) {
-  return doc.range(d.span);
-}
-
 export function toLsp(doc: LmpDocument, d: Diagnostic): LspDiagnostic {
   const lines = [d.message];
   for (const n of d.notes) lines.push(`note: ${n.span ? `${n.span.file}:${n.span.line}:${n.span.col} - ` : ''}${n.message}`);
@@ -22,7 +17,7 @@ export function toLsp(doc: LmpDocument, d: Diagnostic): LspDiagnostic {
     .filter((n) => n.span !== undefined && n.span.file === d.span.file)
     .map((n) => ({ location: { uri: doc.uri, range: doc.range(n.span!) }, message: n.message }));
   return {
-    range: diagRange(doc, d),
+    range: doc.range(d.span),
     severity: SEVERITY[d.severity],
     code: d.code,
     source: 'lmpc',

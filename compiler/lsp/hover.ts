@@ -5,8 +5,7 @@
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { Clause, Decl, Expr, Token } from '../../grammar/index.js';
 import { DECL_SPECS } from '../../grammar/clauses.js';
-import { describeType, lookupBuiltin } from '../registry/index.js';
-import { clauseSemantics } from '../registry/index.js';
+import { clauseSemantics, describeType, lookupBuiltin } from '../registry/index.js';
 import { calleeName, unwrap } from '../analyze/values.js';
 import type { ExplainReport } from '../explain/report.js';
 import { builtinMarkdown, clauseMarkdown, declKindMarkdown, paramMarkdown } from './docs.js';

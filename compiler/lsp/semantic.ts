@@ -2,7 +2,7 @@
 // keywords (declaration kinds, clause and modifier words, `from`) are keywords only where the
 // parser took them as such; a name is a built-in of a category only where the checker resolved it.
 import { SemanticTokensBuilder, type SemanticTokens, type SemanticTokensLegend } from 'vscode-languageserver';
-import { visit } from '../../grammar/index.js';
+import { children, type Node } from '../../grammar/index.js';
 import { firstTokenAt } from './context.js';
 import type { LmpDocument } from './document.js';
 
@@ -49,10 +49,14 @@ export function classify(doc: LmpDocument): Tok[] {
   for (const t of idx.typed) {
     if (t.expr.kind === 'Ident' && t.type.t === 'enum' && t.type.values.includes(t.expr.name)) put(t.expr.span.start, t.expr.span.end, 'enumMember');
   }
-  visit(idx.program, {
-    Member: (m) => void put(m.property.span.start, m.property.span.end, 'property'),
-    MapEntry: (e) => void (e.key.kind === 'Ident' ? put(e.key.span.start, e.key.span.end, 'property') : undefined),
-  });
+  // Member properties and map keys (a plain stack walk: no parent lists needed here).
+  const stack: Node[] = [idx.program];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n.kind === 'Member') put(n.property.span.start, n.property.span.end, 'property');
+    else if (n.kind === 'MapEntry' && n.key.kind === 'Ident') put(n.key.span.start, n.key.span.end, 'property');
+    stack.push(...children(n));
+  }
   for (const t of tokens) {
     if (t.type === 'Number') put(t.span.start, t.span.end, 'number');
     else if (t.type === 'String' || t.type === 'UnterminatedString') put(t.span.start, t.span.end, 'string');
