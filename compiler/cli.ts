@@ -15,10 +15,11 @@ import { register as registerBuild } from './commands/build.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerData } from './commands/data.js';
 import { register as registerShowMask } from './commands/show-mask.js';
+import { register as registerPlot } from './commands/plot.js';
 import { register as registerExport } from './commands/export.js';
 import { register as registerLsp } from './commands/lsp.js';
 
-const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain, registerBuild, registerRun, registerData, registerExport, registerShowMask, registerLsp];
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCheck, registerFmt, registerExplain, registerBuild, registerRun, registerData, registerExport, registerShowMask, registerPlot, registerLsp];
 
 export const VERSION = '0.1.0';
 

@@ -19,6 +19,8 @@ export interface DiagnosticDef {
   readonly message: string;
   /** A help line telling the user what to do; may use placeholders too. */
   readonly help?: string;
+  /** Why the check exists and why it is an error or a warning (spec/diagnostics.md shows it). */
+  readonly doc?: string;
 }
 
 export interface DiagnosticNote {
@@ -87,6 +89,10 @@ export const CATALOG = {
   LMP0403: { severity: 'error', title: 'tokens_per_step not divisible', message: 'tokens_per_step ({tokens}) is not divisible by bucket length {bucket}', help: 'use a multiple of {lcm}' },
   LMP0404: { severity: 'warning', title: 'zero weight', message: 'bucket {bucket} has weight 0: it is never sampled', help: 'remove the entry' },
   LMP0405: { severity: 'warning', title: 'bucket without weight', message: "bucket {bucket} produced by data '{data}' has no weight: its sequences are never used", help: 'add {bucket}: WEIGHT to weights' },
+  LMP0406: { severity: 'error', title: 'data packs to no sequence', message: "data '{data}' packs to no sequence: {reason}", help: '{help}',
+    doc: "Only for data a train or a perplexity task packs, with a byte or tiktoken tokenizer and text or jsonl sources (parquet and hf tokenizers are not bounded). Token counts come from the files: a file of at most 1 MiB (16 MiB in all per check) is read and its decoded text measured in UTF-8 bytes (the byte tokenizer's count exactly; tiktoken never has more tokens than bytes); a larger one counts as 3 x its size (an invalid byte decodes to U+FFFD, 3 bytes). The side packed is the one the use names (a train: the training side; perplexity(D.holdout): the hold-out side), split by the runtime\'s content hash of each document read; a document counted by its size may be on either side. Several weighted sources are bounded by the mixture\'s upsampling. An error: the run fails (LMP_E_CURRICULUM_CONFIG, LMP_E_DATA_END, or a periodic eval: has no sequences)." },
+  LMP0407: { severity: 'warning', title: 'source matches no file', message: "{source} matches no file (resolved against '{dir}')", help: 'the run fails until it does (LMP_E_DATA_SOURCE): check the path, or create the files first',
+    doc: 'Checked when the .lmp file is on disk (paths resolve against its folder, as at run time), walking at most 20000 directory entries per glob (a larger walk is not judged). A warning, not an error: the files may be made before the run (npm run corpus).' },
 
   // --- 05xx attention and masks -----------------------------------------------------------
   LMP0501: { severity: 'error', title: 'empty mask row', message: 'query row {row} sees no key: {reason}', help: 'every query must see at least one key (add causal diagonal, a sink or a window)' },
@@ -102,6 +108,12 @@ export const CATALOG = {
   LMP0603: { severity: 'warning', title: 'ineffective sampler', message: "'{name}' changes nothing here: {reason}", help: 'remove it, or move it where it shapes the distribution that is sampled' },
   LMP0604: { severity: 'error', title: 'policy not supported', message: "{feature} cannot run sampler '{name}': {reason}" },
   LMP0605: { severity: 'error', title: 'min_tokens above max_tokens', message: 'min_tokens ({min}) is greater than max_tokens ({max})' },
+  LMP0606: { severity: 'warning', title: 'penalty after a filter', message: "'{penalty}' after '{filter}' only reweights the tokens {filter} kept: {filter} chose them from logits without the penalty", help: "move '{penalty}' before the filters (llama.cpp's order: penalties first)",
+    doc: 'It runs, but not as the usual order does: a repeated token that the penalty would push out of the top-k (top-p, min-p, ...) stays a candidate. allow and ban do not depend on the logits, so a penalty after them is not reported.' },
+  LMP0607: { severity: 'error', title: 'filter can leave no candidate', message: "'{name}' can leave no candidate: {reason}", help: '{help}',
+    doc: 'allow or ban after top_k(1) removes the single candidate whenever the most probable token is not allowed (is banned), and two allow lists with no token in common always leave none: decoding fails with LMP_E_NO_CANDIDATES, so this is an error. Other filters after top_k(1) change nothing (LMP0603, a warning).' },
+  LMP0608: { severity: 'warning', title: 'duplicate filter', message: "'{name}' appears twice in the chain: {reason}", help: 'keep one {name}',
+    doc: 'It runs, but the pair is not what one filter does: top_k twice is the smaller k; min_p twice the larger p; a second top_p, typical, epsilon or eta cuts what the first kept, renormalized; two allow lists keep only their common tokens (none in common: LMP0607). A repeated ban is one ban of both lists and is not reported.' },
 
   // --- 07xx model and train ---------------------------------------------------------------
   LMP0701: { severity: 'error', title: 'heads not divisible', message: 'heads ({heads}) must be a multiple of kv_heads ({kv_heads})' },
@@ -116,6 +128,8 @@ export const CATALOG = {
   LMP0803: { severity: 'error', title: 'objective count', message: "optimize '{decl}' needs exactly one of 'maximize' or 'minimize', found {count}" },
   LMP0804: { severity: 'error', title: 'bad vary values', message: 'vary values for {path}: {reason}' },
   LMP0805: { severity: 'error', title: 'empty hold-out', message: "'{data}.holdout' is empty: data '{data}' holds nothing out", help: "add 'holdout 2%' (a non-zero fraction) to data {data}" },
+  LMP0806: { severity: 'error', title: 'length below the task minimum', message: "{task} length {length} is shorter than the task's fixed text: {need}", help: 'the prompt without filler must fit: use lengths of at least {min}',
+    doc: 'The fixed text is the prompt with no filler (runtime/eval/minimum.ts builds it with the generators\' own prompt functions). Needle keys vary in length: every draw fits from the size with the longest keys, which is the minimum reported. tsort\'s words come from the data: its minimum takes one-byte words. The minima with the default parameters are in each task\'s `lengths` doc (spec/builtins.md). Checked when the model of the eval\'s `using` has the byte tokenizer (a tokenizer declaration of bytes(), or none); other tokenizers count differently and are checked at run time (LMP_E_EVAL_LENGTH).' },
 
   // --- 09xx files, I/O and the command line ---------------------------------------------
   LMP0901: { severity: 'error', title: 'file not found', message: "cannot read '{path}': no such file" },
@@ -127,6 +141,7 @@ export const CATALOG = {
   LMP0907: { severity: 'error', title: 'cannot read', message: "cannot read '{path}': {reason}" },
   LMP0908: { severity: 'error', title: 'not formatted: syntax errors', message: "'{path}' has syntax errors; fmt leaves it unchanged", help: 'fix the errors reported by lmpc check first' },
   LMP0909: { severity: 'error', title: 'not formatted', message: "'{path}' is not formatted", help: "run 'lmpc fmt --write {path}'" },
+  LMP0910: { severity: 'error', title: 'not a train log', message: "'{path}' is not a train metrics log: {reason}", help: "plot reads the JSONL a train's 'log' clause writes" },
 } as const satisfies Record<string, DiagnosticDef>;
 
 export type DiagnosticCode = keyof typeof CATALOG;

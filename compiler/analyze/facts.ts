@@ -263,3 +263,28 @@ export function isCausalMask(m: MaskIR): boolean {
   if (m.op === 'causal' || (m.op === 'and' && m.args.some((a) => a.op === 'causal'))) return true;
   return remember(causalCache, JSON.stringify(m), () => isCausal(m, maskCheckLength(m)));
 }
+
+/** A sampler of a decode's `policy` chain, with its expression. */
+export interface ChainSampler {
+  readonly e: Expr;
+  readonly s: BuiltinCall;
+}
+
+/** The samplers of a `policy` clause, in order (unknown names left out: UnknownBuiltinRule reports them). */
+export function policySamplers(clause: Clause, decl: Decl): ChainSampler[] | undefined {
+  if (decl.declKind !== 'decode' || clause.keyword !== 'policy' || !clause.args[0]) return undefined;
+  const root = unwrap(clause.args[0]);
+  const items: readonly Expr[] = root.kind === 'Chain' ? root.items : [root];
+  return items.flatMap((e) => {
+    const s = asBuiltin(e, 'sampler');
+    return s ? [{ e, s }] : [];
+  });
+}
+
+/** Filters whose kept set depends on the logits (allow and ban do not). */
+export const LOGIT_FILTERS: ReadonlySet<string> = new Set(['top_k', 'top_p', 'min_p', 'typical', 'epsilon', 'eta']);
+
+/** Index of the first top_k(1) of a chain (one candidate left after it), or -1. */
+export function topOneIndex(samplers: readonly ChainSampler[]): number {
+  return samplers.findIndex((x) => x.s.def.name === 'top_k' && numArg(x.s, 'k') === 1);
+}

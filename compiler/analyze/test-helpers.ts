@@ -5,7 +5,12 @@ import type { Rule } from './context.js';
 import { analyze } from './index.js';
 
 export function run(src: string, ...rules: Rule[]): Diagnostic[] {
-  const { program, diagnostics } = parse(src, 't.lmp');
+  return runAt('t.lmp', src, ...rules);
+}
+
+/** `run` with the source checked as `file` (rules that read files resolve paths against its folder when it exists). */
+export function runAt(file: string, src: string, ...rules: Rule[]): Diagnostic[] {
+  const { program, diagnostics } = parse(src, file);
   const syntax = diagnostics.filter((d) => d.severity === 'error');
   if (syntax.length > 0) throw new Error(`test source has syntax errors: ${syntax.map((d) => `${d.code} ${d.span.line}:${d.span.col} ${d.message}`).join('; ')}`);
   return analyze(program, rules.length > 0 ? { rules } : {});

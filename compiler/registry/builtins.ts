@@ -15,6 +15,7 @@ import {
   type Category,
   type ValueType,
 } from './types.js';
+import { fixedText } from '../../runtime/eval/minimum.js';
 
 export interface ParamDef {
   readonly name: string;
@@ -66,6 +67,12 @@ const tokens = count({ min: 1 });
 const pieceLen = count({ min: 1, max: 2 ** 31, powerOfTwo: true });
 const positive = real({ min: 0, minExclusive: true });
 const lengths = list(count({ min: 1 }));
+/** The `lengths` doc of a generated task: its minimum with the default parameters (runtime/eval/minimum.ts; LMP0806). */
+function lengthsDoc(task: string, defaults: Readonly<Record<string, number>>): string {
+  const f = fixedText(task, defaults)!;
+  const at = f.max === null ? `at least ${f.min} (one-byte words; the data's words add to it)` : f.max !== f.min ? `${f.max} (${f.min} with the shortest keys)` : `${f.min}`;
+  return `context lengths in tokens; the prompt without filler needs ${at} with the byte tokenizer and the default parameters`;
+}
 
 export const BUILTINS: readonly BuiltinDef[] = [
   // --- masks (runtime/mask/ir.ts; lowering in compiler/lower/mask.ts) ---
@@ -262,12 +269,12 @@ export const BUILTINS: readonly BuiltinDef[] = [
     opt('by', oneOf('length', 'position', 'none'), 'length', 'how results are broken down'),
   ], { reports: ['perplexity', 'loss'] }),
   b('task', 'passkey', 'passkey retrieval at given lengths and depths (landmark attention)', [
-    req('lengths', lengths, 'context lengths'),
+    req('lengths', lengths, lengthsDoc('passkey', {})),
     opt('depths', count({ min: 1 }), '5', 'insertion depths spread over 0..100%'),
     opt('samples', tokens, '20', 'samples per (length, depth)'),
   ], { reports: ['accuracy', 'latency'] }),
   b('task', 'needle', 'RULER needle-in-a-haystack', [
-    req('lengths', lengths, 'context lengths'),
+    req('lengths', lengths, lengthsDoc('needle', { keys: 1, values: 1, queries: 1 })),
     opt('depths', count({ min: 1 }), '5', 'insertion depths'),
     opt('samples', tokens, '20', 'samples per (length, depth)'),
     opt('keys', tokens, '1', 'needles inserted'),
@@ -278,11 +285,11 @@ export const BUILTINS: readonly BuiltinDef[] = [
     req('prompts', str('a JSONL path'), 'prompts file'),
     req('targets', lengths, 'target lengths in words'),
   ], { reports: ['precise_match', 'flexible_match', 'latency'] }),
-  b('task', 'tsort', 'Ada-LEval TSort: restore the order of shuffled segments', [req('lengths', lengths, 'context lengths'), opt('segments', count({ min: 2 }), '4', 'segments shuffled'), opt('samples', tokens, '20', 'samples per length')], {
+  b('task', 'tsort', 'Ada-LEval TSort: restore the order of shuffled segments', [req('lengths', lengths, lengthsDoc('tsort', { segments: 4 })), opt('segments', count({ min: 2 }), '4', 'segments shuffled'), opt('samples', tokens, '20', 'samples per length')], {
     reports: ['accuracy', 'latency'],
   }),
   b('task', 'threading', 'Needle Threading: follow key -> value chains through a haystack', [
-    req('lengths', lengths, 'context lengths'),
+    req('lengths', lengths, lengthsDoc('threading', { steps: 3 })),
     opt('steps', tokens, '3', 'links in each thread'),
     opt('samples', tokens, '20', 'samples per length'),
   ], { reports: ['accuracy', 'latency'] }),

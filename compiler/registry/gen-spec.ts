@@ -48,8 +48,8 @@ export function builtinsMd(): string {
 export function diagnosticsMd(examples: ReadonlyMap<string, string>): string {
   let out = HEADER + '# Diagnostics\n\nEvery code the toolchain reports. Groups: 00xx lexical, 01xx syntax, 02xx names, 03xx parameters/types/units, 04xx data and curricula, 05xx attention and masks, 06xx decoding, 07xx model and train, 08xx eval and optimize, 09xx files and the command line. Each example is a conformance case under `spec/conformance/`.\n';
   for (const [code, def] of Object.entries(CATALOG) as [DiagnosticCode, (typeof CATALOG)[DiagnosticCode]][]) {
-    const d = def as { severity: string; title: string; message: string; help?: string };
-    out += `\n## ${code} — ${d.title} (${d.severity})\n\nMessage: \`${d.message}\`${d.help ? `\n\nHelp: \`${d.help}\`` : ''}\n`;
+    const d = def as { severity: string; title: string; message: string; help?: string; doc?: string };
+    out += `\n## ${code} — ${d.title} (${d.severity})\n\nMessage: \`${d.message}\`${d.help ? `\n\nHelp: \`${d.help}\`` : ''}\n${d.doc ? `\n${d.doc}\n` : ''}`;
     const ex = examples.get(code);
     if (ex !== undefined) out += `\nExample:\n\n\`\`\`lmp\n${ex.trimEnd()}\n\`\`\`\n`;
   }

@@ -7,6 +7,9 @@ import { DecodeSupportRule } from './DecodeSupportRule.js';
 import { DecodeTokensRule } from './DecodeTokensRule.js';
 import { DecomposeBoundsRule } from './DecomposeBoundsRule.js';
 import { DuplicateDeclRule } from './DuplicateDeclRule.js';
+import { DuplicateFilterRule } from './DuplicateFilterRule.js';
+import { EmptyPackRule } from './EmptyPackRule.js';
+import { EvalLengthRule } from './EvalLengthRule.js';
 import { FromBaseRule } from './FromBaseRule.js';
 import { HeadGroupsRule } from './HeadGroupsRule.js';
 import { HoldoutRule } from './HoldoutRule.js';
@@ -17,7 +20,11 @@ import { RangeRule } from './RangeRule.js';
 import { RedundantMaskRule } from './RedundantMaskRule.js';
 import { RepositionRule } from './RepositionRule.js';
 import { SamplerChainRule } from './SamplerChainRule.js';
+import { SamplerOrderRule } from './SamplerOrderRule.js';
+import { SourceMatchRule } from './SourceMatchRule.js';
+import { TaskDataRule } from './TaskDataRule.js';
 import { TokensPerStepRule } from './TokensPerStepRule.js';
+import { TopOneRule } from './TopOneRule.js';
 import { TrainCausalRule } from './TrainCausalRule.js';
 import { TypeRule } from './TypeRule.js';
 import { UnknownBuiltinRule } from './UnknownBuiltinRule.js';
@@ -41,9 +48,16 @@ export const ALL_RULES: readonly Rule[] = [
   HeadGroupsRule,
   RepositionRule,
   SamplerChainRule,
+  SamplerOrderRule,
+  TopOneRule,
+  DuplicateFilterRule,
   DecodeSupportRule,
   DecodeTokensRule,
   ModelShapeRule,
   OptimizeRule,
   HoldoutRule,
+  TaskDataRule,
+  EvalLengthRule,
+  SourceMatchRule,
+  EmptyPackRule,
 ];
