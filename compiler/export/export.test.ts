@@ -5,10 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { check } from '../index.js';
+import { lower } from '../lower/index.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LlamaModel } from '../../runtime/model/llama.js';
 import { readSafetensors } from '../../runtime/model/safetensors.js';
-import { exportFile, STAMP, type ExportResult } from './index.js';
+import { exportableDecode, exportFile, STAMP, type ExportResult } from './index.js';
 import { batchOrderSeed } from '../../runtime/entry/index.js';
 import { blockTables } from './run-spec.js';
 
@@ -124,8 +127,9 @@ describe('lmpc export --pytorch', () => {
     copyFileSync('compiler/export/fixtures/docs.jsonl', join(dir, 'docs.jsonl'));
     const base = readFileSync('compiler/export/fixtures/prepack.lmp', 'utf8');
     const variants: [string, string, string, string][] = [
-      ['sgd', base.replace(/optimizer adamw.*/, 'optimizer sgd(lr: 0.1)'), 'packed', 'LMP_E_EXPORT_UNSUPPORTED'],
+      ['hf', `${base}\ntokenizer hfz = hf("tok.json")\n\nmodel m2 {\n  arch llama(dim: 32, layers: 1, heads: 2, ffn: 64)\n  vocab hfz\n}\n\ndecode h {\n  model m2\n}\n`, 'h', 'LMP_E_EXPORT_TOKENIZER'],
       ['sirllm', `${base}\nattention recall {\n  mask causal\n  cache sirllm(keep: 64, decay: 0.9)\n}\n\ndecode d {\n  model small\n  attention recall\n}\n`, 'd', 'LMP_E_EXPORT_CACHE'],
+      ['evaldecl', `${base.replace('  seed 2\n}', '  seed 2\n  eval every 5: pk\n}')}\ndecode d2 {\n  model small\n}\n\neval pk {\n  task passkey(lengths: [128], depths: 1, samples: 2)\n  using d2\n  metric accuracy\n}\n`, 'packed', 'LMP_E_EXPORT_EVAL'],
       ['nodata', base.replace('"docs.jsonl"', '"missing.jsonl"'), 'packed', 'LMP_E_EXPORT_DATA'],
     ];
     for (const [name, text, target, code] of variants) {
@@ -134,5 +138,34 @@ describe('lmpc export --pytorch', () => {
       const r = await exportFile(f, { target, outDir: join(tmp, `refused-${name}`) });
       expect(refusal(r), name).toBe(code);
     }
+    // what lmp lists as unsupported in a spec (lmpc check now rejects most of it up front)
+    const ir = lower(check(readFileSync('examples/quickstart.lmp', 'utf8'), 'examples/quickstart.lmp').program);
+    const dec = ir.decls.find((d) => d.name === 'sample')!.spec as Parameters<typeof exportableDecode>[0];
+    expect(exportableDecode({ ...dec, unsupported: ['cache policy infllm'] })?.[0]).toBe('LMP_E_EXPORT_UNSUPPORTED');
+    expect(exportableDecode({ ...dec, chain: { ...dec.chain, samplers: [{ name: 'dry', multiplier: 0.8 }, { name: 'sample' }] } })?.[0]).toBe('LMP_E_EXPORT_DECODE');
+    expect(exportableDecode(dec)).toBeNull();
+  });
+
+  it('every train and decode block of every example exports, or is refused for a listed reason', async () => {
+    const sotu = existsSync('examples/corpus/sotu'); // written by npm run corpus (gitignored)
+    const refused: Record<string, string> = {
+      'decoding.lmp fast': 'LMP_E_EXPORT_DECODE', // speculative decoding
+      'decoding.lmp cheap': 'LMP_E_EXPORT_DECODE', // a cascade
+      ...(sotu ? {} : { 'dataset_decomposition.lmp dd_run': 'LMP_E_EXPORT_DATA', 'dataset_decomposition.lmp cc_run': 'LMP_E_EXPORT_DATA' }),
+    };
+    const seen: string[] = [];
+    for (const f of readdirSync('examples').filter((n) => n.endsWith('.lmp')).sort()) {
+      const file = join('examples', f);
+      const ir = lower(check(readFileSync(file, 'utf8'), file).program);
+      for (const d of ir.decls.filter((x) => x.kind === 'train' || x.kind === 'decode')) {
+        const key = `${f} ${d.name}`;
+        const r = await exportFile(file, { target: d.name, outDir: join(tmp, 'examples', f, d.name) });
+        expect(refusal(r), key).toBe(refused[key] ?? 'ok');
+        if (!r.ok && 'refusal' in r) expect(r.refusal.message, key).toMatch(/^cannot export (train|decode) /);
+        seen.push(key);
+      }
+    }
+    // the examples with train or decode blocks, so a new one is not silently left out
+    expect(seen).toEqual(expect.arrayContaining(['quickstart.lmp quick', 'quickstart.lmp sample', 'dataset_decomposition.lmp dd_run', 'decoding.lmp story', 'eval_optimize.lmp story']));
   });
 });

@@ -18,6 +18,9 @@ import type { AttentionMaskIR, MaskIR } from '../../runtime/mask/ir.js';
 import { kernels } from '../../runtime/model/kernels.js';
 import { rotate } from '../../runtime/model/rope.js';
 import { Rng } from '../../runtime/data/rng.js';
+import { Sampler } from '../../runtime/decode/sampler.js';
+import type { SamplerSpec } from '../../runtime/decode/chain.js';
+import { runDecode, type DecodeSpec } from '../../runtime/entry/index.js';
 import { exportFile } from './index.js';
 import { blockTables } from './run-spec.js';
 
@@ -244,5 +247,65 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     const got = JSON.parse(readFileSync(join(tmp, 'rope-out.json'), 'utf8')) as { name: string; y: number[]; alibi: number[] }[];
     got.forEach((g, i) => close(g.y, cases[i]!.ref, 1e-6, 1e-5, `rope ${g.name}`));
     close(got[0]!.alibi, alibiSlopes(H), 0, 1e-7, 'alibi slopes (3 heads: the interpolated form)');
+  });
+
+  it('sampling: the exported chain keeps the token sets (and probabilities) of lmp\'s native chain on fixed logits', () => {
+    const rng = new Rng(21);
+    const V = 200;
+    const logits = Float32Array.from({ length: V }, () => (rng.float() + rng.float() + rng.float() - 1.5) * 4);
+    for (const i of [10, 11, 12, 13]) logits[i] = logits[3]!; // a tie group
+    for (const i of [50, 51, 52]) logits[i] = -Infinity;
+    const history = [3, 7, 7, 20, 3, 3, 11];
+    const chains: SamplerSpec[][] = [
+      [{ name: 'temperature', t: 0.7 }, { name: 'sample' }],
+      [{ name: 'top_k', k: 5 }, { name: 'sample' }],
+      [{ name: 'top_k', k: 12 }, { name: 'sample' }], // cuts inside the tie group: lower ids first
+      [{ name: 'top_p', p: 0.9 }, { name: 'sample' }],
+      [{ name: 'min_p', p: 0.05 }, { name: 'sample' }],
+      [{ name: 'typical', p: 0.9 }, { name: 'sample' }],
+      [{ name: 'typical', p: 0.5, crossing: 'llama_cpp' }, { name: 'sample' }],
+      [{ name: 'typical', p: 0.7, ties: 'by_id' }, { name: 'sample' }],
+      [{ name: 'epsilon', epsilon: 0.003 }, { name: 'sample' }],
+      [{ name: 'eta', eta: 0.01 }, { name: 'sample' }],
+      [{ name: 'penalties', last: 8, repeat: 1.3, frequency: 0.2, presence: 0.5 }, { name: 'sample' }],
+      [{ name: 'logit_bias', bias: { 3: 2.5, 7: -Infinity } }, { name: 'top_k', k: 8 }, { name: 'sample' }],
+      [{ name: 'allowed', tokens: [1, 5, 9, 50, 120] }, { name: 'sample' }],
+      [{ name: 'banned', tokens: [0, 1, 2, 3] }, { name: 'top_k', k: 6 }, { name: 'greedy' }],
+      [{ name: 'mirostat', tau: 3 }],
+      [{ name: 'mirostat', tau: 2, eta: 0.1, m: 50, variant: 'llama_cpp' }],
+      [{ name: 'mirostat_v2', tau: 4 }],
+      [{ name: 'penalties', last: -1, repeat: 1.1 }, { name: 'top_k', k: 50 }, { name: 'top_p', p: 0.8 }, { name: 'temperature', t: 0.9 }, { name: 'min_p', p: 0.1 }, { name: 'sample' }],
+    ];
+    const ref = chains.map((chain) => {
+      const s = new Sampler(chain, { vocab: V, seed: 1 });
+      s.reset(history);
+      return s.distribution(logits.slice());
+    });
+    writeFileSync(join(tmp, 'samp-in.json'), JSON.stringify(chains.map((chain) => ({ chain, logits: [...logits], history, seed: 1 }))));
+    py([join(HERE, 'testing', 'check_sampling.py'), quick, join(tmp, 'samp-in.json'), join(tmp, 'samp-out.json')]);
+    const got = JSON.parse(readFileSync(join(tmp, 'samp-out.json'), 'utf8')) as number[][];
+    got.forEach((p, i) => {
+      const what = JSON.stringify(chains[i]);
+      const kept = (d: ArrayLike<number>): number[] => Array.from(d).flatMap((x, t) => (x > 0 ? [t] : []));
+      expect(kept(p), `${what}: kept tokens`).toEqual(kept(ref[i]!));
+      close(p, ref[i]!, 1e-6, 1e-4, `${what}: probabilities`);
+    });
+  });
+
+  it.each([
+    ['examples/quickstart.lmp', 'sample'],
+    ['compiler/export/fixtures/decode.lmp', 'miro'],
+    ['compiler/export/fixtures/decode.lmp', 'typ'],
+    ['compiler/export/fixtures/decode.lmp', 'v2'],
+  ])('generate.py gives lmp\'s tokens with the same weights (%s %s)', async (file, target) => {
+    const dir = join(tmp, `gen-${target}`);
+    const r = await exportFile(file, { target, outDir: dir });
+    if (!r.ok) throw new Error('export failed');
+    const spec = lower(check(readFileSync(file, 'utf8'), file).program).decls.find((d) => d.name === target)!.spec as Frozen<DecodeSpec>;
+    const ref = await runDecode(spec, { baseDir: dirname(resolve(file)) });
+    const got = JSON.parse(py(['generate.py', '--json'], dir)) as { tokens: number[]; stopReason: string; text: string };
+    expect(got.tokens).toEqual(ref.tokens);
+    expect(got.stopReason).toBe(ref.stopReason);
+    expect(got.text).toBe(ref.text);
   });
 });
