@@ -165,7 +165,9 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
       c('model', 'the model that generates'),
       c('attention', 'override the model attention at inference (mask, positions, cache)'),
       c('policy', 'the sampler chain: f -> g -> terminal'),
-      c('prompt', 'a prompt string (or a data declaration of prompts)'),
+      c('prompt', 'a prompt string, or a data declaration of prompts (each document a prompt, in input order; pack prepack(...) prefills them prepacked, pad(...) as a padded batch)', {
+        modifiers: [m('template', true, 'a chat template the prompt is wrapped in: tokenizer (tokenizer_config.json chat_template), chatml, llama3, llama2, alpaca')],
+      }),
       c('max_tokens', 'maximum new tokens'),
       c('min_tokens', 'minimum new tokens before end-of-sequence is allowed'),
       c('stop', 'stop strings (may span token boundaries)', { args: 'list' }),

@@ -82,6 +82,9 @@ export const CATALOG = {
   LMP0309: { severity: 'error', title: 'out of range', message: '{what} must be {range}, found {value}' },
   LMP0310: { severity: 'error', title: 'not an integer', message: '{what} must be a whole number, found {value}' },
   LMP0311: { severity: 'error', title: 'not a power of two', message: '{what} must be a power of two, found {value}', help: 'nearest powers of two: {lower} and {upper}' },
+  LMP0312: { severity: 'error', title: 'clause argument not read', message: "'{clause}' takes no argument before its modifiers: {found} would be ignored", help: '{help}' },
+  LMP0313: { severity: 'error', title: 'cannot run yet', message: '{what} cannot run yet: {reason}', help: '{help}' },
+  LMP0314: { severity: 'warning', title: 'setting has no effect', message: '{what} has no effect: {reason}', help: '{help}' },
 
   // --- 04xx data and curricula ------------------------------------------------------------
   LMP0401: { severity: 'error', title: 'decompose bounds reversed', message: 'decompose min ({min}) is greater than max ({max})' },

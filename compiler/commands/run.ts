@@ -28,7 +28,7 @@ import type { Command } from 'commander';
 import type { BuildResult } from '../emit/index.js';
 import { readSource } from '../io/read.js';
 import { runnableDecls, type DeclIR, type ProgramIR } from '../ir/types.js';
-import type { EvalRunResult, Progress, RunResult } from '../../runtime/entry/index.js';
+import type { DecodeRunResult, EvalRunResult, Progress, RunResult } from '../../runtime/entry/index.js';
 import type { OptimizeRunResult } from './optimize.js';
 import { printReports } from './check.js';
 import { contextOf, setExit, useColor, type CliContext } from './context.js';
@@ -101,7 +101,32 @@ function describe(r: RunResult): string {
     return head + evals.join('') + blocks.join('') + ranks + ck;
   }
   if (r.kind === 'eval') return describeEval(r);
-  return `decode ${r.target}${r.trained ? '' : r.loaded ? ` (weights from ${r.loaded})` : ' (untrained weights)'}: ${r.tokens.length} tokens, stop: ${r.stopReason} (${r.seconds.toFixed(1)} s)\n${r.prompt}${r.text}\n`;
+  return describeDecode(r);
+}
+
+const weightsOf = (m: { trained: boolean; loaded: string | null }): string => (m.trained ? 'trained' : m.loaded ? `weights from ${m.loaded}` : 'untrained weights');
+
+/**
+ * Head line (models, tokens, stop), the speculation / cascade / prefill figures, then each
+ * prompt with its continuation (a prompt file: one block per prompt, in input order).
+ */
+function describeDecode(r: DecodeRunResult): string {
+  const models = r.models.length > 1 ? ` [${r.models.map((m) => `${m.role} ${m.name} (${weightsOf(m)}, cache ${m.cache})`).join(', ')}]` : r.trained ? '' : ` (${weightsOf(r)})`;
+  const n = r.prompts.reduce((a, p) => a + p.tokens.length, 0);
+  const what = r.prompts.length > 1 ? `${r.prompts.length} prompts, ${n} tokens` : `${r.tokens.length} tokens, stop: ${r.stopReason}`;
+  let out = `decode ${r.target}${models}: ${what} (${r.seconds.toFixed(1)} s)\n`;
+  const s = r.speculation;
+  if (s) out += `  speculative decoding (draft ${s.draft}): ${s.rounds} rounds, acceptance rate ${s.acceptanceRate.toFixed(3)} (${s.accepted}/${s.drafted} drafted), mean accepted length ${s.meanAccepted.toFixed(2)}, ${s.tokensPerRound.toFixed(2)} tokens per round\n`;
+  const c = r.cascade;
+  if (c) out += `  cascade ${c.models.join(' -> ')} defer when ${c.rule}: deferred ${c.deferred} of ${c.prompts} (rate ${c.rate.toFixed(3)}); answered by ${Object.entries(c.answeredBy).map(([m, k]) => `${m} ${k}`).join(', ')}\n`;
+  const f = r.prefill;
+  if (f) out += `  prefill ${f.method}: ${f.prompts} prompts, ${f.promptTokens} prompt tokens${f.method !== 'alone' ? `, ${f.tokensRun} tokens run in ${f.sequences} sequences, ${(f.seconds * 1000).toFixed(1)} ms` : ''}${f.skipped ? `, ${f.skipped} documents skipped` : ''}\n`;
+  for (const p of r.prompts) {
+    const stages = p.cascade ? ` [${p.cascade.map((st) => `${st.model} ${Number.isNaN(st.statistic) ? 'no tokens' : st.statistic.toFixed(3)}${st.deferred ? ' -> defer' : ''}`).join('; ')}] answered by ${p.model}` : '';
+    if (r.prompts.length > 1) out += `--- prompt ${p.index} (${p.tokens.length} tokens, stop: ${p.stopReason})${stages}\n${p.prompt}${p.text}\n`;
+    else out += `${stages ? `  ${stages.trim()}\n` : ''}${p.prompt}${p.text}\n`;
+  }
+  return out;
 }
 
 /** 1234 -> "1234", 12345 -> "12.3k", 1.2e6 -> "1.20M". */

@@ -281,7 +281,9 @@ class Lowerer {
     let vocabSize: number | null = null;
     switch (call?.name) {
       case 'hf':
-        config = { kind: 'huggingface', path: call.str('path'), eot: typeof eotV === 'number' || (typeof eotV === 'string' && eotV !== 'none') ? eotV : '</s>', appendEot };
+        // no eot: tokenizer_config.json's eos_token (runtime/data/tokenizers.ts)
+        // no bos clause: the tokenizer's own (auto: what its post-processor adds in front)
+        config = { kind: 'huggingface', path: call.str('path'), eot: typeof eotV === 'number' || (typeof eotV === 'string' && eotV !== 'none') ? eotV : null, appendEot, bos: 'auto' };
         break;
       case 'tiktoken': {
         const enc = call.str('encoding');
@@ -303,10 +305,16 @@ class Lowerer {
 
   private tokenizer(d: Decl): TokenizerSpec {
     const call = builtin(this.valueOf(d) ?? this.arg(d, 'use'), 'tokenizer');
-    const bos = this.arg(d, 'bos');
+    const bosE = this.arg(d, 'bos');
     const spec = this.tokenizerCall(call, this.arg(d, 'eot'), d.name.name, d.span);
-    if (bos !== undefined && exprValue(bos) !== 'none') return { ...spec, unsupported: [...spec.unsupported, 'tokenizer bos tokens (runtime/data prepends none)'] };
-    return spec;
+    // bos: an id or a token name prepended to every document and prompt, or none; absent: none,
+    // except a Hugging Face tokenizer's own (tokenizerCall: auto)
+    if (bosE === undefined) return spec;
+    const v = exprValue(bosE);
+    const bos = typeof v === 'number' || (typeof v === 'string' && v !== 'none') ? v : null;
+    const config = { ...spec.config, bos } as TokenizerConfig;
+    const vocabSize = spec.vocabSize !== null && typeof bos === 'number' ? Math.max(spec.vocabSize, bos + 1) : spec.vocabSize;
+    return { ...spec, config, vocabSize };
   }
 
   private tokenizerRef(e: Expr | undefined, at: Span): TokenizerSpec {
@@ -542,8 +550,8 @@ class Lowerer {
     const vocabE = this.arg(d, 'vocab');
     const tokD = this.ref(vocabE, 'tokenizer');
     const tokenizer = tokD ? (this.decl(tokD) as TokenizerSpec) : null;
+    // vocab 0: the tokenizer's size, read when it is loaded (Hugging Face, tiktoken; runtime/entry/common.ts)
     const vocab = tokenizer ? (tokenizer.vocabSize ?? 0) : num(vocabE, 0);
-    if (tokenizer && tokenizer.vocabSize === null) unsupported.push(`vocabulary size of tokenizer '${tokenizer.name}' (known only when it is loaded)`);
     let config: ModelSpec['config'] = null;
     if (arch) {
       const heads = arch.num('heads');
@@ -741,7 +749,10 @@ class Lowerer {
     const { chain } = validateChain(samplers);
     const promptE = this.arg(d, 'prompt');
     const promptD = this.ref(promptE, 'data');
-    const prompt = promptD ? { data: promptD.name.name } : promptE !== undefined ? { text: String(exprValue(promptE)) } : null;
+    const prompt = promptD ? { data: this.decl(promptD) as DataSpec } : promptE !== undefined ? { text: String(exprValue(promptE)) } : null;
+    const tmplE = this.modifier(this.clause(d, 'prompt'), 'template').value;
+    const tmpl = tmplE !== undefined ? exprValue(tmplE) : null;
+    const template: DecodeSpec['template'] = tmpl === 'tokenizer' ? { kind: 'tokenizer' } : tmpl === 'chatml' || tmpl === 'llama3' || tmpl === 'llama2' || tmpl === 'alpaca' ? { kind: 'named', name: tmpl } : null;
     const lc = builtin(this.arg(d, 'length'), 'length_control');
     let length: LengthTarget | null = null;
     if (lc) {
@@ -784,11 +795,9 @@ class Lowerer {
         threshold = num(dwU.right, 0);
       }
       cascade = { models, statistic, op, threshold };
-      unsupported.push('cascade decoding from lmpc run (runtime/decode has cascade(); the entry does not wire two models yet)');
     }
-    if (speculate) unsupported.push('speculative decoding from lmpc run (the entry does not wire a draft model yet)');
+    // lmpc check rejects both (DecodeRunRule); kept so that a spec built otherwise is refused, not guessed
     if (!model && !cascade) unsupported.push('a decode without a model');
-    if (prompt && 'data' in prompt) unsupported.push('a prompt from a data declaration (text prompts only)');
     const maxE = this.arg(d, 'max_tokens');
     const minE = this.arg(d, 'min_tokens');
     const stops: string[] = [];
@@ -802,6 +811,7 @@ class Lowerer {
       attention,
       chain: { samplers: chain, seed },
       prompt,
+      template,
       maxTokens: maxE !== undefined ? num(maxE, 0) : null,
       minTokens: minE !== undefined ? num(minE, 0) : null,
       stop: stops,

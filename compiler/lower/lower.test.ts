@@ -213,7 +213,9 @@ train t {
     const pos = declsOf(ir(src('eval every 2: perplexity(d.holdout, by: position)')), 'train')[0]!.spec;
     expect(pos.evals[0]!.perplexity!.by).toBe('position');
     expect(pos.unsupported).toEqual([]);
-    const bare = declsOf(ir(src('eval every 2: perplexity(d)')), 'train')[0]!.spec;
+    // without a split side lmpc check rejects it (LMP0313); lowered anyway, the spec names it
+    expect(check(src('eval every 2: perplexity(d)'), 't.lmp').diagnostics.map((d) => d.code)).toContain('LMP0313');
+    const bare = declsOf(lower(check(src('eval every 2: perplexity(d)'), 't.lmp').program), 'train')[0]!.spec;
     expect(bare.unsupported).toEqual(['perplexity on data d without a split side (write d.holdout or d.train)']);
   });
 

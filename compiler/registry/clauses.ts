@@ -78,7 +78,7 @@ export const CLAUSE_SEMANTICS: { readonly [K in DeclKind]: Readonly<Record<strin
     model: { arg: ref('model') },
     attention: { arg: ref('attention') },
     policy: { arg: { t: 'chain', of: call('sampler') } },
-    prompt: { arg: union(str('a prompt'), ref('data')) },
+    prompt: { arg: union(str('a prompt'), ref('data')), modifiers: { template: oneOf('tokenizer', 'chatml', 'llama3', 'llama2', 'alpaca') } },
     max_tokens: { arg: steps },
     min_tokens: { arg: count({ min: 0 }) },
     stop: { arg: str('a stop string') },

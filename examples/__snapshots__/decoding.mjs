@@ -116,6 +116,7 @@ var decode_story = {
     seed: 42
   },
   prompt: null,
+  template: null,
   maxTokens: 2048,
   minTokens: null,
   stop: ["\n\n"],
@@ -141,6 +142,7 @@ var decode_typical = {
     seed: 0
   },
   prompt: null,
+  template: null,
   maxTokens: null,
   minTokens: null,
   stop: [],
@@ -154,9 +156,7 @@ var decode_fast = {
   kind: "decode",
   name: "fast",
   where: "examples/decoding.lmp:42:1",
-  unsupported: [
-    "speculative decoding from lmpc run (the entry does not wire a draft model yet)"
-  ],
+  unsupported: [],
   model: model_big,
   attention: null,
   chain: {
@@ -168,6 +168,7 @@ var decode_fast = {
     seed: 0
   },
   prompt: null,
+  template: null,
   maxTokens: null,
   minTokens: null,
   stop: [],
@@ -185,13 +186,12 @@ var decode_cheap = {
   kind: "decode",
   name: "cheap",
   where: "examples/decoding.lmp:48:1",
-  unsupported: [
-    "cascade decoding from lmpc run (runtime/decode has cascade(); the entry does not wire two models yet)"
-  ],
+  unsupported: [],
   model: null,
   attention: null,
   chain: { samplers: [{ name: "sample" }], seed: 0 },
   prompt: null,
+  template: null,
   maxTokens: null,
   minTokens: null,
   stop: [],

@@ -74,6 +74,7 @@ var decode_story = {
     seed: 0
   },
   prompt: null,
+  template: null,
   maxTokens: 2048,
   minTokens: null,
   stop: ["\n\n"],

@@ -82,6 +82,7 @@ export const decode_story = {
     seed: 0,
   },
   prompt: null,
+  template: null,
   maxTokens: 2048,
   minTokens: null,
   stop: ['\n\n'],

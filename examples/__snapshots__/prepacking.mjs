@@ -19,7 +19,13 @@ var data_prompts = {
         onError: "fail"
       }
     ],
-    tokenizer: { kind: "huggingface", path: "tokenizer.json", eot: "</s>", appendEot: true },
+    tokenizer: {
+      kind: "huggingface",
+      path: "tokenizer.json",
+      eot: null,
+      appendEot: true,
+      bos: "auto"
+    },
     holdout: { fraction: 0, seed: 0 },
     filter: { minLength: 0, maxLength: null },
     utf8: "replace",

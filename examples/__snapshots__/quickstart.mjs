@@ -151,6 +151,7 @@ var decode_sample = {
     seed: 7
   },
   prompt: { text: "The " },
+  template: null,
   maxTokens: 80,
   minTokens: null,
   stop: [],

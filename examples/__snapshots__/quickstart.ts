@@ -162,6 +162,7 @@ export const decode_sample = {
     seed: 7,
   },
   prompt: { text: 'The ' },
+  template: null,
   maxTokens: 80,
   minTokens: null,
   stop: [],

@@ -13,15 +13,18 @@ export type SourceConfig =
 
 /**
  * The tokenizer. `eot` is the id appended after every document when `appendEot` is true
- * (a number, or for huggingface / tiktoken the name of a special token, resolved at load).
+ * (a number, or for huggingface / tiktoken the name of a special token, resolved at load;
+ * huggingface null: tokenizer_config.json's eos_token). `bos` is prepended to every document
+ * (and to every prompt): an id, a token name, 'auto' (huggingface: what its post-processor adds
+ * in front, e.g. Llama 3's <|begin_of_text|>), or null/absent: none (runtime/data/tokenizers.ts).
  */
 export type TokenizerConfig =
   /** UTF-8 bytes: ids 0..255, EOT 256 by default, vocabulary 257. */
-  | { kind: 'bytes'; eot: number; appendEot: boolean }
+  | { kind: 'bytes'; eot: number; appendEot: boolean; bos?: number | null }
   /** A Hugging Face tokenizer.json read from a local file (offline). */
-  | { kind: 'huggingface'; path: string; eot: number | string; appendEot: boolean }
+  | { kind: 'huggingface'; path: string; eot: number | string | null; appendEot: boolean; bos?: number | string | null }
   /** An OpenAI encoding shipped inside js-tiktoken (offline). */
-  | { kind: 'tiktoken'; encoding: 'cl100k_base' | 'o200k_base' | 'p50k_base' | 'r50k_base' | 'gpt2'; eot: number | string; appendEot: boolean };
+  | { kind: 'tiktoken'; encoding: 'cl100k_base' | 'o200k_base' | 'p50k_base' | 'r50k_base' | 'gpt2'; eot: number | string; appendEot: boolean; bos?: number | string | null };
 
 export type PackConfig =
   /** Concatenate documents (EOT after each) in seeded random order and cut sequences of `length`

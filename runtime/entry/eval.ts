@@ -1,17 +1,15 @@
 // runEval: an eval block's task (runtime/eval generators and scorers) run through the decode or
-// model its `using` clause names. The decode's sampler chain, stop strings, cache policy and
-// attention apply; the model is the one trained earlier in the same Session, else the loaded
-// checkpoint, else fresh seeded weights (as runDecode). `task perplexity(D.split)` runs
-// runtime/model's evaluate over data D exactly as a train's periodic eval does.
+// model its `using` clause names. Through a decode, every request is answered as runDecode
+// answers a prompt (decode.ts prepareDecode: its sampler chain, stop strings, chat template,
+// cache policy and attention, speculative decoding or its cascade), with the eval's per-request
+// seed and answer cap; the model is the one trained earlier in the same Session, else the loaded
+// checkpoint, else fresh seeded weights (common.ts). `task perplexity(D.split)` runs
+// runtime/model's evaluate over data D exactly as a train's periodic eval does (the decode's
+// first model).
 //
-// The model-building helpers live in index.ts and reach this file as an argument (EntryHelpers),
+// The periodic-eval helpers live in index.ts and reach this file as an argument (EntryHelpers),
 // so that index.ts re-exports runEval without an import cycle or new public helpers.
-import { resolve } from 'node:path';
-import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
-import { isHeldOut } from '../data/corpus.js';
-import { readSource, type SourceCounters } from '../data/sources.js';
-import type { DataConfig } from '../data/config.js';
-import type { TokenizerConfig } from '../data/config.js';
+import type { LmpTokenizer } from '../data/tokenizers.js';
 import type { SamplerSpec } from '../decode/chain.js';
 import { Decoder, type LengthTarget, type LogitsSource } from '../decode/decoder.js';
 import type { LlamaModel } from '../model/llama.js';
@@ -27,6 +25,8 @@ import {
   type ScoredSample,
 } from '../eval/index.js';
 import type { AnySpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, TrainEvalSpec } from './spec.js';
+import { assertSupported, modelTokenizer, resolveModel, RuntimeEntryError } from './common.js';
+import { prepareDecode, readDocuments } from './decode.js';
 
 /** The result of an eval block: metrics overall and per cell, and every scored request. */
 export interface EvalRunResult {
@@ -50,9 +50,6 @@ export interface EvalRunResult {
 
 /** What runEval needs from index.ts. */
 export interface EntryHelpers {
-  readonly error: (code: string, message: string) => Error;
-  readonly assertSupported: (kind: string, name: string | null, where: string, unsupported: readonly string[]) => void;
-  readonly buildModel: (spec: Frozen<ModelSpec>, baseDir: string) => { model: LlamaModel; loaded: string | null };
   readonly modelLogits: (model: LlamaModel, cache?: { readonly kind: string; readonly [k: string]: unknown }) => LogitsSource;
   readonly perplexity: (
     ev: Frozen<TrainEvalSpec>,
@@ -109,7 +106,7 @@ export function generationSettings(task: string, decode: Frozen<DecodeSpec> | nu
  * A Generate over any logits source: one Decoder per request (a fresh source, seed = settings.seed
  * + the sample's index), the prompt encoded with the tokenizer.
  */
-export function decoderGenerate(makeSource: () => LogitsSource, tok: Pick<LmpTokenizer, 'encode' | 'decode' | 'eot'>, g: GenerationSettings): Generate {
+export function decoderGenerate(makeSource: () => LogitsSource, tok: Pick<LmpTokenizer, 'encode' | 'decode' | 'eot'> & Partial<Pick<LmpTokenizer, 'encodePrompt'>>, g: GenerationSettings): Generate {
   return async (s) => {
     const length = g.length(s);
     const decoder = new Decoder(makeSource(), {
@@ -122,7 +119,7 @@ export function decoderGenerate(makeSource: () => LogitsSource, tok: Pick<LmpTok
       decode: (ids) => tok.decode(ids),
       ...(length ? { length } : {}),
     });
-    const ids = Array.from(tok.encode(s.prompt));
+    const ids = Array.from(tok.encodePrompt ? tok.encodePrompt(s.prompt) : tok.encode(s.prompt));
     const r = await decoder.generate(ids.length ? ids : [tok.eot]);
     return { text: r.text ?? tok.decode(r.tokens), tokens: r.tokens.length };
   };
@@ -132,11 +129,11 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
   const t0 = performance.now();
   const name = spec.name ?? 'eval';
   const where = `eval ${name} (${spec.where})`;
-  h.assertSupported('eval', spec.name, spec.where, spec.unsupported);
+  assertSupported('eval', spec.name, spec.where, spec.unsupported);
   const fail = (e: unknown): never => {
     const x = e as { code?: string; message?: string };
     if (typeof x.message === 'string' && x.message.startsWith('error in ')) throw e;
-    throw h.error(x.code ?? 'LMP_E_RUNTIME', `error in ${where}: ${x.message ?? String(e)}`);
+    throw new RuntimeEntryError(x.code ?? 'LMP_E_RUNTIME', `error in ${where}: ${x.message ?? String(e)}`);
   };
   const baseDir = options.baseDir ?? process.cwd();
   const task = spec.task.task;
@@ -147,21 +144,25 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
     const target = lookup(spec, options.specs, using.name);
     if (!target || (target.kind !== 'decode' && target.kind !== 'model'))
       throw new EvalTaskError('LMP_E_EVAL_USING', `using ${using.name} names ${target ? `a ${target.kind} declaration` : 'no declaration'}; an eval runs a decode or a model`);
+    const names = metricNames(task, spec.metrics);
     let decode: Frozen<DecodeSpec> | null = null;
-    let modelSpec: Frozen<ModelSpec>;
+    let model: LlamaModel, tok: LmpTokenizer;
+    let head: Omit<EvalRunResult, 'metrics' | 'cells' | 'samples' | 'seconds'>;
+    let prepared: Awaited<ReturnType<typeof prepareDecode>> | null = null;
     if (target.kind === 'decode') {
       decode = target as Frozen<DecodeSpec>;
-      h.assertSupported('decode', decode.name, decode.where, decode.unsupported);
-      if (decode.attention) h.assertSupported('attention', decode.attention.name, decode.attention.where, decode.attention.unsupported);
-      if (!decode.model) throw new EvalTaskError('LMP_E_EVAL_USING', `using ${using.name}: the decode has no model`);
-      modelSpec = decode.model;
-    } else modelSpec = target as Frozen<ModelSpec>;
-    const names = metricNames(task, spec.metrics);
-
-    const trainedModel = modelSpec.name ? options.session?.models.get(modelSpec.name) : undefined;
-    const built = trainedModel ? { model: trainedModel, loaded: null } : h.buildModel(modelSpec, baseDir);
-    const model = built.model;
-    const head = { kind: 'eval' as const, target: name, task, using: { kind: using.kind, name: using.name }, model: modelSpec.name, trained: trainedModel !== undefined, loaded: built.loaded };
+      prepared = await prepareDecode(decode, { baseDir, ...(options.session ? { session: options.session } : {}) });
+      const first = prepared.stages[0]!;
+      model = first.model;
+      tok = prepared.tok;
+      head = { kind: 'eval', target: name, task, using: { kind: using.kind, name: using.name }, model: first.spec.name, trained: first.info.trained, loaded: first.info.loaded };
+    } else {
+      const modelSpec = target as Frozen<ModelSpec>;
+      const built = await resolveModel(modelSpec, baseDir, options.session);
+      model = built.model;
+      tok = task === 'perplexity' ? (null as unknown as LmpTokenizer) : await modelTokenizer(modelSpec, model, baseDir);
+      head = { kind: 'eval', target: name, task, using: { kind: using.kind, name: using.name }, model: modelSpec.name, trained: built.trained, loaded: built.loaded };
+    }
 
     if (task === 'perplexity') {
       const ev = perplexitySpec(spec, options.specs);
@@ -176,13 +177,18 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
       return { ...head, metrics: pick(names, r.overall.ppl, r.overall.loss), cells, samples: [], seconds: (performance.now() - t0) / 1000 };
     }
 
-    const tokCfg = modelSpec.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
-    const tok = await loadTokenizer(structuredClone(tokCfg) as TokenizerConfig, baseDir);
-    if (tok.vocabSize > model.config.vocab) throw new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`);
     const docs = task === 'tsort' && spec.data !== null ? await evalDocuments(spec, spec.data, options.specs, baseDir) : null;
     const samples = taskSamples(task, spec.task.params, spec.seed, (t) => tok.encode(t).length, baseDir, docs);
-    const cache = decode?.attention ? (structuredClone(decode.attention.cache) as { kind: string }) : undefined;
-    const generate = decoderGenerate(() => h.modelLogits(model, cache), tok, generationSettings(task, decode, spec.seed));
+    const g = generationSettings(task, decode, spec.seed);
+    let generate: Generate;
+    if (prepared) {
+      const p = prepared;
+      generate = async (s) => {
+        const length = g.length(s);
+        const r = await p.generate(p.promptIds(s.prompt), s.index, s.prompt, { seed: g.seed + s.index, maxTokens: g.maxTokens(s), length: length ?? null });
+        return { text: r.text, tokens: r.tokens.length };
+      };
+    } else generate = decoderGenerate(() => h.modelLogits(model), tok, g);
     const onSample = options.onProgress ? (done: number, total: number) => options.onProgress!({ target: name, phase: 'eval', step: done, total }) : undefined;
     const out = await runSamples(task, samples, generate, names, onSample);
     return { ...head, metrics: out.metrics, cells: out.cells, samples: out.samples, seconds: (performance.now() - t0) / 1000 };
@@ -208,19 +214,7 @@ async function evalDocuments(spec: Frozen<EvalSpec>, path: string, specs: Readon
   const ds = dname ? lookup(spec, specs, dname) : undefined;
   if (!ds || ds.kind !== 'data') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `data ${JSON.stringify(path)} names no data declaration`);
   if (side !== undefined && side !== 'holdout' && side !== 'train') throw new EvalTaskError('LMP_E_EVAL_PARAMS', `data ${path}: the side is holdout or train`);
-  const cfg = structuredClone(ds.config) as DataConfig;
-  const root = resolve(baseDir, cfg.root);
-  const counters: SourceCounters = { malformedLines: 0, missingField: 0 };
-  const out: string[] = [];
-  for (const src of cfg.sources) {
-    for await (const raw of readSource(src, root, counters)) {
-      const bytes = raw.bytes ?? Buffer.from(raw.text ?? '', 'utf8');
-      if (bytes.length === 0) continue;
-      if (side !== undefined && isHeldOut(bytes, cfg.holdout.fraction, cfg.holdout.seed) !== (side === 'holdout')) continue;
-      out.push(raw.text ?? Buffer.from(bytes).toString('utf8'));
-    }
-  }
-  return out;
+  return (await readDocuments(ds as Frozen<DataSpec>, baseDir, side)).texts;
 }
 
 /** A declaration the eval names: from the spec itself (`refs`, filled by the lowering), else from

@@ -15,51 +15,28 @@ import { CurriculumIterator, planBuckets } from '../curriculum/index.js';
 import { loadCorpus, mixOrder } from '../data/corpus.js';
 import { materialize, planPack, type PackedBatch as DataBatch } from '../data/pack.js';
 import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
-import { Decoder, type DecodeResult, type LogitsSource } from '../decode/decoder.js';
-import type { SamplerSpec } from '../decode/chain.js';
+import type { LogitsSource } from '../decode/decoder.js';
 import type { DataConfig, TokenizerConfig } from '../data/config.js';
 import type { CurriculumConfig } from '../curriculum/config.js';
-import type { ModelConfig } from '../model/config.js';
-import { fusedAttention } from '../model/fused.js';
-import { LlamaModel, type PackedBatch } from '../model/llama.js';
-import type { AttentionSettings } from '../model/attention.js';
-import { attentionOptions } from '../model/settings.js';
+import type { LlamaModel, PackedBatch } from '../model/llama.js';
 import { ModelLogitsSource } from '../model/source.js';
 import { Trainer, writeError, type LrSchedule, type StepMetrics } from '../model/train.js';
 import { evaluate } from '../model/eval.js';
-import { loadModel } from '../model/io.js';
+import { recordTokenizer } from '../model/io.js';
 import { Rng } from '../data/rng.js';
 import { ensureDir } from '../fsutil.js';
 import { masksByDocument, RankBalancer, trainCostModel, type RankBalanceReport } from './ranks.js';
 import { cellsBreakdown, evalBreakdown, metricsLine } from './format.js';
 import { acquireLock } from './lock.js';
-import type { AnySpec, AttentionSpec, DataSpec, DecodeSpec, EvalSpec, Frozen, ModelSpec, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
+import type { AnySpec, DataSpec, DecodeSpec, EvalSpec, Frozen, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 import { runEvalWith, type EvalRunResult } from './eval.js';
+import { assertSupported, buildModel, context, RuntimeEntryError, thaw } from './common.js';
+import { runDecodeSpec, type DecodeRunResult } from './decode.js';
 
 export * from './spec.js';
 export type { EvalRunResult } from './eval.js';
-
-/** A run-time error carrying a code and the declaration it happened in. */
-export class RuntimeEntryError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RuntimeEntryError';
-  }
-}
-
-/** "error in decode story (examples/x.lmp:31:3): ..." */
-function context(kind: string, name: string | null, where: string): string {
-  return `${kind} ${name ?? '(inline)'} (${where})`;
-}
-
-/** Refuse a spec that asks for something the runtime cannot run. */
-export function assertSupported(kind: string, name: string | null, where: string, unsupported: readonly string[]): void {
-  if (unsupported.length === 0) return;
-  throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: the runtime cannot run ${unsupported.join('; ')}`);
-}
+export type { DecodeRunResult, DecodePromptResult, SpeculationStats, CascadeStage, TraceStep, DecodeModelInfo } from './decode.js';
+export { RuntimeEntryError, assertSupported } from './common.js';
 
 export interface Progress {
   readonly target: string;
@@ -183,70 +160,10 @@ export interface TrainResult {
   readonly seconds: number;
 }
 
-export interface DecodeRunResult {
-  readonly kind: 'decode';
-  readonly target: string;
-  readonly prompt: string;
-  readonly text: string;
-  readonly tokens: readonly number[];
-  readonly stopReason: DecodeResult['stopReason'];
-  /** Whether the model was trained in this process (false: loaded or freshly initialized weights). */
-  readonly trained: boolean;
-  /** The checkpoint directory the weights were loaded from (`model m = load("dir")`), else null. */
-  readonly loaded: string | null;
-  readonly trace?: readonly { readonly entropy: number; readonly surprise: number; readonly logprob: number }[];
-  readonly seconds: number;
-}
-
 export type RunResult = TrainResult | DecodeRunResult | EvalRunResult;
 
 /** Resolves after pending I/O and expired timers have had their turn (setImmediate). */
 const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
-
-const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
-
-function modelOf(spec: Frozen<ModelSpec>): { config: ModelConfig | null; attention: AttentionSettings } {
-  assertSupported('model', spec.name, spec.where, spec.unsupported);
-  const att = spec.attention;
-  // the whole attention block: mask (head groups), score, position (runtime/model/settings.ts)
-  return { config: spec.config ? thaw<ModelConfig>(spec.config) : null, attention: att ? attentionOptions(thaw<AttentionSpec>(att)) : {} };
-}
-
-/**
- * The model of a spec: `load("dir")` reads config.json + model.safetensors from dir (relative to
- * baseDir, the .lmp file's folder under lmpc run) at run time, the architecture coming from
- * config.json; otherwise fresh weights from the spec's architecture and seed. Errors name the
- * model declaration: "error in model m (x.lmp:3:1): ...".
- */
-function buildModel(spec: Frozen<ModelSpec>, baseDir: string): { model: LlamaModel; loaded: string | null } {
-  const { config, attention } = modelOf(spec);
-  const opts = { attention: fusedAttention(), ...attention };
-  const err = (code: string, msg: string): RuntimeEntryError => new RuntimeEntryError(code, `error in ${context('model', spec.name, spec.where)}: ${msg}`);
-  if (spec.load !== null) {
-    const dir = resolve(baseDir, spec.load);
-    let model: LlamaModel;
-    try {
-      model = loadModel(dir, opts);
-    } catch (e) {
-      const x = e as { code?: string; message?: string };
-      throw err(x.code ?? 'LMP_E_MODEL_LOAD', `cannot load checkpoint "${spec.load}": ${x.message ?? String(e)}`);
-    }
-    if (config) {
-      // `arch` written next to `load`: the checkpoint must have that architecture
-      const c = model.config;
-      const diff = (['dim', 'layers', 'heads', 'kvHeads', 'ffn', 'vocab'] as const).filter((k) => !(k === 'vocab' && config.vocab === 0) && config[k] !== c[k]);
-      if (diff.length) throw err('LMP_E_MODEL_LOAD', `checkpoint "${spec.load}" does not match the declared architecture (${diff.map((k) => `${k} ${config[k]} vs ${c[k]} in config.json`).join(', ')})`);
-    }
-    return { model, loaded: dir };
-  }
-  if (!config) throw err('LMP_E_NO_RUNTIME', 'the model has neither an architecture nor a checkpoint to load');
-  try {
-    return { model: LlamaModel.init(config, spec.seed, opts), loaded: null };
-  } catch (e) {
-    const x = e as { code?: string; message?: string };
-    throw err(x.code ?? 'LMP_E_RUNTIME', x.message ?? String(e));
-  }
-}
 
 function toModelBatch(b: DataBatch): PackedBatch {
   return { tokens: b.tokens, cuSeqlens: b.cuSeqlens, positionIds: b.positionIds, docIds: b.docIds, lossMask: b.lossMask };
@@ -410,14 +327,24 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     return fail(e);
   }
   try {
-    const { model } = buildModel(spec.model, baseDir);
     let tok: LmpTokenizer;
+    try {
+      options.onProgress?.({ target: name, phase: 'data', step: 0, total: 1 });
+      tok = await loadTokenizer(data.tokenizer, data.root);
+      // the model's own `vocab TOKENIZER` must be the tokenizer it is trained on
+      const own = spec.model.tokenizer ? await loadTokenizer(thaw<TokenizerConfig>(spec.model.tokenizer.config), baseDir) : null;
+      if (own && own.id !== tok.id) coded('LMP_E_TOKENIZER', `model ${spec.model.name} reads tokenizer ${spec.model.tokenizer!.name ?? ''} (${own.id}), but data ${spec.data.name} is tokenized with ${tok.id}`);
+    } catch (e) {
+      return fail(e);
+    }
+    // vocab 0 (`vocab T` of a tokenizer whose size is known at load): the data tokenizer's size
+    const { model } = await buildModel(spec.model, baseDir, tok.vocabSize);
+    // the model records its tokenizer: checkpoints carry it (config.json, tokenizer.json beside the weights)
+    recordTokenizer(model, { config: structuredClone(data.tokenizer), root: data.root, eos: tok.eot, bos: tok.bos });
     let batches: { next(): IteratorResult<PackedBatch> };
     const epochs = { n: 1 };
     let balancer: RankBalancer | null = null;
     try {
-      options.onProgress?.({ target: name, phase: 'data', step: 0, total: 1 });
-      tok = await loadTokenizer(data.tokenizer, data.root);
       if (tok.vocabSize > model.config.vocab) fail(new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`));
       const corpus = await loadCorpus(data, tok, 'train');
       const order = mixOrder(corpus.source, data.sources.map((s) => s.weight), data.seed);
@@ -592,53 +519,9 @@ export function modelLogits(model: LlamaModel, cache?: { readonly kind: string; 
   return new ModelLogitsSource(model, cache && cache.kind !== 'full' ? cache : undefined);
 }
 
+/** Runs a decode block (decode.ts): plain, speculative or a cascade, over one prompt or a data declaration of prompts (prepacked prefill). */
 export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = {}): Promise<DecodeRunResult> {
-  const t0 = performance.now();
-  const name = spec.name ?? 'decode';
-  assertSupported('decode', spec.name, spec.where, spec.unsupported);
-  if (spec.attention) assertSupported('attention', spec.attention.name, spec.attention.where, spec.attention.unsupported);
-  const m = spec.model!;
-  const fail = (e: unknown): never => {
-    const err = e as { code?: string; message?: string };
-    throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('decode', spec.name, spec.where)}: ${err.message ?? String(e)}`);
-  };
-  const trainedModel = m.name ? options.session?.models.get(m.name) : undefined;
-  const built = trainedModel ? { model: trainedModel, loaded: null } : buildModel(m, options.baseDir ?? process.cwd());
-  const model = built.model;
-  try {
-    const tokCfg = m.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
-    const tok = await loadTokenizer(thaw<TokenizerConfig>(tokCfg), options.baseDir ?? process.cwd());
-    const promptText = spec.prompt && 'text' in spec.prompt ? spec.prompt.text : '';
-    if (tok.vocabSize > model.config.vocab) throw new Error(`tokenizer vocabulary (${tok.vocabSize}) exceeds the model's (${model.config.vocab})`);
-    const prompt = promptText ? Array.from(tok.encode(promptText)) : [tok.eot];
-    const decoder = new Decoder(modelLogits(model, spec.attention ? thaw<{ kind: string }>(spec.attention.cache) : undefined), {
-      chain: thaw<SamplerSpec[]>(spec.chain.samplers),
-      seed: spec.seed,
-      eos: tok.eot,
-      ...(spec.maxTokens !== null ? { maxTokens: spec.maxTokens } : {}),
-      ...(spec.minTokens !== null ? { minTokens: spec.minTokens } : {}),
-      ...(spec.stop.length ? { stop: [...spec.stop] } : {}),
-      decode: (ids) => tok.decode(ids),
-      ...(spec.length ? { length: spec.length } : {}),
-      trace: spec.trace.length > 0,
-    });
-    options.onProgress?.({ target: name, phase: 'decode', step: 0, total: spec.maxTokens ?? 0 });
-    const r = await decoder.generate(prompt);
-    return {
-      kind: 'decode',
-      target: name,
-      prompt: promptText,
-      text: r.text ?? tok.decode(r.tokens),
-      tokens: r.tokens,
-      stopReason: r.stopReason,
-      trained: trainedModel !== undefined,
-      loaded: built.loaded,
-      ...(r.trace ? { trace: r.trace.map((t) => ({ entropy: t.entropy, surprise: t.surprise, logprob: t.logprob })) } : {}),
-      seconds: (performance.now() - t0) / 1000,
-    };
-  } catch (e) {
-    return fail(e);
-  }
+  return runDecodeSpec(spec, options);
 }
 
 /**
@@ -649,9 +532,6 @@ export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = 
 export async function runEval(spec: Frozen<EvalSpec>, options: RunOptions = {}): Promise<EvalRunResult> {
   return runEvalWith(
     {
-      error: (code, message) => new RuntimeEntryError(code, message),
-      assertSupported,
-      buildModel,
       modelLogits,
       perplexity: async (ev, model, baseDir) => runEvalOnce(model, await preparedFor(options.session, ev, baseDir, model.config.vocab), 0),
     },

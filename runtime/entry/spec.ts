@@ -42,7 +42,7 @@ interface DeclSpec<K extends string> {
 
 export interface TokenizerSpec extends DeclSpec<'tokenizer'> {
   readonly config: TokenizerConfig;
-  /** Vocabulary size when known at compile time (bytes: eot + 1), else null (read at load). */
+  /** Vocabulary size when known at compile time (bytes: eot + 1), else null (read at load: a model whose `vocab` names it gets vocab 0 in its architecture, the tokenizer's size at run time). */
   readonly vocabSize: number | null;
 }
 
@@ -169,8 +169,14 @@ export interface DecodeSpec extends DeclSpec<'decode'> {
   readonly attention: AttentionSpec | null;
   /** The validated chain, terminal included, every parameter explicit; seed = the decode's seed. */
   readonly chain: ChainConfig;
-  /** A prompt string, a data declaration's name, or null (generation starts from the EOT token). */
-  readonly prompt: { readonly text: string } | { readonly data: string } | null;
+  /**
+   * A prompt string; a data declaration of prompts (every document of its sources, in input
+   * order; its packer decides the prefill: prepack = prepacked, pad = a padded batch, else each
+   * prompt alone); or null (generation starts from the BOS token, else the EOT token).
+   */
+  readonly prompt: { readonly text: string } | { readonly data: DataSpec } | null;
+  /** A chat template the prompt text is wrapped in: the tokenizer's (tokenizer_config.json's chat_template) or a named one; null: the text as it is. */
+  readonly template: { readonly kind: 'tokenizer' } | { readonly kind: 'named'; readonly name: 'chatml' | 'llama3' | 'llama2' | 'alpaca' } | null;
   readonly maxTokens: number | null;
   readonly minTokens: number | null;
   readonly stop: readonly string[];

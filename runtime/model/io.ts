@@ -1,22 +1,80 @@
 // Model directories in the Hugging Face layout: config.json (LlamaConfig) + model.safetensors
 // (HF Llama tensor names, Linear weights [out, in]). Writes are atomic per file.
+//
+// A model records the tokenizer it was trained with (recordTokenizer; runtime/entry does it for
+// every train): saveModel writes it into config.json (`lmp_tokenizer`, the TokenizerConfig, plus
+// HF's bos_token_id / eos_token_id) and, for a Hugging Face tokenizer, copies tokenizer.json and
+// tokenizer_config.json beside the weights as Hugging Face does. loadModel records it again on
+// the loaded model; a directory with a tokenizer.json and no `lmp_tokenizer` (a Hugging Face
+// checkpoint) records that tokenizer.json (EOT from eos_token_id, else tokenizer_config.json).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ensureDir } from '../fsutil.js';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import type { TokenizerConfig } from '../data/config.js';
 import { fromHfConfig, ModelConfigError, toHfConfig } from './config.js';
 import { LlamaModel, type ModelOptions } from './llama.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors, type SafetensorsDtype } from './safetensors.js';
 
 const TORCH_DTYPE: Record<SafetensorsDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
-/** Write config.json + model.safetensors; tensors stored as `dtype` (default F32; F16/BF16 round to nearest even). */
+/** The tokenizer a model was trained with: its config (a huggingface path resolves against `root`) and its resolved special ids. */
+export interface TokenizerRecord {
+  readonly config: TokenizerConfig;
+  readonly root: string;
+  readonly eos?: number;
+  readonly bos?: number | null;
+}
+
+const records = new WeakMap<LlamaModel, TokenizerRecord>();
+
+/** Remember the tokenizer of a model (saveModel writes it beside the weights). */
+export function recordTokenizer(model: LlamaModel, rec: TokenizerRecord): void {
+  records.set(model, rec);
+}
+
+/** The tokenizer recorded for a model (trained in this process, or loaded with one), if any. */
+export function recordedTokenizer(model: LlamaModel): TokenizerRecord | undefined {
+  return records.get(model);
+}
+
+/** config.json fields and files for a model's recorded tokenizer (Hugging Face: copies beside the weights). */
+function writeTokenizer(dir: string, rec: TokenizerRecord | undefined): Record<string, unknown> {
+  if (!rec) return {};
+  let config: TokenizerConfig = rec.config;
+  if (config.kind === 'huggingface') {
+    const src = resolve(rec.root, config.path);
+    writeFileAtomic(join(dir, 'tokenizer.json'), readFileSync(src));
+    const tc = join(dirname(src), 'tokenizer_config.json');
+    if (existsSync(tc)) writeFileAtomic(join(dir, 'tokenizer_config.json'), readFileSync(tc));
+    config = { ...config, path: 'tokenizer.json' };
+  }
+  return {
+    lmp_tokenizer: config,
+    ...(rec.eos !== undefined ? { eos_token_id: rec.eos } : {}),
+    ...(rec.bos !== undefined && rec.bos !== null ? { bos_token_id: rec.bos } : {}),
+  };
+}
+
+/** The tokenizer a checkpoint directory records (see the header), if any. */
+function readTokenizer(dir: string, raw: Record<string, unknown>): TokenizerRecord | undefined {
+  const t = raw['lmp_tokenizer'];
+  const eos = typeof raw['eos_token_id'] === 'number' ? raw['eos_token_id'] : undefined;
+  const bos = typeof raw['bos_token_id'] === 'number' ? raw['bos_token_id'] : undefined;
+  const ids = { ...(eos !== undefined ? { eos } : {}), ...(bos !== undefined ? { bos } : {}) };
+  if (t && typeof t === 'object' && ['bytes', 'huggingface', 'tiktoken'].includes((t as { kind?: string }).kind ?? '')) return { config: t as TokenizerConfig, root: dir, ...ids };
+  if (existsSync(join(dir, 'tokenizer.json'))) return { config: { kind: 'huggingface', path: 'tokenizer.json', eot: eos ?? null, appendEot: true, bos: bos ?? 'auto' }, root: dir, ...ids };
+  return undefined;
+}
+
+/** Write config.json + model.safetensors (and the recorded tokenizer); tensors stored as `dtype` (default F32; F16/BF16 round to nearest even). */
 export function saveModel(dir: string, model: LlamaModel, opts: { dtype?: SafetensorsDtype } = {}): void {
   const dtype = opts.dtype ?? 'F32';
   ensureDir(dir);
   const list: [string, { shape: number[]; data: Float32Array }][] = [];
   for (const [n, p] of model.params) list.push([n, { shape: model.shapes.get(n)!, data: p }]);
   writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' }, dtype);
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...toHfConfig(model.config), torch_dtype: TORCH_DTYPE[dtype] }, null, 2) + '\n');
+  const tok = writeTokenizer(dir, records.get(model));
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...toHfConfig(model.config), torch_dtype: TORCH_DTYPE[dtype], ...tok }, null, 2) + '\n');
 }
 
 /**
@@ -54,5 +112,7 @@ export function loadModel(dir: string, opts: ModelOptions = {}): LlamaModel {
       throw new ModelConfigError('LMP_E_WEIGHTS', `${dir}: tensor '${n}' has shape ${JSON.stringify(t.shape)}, config expects ${JSON.stringify(want)}`);
     p.set(t.data);
   }
+  const tok = readTokenizer(dir, raw as Record<string, unknown>);
+  if (tok) records.set(model, tok);
   return model;
 }

@@ -3,7 +3,7 @@
 // per prompt under causal & same_document, then the keys/values split per prompt into full-cache
 // KVCacheSessions that continue decoding each prompt on its own. `paddedPrefill` is the baseline:
 // every prompt its own sequence, right-padded to the longest (what a padded batch computes).
-import { bestFitDecreasing } from '../data/binpack.js';
+import { bestFitDecreasing, firstFitDecreasing } from '../data/binpack.js';
 import { KVCacheSession, type LlamaModel, type PackedBatch } from './llama.js';
 
 export interface PrefillResult {
@@ -35,13 +35,13 @@ function sessionFrom(model: LlamaModel, k: Float32Array[], v: Float32Array[], st
   return s;
 }
 
-/** Prepacked prefill. capacity: tokens per packed sequence (default: the longest prompt). */
-export function prefillPacked(model: LlamaModel, prompts: readonly (readonly number[])[], opts: { capacity?: number } = {}): PrefillResult {
+/** Prepacked prefill. capacity: tokens per packed sequence (default: the longest prompt); algorithm: best-fit (default) or first-fit decreasing. */
+export function prefillPacked(model: LlamaModel, prompts: readonly (readonly number[])[], opts: { capacity?: number; algorithm?: 'bfd' | 'ffd' } = {}): PrefillResult {
   checkPrompts(model, prompts);
   const lens = prompts.map((p) => p.length);
   const capacity = opts.capacity ?? Math.max(...lens);
   if (!(Number.isInteger(capacity) && capacity >= Math.max(...lens))) throw argErr(`prefill: capacity ${capacity} is shorter than the longest prompt (${Math.max(...lens)})`);
-  const pk = bestFitDecreasing(lens, capacity);
+  const pk = (opts.algorithm === 'ffd' ? firstFitDecreasing : bestFitDecreasing)(lens, capacity);
   const T = lens.reduce((a, b) => a + b, 0);
   const b: PackedBatch = { tokens: new Int32Array(T), cuSeqlens: new Int32Array(pk.bins + 1), positionIds: new Int32Array(T), docIds: new Int32Array(T), lossMask: new Uint8Array(T) };
   const start = new Int32Array(prompts.length);

@@ -3,7 +3,8 @@
 // what is cached (a context that branches off rewinds the cache); score(prefix, candidates)
 // runs all candidates in one cached pass (speculative verification). With an evicting cache
 // policy (sinks_window, sirllm, infllm: createSession) positions cannot be rewound: a context that
-// extends what was fed runs only the new tokens, any other context restarts the session.
+// extends what was fed runs only the new tokens, any other context restarts the session. A
+// source may start from a prefilled full-cache session (prepacked prefill) and its logits.
 import type { LogitsSource } from '../decode/decoder.js';
 import { createSession, type DecodeSession, type SessionPolicy } from './cache.js';
 import { KVCacheSession, type LlamaModel } from './llama.js';
@@ -15,9 +16,20 @@ export class ModelLogitsSource implements LogitsSource {
   /** positions actually computed (not reused) since creation: a measure of cache reuse */
   computed = 0;
 
-  constructor(readonly model: LlamaModel, policy?: SessionPolicy | { readonly kind: string; readonly [k: string]: unknown }) {
+  /** Logits after exactly `cached` (a prefilled session's), returned once by next(cached). */
+  private primed: Float32Array | null = null;
+
+  /**
+   * `preloaded`: start from a full-cache session that already holds a context (a prepacked
+   * prefill's per-prompt split, runtime/model/prefill.ts) and the logits after it.
+   */
+  constructor(readonly model: LlamaModel, policy?: SessionPolicy | { readonly kind: string; readonly [k: string]: unknown }, preloaded?: { readonly session: KVCacheSession; readonly logits: Float32Array }) {
     this.vocabSize = model.config.vocab;
-    this.session = policy ? createSession(model, policy) : model.session();
+    this.session = preloaded ? preloaded.session : policy ? createSession(model, policy) : model.session();
+    if (preloaded) {
+      this.cached = [...preloaded.session.cachedTokens];
+      this.primed = preloaded.logits;
+    }
   }
 
   /** Rewind the cache to the common prefix of `ctx` (keeping at least one token to run). */
@@ -46,6 +58,9 @@ export class ModelLogitsSource implements LogitsSource {
 
   next(tokens: readonly number[]): Float32Array {
     if (tokens.length === 0) throw Object.assign(new Error('next: the context is empty'), { code: 'LMP_E_ARG' });
+    const primed = this.primed;
+    this.primed = null;
+    if (primed && tokens.length === this.cached.length && tokens.every((t, i) => t === this.cached[i])) return primed.slice();
     const c = this.sync(tokens);
     const all = this.run(tokens.slice(c));
     return all.slice(all.length - this.vocabSize);
@@ -53,6 +68,7 @@ export class ModelLogitsSource implements LogitsSource {
 
   score(prefix: readonly number[], candidates: readonly number[]): Float32Array[] {
     if (prefix.length === 0) throw Object.assign(new Error('score: the prefix is empty'), { code: 'LMP_E_ARG' });
+    this.primed = null;
     const ctx = [...prefix, ...candidates];
     const c = this.sync(prefix);
     const all = this.run(ctx.slice(c));

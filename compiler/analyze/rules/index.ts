@@ -19,6 +19,7 @@ import { OptimizeRule } from './OptimizeRule.js';
 import { RangeRule } from './RangeRule.js';
 import { RedundantMaskRule } from './RedundantMaskRule.js';
 import { RepositionRule } from './RepositionRule.js';
+import { RunnableRule } from './RunnableRule.js';
 import { SamplerChainRule } from './SamplerChainRule.js';
 import { SamplerOrderRule } from './SamplerOrderRule.js';
 import { SourceMatchRule } from './SourceMatchRule.js';
@@ -52,6 +53,7 @@ export const ALL_RULES: readonly Rule[] = [
   TopOneRule,
   DuplicateFilterRule,
   DecodeSupportRule,
+  RunnableRule,
   DecodeTokensRule,
   ModelShapeRule,
   OptimizeRule,
