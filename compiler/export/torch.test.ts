@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { check } from '../index.js';
 import { lower } from '../lower/index.js';
-import { runTrain, type TrainSpec, type Frozen } from '../../runtime/entry/index.js';
+import { runTrain, Session, type TrainSpec, type Frozen } from '../../runtime/entry/index.js';
+import { loadModel } from '../../runtime/model/io.js';
 import { attentionBackward, attentionForward, alibiSlopes } from '../../runtime/attention/index.js';
 import { denseMask } from '../../runtime/mask/eval.js';
 import { maskForHead } from '../../runtime/mask/classify.js';
@@ -74,8 +75,14 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     const dir = join(tmp, `parity-${target}`);
     const r = await exportFile(file, { target, outDir: dir });
     if (!r.ok) throw new Error('export failed');
-    const ref = await runTrain(specOf(file, target), { baseDir: dirname(resolve(file)), steps: 10 });
+    const session = new Session();
+    const spec = specOf(file, target);
+    const ref = await runTrain(spec, { baseDir: dirname(resolve(file)), steps: 10, session });
     py(['train.py', '--steps', '10', '--log', join(dir, 'log.jsonl'), '--checkpoint-dir', join(dir, 'ck')], dir);
+    // the checkpoint train.py writes is lmp's model directory: lmp loads it, with lmp's trained weights
+    const mine = loadModel(join(dir, 'ck', 'step-00000010'));
+    const lmp = session.models.get(spec.model.name!)!;
+    for (const [n, p] of lmp.params) close(mine.params.get(n)!, p, 1e-4, 1e-3, `trained ${n}`);
     const log = readLog(join(dir, 'log.jsonl'));
     const got = losses(log);
     expect(got.length).toBe(10);
@@ -307,5 +314,22 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     expect(got.tokens).toEqual(ref.tokens);
     expect(got.stopReason).toBe(ref.stopReason);
     expect(got.text).toBe(ref.text);
+  });
+
+  it('the exported weights are a Hugging Face Llama: transformers\' LlamaForCausalLM gives lmp\'s logits', () => {
+    const T = 40;
+    const tokens = Int32Array.from({ length: T }, (_, i) => (i * 31 + 7) % 257);
+    const model = loadModel(join(quick, 'weights', 'init'));
+    // one document, positions 0..T-1, causal: what a plain HF forward computes (quickstart's RoPE theta)
+    const logits = model.logits({ tokens, cuSeqlens: Int32Array.of(0, T), positionIds: Int32Array.from({ length: T }, (_, i) => i), docIds: new Int32Array(T), lossMask: new Uint8Array(T).fill(1) });
+    const code = [
+      'import sys, json, torch',
+      'from transformers import LlamaForCausalLM',
+      'm = LlamaForCausalLM.from_pretrained(sys.argv[1], torch_dtype=torch.float32, attn_implementation="eager").eval()',
+      'ids = torch.tensor([json.loads(sys.argv[2])])',
+      'with torch.no_grad(): print(json.dumps(m(ids).logits[0].reshape(-1).tolist()))',
+    ].join('\n');
+    const got = JSON.parse(py(['-c', code, join(quick, 'weights', 'init'), JSON.stringify([...tokens])])) as number[];
+    close(got, logits, 1e-4, 1e-3, 'HF logits');
   });
 });
