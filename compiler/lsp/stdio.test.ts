@@ -2,6 +2,7 @@
 // and vscode-jsonrpc as the client. initialize, didOpen a broken file, publishDiagnostics with
 // the checker's codes, a hover, didChange to a fixed text, diagnostics cleared, shutdown, exit.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { main } from '../cli.js';
@@ -14,10 +15,12 @@ interface Published {
 
 describe('lmpc lsp --stdio', () => {
   it('serves diagnostics, hover and a clean shutdown over stdio', async () => {
+    expect(existsSync('dist/compiler/cli.js'), 'dist/compiler/cli.js is missing: npm run build:ts').toBe(true);
     const child = spawn(process.execPath, ['dist/compiler/cli.js', 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    let gone: number | null | undefined;
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res((gone = code))));
     const conn: MessageConnection = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     const published: Published[] = [];
     let wake: (() => void) | undefined;
@@ -30,6 +33,7 @@ describe('lmpc lsp --stdio', () => {
     const next = (version: number): Promise<Published> =>
       new Promise((res, rej) => {
         const timer = setTimeout(() => rej(new Error(`no diagnostics for version ${version}; stderr: ${stderr}`)), 20_000);
+        void exited.then(() => rej(new Error(`the server exited (${gone}) before diagnostics for version ${version}; stderr: ${stderr}`)));
         const look = () => {
           const hit = published.find((p) => p.version === version);
           if (hit) {
