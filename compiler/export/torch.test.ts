@@ -138,26 +138,26 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     expect(a).toEqual(b);
   });
 
-  it('attention: the sdpa path (forward, gradients) and FlexAttention (forward) equal lmp\'s fused kernels', () => {
+  it('attention: the sdpa path (forward, gradients), FlexAttention and compiled FlexAttention (CPU forward) equal lmp\'s fused kernels', () => {
     const rng = new Rng(11);
     const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.float() * 2 - 1);
     const docsOf = (B: number, T: number, cut: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => Math.floor((i % T) / cut) + 10 * Math.floor(i / T));
     const CSD: MaskIR = { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }] };
     const C: MaskIR = { op: 'causal' };
     const one = (m: MaskIR): AttentionMaskIR => ({ default: m, groups: [] });
-    type Case = { name: string; mask: AttentionMaskIR; score?: { temperature?: number; softcap?: number; softplus?: { power: number; trainLength: number } }; position: { kind: 'none' | 'alibi' | 'rope'; limit?: number; scaling?: unknown }; docs?: number; restart?: boolean; T?: number };
+    type Case = { name: string; mask: AttentionMaskIR; score?: { temperature?: number; softcap?: number; softplus?: { power: number; trainLength: number } }; position: { kind: 'none' | 'alibi' | 'rope'; limit?: number; scaling?: unknown }; docs?: number; restart?: boolean; T?: number; compiled?: boolean };
     const cases: Case[] = [
       { name: 'causal & same_document, GQA', mask: one(CSD), position: { kind: 'none' }, docs: 23 },
       { name: 'head groups', mask: { default: undefined, groups: [{ from: 0, to: 1, mask: { op: 'and', args: [C, { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 8 }] }] } }, { from: 2, to: 3, mask: C }] }, position: { kind: 'none' } },
       { name: 'prefix, temperature', mask: one({ op: 'prefix', length: 20 }), score: { temperature: 0.8 }, position: { kind: 'none' } },
       { name: 'chunked, no causality', mask: one({ op: 'chunked', size: 16 }), position: { kind: 'none' } },
       { name: 'softcap', mask: one(C), score: { softcap: 2 }, position: { kind: 'none' } },
-      { name: 'alibi with a limit', mask: one(C), position: { kind: 'alibi', limit: 10 } },
+      { name: 'alibi with a limit', mask: one(C), position: { kind: 'alibi', limit: 10 }, compiled: true },
       { name: 'softplus', mask: one(C), score: { softplus: { power: 2, trainLength: 16 } }, position: { kind: 'none' } },
       { name: 'rope limit, positions per document', mask: one(CSD), position: { kind: 'rope', limit: 12, scaling: { kind: 'none' } }, docs: 31, restart: true },
       { name: 'rope limit + yarn', mask: one(C), position: { kind: 'rope', limit: 9, scaling: { kind: 'yarn', factor: 4, originalLength: 32 } } },
       { name: 'empty rows (causal & not window 4)', mask: one({ op: 'and', args: [C, { op: 'not', arg: { op: 'window', size: 4 } }] }), position: { kind: 'none' } },
-      { name: 'longer than a flex block', mask: one(CSD), position: { kind: 'none' }, docs: 90, T: 150 },
+      { name: 'longer than a flex block', mask: one(CSD), position: { kind: 'none' }, docs: 90, T: 150, compiled: true },
     ];
     const H = 4, Hk = 2, D = 16, B = 2;
     const inputs = cases.map((c) => {
@@ -173,11 +173,11 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
       const f = attentionForward(inp);
       const g = attentionBackward({ ...inp, out: f.out, lse: f.lse, dout });
       const spec = { mask: c.mask, score: c.score ?? {}, position: { kind: c.position.kind, scaling: c.position.scaling ?? null, limit: c.position.limit ?? null } };
-      return { json: { name: c.name, B, T, heads: H, kvHeads: Hk, headDim: D, q: [...q], k: [...k], v: [...v], dout: [...dout], docs: docIds ? [...docIds] : null, spec, base: 10000, restartPerDocument: c.restart ?? false }, ref: { out: f.out, ...g } };
+      return { json: { name: c.name, B, T, heads: H, kvHeads: Hk, headDim: D, q: [...q], k: [...k], v: [...v], dout: [...dout], docs: docIds ? [...docIds] : null, spec, base: 10000, restartPerDocument: c.restart ?? false, compiled: c.compiled ?? false }, ref: { out: f.out, ...g } };
     });
     writeFileSync(join(tmp, 'att-in.json'), JSON.stringify(inputs.map((x) => x.json)));
     py([join(HERE, 'testing', 'check_attention.py'), quick, join(tmp, 'att-in.json'), join(tmp, 'att-out.json')]);
-    const got = JSON.parse(readFileSync(join(tmp, 'att-out.json'), 'utf8')) as { name: string; out: number[]; dq: number[]; dk: number[]; dv: number[]; flex?: number[] }[];
+    const got = JSON.parse(readFileSync(join(tmp, 'att-out.json'), 'utf8')) as { name: string; out: number[]; dq: number[]; dk: number[]; dv: number[]; flex?: number[]; compiled?: number[] }[];
     got.forEach((g, i) => {
       const ref = inputs[i]!.ref;
       close(g.out, ref.out, 2e-5, 2e-4, `${g.name}: out`);
@@ -185,6 +185,7 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
       close(g.dk, ref.dk, 1e-4, 1e-3, `${g.name}: dk`);
       close(g.dv, ref.dv, 1e-4, 1e-3, `${g.name}: dv`);
       if (cases[i]!.position.kind !== 'rope') close(g.flex!, ref.out, 2e-5, 2e-4, `${g.name}: flex out`);
+      if (cases[i]!.compiled) close(g.compiled!, ref.out, 2e-5, 2e-4, `${g.name}: compiled flex out`);
     });
   });
 

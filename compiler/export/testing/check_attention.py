@@ -37,5 +37,10 @@ for c in cases:
         fctx = AttentionContext(s, "flex", B, T, T, docs=docs, positions=pos)
         with torch.no_grad():
             rec["flex"] = flat(flex_attention(q.detach(), k.detach(), v.detach(), fctx))
+    if c.get("compiled"):
+        # torch.compile(flex_attention): CPU inference (FlexAttention has no CPU backward)
+        cctx = AttentionContext(s, "flex-compiled", B, T, T, docs=docs, positions=pos)
+        with torch.no_grad():
+            rec["compiled"] = flat(flex_attention(q.detach(), k.detach(), v.detach(), cctx, compiled=True))
     out.append(rec)
 json.dump(out, open(sys.argv[3], "w"))

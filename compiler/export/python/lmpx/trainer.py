@@ -98,6 +98,8 @@ def _train(spec, run, args, package_dir, device, rank, world, distributed):
     mcfg = spec["run"]["model"]
     model = LlamaModel(mcfg["config"], mcfg["attention"])
     model.path = choose_path(args.attention, device, training=True)
+    if model.path != "sdpa" and device.type == "cpu":
+        raise TrainError("LMP_E_USAGE", f"--attention {model.path}: FlexAttention has no backward pass on CPU; train on CPU with --attention sdpa (or auto)")
     model.tables = spec["run"].get("blockTables") or {}
     _say(rank, f"lmpx: attention path {model.settings.describe(model.path)}; {world} rank(s) on {device}; {total} steps")
     ck_dir = args.checkpoint_dir or (S.path(package_dir, run["checkpoint"]["dir"]) if run["checkpoint"] else os.path.join(package_dir, "checkpoints", run["name"]))
