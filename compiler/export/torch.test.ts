@@ -118,7 +118,8 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
   it('kill + resume under torchrun continues identically', async () => {
     const full = join(tmp, 'two'), cut = join(tmp, 'cut');
     const args = ['--nproc-per-node', '2', '--master-port', '29519', '--', 'train.py', '--steps', '10', '--log', join(cut, 'log.jsonl'), '--checkpoint-dir', join(cut, 'ck'), '--checkpoint-every', '3'];
-    const child = spawn(torchrun(), args, { cwd: quick, env, stdio: 'ignore', detached: true });
+    // the run hangs after step 5 (a test hook), so the kill lands at a known point
+    const child = spawn(torchrun(), args, { cwd: quick, env: { ...env, LMPX_TEST_HANG_AFTER_STEP: '5' }, stdio: 'ignore', detached: true });
     let done = false;
     const exited = new Promise<void>((r) => child.on('exit', () => ((done = true), r())));
     // kill the whole process group once step 5 is logged (the checkpoint of step 3 is on disk)
@@ -130,8 +131,7 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     process.kill(-child.pid!, 'SIGKILL');
     await exited;
     const before = losses(readLog(join(cut, 'log.jsonl'))).length;
-    expect(before).toBeGreaterThanOrEqual(5);
-    expect(before).toBeLessThan(10);
+    expect(before).toBe(5);
     execFileSync(torchrun(), [...args.slice(0, 2), '--master-port', '29521', ...args.slice(4), '--resume'], { cwd: quick, env, stdio: 'pipe' });
     const a = losses(readLog(join(cut, 'log.jsonl'))), b = losses(readLog(join(full, 'log.jsonl')));
     expect(a.length).toBe(10);

@@ -213,6 +213,8 @@ def _train(spec, run, args, package_dir, device, rank, world, distributed):
                 _say(rank, f"eval perplexity {rec['data']} step {step}: loss {rec['overall']['loss']:.4f} ppl {rec['overall']['ppl']:.2f}")
         if (every and step % every == 0) or step == total:
             _save_checkpoint(ck_dir, model, opt, params, names, sampler, step, total, run_id, rank, distributed, world)
+        if os.environ.get("LMPX_TEST_HANG_AFTER_STEP") == str(step):
+            time.sleep(3600)  # tests: a run to kill at a known step
     if sched_log:
         sched_log.close()
     return 0
