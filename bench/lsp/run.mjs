@@ -9,6 +9,7 @@
 // Baseline in the same run: check() of the same text in this process (the checker alone).
 //   npm run build:ts && node bench/lsp/run.mjs
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
@@ -19,7 +20,7 @@ const { check } = await import(join(root, 'dist/compiler/index.js'));
 
 const text = generate(65);
 const lines = text.split('\n');
-const ROUNDS = Number(process.env.ROUNDS ?? 40);
+const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const WARMUP = 15;
 const QUIET_MS = 260; // longer than the server's 200 ms debounce window: every change hits the leading edge
 
@@ -86,54 +87,77 @@ for (let i = 0; i < WARMUP; i++) {
   await completion();
   await sleep(QUIET_MS);
 }
-const valid = [];
-const syntax = [];
-const compWarm = [];
-const compAfterChange = [];
-let counts = {};
-for (let i = 0; i < ROUNDS; i++) {
+/** The server's CPU time so far (user + system, ms), from /proc: robust to other load on the machine. */
+function serverCpuMs() {
+  try {
+    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+/** Run `op` ROUNDS times (a quiet spell after each); latencies and the server's mean CPU per op. */
+async function phase(op) {
+  const ms = [];
+  let note = '';
+  const cpu0 = serverCpuMs();
+  for (let i = 0; i < ROUNDS; i++) {
+    const r = await op(i);
+    ms.push(r.ms);
+    if (r.note) note = r.note;
+    await sleep(QUIET_MS);
+  }
+  return { ms, cpu: (serverCpuMs() - cpu0) / ROUNDS, note };
+}
+const valid = await phase(async (i) => {
   const a = await change(stepsEdit(i));
-  valid.push(a.ms);
-  counts.valid = a.count;
-  const c = await completion();
-  compWarm.push(c.ms);
-  counts.completion = c.count;
-  await sleep(QUIET_MS);
+  return { ms: a.ms, note: `${a.count} diagnostic(s)` };
+});
+const syntax = await phase(async () => {
   const b = await change(syntaxEdit());
-  syntax.push(b.ms);
-  if (broken) counts.syntax = b.count;
-  await sleep(QUIET_MS);
-  // A change and a completion right behind it: the new version has not been checked yet.
+  return { ms: b.ms, note: broken ? `${b.count} diagnostic(s)` : '' };
+});
+if (broken) await change(syntaxEdit());
+const compWarm = await phase(async () => {
+  const c = await completion();
+  return { ms: c.ms, note: `${c.count} items` };
+});
+// A change and a completion right behind it: the new version has not been checked yet (the
+// server's CPU figure includes the check that follows the answer).
+const compAfterChange = await phase(async (i) => {
   version++;
   const t0 = performance.now();
   const w = published(version);
   void conn.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [stepsEdit(i + 1)] });
   await conn.sendRequest('textDocument/completion', { textDocument: { uri }, position: at(maskLine, maskCol) });
-  compAfterChange.push(performance.now() - t0);
+  const ms = performance.now() - t0;
   await w;
-  await sleep(QUIET_MS);
-}
+  return { ms, note: 'parse on demand; the check runs after the answer' };
+});
 await conn.sendRequest('shutdown');
 await conn.sendNotification('exit');
 
 // The checker alone, in this process, on the same text.
 const alone = [];
+const cpuA = process.cpuUsage();
 for (let i = 0; i < WARMUP + ROUNDS; i++) {
   const t0 = performance.now();
   check(text, 'big.lmp');
   if (i >= WARMUP) alone.push(performance.now() - t0);
 }
+const cpuAlone = process.cpuUsage(cpuA);
 
 const rows = [
-  ['change → diagnostics, valid edit (full check)', valid, `${counts.valid} diagnostics`],
-  ['change → diagnostics, syntax error edit', syntax, `${counts.syntax} diagnostic(s)`],
-  ['completion, document already checked', compWarm, `${counts.completion} items`],
-  ['change + completion right behind it', compAfterChange, 'parse on demand'],
-  ['baseline: check() in process, same text', alone, 'no IPC'],
+  ['change → diagnostics, valid edit (full check)', valid],
+  ['change → diagnostics, syntax error edit', syntax],
+  ['completion, document already checked', compWarm],
+  ['change + completion right behind it', compAfterChange],
+  ['baseline: check() in this process, same text', { ms: alone, cpu: (cpuAlone.user + cpuAlone.system) / 1000 / (WARMUP + ROUNDS), note: 'no IPC' }],
 ];
-console.log(`lsp bench: ${lines.length} lines, ${(text.length / 1024).toFixed(0)} KiB, ${ROUNDS} rounds after ${WARMUP} warm-up, Node ${process.version}`);
-console.log('| what | median ms | p90 ms | max ms | note |\n| --- | ---: | ---: | ---: | --- |');
-for (const [what, xs, note] of rows) {
-  const s = stats(xs);
-  console.log(`| ${what} | ${fmt(s.median)} | ${fmt(s.p90)} | ${fmt(s.max)} | ${note} |`);
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`lsp bench: ${lines.length} lines, ${(text.length / 1024).toFixed(0)} KiB, ${ROUNDS} rounds per row after ${WARMUP} warm-up rounds, Node ${process.version}, load average at the end ${load}`);
+console.log('| what | median ms | p90 ms | max ms | server CPU ms per op (mean) | note |\n| --- | ---: | ---: | ---: | ---: | --- |');
+for (const [what, r] of rows) {
+  const st = stats(r.ms);
+  console.log(`| ${what} | ${fmt(st.median)} | ${fmt(st.p90)} | ${fmt(st.max)} | ${fmt(r.cpu)} | ${r.note} |`);
 }
