@@ -11,6 +11,7 @@
 // referenceAttention() is a plain implementation (dense per-sequence mask + native GEMMs)
 // that the model uses until the fused kernels of runtime/attention are plugged in through
 // this same interface.
+import type { RopeScaling } from '../attention/positions.js';
 import type { AttentionMaskIR, MaskIR } from '../mask/ir.js';
 import { maskAt } from '../mask/eval.js';
 import { kernels } from './kernels.js';
@@ -42,13 +43,8 @@ export interface AttentionArgs {
   readonly position?: KernelPosition;
 }
 
-/** RoPE frequency scaling (the same variants and fields as runtime/attention's RopeScaling). */
-export type RopeScalingSettings =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'linear'; readonly factor: number }
-  | { readonly kind: 'ntk'; readonly factor: number }
-  | { readonly kind: 'yarn'; readonly factor: number; readonly originalLength: number; readonly alpha?: number; readonly beta?: number }
-  | { readonly kind: 'truncated'; readonly a: number; readonly b: number; readonly rho: number };
+/** RoPE frequency scaling: runtime/attention's RopeScaling (formulas at its ropeFrequencies). */
+export type RopeScalingSettings = RopeScaling;
 
 /** Score transforms (exact forms: runtime/attention/README.md). */
 export interface ScoreSettings {

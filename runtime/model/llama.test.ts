@@ -181,8 +181,8 @@ describe('Llama model', () => {
       for (let i = 0; i < p.length; i++) expect(Math.abs(q[i]! - p[i]!)).toBeLessThanOrEqual(Math.abs(p[i]!) * 2 ** -8);
     }
     expect(r.params.has('lm_head.weight')).toBe(false);
-    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...toHfConfig(cfg), rope_scaling: { type: 'linear', factor: 2 } }));
-    expect(() => loadModel(d)).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...toHfConfig(cfg), rope_scaling: { type: 'longrope', factor: 2 } }));
+    expect(() => loadModel(d)).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED', key: 'rope_scaling.type' }));
     expect(() => fromHfConfig({ ...toHfConfig(cfg), num_key_value_heads: 3 })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG' }));
     writeFileSync(join(d, 'config.json'), JSON.stringify(toHfConfig({ ...cfg, tieEmbeddings: false })));
     expect(() => loadModel(d)).toThrow(/no tensor 'lm_head.weight'/);

@@ -96,7 +96,10 @@ export interface ModelOptions {
   mask?: MaskIR | AttentionMaskIR;
   /** score transforms (temperature, softcap, softplus); default plain softmax */
   score?: ScoreSettings;
-  /** position encoding; default RoPE at config.ropeTheta, unscaled */
+  /**
+   * position encoding; default RoPE at config.ropeTheta with config.ropeScaling (a checkpoint's
+   * rope_parameters). A rope position with a scaling other than none replaces config.ropeScaling.
+   */
   position?: PositionSettings;
 }
 
@@ -109,8 +112,8 @@ export class LlamaModel {
   mask: MaskIR | AttentionMaskIR;
   readonly score: ScoreSettings | undefined;
   readonly position: PositionSettings;
-  /** RoPE scaling when the model rotates q and k itself (position rope without a limit) */
-  private readonly ropeScaling: RopeScalingSettings | undefined;
+  /** The RoPE scaling in force (position rope): the position's own, else config.ropeScaling; none: undefined */
+  readonly ropeScaling: RopeScalingSettings | undefined;
   /** 'model': the model rotates; 'op': the attention op applies positions (or none at all) */
   private readonly ropeInModel: boolean;
   private readonly K = kernels();
@@ -124,7 +127,10 @@ export class LlamaModel {
     if ((p.kind === 'rope' || p.kind === 'alibi') && p.limit != null && !(Number.isInteger(p.limit) && p.limit > 0))
       throw Object.assign(new Error(`attention: position limit must be a positive integer (got ${p.limit})`), { code: 'LMP_E_ARG' });
     this.ropeInModel = p.kind === 'rope' && !p.limit;
-    this.ropeScaling = p.kind === 'rope' && p.scaling && p.scaling.kind !== 'none' ? p.scaling : undefined;
+    const scaled = (s: RopeScalingSettings | undefined): RopeScalingSettings | undefined => (s && s.kind !== 'none' ? s : undefined);
+    this.ropeScaling = p.kind === 'rope' ? (scaled(p.scaling) ?? scaled(config.ropeScaling)) : undefined;
+    if (this.ropeScaling?.kind === 'dynamic' && !this.ropeInModel)
+      throw Object.assign(new Error('attention: dynamic NTK RoPE scaling with a position limit is not supported (its frequencies follow each call\'s length; the in-op RoPE has none)'), { code: 'LMP_E_NO_RUNTIME' });
     const plain = !this.score && this.ropeInModel && plainMask(this.mask) !== undefined;
     this.attention = opts.attention ?? (plain ? referenceAttention() : fusedAttention());
     for (const [n, s] of paramShapes(config)) {
@@ -192,7 +198,7 @@ export class LlamaModel {
       else
         throw Object.assign(new Error('attention: RoPE with a distance limit needs position ids that count from 0 per sequence or per document'), { code: 'LMP_E_BATCH' });
     }
-    return { kind: 'rope', base: this.config.ropeTheta, ...(p.scaling ? { scaling: p.scaling } : {}), distanceLimit: p.limit!, restartPerDocument };
+    return { kind: 'rope', base: this.config.ropeTheta, ...(this.ropeScaling ? { scaling: this.ropeScaling } : {}), distanceLimit: p.limit!, restartPerDocument };
   }
 
   /** Attention arguments beyond the tensors and layout: mask, scale, score, in-op position. */

@@ -25,7 +25,11 @@ describe('model RoPE', () => {
     const a = x.slice();
     rotate(kernels(), a, n, heads, hd, pos, 500, { kind: 'linear', factor: 4 }, false);
     expectClose(a, refRope(x, n, heads, hd, Array.from(pos, (p) => p / 4), 500), 2e-6, 1e-5, 'linear');
-    for (const scaling of [{ kind: 'ntk', factor: 3 }, { kind: 'yarn', factor: 4, originalLength: 16 }, { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 }] as const) {
+    for (const scaling of [
+      { kind: 'ntk', factor: 3 }, { kind: 'yarn', factor: 4, originalLength: 16 }, { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 },
+      { kind: 'yarn', ramp: 'index', factor: 4, originalLength: 16, attentionFactor: 1.2 },
+      { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalLength: 16 },
+    ] as const) {
       const y = x.slice();
       rotate(kernels(), y, n, heads, hd, pos, 500, scaling, false);
       expectClose(y, applyRope(x, { heads, headDim: hd, positions: Float32Array.from(pos), rope: { base: 500, scaling } }), 0, 0, scaling.kind);
@@ -35,5 +39,21 @@ describe('model RoPE', () => {
       if (ropeFrequencies(hd, { base: 500, scaling }).invFreq.some((f, i) => f !== ropeFrequencies(hd, { base: 500 }).invFreq[i]))
         expectClose([Number(y.some((v, i) => Math.abs(v - plain[i]!) > 1e-4))], [1], 0, 0, `${scaling.kind} differs from plain`);
     }
+  });
+
+  it('dynamic NTK takes its length from the positions: plain up to L, applyRope at length max + 1 beyond', () => {
+    const top = Math.max(...pos) + 1;
+    const at = (L: number): Float32Array => {
+      const y = x.slice();
+      rotate(kernels(), y, n, heads, hd, pos, 500, { kind: 'dynamic', factor: 2, originalLength: L }, false);
+      return y;
+    };
+    const plain = x.slice();
+    kernels().rope(plain, n, heads, hd, pos, 500, false);
+    expectClose(at(top), plain, 0, 0, 'length = L');
+    const scaling = { kind: 'dynamic', factor: 2, originalLength: 8 } as const;
+    expectClose(at(8), applyRope(x, { heads, headDim: hd, positions: Float32Array.from(pos), rope: { base: 500, scaling, length: top } }), 0, 0, 'length > L');
+    // base * (2 top / 8 - 1)^(8/6), the plain rotation at that base (float64)
+    expectClose(at(8), refRope(x, n, heads, hd, pos, 500 * Math.pow((2 * top) / 8 - 1, 8 / 6)), 2e-6, 1e-5, 'dynamic base');
   });
 });
