@@ -2,13 +2,13 @@
 import { runDecode } from "lmp/runtime";
 var source = {
   file: "examples/decoding.lmp",
-  sha256: "100cdce774763175830f3db42925412311bf2e471b69a3bc992383619ba00b6b",
+  sha256: "3a9e3bc5e4fd7f3f0418d7c52b7ae3483ec7b987fe30459af06a86ca0863edc6",
   compiler: "0.1.0"
 };
 var tokenizer_bytes = {
   kind: "tokenizer",
   name: "bytes",
-  where: "examples/decoding.lmp:3:1",
+  where: "examples/decoding.lmp:7:1",
   unsupported: [],
   config: { kind: "bytes", eot: 256, appendEot: true },
   vocabSize: 257
@@ -16,7 +16,7 @@ var tokenizer_bytes = {
 var attention_streaming = {
   kind: "attention",
   name: "streaming",
-  where: "examples/decoding.lmp:5:1",
+  where: "examples/decoding.lmp:9:1",
   unsupported: [],
   mask: {
     default: {
@@ -40,7 +40,7 @@ var attention_streaming = {
 var model_tiny = {
   kind: "model",
   name: "tiny",
-  where: "examples/decoding.lmp:11:1",
+  where: "examples/decoding.lmp:15:1",
   unsupported: [],
   config: {
     dim: 256,
@@ -61,7 +61,7 @@ var model_tiny = {
 var model_small = {
   kind: "model",
   name: "small",
-  where: "examples/decoding.lmp:16:1",
+  where: "examples/decoding.lmp:20:1",
   unsupported: [],
   config: {
     dim: 128,
@@ -82,7 +82,7 @@ var model_small = {
 var model_big = {
   kind: "model",
   name: "big",
-  where: "examples/decoding.lmp:21:1",
+  where: "examples/decoding.lmp:25:1",
   unsupported: [],
   config: {
     dim: 512,
@@ -103,7 +103,7 @@ var model_big = {
 var decode_story = {
   kind: "decode",
   name: "story",
-  where: "examples/decoding.lmp:26:1",
+  where: "examples/decoding.lmp:30:1",
   unsupported: [],
   model: model_tiny,
   attention: attention_streaming,
@@ -129,7 +129,7 @@ var decode_story = {
 var decode_typical = {
   kind: "decode",
   name: "typical",
-  where: "examples/decoding.lmp:37:1",
+  where: "examples/decoding.lmp:41:1",
   unsupported: [],
   model: model_tiny,
   attention: null,
@@ -143,7 +143,7 @@ var decode_typical = {
   },
   prompt: null,
   template: null,
-  maxTokens: null,
+  maxTokens: 256,
   minTokens: null,
   stop: [],
   length: null,
@@ -155,7 +155,7 @@ var decode_typical = {
 var decode_fast = {
   kind: "decode",
   name: "fast",
-  where: "examples/decoding.lmp:42:1",
+  where: "examples/decoding.lmp:47:1",
   unsupported: [],
   model: model_big,
   attention: null,
@@ -169,7 +169,7 @@ var decode_fast = {
   },
   prompt: null,
   template: null,
-  maxTokens: null,
+  maxTokens: 64,
   minTokens: null,
   stop: [],
   length: null,
@@ -185,14 +185,14 @@ var decode_fast = {
 var decode_cheap = {
   kind: "decode",
   name: "cheap",
-  where: "examples/decoding.lmp:48:1",
+  where: "examples/decoding.lmp:54:1",
   unsupported: [],
   model: null,
   attention: null,
   chain: { samplers: [{ name: "sample" }], seed: 0 },
   prompt: null,
   template: null,
-  maxTokens: null,
+  maxTokens: 64,
   minTokens: null,
   stop: [],
   length: null,
@@ -204,6 +204,50 @@ var decode_cheap = {
     op: "<",
     threshold: -2.5
   },
+  seed: 0
+};
+var data_prompts = {
+  kind: "data",
+  name: "prompts",
+  where: "examples/decoding.lmp:59:1",
+  unsupported: [],
+  config: {
+    sources: [
+      {
+        kind: "jsonl",
+        path: "prompts.jsonl",
+        field: "prompt",
+        weight: 1,
+        onError: "skip"
+      }
+    ],
+    tokenizer: { kind: "bytes", eot: 256, appendEot: true },
+    holdout: { fraction: 0, seed: 0 },
+    filter: { minLength: 0, maxLength: null },
+    utf8: "replace",
+    pack: { kind: "prepack", capacity: "longest", algorithm: "bfd", group: 0 },
+    seed: 0,
+    root: "."
+  },
+  buckets: []
+};
+var decode_batch = {
+  kind: "decode",
+  name: "batch",
+  where: "examples/decoding.lmp:65:1",
+  unsupported: [],
+  model: model_small,
+  attention: null,
+  chain: { samplers: [{ name: "top_k", k: 40 }, { name: "sample" }], seed: 0 },
+  prompt: { data: data_prompts },
+  template: null,
+  maxTokens: 32,
+  minTokens: null,
+  stop: ["\n"],
+  length: null,
+  trace: [],
+  speculate: null,
+  cascade: null,
   seed: 0
 };
 async function story(options = {}) {
@@ -218,15 +262,22 @@ async function fast(options = {}) {
 async function cheap(options = {}) {
   return runDecode(decode_cheap, options);
 }
+async function batch(options = {}) {
+  return runDecode(decode_batch, options);
+}
 var targets = {
-  story: { kind: "decode", where: "examples/decoding.lmp:26:1", run: story },
-  typical: { kind: "decode", where: "examples/decoding.lmp:37:1", run: typical },
-  fast: { kind: "decode", where: "examples/decoding.lmp:42:1", run: fast },
-  cheap: { kind: "decode", where: "examples/decoding.lmp:48:1", run: cheap }
+  story: { kind: "decode", where: "examples/decoding.lmp:30:1", run: story },
+  typical: { kind: "decode", where: "examples/decoding.lmp:41:1", run: typical },
+  fast: { kind: "decode", where: "examples/decoding.lmp:47:1", run: fast },
+  cheap: { kind: "decode", where: "examples/decoding.lmp:54:1", run: cheap },
+  batch: { kind: "decode", where: "examples/decoding.lmp:65:1", run: batch }
 };
 export {
   attention_streaming,
+  batch,
   cheap,
+  data_prompts,
+  decode_batch,
   decode_cheap,
   decode_fast,
   decode_story,

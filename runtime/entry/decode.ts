@@ -68,7 +68,7 @@ export interface CascadeStage {
 }
 
 export interface DecodePromptResult {
-  /** Input order (0-based; the line's position among the data's documents). */
+  /** Input order (0-based, among the prompts kept; prompt i of a data declaration samples with seed + i). */
   readonly index: number;
   readonly prompt: string;
   readonly text: string;
@@ -476,7 +476,10 @@ export async function runDecodeSpec(spec: Frozen<DecodeSpec>, options: DecodeOpt
     for (let p = 0; p < ids.length; p++) {
       options.onProgress?.({ target: name, phase: 'decode', step: p, total: ids.length });
       const src = sources[p];
-      results.push(await prep.generate(ids[p]!, p, texts[p]!, src ? { source: src } : {}));
+      // prompts from data: prompt i samples with seed + i (as an eval's requests), so that each
+      // equals decoding that prompt alone with `seed S + i`
+      const seed = spec.prompt && 'data' in spec.prompt ? { seed: spec.seed + p } : {};
+      results.push(await prep.generate(ids[p]!, p, texts[p]!, { ...seed, ...(src ? { source: src } : {}) }));
     }
     const first = prep.stages[0]!;
     const head = results[0]!;
