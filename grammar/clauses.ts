@@ -64,9 +64,9 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
     valueForm: 'a tokenizer: bytes(), hf("tokenizer.json"), tiktoken("cl100k_base")',
     doc: 'How text becomes token ids.',
     clauses: [
-      c('use', 'the tokenizer: bytes(), hf(path), tiktoken(encoding)'),
+      c('use', 'the tokenizer: bytes(), hf(path), tiktoken(encoding); not supported yet (LMP0313): a tiktoken encoding js-tiktoken does not ship'),
       c('eot', 'the end-of-text token appended after each document (a string or an id), or none'),
-      c('bos', 'the beginning-of-sequence token prepended to each document, or none'),
+      c('bos', 'the beginning-of-sequence token prepended to each document and prompt (a string or an id), or none; without it none, except a Hugging Face tokenizer\'s own (what its post-processor adds, or tokenizer_config.json\'s bos_token with add_bos_token)'),
     ],
   },
   data: {
@@ -83,7 +83,7 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
       c('holdout', 'fraction of documents held out (by content hash)', {
         modifiers: [m('seed', true, 'seed of the hold-out split')],
       }),
-      c('pack', 'the packer: concat_chunk(L), pad(L), decompose(min:, max:), prepack(capacity:, algorithm:)'),
+      c('pack', 'the packer: concat_chunk(L), pad(L), decompose(min:, max:), prepack(capacity:, algorithm:); not supported yet (LMP0313): pad(truncate: left)'),
       c('seed', 'seed for shuffling and random choices of the packer'),
     ],
   },
@@ -109,10 +109,10 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
       c('mask', 'the mask: an algebra of primitives with & | ! and parentheses'),
       c('heads', 'a per-head mask: heads a..b: MASK', { body: 'required', repeatable: true }),
       c('score', 'the score transform: softmax(temperature:), softcap(c), softplus(...)'),
-      c('position', 'the position encoding: rope(...), alibi(), none', {
+      c('position', 'the position encoding: rope(...), alibi(), none; not supported yet (LMP0313): a limit with none', {
         modifiers: [m('limit', true, 'LM-Infinite distance limit: relative distances are clamped to it')],
       }),
-      c('cache', 'the KV-cache policy: full, keep(MASK), sirllm(...), infllm(...)', {
+      c('cache', 'the KV-cache policy: full, keep(MASK), sirllm(...), infllm(...); not supported yet (LMP0313): keep(MASK) other than keep(sink(g) | window(w)) reposition', {
         modifiers: [m('reposition', false, 're-rotate cached keys to contiguous positions after eviction')],
       }),
       c('tile', 'kernel tile size (query and key block), or a map per backend {cpu: 64, cuda: 128}'),
@@ -139,12 +139,12 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
       c('model', 'the model to train'),
       c('data', 'the data'),
       c('curriculum', 'the curriculum (a declaration or a call such as fixed(8k, tokens_per_step: 64k))'),
-      c('optimizer', 'the optimizer: adamw(lr:, betas:, weight_decay:, eps:), sgd(lr:)'),
+      c('optimizer', 'the optimizer: adamw(lr:, betas:, weight_decay:, eps:), sgd(lr:); not supported yet (LMP0313): sgd'),
       c('schedule', 'the learning-rate schedule: warmup(n) then cosine(to:) | linear(to:) | constant()'),
       c('steps', 'number of optimizer steps'),
       c('accumulate', 'gradient accumulation: micro-steps per optimizer step'),
       c('clip', 'gradient clipping by global norm'),
-      c('eval', 'a periodic evaluation: eval every N: TASK', {
+      c('eval', 'a periodic evaluation: eval every N: TASK (perplexity(D.holdout | D.train)) or eval every N: NAME (an eval declaration); not supported yet (LMP0313): other tasks inline', {
         args: 'optional',
         body: 'optional',
         repeatable: true,
@@ -164,16 +164,16 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
     clauses: [
       c('model', 'the model that generates'),
       c('attention', 'override the model attention at inference (mask, positions, cache)'),
-      c('policy', 'the sampler chain: f -> g -> terminal'),
-      c('prompt', 'a prompt string, or a data declaration of prompts (each document a prompt, in input order; pack prepack(...) prefills them prepacked, pad(...) as a padded batch)', {
+      c('policy', 'the sampler chain: f -> g -> terminal; not supported yet (LMP0313): allow/ban with token strings'),
+      c('prompt', 'a prompt string, or a data declaration of prompts (each document a prompt, in input order, prompt i with seed + i; pack prepack(...) prefills them prepacked, pad(...) as a padded batch); not supported yet (LMP0313): prefill under an evicting cache or a mask other than causal', {
         modifiers: [m('template', true, 'a chat template the prompt is wrapped in: tokenizer (tokenizer_config.json chat_template), chatml, llama3, llama2, alpaca')],
       }),
       c('max_tokens', 'maximum new tokens'),
       c('min_tokens', 'minimum new tokens before end-of-sequence is allowed'),
       c('stop', 'stop strings (may span token boundaries)', { args: 'list' }),
       c('length', 'a length target: target(words: N, within: 10%)'),
-      c('trace', 'per-step traces to record: entropy, surprise, logprob, candidates', { args: 'list' }),
-      c('speculate', 'speculative decoding: speculate draft MODEL candidates N|adaptive(...)', {
+      c('trace', 'per-step traces to record: entropy, surprise, logprob, candidates; not supported yet (LMP0313): with speculate', { args: 'list' }),
+      c('speculate', 'speculative decoding: speculate draft MODEL candidates N|adaptive(...) [greedy]; a model named without draft is an error (LMP0312); not supported yet (LMP0313): with a cascade or traces', {
         args: 'optional',
         modifiers: [m('draft', true, 'the draft model'), m('candidates', true, 'candidates per round: a number, or adaptive(max:, stop_when:)'), m('greedy', false, 'greedy verification')],
       }),

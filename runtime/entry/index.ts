@@ -350,7 +350,11 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
       const order = mixOrder(corpus.source, data.sources.map((s) => s.weight), data.seed);
       const plan = planPack(corpus, order, data.pack, tok.eot, data.seed);
       const { buckets, members } = planBuckets(plan);
+      if (buckets.length === 0) coded('LMP_E_DATA_END', `data ${spec.data.name} packs to no sequence (${plan.numSeqs} sequences from ${corpus.source.length} documents with pack ${data.pack.kind}: are the documents longer than it keeps, or shorter than its filter?)`);
       const curRanks = thaw<CurriculumConfig>(spec.curriculum.config);
+      // no curriculum over data whose lengths depend on the documents (prepack): one sequence of
+      // the longest bucket per step, known once the data is packed
+      if (curRanks.tokensPerStep === 0 && spec.curriculum.name === null && buckets.length) curRanks.tokensPerStep = Math.max(...buckets.map((b) => b.length));
       // One process trains each step's whole (global) batch: every rank's share, in rank order
       // (the curriculum with ranks 1 yields exactly that); `ranks` is measured by the balancer.
       // The train's `seed` seeds the batch order (mixed into the curriculum's sampler seed).
