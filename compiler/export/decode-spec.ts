@@ -28,6 +28,8 @@ export interface DecodeRun {
 export function decodeRun(d: Frozen<DecodeSpec>): DecodeRun {
   const tok = d.model?.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
   if (tok.kind !== 'bytes') refuse('LMP_E_EXPORT_TOKENIZER', d, `tokenizer ${tok.kind}: generate.py encodes and decodes text with the bytes tokenizer only`);
+  if (d.prompt && 'data' in d.prompt) refuse('LMP_E_EXPORT_DECODE', d, `prompt ${d.prompt.data} (a prompt file, prefilled in packed batches) is not exported; generate.py takes one prompt (--prompt)`);
+  if (d.template) refuse('LMP_E_EXPORT_DECODE', d, 'a chat template is applied by lmpc run only; generate.py sends the prompt text as it is');
   for (const s of d.chain.samplers) if (!EXPORTED_SAMPLERS.has(s.name)) refuse('LMP_E_EXPORT_DECODE', d, `sampler ${s.name} is not exported (generate.py has ${[...EXPORTED_SAMPLERS].join(', ')})`);
   let cache: DecodeRun['cache'] = { kind: 'full' };
   const c = d.attention?.cache;

@@ -151,6 +151,8 @@ describe('lmpc export --pytorch', () => {
     const refused: Record<string, string> = {
       'decoding.lmp fast': 'LMP_E_EXPORT_DECODE', // speculative decoding
       'decoding.lmp cheap': 'LMP_E_EXPORT_DECODE', // a cascade
+      'decoding.lmp batch': 'LMP_E_EXPORT_DECODE', // a prompt file
+      'prepacking.lmp answers': 'LMP_E_EXPORT_TOKENIZER', // Llama 3's tokenizer.json (generate.py has bytes only)
       ...(sotu ? {} : { 'dataset_decomposition.lmp dd_run': 'LMP_E_EXPORT_DATA', 'dataset_decomposition.lmp cc_run': 'LMP_E_EXPORT_DATA' }),
     };
     const seen: string[] = [];

@@ -145,7 +145,7 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     const CSD: MaskIR = { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }] };
     const C: MaskIR = { op: 'causal' };
     const one = (m: MaskIR): AttentionMaskIR => ({ default: m, groups: [] });
-    type Case = { name: string; mask: AttentionMaskIR; score?: { temperature?: number; softcap?: number; softplus?: { power: number; trainLength: number } }; position: { kind: 'none' | 'alibi' | 'rope'; limit?: number; scaling?: unknown }; docs?: number; restart?: boolean; T?: number; compiled?: boolean };
+    type Case = { name: string; mask: AttentionMaskIR; score?: { temperature?: number; softcap?: number; softplus?: { power: number; trainLength: number } }; position: { kind: 'none' | 'alibi' | 'rope'; limit?: number; scaling?: unknown }; docs?: number; restart?: boolean; T?: number; compiled?: boolean; tables?: boolean };
     const cases: Case[] = [
       { name: 'causal & same_document, GQA', mask: one(CSD), position: { kind: 'none' }, docs: 23 },
       { name: 'head groups', mask: { default: undefined, groups: [{ from: 0, to: 1, mask: { op: 'and', args: [C, { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 8 }] }] } }, { from: 2, to: 3, mask: C }] }, position: { kind: 'none' } },
@@ -158,6 +158,8 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
       { name: 'rope limit + yarn', mask: one(C), position: { kind: 'rope', limit: 9, scaling: { kind: 'yarn', factor: 4, originalLength: 32 } } },
       { name: 'empty rows (causal & not window 4)', mask: one({ op: 'and', args: [C, { op: 'not', arg: { op: 'window', size: 4 } }] }), position: { kind: 'none' } },
       { name: 'longer than a flex block', mask: one(CSD), position: { kind: 'none' }, docs: 90, T: 150, compiled: true },
+      // one document per sequence (decomposition): FlexAttention with the BlockMask from lmpc's tables, broadcast over the batch
+      { name: 'lmpc block tables, batch of 2', mask: one(CSD), position: { kind: 'none' }, docs: 1000, T: 260, tables: true },
     ];
     const H = 4, Hk = 2, D = 16, B = 2;
     const inputs = cases.map((c) => {
@@ -173,7 +175,7 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
       const f = attentionForward(inp);
       const g = attentionBackward({ ...inp, out: f.out, lse: f.lse, dout });
       const spec = { mask: c.mask, score: c.score ?? {}, position: { kind: c.position.kind, scaling: c.position.scaling ?? null, limit: c.position.limit ?? null } };
-      return { json: { name: c.name, B, T, heads: H, kvHeads: Hk, headDim: D, q: [...q], k: [...k], v: [...v], dout: [...dout], docs: docIds ? [...docIds] : null, spec, base: 10000, restartPerDocument: c.restart ?? false, compiled: c.compiled ?? false }, ref: { out: f.out, ...g } };
+      return { json: { name: c.name, B, T, heads: H, kvHeads: Hk, headDim: D, q: [...q], k: [...k], v: [...v], dout: [...dout], docs: docIds ? [...docIds] : null, spec, base: 10000, restartPerDocument: c.restart ?? false, compiled: c.compiled ?? false, tables: c.tables ? blockTables(c.mask, H, T) : null }, ref: { out: f.out, ...g } };
     });
     writeFileSync(join(tmp, 'att-in.json'), JSON.stringify(inputs.map((x) => x.json)));
     py([join(HERE, 'testing', 'check_attention.py'), quick, join(tmp, 'att-in.json'), join(tmp, 'att-out.json')]);

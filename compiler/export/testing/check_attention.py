@@ -34,7 +34,7 @@ for c in cases:
 
     rec = {"name": c["name"], "out": flat(o), "dq": flat(q.grad), "dk": flat(k.grad), "dv": flat(v.grad), "path": s.describe("sdpa")}
     if not (s.position == "rope" and s.limit):
-        fctx = AttentionContext(s, "flex", B, T, T, docs=docs, positions=pos)
+        fctx = AttentionContext(s, "flex", B, T, T, docs=docs, positions=pos, tables=c.get("tables"))
         with torch.no_grad():
             rec["flex"] = flat(flex_attention(q.detach(), k.detach(), v.detach(), fctx))
     if c.get("compiled"):

@@ -70,7 +70,7 @@ class AttentionContext:
     def __init__(self, settings, path, B, Q, KV, docs=None, positions=None, q_offset=0, tables=None, device=None):
         self.s, self.path, self.B, self.Q, self.KV, self.q_offset = settings, path, B, Q, KV, q_offset
         self.docs = docs if settings.uses_documents else None
-        self.mask_mod = M.attention_mask_mod(settings.mask, settings.heads, self.docs, q_offset)
+        self.mask_mod = M.attention_mask_mod(settings.mask, settings.heads, self.docs, q_offset, device)
         self.device = device
         self.block_mask = None
         self.dense = None

@@ -80,7 +80,7 @@ def head_groups(attn, heads):
     return masks, hg
 
 
-def attention_mask_mod(attn, heads, docs=None, q_offset=0):
+def attention_mask_mod(attn, heads, docs=None, q_offset=0, device=None):
     """One mask_mod for every head of an attention (per-head groups selected by h); queries at
     absolute positions q_offset + q_idx (decoding after a cache)."""
     masks, hg = head_groups(attn, heads)
@@ -88,7 +88,7 @@ def attention_mask_mod(attn, heads, docs=None, q_offset=0):
     if len(mods) == 1:
         base = mods[0]
     else:
-        group = torch.tensor(hg, dtype=torch.int64, device=docs.device if docs is not None else None)
+        group = torch.tensor(hg, dtype=torch.int64, device=docs.device if docs is not None else device)
 
         def base(b, h, q, kv):
             g = group[h]
