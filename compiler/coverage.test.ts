@@ -292,6 +292,7 @@ const CLAUSES: Record<string, Partial<Slots>> = {
   'decode.attention': { extra: '\nattention q {\n  mask causal & window(4)\n}\n', decode: 'model m\n  attention q\n  max_tokens 3' },
   'decode.policy': {},
   'decode.prompt': { extra: '\ndata p {\n  source jsonl("prompts.jsonl", field: "prompt", on_error: skip)\n  tokenizer tok\n  pack prepack()\n}\n', decode: 'model m\n  prompt p template chatml\n  max_tokens 3' },
+  'decode.prompt template tokenizer': { tokenizer: 'tokenizer tok = hf("tokenizer.json")', decode: 'model m\n  prompt "hi" template tokenizer\n  max_tokens 2' },
   'decode.max_tokens': {},
   'decode.min_tokens': { decode: 'model m\n  min_tokens 2\n  max_tokens 3' },
   'decode.stop': { decode: 'model m\n  prompt "ab"\n  stop "a", "b"\n  max_tokens 3' },

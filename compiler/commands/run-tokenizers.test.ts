@@ -98,6 +98,21 @@ describe('Hugging Face tokenizer (Llama 3) end to end', () => {
     // the stop string works on text: cut before "fox"
     expect(s!.stopReason).toBe('stop');
     expect(s!.text).toBe(g!.text.slice(0, g!.text.indexOf('fox')));
+
+    // chat templates: tokenizer_config.json's (Jinja) and the named llama3 one give the same prompt
+    const [chat, named] = await runFile(
+      'hf-chat.lmp',
+      `model m = load("ck/hf")\n\ndecode chat {\n  model m\n  policy greedy\n  prompt "Hi there" template tokenizer\n  max_tokens 4\n}\n\ndecode named {\n  model m\n  policy greedy\n  prompt "Hi there" template llama3\n  max_tokens 4\n}\n`,
+    );
+    const { Template } = await import('@huggingface/jinja');
+    const cfgJson = JSON.parse(readFileSync(join(DIR, 'tokenizer_config.json'), 'utf8'));
+    const rendered = new Template(cfgJson.chat_template).render({ messages: [{ role: 'user', content: 'Hi there' }], add_generation_prompt: true, bos_token: '<|begin_of_text|>' });
+    expect(rendered.startsWith('<|begin_of_text|><|start_header_id|>user')).toBe(true);
+    const ids = [...tok.encode(rendered)];
+    expect(ids[0]).toBe(128000); // the template's BOS, once (the tokenizer's own BOS is not added twice)
+    expect(chat!.prompts[0].promptTokens).toBe(ids.length);
+    expect(named!.prompts[0].promptTokens).toBe(ids.length);
+    expect(named!.tokens).toEqual(chat!.tokens);
   }, 300_000);
 });
 

@@ -71,6 +71,8 @@ export interface DecodePromptResult {
   /** Input order (0-based, among the prompts kept; prompt i of a data declaration samples with seed + i). */
   readonly index: number;
   readonly prompt: string;
+  /** Tokens of the prompt as the model read it (chat template and BOS included). */
+  readonly promptTokens: number;
   readonly text: string;
   readonly tokens: readonly number[];
   readonly stopReason: StopReason;
@@ -218,21 +220,16 @@ function renderChatTemplate(tok: LmpTokenizer, text: string): string {
 
 let jinja: ((tpl: string, text: string, bos: string, eos: string) => string) | null = null;
 
-/** Set by loadJinja() before decoding: @huggingface/jinja's Template over one user message. */
+/** Set by loadJinja() before decoding: @huggingface/jinja's Template (Hugging Face's own JS Jinja for chat templates) over one user message. */
 function renderJinjaChat(tpl: string, text: string, bos: string, eos: string): string {
-  if (!jinja) throw Object.assign(new Error('chat templates need @huggingface/jinja'), { code: 'LMP_E_TEMPLATE' });
+  if (!jinja) throw Object.assign(new Error('the chat template engine is not loaded'), { code: 'LMP_E_TEMPLATE' });
   return jinja(tpl, text, bos, eos);
 }
 
 async function loadJinja(): Promise<void> {
   if (jinja) return;
-  let mod: { Template: new (t: string) => { render(vars: Record<string, unknown>): string } };
-  try {
-    mod = (await import('@huggingface/jinja' as string)) as typeof mod;
-  } catch {
-    throw Object.assign(new Error('chat templates from tokenizer_config.json need the @huggingface/jinja package (npm install @huggingface/jinja), or name a template: template chatml | llama3 | llama2 | alpaca'), { code: 'LMP_E_TEMPLATE' });
-  }
-  jinja = (tpl, text, bos, eos) => new mod.Template(tpl).render({ messages: [{ role: 'user', content: text }], add_generation_prompt: true, bos_token: bos, eos_token: eos });
+  const { Template } = await import('@huggingface/jinja');
+  jinja = (tpl, text, bos, eos) => new Template(tpl).render({ messages: [{ role: 'user', content: text }], add_generation_prompt: true, bos_token: bos, eos_token: eos });
 }
 
 /** "quantile(logprob, 0.1) < -2.5" */
@@ -357,7 +354,7 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
       return src;
     };
     const generate = async (prompt: readonly number[], index: number, text: string, over: GenerateOverrides = {}): Promise<DecodePromptResult> => {
-      const base = { index, prompt: text };
+      const base = { index, prompt: text, promptTokens: prompt.length };
       const sourceOf = (s: Stage): LogitsSource => (s === first && over.source ? over.source : shared(s));
       if (cascade) {
         const done: CascadeStage[] = [];

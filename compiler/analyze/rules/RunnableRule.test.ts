@@ -49,6 +49,10 @@ describe('RunnableRule', () => {
     expect(ds[3]!.message).toMatch(/cache keep/);
     expect(ds[4]!.message).toMatch(/another mask/);
   });
+  it('template tokenizer needs a tokenizer with a chat template (Hugging Face); named templates always run', () => {
+    const src = `${M}tokenizer h = hf("tokenizer.json")\nmodel hm { arch llama(dim: 16, layers: 1, heads: 2, ffn: 32) vocab h }\ndecode a { model s  prompt "hi" template tokenizer }\ndecode b { model hm  prompt "hi" template tokenizer }\ndecode c { model s  prompt "hi" template chatml }\n`;
+    expect(at(run(src, RunnableRule))).toEqual(['LMP0313@5:42']);
+  });
   it('data a train also reads keeps its training settings quietly', () => {
     const src = 'data p { source jsonl("p.jsonl") tokenizer bytes()  holdout 5%  pack concat_chunk(64) }\nmodel n { arch llama(dim: 16, layers: 1, heads: 2, ffn: 32) vocab 257 }\ntrain t { model n  data p  steps 1 }\ndecode a { model n  prompt p }\n';
     expect(run(src, RunnableRule)).toEqual([]);

@@ -6,7 +6,8 @@
 //   LMP0313  cannot run yet: speculate without a draft (a decode without a model is LMP0208); speculation with a cascade or with traces; prompts prefilled from data
 //            (prepack / pad) under an evicting cache or a mask other than causal; a cache
 //            keep(MASK) other than keep(sink(g) | window(w)) reposition; a distance limit with
-//            position none; pad(truncate: left); a tiktoken encoding js-tiktoken does not ship; a
+//            position none; pad(truncate: left); a tiktoken encoding js-tiktoken does not ship;
+//            `template tokenizer` for a model whose tokenizer has no chat template (bytes, tiktoken); a
 //            train's periodic eval other than perplexity(D.side) (or a declaration); optimizer
 //            sgd; allow/ban with token strings.
 //   LMP0314  no effect (warning): a `model` clause beside a cascade; hold-out, weights, seed or a
@@ -122,6 +123,13 @@ function decode(ctx: RuleContext, eff: EffectiveDecl, cannot: Report, noEffect: 
   }
   // prompts from data: prefill (prepack / pad) needs a full cache and a causal mask
   const pc = clausesOf(eff, 'prompt')[0]?.clause;
+  const tm = pc?.modifiers.find((m) => m.keyword === 'template');
+  if (tm && refName(tm.value) === 'tokenizer') {
+    const first = model ? refName(model.args[0]) : cascade ? refName(firstOfChain(cascade.args[0])) : undefined;
+    const kind = first ? tokenizerKind(ctx, first) : undefined;
+    if (kind === 'bytes' || kind === 'tiktoken')
+      cannot(tm.value!, 'template tokenizer', `model ${first}'s tokenizer (${kind}) has no chat template (Hugging Face tokenizers bring one in tokenizer_config.json)`, 'name a template: chatml, llama3, llama2 or alpaca');
+  }
   const dataName = refName(pc?.args[0]);
   const data = dataName ? ctx.lookup(dataName) : undefined;
   if (!pc || !data || data.declKind !== 'data') return;
@@ -154,6 +162,21 @@ function decode(ctx: RuleContext, eff: EffectiveDecl, cannot: Report, noEffect: 
   }
   if (pack && (pack.def.name === 'concat_chunk' || pack.def.name === 'decompose'))
     noEffect(pack.node, `pack ${pack.def.name}() on data '${data.name.name}'`, 'prompts are whole documents; only prepack() or pad() change how they are prefilled', 'use pack prepack(...), pad(...), or none');
+}
+
+/** The tokenizer kind a model decodes with when the file says it: its `vocab T` (bytes, hf, tiktoken); bytes for an architecture with a numeric vocab and no load; undefined when a checkpoint decides. */
+function tokenizerKind(ctx: RuleContext, model: string): string | undefined {
+  const m = ctx.lookup(model);
+  if (!m || m.declKind !== 'model') return undefined;
+  const meff = ctx.effective(m);
+  const v = refName(clauseArg(meff, 'vocab'));
+  const t = v ? ctx.lookup(v) : undefined;
+  if (t?.declKind === 'tokenizer') {
+    const teff = ctx.effective(t);
+    return asBuiltin(teff.value ?? clauseArg(teff, 'use'), 'tokenizer')?.def.name;
+  }
+  const loads = clauseArg(meff, 'load') !== undefined || asBuiltin(meff.value, 'checkpoint') !== undefined;
+  return loads ? undefined : 'bytes';
 }
 
 function firstOfChain(e: Expr | undefined): Expr | undefined {
