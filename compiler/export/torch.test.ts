@@ -57,7 +57,7 @@ const specOf = (file: string, name: string): Frozen<TrainSpec> => {
   return lower(r.program).decls.find((d) => d.name === name)!.spec as Frozen<TrainSpec>;
 };
 
-interface LogLine { step: number; loss?: number; eval?: string; overall?: { loss: number }; by_length?: { length: number; loss: number }[] }
+interface LogLine { step: number; loss?: number; eval?: string; overall?: { loss: number }; by_length?: { length: number; loss: number }[]; by_position?: { position: number; loss: number }[] }
 const readLog = (p: string): LogLine[] => readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogLine);
 const losses = (log: LogLine[]): number[] => log.filter((l) => l.loss !== undefined && l.eval === undefined).map((l) => l.loss!);
 
@@ -71,6 +71,7 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
   it.each([
     ['examples/quickstart.lmp', 'quick', 'decomposition + Grow-P2'],
     ['compiler/export/fixtures/prepack.lmp', 'packed', 'prepacked, document-masked, accumulate 2, clip'],
+    ['compiler/export/fixtures/chunked.lmp', 'chunked', 'concat-and-chunk, Λ window & documents, softcap, ALiBi, eval by position'],
   ])('10 training steps of train.py reproduce lmp\'s losses (%s %s: %s)', async (file, target, _what) => {
     const dir = join(tmp, `parity-${target}`);
     const r = await exportFile(file, { target, outDir: dir });
@@ -92,6 +93,8 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     for (let i = 0; i < ev.length; i++) {
       close([ev[i]!.overall!.loss], [ref.evals[i]!.overall.loss], 0, 1e-4, 'eval overall');
       close(ev[i]!.by_length!.map((b) => b.loss), ref.evals[i]!.by_length.map((b) => b.loss), 0, 1e-4, 'eval by length');
+      expect(ev[i]!.by_position!.map((b) => b.position)).toEqual(ref.evals[i]!.by_position.map((b) => b.position));
+      close(ev[i]!.by_position!.map((b) => b.loss), ref.evals[i]!.by_position.map((b) => b.loss), 0, 1e-4, 'eval by position');
     }
   });
 
