@@ -23,6 +23,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
   o.Set("version", LMP_VERSION);
   o.Set("napi", NAPI_VERSION);
   o.Set("simd", simd_name());
+  o.Set("dispatch", simd_level_name(cpu_simd_level()));  // widest hand-written kernel path this CPU runs
 #ifdef LMP_HAVE_CUDA
   o.Set("cuda", true);
 #else
@@ -44,6 +45,26 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 Napi::Value SetForceScalar(const Napi::CallbackInfo& info) {
   set_force_scalar(info[0].ToBoolean().Value());
   return info.Env().Undefined();
+}
+
+// setSimdCap("avx512" | "avx2" | "scalar" | null): the widest run-time dispatched kernel path
+// (GEMM, attention) allowed; null lifts the cap. Returns the path kernels now take.
+Napi::Value SetSimdCap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    int cap = kSimdAvx512;
+    if (info.Length() > 0 && info[0].IsString()) {
+      const std::string n = info[0].As<Napi::String>().Utf8Value();
+      if (n == "scalar") cap = kSimdScalar;
+      else if (n == "avx2") cap = kSimdAvx2;
+      else if (n == "avx512") cap = kSimdAvx512;
+      else fail("LMP_E_ARG", "setSimdCap: expected 'avx512', 'avx2', 'scalar' or null, got '" + n + "'");
+    } else if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
+      fail("LMP_E_ARG", "setSimdCap: expected a string or null");
+    }
+    set_simd_cap(cap);
+    return Napi::String::New(env, simd_level_name(simd_level()));
+  })
 }
 
 // logSoftmaxRows(x: Float32Array, rows, cols, out?: Float32Array) -> Float32Array
@@ -73,6 +94,7 @@ void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setForceScalar", Napi::Function::New(env, SetForceScalar, "setForceScalar"));
+  exports.Set("setSimdCap", Napi::Function::New(env, SetSimdCap, "setSimdCap"));
   exports.Set("logSoftmaxRows", Napi::Function::New(env, LogSoftmaxRows, "logSoftmaxRows"));
 }
 

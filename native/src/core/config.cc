@@ -5,7 +5,39 @@
 namespace lmp {
 namespace {
 std::atomic<bool> g_force_scalar{false};
+std::atomic<int> g_simd_cap{kSimdAvx512};
+
+int detect_simd() {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  // libgcc's cpu model also checks XCR0 (the OS saves the ymm/zmm state) before setting these.
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#if defined(__AVX2__) && defined(__FMA__)
+  return avx512 ? kSimdAvx512 : avx2 ? kSimdAvx2 : kSimdScalar;
+#else
+  // The AVX2 kernels are compiled only for AVX2 builds (-march); the AVX-512 ones always (target attributes).
+  return avx512 ? kSimdAvx512 : kSimdScalar;
+#endif
+#else
+  return kSimdScalar;
+#endif
 }
+}  // namespace
+
+int cpu_simd_level() {
+  static const int level = detect_simd();
+  return level;
+}
+int simd_level() {
+  if (force_scalar()) return kSimdScalar;
+  const int cap = g_simd_cap.load(std::memory_order_relaxed);
+  const int cpu = cpu_simd_level();
+  return cap < cpu ? cap : cpu;
+}
+void set_simd_cap(int cap) { g_simd_cap.store(cap < 0 || cap > kSimdAvx512 ? kSimdAvx512 : cap, std::memory_order_relaxed); }
+const char* simd_level_name(int level) { return level >= kSimdAvx512 ? "avx512" : level == kSimdAvx2 ? "avx2" : "scalar"; }
 
 bool force_scalar() { return g_force_scalar.load(std::memory_order_relaxed); }
 void set_force_scalar(bool on) { g_force_scalar.store(on, std::memory_order_relaxed); }

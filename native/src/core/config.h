@@ -11,4 +11,13 @@ void set_force_scalar(bool on);
 // The SIMD instruction set this build was compiled for ("avx512", "avx2", "neon", "scalar").
 const char* simd_name();
 
+// Run-time dispatch of the hand-written x86 kernels (GEMM, attention): the widest path the CPU
+// supports (cpuid, with the OS saving the registers) and this build can compile, lowered by a cap
+// that tests and benches set to force a narrower path. force_scalar() still wins over both.
+enum SimdLevel : int { kSimdScalar = 0, kSimdAvx2 = 1, kSimdAvx512 = 2 };
+int cpu_simd_level();        // what this CPU (and build) can run
+int simd_level();            // min(cpu_simd_level(), cap); kSimdScalar under force_scalar()
+void set_simd_cap(int cap);  // cap < 0 or > kSimdAvx512: no cap
+const char* simd_level_name(int level);  // "scalar", "avx2", "avx512"
+
 }  // namespace lmp

@@ -1,6 +1,7 @@
 #include "model/gemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -10,17 +11,28 @@
 #include "core/error.h"
 #include "core/threadpool.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the reductions, GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+// AVX-512 kernels are compiled with target attributes whatever -march says and run only where
+// cpu_simd_level() finds AVX-512 (core/config.cc).
+#define LMP_GEMM_AVX512 1
+#define LMP_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
 #define LMP_GEMM_AVX2 1
 #endif
 
 namespace lmp {
 namespace {
 
-constexpr int64_t MR = 6, NR = 16;   // register block: 6 rows x 16 columns (12 ymm accumulators)
+// Register blocks (rows x columns of C per micro-kernel call), picked at run time (core/config.h
+// simd_level()): AVX2/FMA 6 x 16 (12 ymm accumulators), AVX-512 12 x 32 (24 zmm accumulators).
+// Every path sums each C element over k in the same order (k ascending within a KC panel, one FMA
+// per k, panels added in order), so the paths and the thread counts agree bit for bit.
 constexpr int64_t KC = 256;          // depth of a packed panel (A block in L2, B sliver in L1)
-constexpr int64_t MC = 96;           // rows per task (multiple of MR)
+constexpr int64_t MC = 96;           // rows per task (a multiple of both MR)
 constexpr int64_t NC = 3072;         // columns of B packed at once (L3)
 
 inline float a_at(const float* A, int64_t lda, bool ta, int64_t i, int64_t k) {
@@ -28,6 +40,7 @@ inline float a_at(const float* A, int64_t lda, bool ta, int64_t i, int64_t k) {
 }
 
 // Pack rows [i0, i0+mr) x depth [k0, k0+kc) of op(A) as [k][MR], zero-padded.
+template <int64_t MR>
 void pack_a(const float* A, int64_t lda, bool ta, int64_t i0, int64_t mr, int64_t k0, int64_t kc, float* dst) {
   if (!ta) {
     for (int64_t k = 0; k < kc; ++k) {
@@ -44,6 +57,7 @@ void pack_a(const float* A, int64_t lda, bool ta, int64_t i0, int64_t mr, int64_
 }
 
 // Pack columns [j0, j0+nr) x depth [k0, k0+kc) of op(B) as [k][NR], zero-padded.
+template <int64_t NR>
 void pack_b(const float* B, int64_t ldb, bool tb, int64_t j0, int64_t nr, int64_t k0, int64_t kc, float* dst) {
   if (!tb) {
     for (int64_t k = 0; k < kc; ++k) {
@@ -65,8 +79,9 @@ void pack_b(const float* B, int64_t ldb, bool tb, int64_t j0, int64_t nr, int64_
   }
 }
 
-// acc[MR][NR] = sum_k a[k][r] * b[k][c]
-void micro_kernel(int64_t kc, const float* a, const float* b, float* acc) {
+// acc[MR][NR] = sum_k a[k][r] * b[k][c]  (AVX2/FMA: 6 x 16)
+void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* acc) {
+  constexpr int64_t MR = 6, NR = 16;
 #ifdef LMP_GEMM_AVX2
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -127,8 +142,22 @@ void sgemm_scalar(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 
 // Small M with B transposed (decoding: x[M, K] times weights [N, K]): dot products over
 // contiguous rows, no packing. Fixed summation order per element (8 lanes, then lanes in order).
+#ifdef LMP_GEMM_AVX512
+// One zmm accumulator: lane l sums k = l (mod 16), exactly the lanes of the AVX2 path's two ymm
+// accumulators, then the same pairwise reduction: both paths give the same bits.
+LMP_TARGET_AVX512 float dot16_avx512(const float* a, const float* b, int64_t K, int64_t& k) {
+  __m512 acc = _mm512_setzero_ps();
+  for (; k + 16 <= K; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, s8);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+#endif
+
 void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, bool ta,
-                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool avx512) {
+  (void)avx512;
   parallel_for(
       static_cast<size_t>(N),
       [&](size_t jb, size_t je, int) {
@@ -144,6 +173,15 @@ void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float*
             const float* b = B + static_cast<int64_t>(j) * ldb;
             int64_t k = 0;
             float s;
+#ifdef LMP_GEMM_AVX512
+            if (avx512) {
+              s = dot16_avx512(a, b, K, k);
+              for (; k < K; ++k) s += a[k] * b[k];
+              float* c = C + i * ldc + static_cast<int64_t>(j);
+              *c = alpha * s + (beta == 0.f ? 0.f : beta * *c);
+              continue;
+            }
+#endif
 #ifdef LMP_GEMM_AVX2
             __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
             for (; k + 16 <= K; k += 16) {
@@ -180,6 +218,135 @@ struct AlignedBuf {
   }
 };
 
+
+// Writes one MR x NR block of C from the accumulators: rows < mr, columns < nr. The formulas
+// (alpha * acc; fma(alpha, acc, C); fma(alpha, acc, beta * C)) match the AVX-512 kernel's.
+template <int64_t MR, int64_t NR>
+inline void store_tile(const float* acc, float* C, int64_t ldc, float alpha, float beta, int64_t mr, int64_t nr) {
+  for (int64_t r = 0; r < mr; ++r) {
+    float* cr = C + r * ldc;
+    const float* ar = acc + r * NR;
+    if (beta == 0.f) {
+      for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * ar[c];
+    } else if (beta == 1.f) {
+      for (int64_t c = 0; c < nr; ++c) cr[c] = std::fma(alpha, ar[c], cr[c]);
+    } else {
+      for (int64_t c = 0; c < nr; ++c) cr[c] = std::fma(alpha, ar[c], beta * cr[c]);
+    }
+  }
+}
+
+// C block (mr x nr at C) = alpha * A panel . B panel + beta * C. AVX2 path (or plain loops in builds without AVX2).
+void tile_avx2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, float alpha, float beta, int64_t mr, int64_t nr) {
+  alignas(64) float acc[6 * 16];
+  micro_kernel_avx2(kc, a, b, acc);
+  store_tile<6, 16>(acc, C, ldc, alpha, beta, mr, nr);
+}
+
+#ifdef LMP_GEMM_AVX512
+// AVX-512 12 x 32: 24 zmm accumulators, two B vectors and one broadcast per k. Full blocks update
+// C with vector loads/stores; edge blocks use lane masks (same arithmetic).
+LMP_TARGET_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, float alpha, float beta,
+                                   int64_t mr, int64_t nr) {
+  constexpr int MR = 12, NR = 32;
+  __m512 c[MR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
+    const float* ak = a + k * MR;
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      const __m512 x = _mm512_set1_ps(ak[r]);
+      c[r][0] = _mm512_fmadd_ps(x, b0, c[r][0]);
+      c[r][1] = _mm512_fmadd_ps(x, b1, c[r][1]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 m0 = nr >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? static_cast<__mmask16>(0xFFFF) : nr <= 16 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << (nr - 16)) - 1);
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    if (r >= mr) break;
+    float* cr = C + r * ldc;
+    __m512 o0, o1;
+    if (beta == 0.f) {
+      o0 = _mm512_mul_ps(va, c[r][0]);
+      o1 = _mm512_mul_ps(va, c[r][1]);
+    } else if (beta == 1.f) {
+      o0 = _mm512_fmadd_ps(va, c[r][0], _mm512_maskz_loadu_ps(m0, cr));
+      o1 = _mm512_fmadd_ps(va, c[r][1], _mm512_maskz_loadu_ps(m1, cr + 16));
+    } else {
+      o0 = _mm512_fmadd_ps(va, c[r][0], _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, cr)));
+      o1 = _mm512_fmadd_ps(va, c[r][1], _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16)));
+    }
+    _mm512_mask_storeu_ps(cr, m0, o0);
+    _mm512_mask_storeu_ps(cr + 16, m1, o1);
+  }
+}
+#endif
+
+using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int64_t, int64_t);
+
+// BLIS-style blocked GEMM over MR x NR register blocks (B packed per KC x NC panel, A per MC x KC
+// block inside each task).
+template <int64_t MR, int64_t NR>
+void sgemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, TileFn tile) {
+  static_assert(MC % MR == 0, "MC must be a multiple of MR");
+  static thread_local AlignedBuf bbuf;
+  const int64_t m_panels = (M + MR - 1) / MR;
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    const int64_t n_panels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const float beta_eff = pc == 0 ? beta : 1.f;
+      float* Bp = bbuf.get(static_cast<size_t>(n_panels * NR * kc));
+      parallel_for(
+          static_cast<size_t>(n_panels),
+          [&](size_t b, size_t e, int) {
+            for (size_t p = b; p < e; ++p) {
+              const int64_t j0 = jc + static_cast<int64_t>(p) * NR;
+              pack_b<NR>(B, ldb, tb, j0, std::min(NR, jc + nc - j0), pc, kc, Bp + p * NR * kc);
+            }
+          },
+          8);
+      // Tasks: MC-row blocks x column groups of panels (more groups when M is small).
+      const int64_t m_blocks = (m_panels * MR + MC - 1) / MC;
+      int64_t n_groups = 1;
+      const int64_t want = 4 * num_threads();
+      while (m_blocks * n_groups < want && n_groups * 2 <= n_panels) n_groups *= 2;
+      parallel_for(
+          static_cast<size_t>(m_blocks * n_groups),
+          [&](size_t tb_, size_t te_, int) {
+            static thread_local AlignedBuf abuf;
+            float* Ap = abuf.get(static_cast<size_t>(MC * kc));
+            int64_t packed_block = -1;
+            for (size_t t = tb_; t < te_; ++t) {
+              const int64_t mb = static_cast<int64_t>(t) / n_groups, ng = static_cast<int64_t>(t) % n_groups;
+              const int64_t i0 = mb * MC, mc = std::min(MC, M - i0);
+              const int64_t mp = (mc + MR - 1) / MR;
+              if (packed_block != mb) {
+                for (int64_t ip = 0; ip < mp; ++ip)
+                  pack_a<MR>(A, lda, ta, i0 + ip * MR, std::min(MR, mc - ip * MR), pc, kc, Ap + ip * MR * kc);
+                packed_block = mb;
+              }
+              const int64_t p_begin = n_panels * ng / n_groups, p_end = n_panels * (ng + 1) / n_groups;
+              for (int64_t jp = p_begin; jp < p_end; ++jp) {
+                const int64_t j0 = jc + jp * NR, nr = std::min(NR, jc + nc - j0);
+                const float* bp = Bp + jp * NR * kc;
+                for (int64_t ip = 0; ip < mp; ++ip) {
+                  const int64_t r0 = i0 + ip * MR, mr = std::min(MR, mc - ip * MR);
+                  tile(kc, Ap + ip * MR * kc, bp, C + r0 * ldc + j0, ldc, alpha, beta_eff, mr, nr);
+                }
+              }
+            }
+          },
+          1);
+    }
+  }
+}
 }  // namespace
 
 void sgemm_check(bool ta, bool tb, int64_t M, int64_t N, int64_t K, size_t a_len, int64_t lda, size_t b_len,
@@ -211,73 +378,16 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
     return;
   }
   if (tb && M <= 4) {
-    sgemm_small_m_bt(M, N, K, alpha, A, lda, ta, B, ldb, beta, C, ldc);
+    sgemm_small_m_bt(M, N, K, alpha, A, lda, ta, B, ldb, beta, C, ldc, simd_level() >= kSimdAvx512);
     return;
   }
-  static thread_local AlignedBuf bbuf;
-  const int64_t m_panels = (M + MR - 1) / MR;
-  for (int64_t jc = 0; jc < N; jc += NC) {
-    const int64_t nc = std::min(NC, N - jc);
-    const int64_t n_panels = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < K; pc += KC) {
-      const int64_t kc = std::min(KC, K - pc);
-      const float beta_eff = pc == 0 ? beta : 1.f;
-      float* Bp = bbuf.get(static_cast<size_t>(n_panels * NR * kc));
-      parallel_for(
-          static_cast<size_t>(n_panels),
-          [&](size_t b, size_t e, int) {
-            for (size_t p = b; p < e; ++p) {
-              const int64_t j0 = jc + static_cast<int64_t>(p) * NR;
-              pack_b(B, ldb, tb, j0, std::min(NR, jc + nc - j0), pc, kc, Bp + p * NR * kc);
-            }
-          },
-          8);
-      // Tasks: MC-row blocks x column groups of panels (more groups when M is small).
-      const int64_t m_blocks = (m_panels * MR + MC - 1) / MC;
-      int64_t n_groups = 1;
-      const int64_t want = 4 * num_threads();
-      while (m_blocks * n_groups < want && n_groups * 2 <= n_panels) n_groups *= 2;
-      parallel_for(
-          static_cast<size_t>(m_blocks * n_groups),
-          [&](size_t tb_, size_t te_, int) {
-            static thread_local AlignedBuf abuf;
-            float* Ap = abuf.get(static_cast<size_t>(MC * kc));
-            alignas(64) float acc[MR * NR];
-            int64_t packed_block = -1;
-            for (size_t t = tb_; t < te_; ++t) {
-              const int64_t mb = static_cast<int64_t>(t) / n_groups, ng = static_cast<int64_t>(t) % n_groups;
-              const int64_t i0 = mb * MC, mc = std::min(MC, M - i0);
-              const int64_t mp = (mc + MR - 1) / MR;
-              if (packed_block != mb) {
-                for (int64_t ip = 0; ip < mp; ++ip)
-                  pack_a(A, lda, ta, i0 + ip * MR, std::min(MR, mc - ip * MR), pc, kc, Ap + ip * MR * kc);
-                packed_block = mb;
-              }
-              const int64_t p_begin = n_panels * ng / n_groups, p_end = n_panels * (ng + 1) / n_groups;
-              for (int64_t jp = p_begin; jp < p_end; ++jp) {
-                const int64_t j0 = jc + jp * NR, nr = std::min(NR, jc + nc - j0);
-                const float* bp = Bp + jp * NR * kc;
-                for (int64_t ip = 0; ip < mp; ++ip) {
-                  const int64_t r0 = i0 + ip * MR, mr = std::min(MR, mc - ip * MR);
-                  micro_kernel(kc, Ap + ip * MR * kc, bp, acc);
-                  for (int64_t r = 0; r < mr; ++r) {
-                    float* cr = C + (r0 + r) * ldc + j0;
-                    const float* ar = acc + r * NR;
-                    if (beta_eff == 0.f) {
-                      for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * ar[c];
-                    } else if (beta_eff == 1.f) {
-                      for (int64_t c = 0; c < nr; ++c) cr[c] += alpha * ar[c];
-                    } else {
-                      for (int64_t c = 0; c < nr; ++c) cr[c] = alpha * ar[c] + beta_eff * cr[c];
-                    }
-                  }
-                }
-              }
-            }
-          },
-          1);
-    }
+  if (simd_level() >= kSimdAvx512) {
+#ifdef LMP_GEMM_AVX512
+    sgemm_blocked<12, 32>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, tile_avx512);
+    return;
+#endif
   }
+  sgemm_blocked<6, 16>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, tile_avx2);
 }
 
 }  // namespace lmp

@@ -1,0 +1,60 @@
+// The GEMM's run-time dispatched paths (native/src/model/gemm.cc): AVX-512 12x32 and AVX2 6x16
+// register blocks, forced one at a time with setSimdCap, each against a float64 reference on
+// awkward sizes (edges in M, N and K, the small-M decode path), and against each other bit for bit
+// (every path sums each element over k in the same order). A path the CPU lacks is skipped.
+import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../native.js';
+import { kernels } from './kernels.js';
+import { refGemm } from './ref.js';
+import { expectClose, randF32, rng } from './testutil.js';
+
+const K = kernels();
+const N = native() as unknown as { version(): { dispatch?: string }; setSimdCap(cap: string | null): string };
+const cpu = N.version().dispatch ?? 'scalar';
+const levels = ['scalar', 'avx2', 'avx512'];
+const has = (p: string): boolean => levels.indexOf(cpu) >= levels.indexOf(p);
+
+afterAll(() => N.setSimdCap(null));
+
+const sizes: [number, number, number][] = [
+  [1, 1, 1], [1, 515, 67], [3, 37, 100], [4, 40, 1000], [5, 33, 17], [11, 31, 9], [12, 32, 256], [13, 65, 257], [25, 97, 300], [100, 33, 517], [130, 3, 64],
+];
+
+function run(path: string, ta: boolean, tb: boolean, M: number, Nn: number, Kd: number, alpha: number, beta: number, A: Float32Array, B: Float32Array, C0: Float32Array): Float32Array {
+  expect(N.setSimdCap(path)).toBe(path);
+  const C = C0.slice();
+  K.gemm(ta, tb, M, Nn, Kd, alpha, A, ta ? M : Kd, B, tb ? Kd : Nn, beta, C, Nn);
+  return C;
+}
+
+describe('gemm dispatch paths', () => {
+  for (const path of ['avx512', 'avx2'])
+    it.skipIf(!has(path))(`${path} path matches a float64 reference (this CPU: ${cpu}${has(path) ? '' : `; skipped: no ${path}`})`, () => {
+      const r = rng(17);
+      for (const [M, Nn, Kd] of sizes)
+        for (const ta of [false, true])
+          for (const tb of [false, true])
+            for (const [alpha, beta] of [[1, 0], [0.5, 1], [-2, 0.25]] as const) {
+              const A = randF32(M * Kd, r), B = randF32(Kd * Nn, r), C0 = randF32(M * Nn, r);
+              const C = run(path, ta, tb, M, Nn, Kd, alpha, beta, A, B, C0);
+              expectClose(C, refGemm(ta, tb, M, Nn, Kd, A, B, C0, alpha, beta), 1e-4 * Math.sqrt(Kd), 1e-4, `${path} gemm ${M}x${Nn}x${Kd} ta=${ta} tb=${tb} alpha=${alpha} beta=${beta}`);
+            }
+    });
+
+  it.skipIf(!has('avx512'))(`avx512 and avx2 agree bit for bit (same k order per element)${has('avx512') ? '' : ' (skipped: no avx512)'}`, () => {
+    const r = rng(18);
+    for (const [M, Nn, Kd] of sizes)
+      for (const tb of [false, true]) {
+        const A = randF32(M * Kd, r), B = randF32(Kd * Nn, r), C0 = randF32(M * Nn, r);
+        for (const [alpha, beta] of [[1, 0], [1, 1], [0.5, -0.75]] as const) {
+          const a = run('avx512', false, tb, M, Nn, Kd, alpha, beta, A, B, C0);
+          const b = run('avx2', false, tb, M, Nn, Kd, alpha, beta, A, B, C0);
+          expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)), `${M}x${Nn}x${Kd} tb=${tb} beta=${beta}`).toBe(0);
+        }
+      }
+  });
+
+  it('setSimdCap rejects unknown paths with LMP_E_ARG', () => {
+    expect(() => N.setSimdCap('sse9')).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+  });
+});
