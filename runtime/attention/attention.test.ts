@@ -83,15 +83,22 @@ function build(c: Case, seed: number): AttentionInput {
   };
 }
 
+// Every kernel path this CPU runs: the run-time dispatched AVX-512 and AVX2 copies (forced with
+// setSimdCap; a path the CPU lacks is left out, and the test names say which ran) and the scalar one.
+const dispatch = (native().version() as { dispatch?: string }).dispatch ?? 'avx2';
+const setSimdCap = (cap: string | null): void => void (native()['setSimdCap'] as (c: string | null) => string)(cap);
+const PATHS = [...(dispatch === 'avx512' ? ['avx512'] : []), ...(dispatch !== 'scalar' ? ['avx2'] : []), 'scalar'];
+
 function check(c: Case, seed: number, backward = true) {
   const inp = build(c, seed);
   const r = rng(seed + 1);
   const dout = randn(r, inp.q.length);
   const ref = referenceAttention(inp, backward ? dout : undefined);
-  for (const scalar of [false, true]) {
-    native().setForceScalar(scalar);
+  for (const path of PATHS) {
+    native().setForceScalar(path === 'scalar');
+    if (path !== 'scalar') setSimdCap(path);
     try {
-      const tag = `${scalar ? 'scalar' : 'simd'} ${JSON.stringify({ ...c, mask: c.mask })}`;
+      const tag = `${path} ${JSON.stringify({ ...c, mask: c.mask })}`;
       const f = attentionForward(inp);
       close('out ' + tag, f.out, ref.out, ATOL_FWD, RTOL_FWD);
       close('lse ' + tag, f.lse, ref.lse, ATOL_FWD, RTOL_FWD);
@@ -103,6 +110,7 @@ function check(c: Case, seed: number, backward = true) {
       }
     } finally {
       native().setForceScalar(false);
+      setSimdCap(null);
     }
   }
 }
@@ -175,6 +183,12 @@ describe('fused attention vs float64 reference', () => {
       },
       4,
     );
+  });
+
+  it(`head dim 64 (the AVX-512 6 x 64 register blocks) with partial tiles, GQA and documents (paths: ${PATHS.join(', ')})`, () => {
+    check({ lens: [1, 63, 65, 130], heads: 4, kvHeads: 2, headDim: 64, mask: and(causal, { op: 'same_document' }), docLens: [1, 20, 77, 5] }, 31);
+    check({ lens: [200], heads: 2, kvHeads: 1, headDim: 64, mask: { op: 'full' } }, 32);
+    check({ lens: [129], heads: 2, kvHeads: 2, headDim: 128, mask: and(causal, or({ op: 'sink', count: 4 }, { op: 'window', size: 30 })) }, 33);
   });
 
   it('head dims 32..128 incl. odd ones, and a long sequence', () => {

@@ -79,6 +79,8 @@ void validate(const Params& p, size_t qLen, size_t kLen, size_t classesLen) {
 void forward(const Params& p, float* out, float* lse) {
   if (force_scalar())
     scalar::forward(p, out, lse);
+  else if (simd_level() >= kSimdAvx512)
+    avx512::forward(p, out, lse);
   else
     simd::forward(p, out, lse);
 }
@@ -87,6 +89,8 @@ void backward(const Params& p, const float* o, const float* dout, const float* l
   check(p.distLimit <= 0 || (dqFar && dkFar), "LMP_E_ARG", "a distance limit needs dqFar and dkFar");
   if (force_scalar())
     scalar::backward(p, o, dout, lse, dq, dk, dv, dqFar, dkFar);
+  else if (simd_level() >= kSimdAvx512)
+    avx512::backward(p, o, dout, lse, dq, dk, dv, dqFar, dkFar);
   else
     simd::backward(p, o, dout, lse, dq, dk, dv, dqFar, dkFar);
 }

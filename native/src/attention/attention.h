@@ -80,7 +80,11 @@ void backward(const Params& p, const float* o, const float* dout, const float* l
 // the result multiplied by mscale. inverse = rotate by the negative angle (the gradient).
 void rope(const float* x, float* out, int64_t T, int64_t Hx, int64_t D, const float* pos, const float* invFreq, float mscale, bool inverse);
 
-// SIMD and scalar instantiations (attention_simd.cc, attention_scalar.cc).
+// SIMD, AVX-512 and scalar instantiations (attention_simd.cc, attention_avx512.cc, attention_scalar.cc).
+namespace avx512 {
+void forward(const Params& p, float* out, float* lse);
+void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar);
+}
 namespace simd {
 void forward(const Params& p, float* out, float* lse);
 void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar);
