@@ -2,10 +2,13 @@
 // (sampler chains, speculative decoding, the cascade, a file of prompts prefilled prepacked) and
 // the prepacking example as shipped (Llama 3's tokenizer.json from the dev dependency). Their
 // models are untrained, so what is checked is what the runs report, not the text.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../compiler/cli.js';
+import { buildFile } from '../compiler/emit/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -70,4 +73,28 @@ describe('examples/prepacking.lmp runs as shipped', () => {
     // the text is the tokenizer's decoding (non-empty for 16 tokens of a 128k vocabulary)
     expect(d.prompts.every((p: any) => typeof p.text === 'string' && p.text.length > 0)).toBe(true);
   }, 120_000);
+});
+
+describe('a built module of examples/decoding.lmp', () => {
+  it("runs the speculative, cascade and prompt-file decodes from its entry points in plain Node", async () => {
+    mkdirSync(join(ROOT, '.lmp-cache'), { recursive: true });
+    const out = mkdtempSync(join(ROOT, '.lmp-cache', 'decode-bundle-'));
+    try {
+      const r = await buildFile('examples/decoding.lmp', { outDir: out, force: true });
+      expect(r.ok).toBe(true);
+      const script = `
+        const m = await import(${JSON.stringify(pathToFileURL(join(out, 'decoding.mjs')).href)});
+        const o = { baseDir: ${JSON.stringify(join(ROOT, 'examples'))} };
+        const fast = await m.targets.fast.run(o), cheap = await m.targets.cheap.run(o), batch = await m.targets.batch.run(o);
+        console.log(JSON.stringify({ fast: fast.speculation, cheap: cheap.cascade, batch: batch.prompts.map((p) => p.prompt), prefill: batch.prefill.method }));`;
+      const res = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 }).trim().split('\n').at(-1)!);
+      expect(res.fast.draft).toBe('small');
+      expect(res.fast.emitted).toBeGreaterThan(0);
+      expect(res.cheap.models).toEqual(['small', 'big']);
+      expect(res.batch).toEqual(PROMPTS);
+      expect(res.prefill).toBe('prepack');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
