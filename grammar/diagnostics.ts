@@ -82,9 +82,12 @@ export const CATALOG = {
   LMP0309: { severity: 'error', title: 'out of range', message: '{what} must be {range}, found {value}' },
   LMP0310: { severity: 'error', title: 'not an integer', message: '{what} must be a whole number, found {value}' },
   LMP0311: { severity: 'error', title: 'not a power of two', message: '{what} must be a power of two, found {value}', help: 'nearest powers of two: {lower} and {upper}' },
-  LMP0312: { severity: 'error', title: 'clause argument not read', message: "'{clause}' takes no argument before its modifiers: {found} would be ignored", help: '{help}' },
-  LMP0313: { severity: 'error', title: 'cannot run yet', message: '{what} cannot run yet: {reason}', help: '{help}' },
-  LMP0314: { severity: 'warning', title: 'setting has no effect', message: '{what} has no effect: {reason}', help: '{help}' },
+  LMP0312: { severity: 'error', title: 'clause argument not read', message: "'{clause}' takes no argument before its modifiers: {found} would be ignored", help: '{help}',
+    doc: "A clause such as `speculate` is written with keywords only (`speculate draft small candidates 4`); an expression right after the keyword is read by nothing, so `speculate big candidates 4` would decode without speculating (and a train's `eval X every N: TASK` would ignore X). An error, never a silent no-op." },
+  LMP0313: { severity: 'error', title: 'cannot run yet', message: '{what} cannot run yet: {reason}', help: '{help}',
+    doc: 'What lmpc check accepts runs under lmpc run (compiler/coverage.test.ts runs a program for every built-in and clause); the combinations the runtime has no code for are rejected here, at the clause, instead of failing at run time with LMP_E_NO_RUNTIME. spec/reference.md lists them under their clause ("not supported yet"): speculate without a draft, with a cascade or with traces; prompts prefilled (prepack, pad) under an evicting cache or a non-causal mask; keep(MASK) other than keep(sink(g) | window(w)) reposition; a limit with position none; pad(truncate: left); a tiktoken encoding js-tiktoken does not ship; template tokenizer without a chat template; inline periodic evals other than perplexity(D.side); optimizer sgd; allow/ban with token strings.' },
+  LMP0314: { severity: 'warning', title: 'setting has no effect', message: '{what} has no effect: {reason}', help: '{help}',
+    doc: 'It runs, but the setting changes nothing: a hold-out split, a source weight, a seed or a training packer (concat_chunk, decompose) on a data declaration used only as prompts (every document is a prompt, in input order), or a `model` clause beside a cascade, which decodes with the models it lists. A warning, so that nothing written is silently ignored.' },
 
   // --- 04xx data and curricula ------------------------------------------------------------
   LMP0401: { severity: 'error', title: 'decompose bounds reversed', message: 'decompose min ({min}) is greater than max ({max})' },
