@@ -290,7 +290,7 @@ ${alone}`,
         expect(p.tokens, `prompt ${i}`).toEqual(s.tokens);
         expect(p.text).toBe(s.text);
         // the chosen tokens' ln p from the packed prefill and its split cache vs alone: the CPU
-        // kernels sum in an order that depends on the batch shape (not bit-identical, see README)
+        // kernels sum in an order that depends on the batch shape (not bit-identical: runtime/entry/README.md)
         p.trace.forEach((t: any, k: number) => expect(Math.abs(t.logprob - s.trace[k].logprob)).toBeLessThan(1e-5));
       });
     }
