@@ -22,8 +22,23 @@ export interface RunAttention {
 
 const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
 
-/** The model's attention as LlamaModel gets it from runTrain/runDecode (defaults included). */
-export function runAttention(att: Frozen<AttentionSpec> | null): RunAttention {
+/**
+ * The model's attention as LlamaModel gets it from runTrain/runDecode (defaults included). RoPE's
+ * scaling is the position's own, else the model config's (a checkpoint's rope_parameters), as
+ * LlamaModel takes it.
+ */
+export function runAttention(att: Frozen<AttentionSpec> | null, config?: ModelConfig, owner?: Frozen<ModelSpec>): RunAttention {
+  const fromConfig = config?.ropeScaling && config.ropeScaling.kind !== 'none' ? structuredClone(config.ropeScaling) : { kind: 'none' as const };
+  const r = runAttentionOf(att);
+  if (r.position.kind !== 'rope') return r;
+  const own = r.position.scaling as { kind: string } | undefined;
+  const scaling = own && own.kind !== 'none' ? own : fromConfig;
+  if (scaling.kind === 'dynamic' && r.position.limit)
+    refuse('LMP_E_EXPORT_UNSUPPORTED', owner ?? null, 'dynamic NTK RoPE scaling with a position limit (lmp refuses it too: its frequencies follow each call\'s length)');
+  return { ...r, position: { ...r.position, scaling } };
+}
+
+function runAttentionOf(att: Frozen<AttentionSpec> | null): RunAttention {
   if (!att) return { mask: { default: CAUSAL_SAME_DOCUMENT, groups: [] }, score: {}, position: { kind: 'rope', scaling: { kind: 'none' }, limit: null } };
   const o = attentionOptions(thaw<AttentionSpec>(att));
   const m = o.mask ?? CAUSAL_SAME_DOCUMENT;

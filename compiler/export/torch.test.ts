@@ -4,7 +4,7 @@
 // mask reference, the model's RoPE. Tolerances: attention forward 2e-5 + 2e-4|ref| and backward
 // 1e-4 + 1e-3|ref| (lmp's own kernel tolerances); training losses 1e-4 relative (the bound).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -245,7 +245,13 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     const rng = new Rng(5);
     const K = kernels();
     const scalings = [
-      { kind: 'none' }, { kind: 'linear', factor: 4 }, { kind: 'ntk', factor: 8 }, { kind: 'yarn', factor: 4, originalLength: 64 }, { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 },
+      { kind: 'none' }, { kind: 'linear', factor: 4 }, { kind: 'ntk', factor: 8 }, { kind: 'yarn', factor: 4, originalLength: 64 },
+      { kind: 'yarn', factor: 8, originalLength: 128, ramp: 'index', alpha: 1, beta: 32, attentionFactor: 1.2 },
+      { kind: 'yarn', factor: 8, originalLength: 128, ramp: 'index', truncate: false },
+      { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalLength: 64 },
+      { kind: 'dynamic', factor: 4, originalLength: 100 }, // positions up to 899: scaled for n = 900
+      { kind: 'dynamic', factor: 4, originalLength: 4096 }, // within L: plain RoPE
+      { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 },
     ] as const;
     const n = 50, H = 3, D = 32;
     const cases = scalings.map((s) => {
@@ -253,7 +259,7 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
       const positions = Int32Array.from({ length: n }, (_, i) => (i * 37) % 900);
       const y = x.slice();
       rotate(K, y, n, H, D, positions, 10000, s.kind === 'none' ? undefined : (s as never), false);
-      return { json: { name: s.kind, n, heads: H, headDim: D, x: [...x], positions: [...positions], base: 10000, scaling: s }, ref: y };
+      return { json: { name: JSON.stringify(s), n, heads: H, headDim: D, x: [...x], positions: [...positions], base: 10000, scaling: s }, ref: y };
     });
     writeFileSync(join(tmp, 'rope-in.json'), JSON.stringify(cases.map((c) => c.json)));
     py([join(HERE, 'testing', 'check_rope.py'), quick, join(tmp, 'rope-in.json'), join(tmp, 'rope-out.json')]);
@@ -337,5 +343,23 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     ].join('\n');
     const got = JSON.parse(py(['-c', code, join(quick, 'weights', 'init'), JSON.stringify([...tokens])])) as number[];
     close(got, logits, 1e-4, 1e-3, 'HF logits');
+  });
+
+  it('a loaded checkpoint\'s RoPE (config.json rope_parameters: llama3) reaches the package: generate.py gives lmp\'s tokens', async () => {
+    const dir = join(tmp, 'loaded');
+    cpSync(join(quick, 'weights', 'init'), join(dir, 'ck'), { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(dir, 'ck', 'config.json'), 'utf8')) as Record<string, unknown>;
+    cfg['rope_parameters'] = { rope_type: 'llama3', rope_theta: 10000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 };
+    delete cfg['rope_theta'];
+    delete cfg['rope_scaling'];
+    writeFileSync(join(dir, 'ck', 'config.json'), JSON.stringify(cfg));
+    const file = join(dir, 'l.lmp');
+    writeFileSync(file, 'tokenizer bytes = bytes()\n\nmodel m = load("ck")\n\ndecode d {\n  model m\n  prompt "The whale, the whale"\n  policy top_k(30) -> temperature(0.9)\n  max_tokens 40\n  seed 2\n}\n');
+    const r = await exportFile(file, { target: 'd', outDir: join(dir, 'pkg') });
+    if (!r.ok) throw new Error('export failed');
+    const spec = lower(check(readFileSync(file, 'utf8'), file).program).decls.find((d) => d.name === 'd')!.spec as Frozen<DecodeSpec>;
+    const ref = await runDecode(spec, { baseDir: dir });
+    const got = JSON.parse(py(['generate.py', '--json'], join(dir, 'pkg'))) as { tokens: number[] };
+    expect(got.tokens).toEqual(ref.tokens);
   });
 });

@@ -28,10 +28,10 @@ def config_from_hf(j):
     arch = j.get("architectures")
     if isinstance(arch, list) and "LlamaForCausalLM" not in arch:
         raise ModelError("LMP_E_CONFIG", f"config.json: architectures {arch} is not LlamaForCausalLM")
-    for k, bad in (("rope_scaling", None), ("attention_bias", True), ("mlp_bias", True)):
-        v = j.get(k)
-        if (k == "rope_scaling" and v is not None) or (k != "rope_scaling" and v is True):
-            raise ModelError("LMP_E_CONFIG_UNSUPPORTED", f"config.json: {k} {v!r} is not supported by this engine")
+    # RoPE (rope_parameters / rope_scaling) comes from spec.json's model config, not from here
+    for k in ("attention_bias", "mlp_bias"):
+        if j.get(k) is True:
+            raise ModelError("LMP_E_CONFIG_UNSUPPORTED", f"config.json: {k} true is not supported by this engine")
     if j.get("hidden_act", "silu") != "silu":
         raise ModelError("LMP_E_CONFIG_UNSUPPORTED", f"config.json: hidden_act {j['hidden_act']!r} is not supported by this engine")
     heads = j["num_attention_heads"]
@@ -142,6 +142,7 @@ class LlamaModel(nn.Module):
         self.settings = AttentionSettings(attention_spec, c["heads"], c["kvHeads"], c["dim"] // c["heads"], c["ropeTheta"])
         self.path = "sdpa"
         self.tables = {}
+        self.hf_config = None
 
     def head_weight(self):
         return self.model.embed_tokens.weight if self.config["tieEmbeddings"] else self.lm_head.weight
@@ -209,6 +210,8 @@ def load_weights(model, directory):
     for k in ("dim", "layers", "heads", "kvHeads", "ffn", "vocab", "tieEmbeddings"):
         if cfg[k] != model.config[k]:
             raise ModelError("LMP_E_WEIGHTS", f"{directory}: {k} {cfg[k]} in config.json vs {model.config[k]} in the model")
+    with open(cfg_path, encoding="utf-8") as f:
+        model.hf_config = json.load(f)  # written back verbatim into checkpoints (lmp's own config.json)
     tensors = load_file(os.path.join(directory, "model.safetensors"))
     own = model.state_dict()
     with torch.no_grad():
@@ -231,11 +234,13 @@ def write_atomic(path, data):
     os.replace(tmp, path)
 
 
-def save_weights(directory, config, tensors):
-    """lmp's saveModel: config.json + model.safetensors (F32, HF names), each written atomically."""
+def save_weights(directory, config, tensors, hf_config=None):
+    """lmp's saveModel: config.json + model.safetensors (F32, HF names), each written atomically.
+    config.json is the one the weights were loaded from (lmp's, RoPE parameters included) when given."""
     from safetensors.torch import save
 
     os.makedirs(directory, exist_ok=True)
     full = {k: v.detach().to(torch.float32).contiguous().cpu() for k, v in tensors.items()}
     write_atomic(os.path.join(directory, "model.safetensors"), save(full, metadata={"format": "pt"}))
-    write_atomic(os.path.join(directory, "config.json"), (json.dumps(config_to_hf(config), indent=2) + "\n").encode())
+    hf = dict(hf_config, torch_dtype="float32") if hf_config else config_to_hf(config)
+    write_atomic(os.path.join(directory, "config.json"), (json.dumps(hf, indent=2) + "\n").encode())
