@@ -9,13 +9,13 @@
 //   after `a.`       data splits, metrics of an eval, clauses and built-ins of a knob path
 //   after a number   the units its position accepts (k M G for counts, % for fractions, ...)
 import { CompletionItemKind, InsertTextFormat, MarkupKind, type CompletionItem } from 'vscode-languageserver';
-import { DECL_KINDS, type Decl, type DeclKind, type Span } from '../../grammar/index.js';
+import { DECL_KINDS, type DeclKind, type Span } from '../../grammar/index.js';
 import { DECL_SPECS } from '../../grammar/clauses.js';
 import { UNITS } from '../../grammar/lexer.js';
 import { builtinsOf, describeType, type BuiltinDef, type Unit, type ValueType } from '../registry/index.js';
 import { alternatives, callCategories, cursorAt, type Cursor } from './context.js';
 import { builtinMarkdown, clauseMarkdown, declKindMarkdown, paramLine } from './docs.js';
-import type { LmpDocument } from './document.js';
+import type { LmpDocument, OutlineDecl } from './document.js';
 
 const md = (value: string) => ({ kind: MarkupKind.Markdown, value });
 
@@ -61,18 +61,18 @@ function builtinItems(doc: LmpDocument, t: ValueType | undefined, replace: Span)
   return out;
 }
 
-function declItems(doc: LmpDocument, kinds: readonly DeclKind[] | undefined, except: Decl | undefined, replace: Span, suffix = ''): CompletionItem[] {
+function declItems(doc: LmpDocument, kinds: readonly DeclKind[] | undefined, except: OutlineDecl | undefined, replace: Span, suffix = ''): CompletionItem[] {
   const out: CompletionItem[] = [];
   const seen = new Set<string>();
-  for (const d of doc.program.decls) {
-    if (d === except || seen.has(d.name.name) || (kinds && !kinds.includes(d.declKind))) continue;
-    seen.add(d.name.name);
-    out.push({ label: d.name.name + suffix, kind: CompletionItemKind.Variable, detail: d.declKind, textEdit: edit(doc, replace, d.name.name + suffix) });
+  for (const d of doc.outline) {
+    if (d.start === except?.start || seen.has(d.name) || (kinds && !kinds.includes(d.declKind))) continue;
+    seen.add(d.name);
+    out.push({ label: d.name + suffix, kind: CompletionItemKind.Variable, detail: d.declKind, textEdit: edit(doc, replace, d.name + suffix) });
   }
   return out;
 }
 
-function valueItems(doc: LmpDocument, t: ValueType | undefined, decl: Decl, replace: Span): CompletionItem[] {
+function valueItems(doc: LmpDocument, t: ValueType | undefined, decl: OutlineDecl, replace: Span): CompletionItem[] {
   const out = builtinItems(doc, t, replace);
   for (const a of alternatives(t)) {
     switch (a.t) {

@@ -2,17 +2,17 @@
 // keyword, in a value (with the registry type expected there), after `name.`, or right after a
 // number (units).
 //
-// Half-typed text is the normal case here, so this works from the lexer's tokens rather than the
-// tree: the tree tells which declaration the cursor is in (the parser recovers at declarations),
-// and a scan of that declaration's tokens up to the cursor follows the parser's own rules from
+// Half-typed text is the normal case here, so this works from the lexer's tokens alone (no parse:
+// completion right after a keystroke does not wait for one): the declarations from the tokens
+// (document.ts outlineOf), and a scan of that declaration's tokens up to the cursor follows the parser's own rules from
 // grammar/clauses.ts (a clause keyword starts a clause where no value is pending; modifiers and
 // `: body` by the clause's spec) and keeps a stack of open calls, lists and maps. The expected
 // type then comes from the registry: the clause's semantics, then each enclosing call's
 // parameter (by name, or by position before the first named argument).
-import type { Decl, Span, Token } from '../../grammar/index.js';
+import type { Span, Token } from '../../grammar/index.js';
 import { DECL_SPECS, type ClauseSpec, type ModifierSpec } from '../../grammar/clauses.js';
 import { clauseSemantics, lookupBuiltin, VALUE_FORM_SEMANTICS, type BuiltinDef, type Category, type ValueType } from '../registry/index.js';
-import type { LmpDocument } from './document.js';
+import type { LmpDocument, OutlineDecl as Decl } from './document.js';
 
 export type Cursor =
   | { readonly kind: 'none' }
@@ -186,11 +186,10 @@ function unitCursor(doc: LmpDocument, tokens: readonly Token[], idx: number, off
 
 /** The declaration whose text the cursor is in: the last one starting before it, if still open there. */
 function scan(doc: LmpDocument, tokens: readonly Token[], stop: number, at: number, replace: Span): Cursor {
-  const decls = doc.program.decls;
   let decl: Decl | undefined;
-  for (const d of decls) if (d.keywordSpan.start < at) decl = d;
+  for (const d of doc.outline) if (d.start < at) decl = d;
   if (decl === undefined) return { kind: 'top', replace };
-  let i = firstTokenAt(tokens, decl.keywordSpan.start) + 1;
+  let i = firstTokenAt(tokens, decl.start) + 1;
   // Header: KIND NAME [from BASE] then `{` or `=`.
   const header: Token[] = [];
   while (i < stop && tokens[i]!.type !== 'LBrace' && tokens[i]!.type !== 'Eq' && header.length < 3) header.push(tokens[i++]!);

@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Position, Range } from 'vscode-languageserver';
-import { parse, tokenize, type ParseResult, type Span, type Token, type Comment } from '../../grammar/index.js';
+import { DECL_KINDS, parse, tokenize, type Comment, type DeclKind, type ParseResult, type Span, type Token } from '../../grammar/index.js';
 import { checkSource } from '../commands/check.js';
 import type { CheckResult } from '../index.js';
 import { buildIndex, type SymbolIndex } from './symbols.js';
@@ -25,6 +25,42 @@ export function fileOfUri(uri: string): string {
   }
 }
 
+/** A declaration as the tokens show it (completion reads these: no parse needed while typing). */
+export interface OutlineDecl {
+  readonly declKind: DeclKind;
+  readonly name: string;
+  /** Offset of the declaration keyword. */
+  readonly start: number;
+}
+
+const KINDS: ReadonlySet<string> = new Set(DECL_KINDS);
+const OPENERS = new Set(['LParen', 'LBracket', 'LBrace']);
+const CLOSERS = new Set(['RParen', 'RBracket', 'RBrace']);
+
+/**
+ * The declarations of a token stream: `KIND NAME` outside brackets, or at the start of a line
+ * and followed by `{`, `=` or `from` (where the parser, too, resyncs after an unclosed bracket).
+ */
+export function outlineOf(text: string, tokens: readonly Token[]): OutlineDecl[] {
+  const out: OutlineDecl[] = [];
+  let depth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (OPENERS.has(t.type)) depth++;
+    else if (CLOSERS.has(t.type)) depth = Math.max(0, depth - 1);
+    else if (t.type === 'Ident' && KINDS.has(t.image) && tokens[i + 1]?.type === 'Ident') {
+      const after = tokens[i + 2];
+      const lineStart = /(^|[\r\n])[ \t]*$/.test(text.slice(Math.max(0, t.span.start - 200), t.span.start));
+      const header = after !== undefined && (after.type === 'LBrace' || after.type === 'Eq' || after.image === 'from');
+      if (depth === 0 || (lineStart && header)) {
+        out.push({ declKind: t.image as DeclKind, name: tokens[i + 1]!.image, start: t.span.start });
+        depth = 0;
+      }
+    }
+  }
+  return out;
+}
+
 export class LmpDocument {
   readonly uri: string;
   readonly file: string;
@@ -34,6 +70,7 @@ export class LmpDocument {
   private _checked: CheckResult | undefined;
   private _index: SymbolIndex | undefined;
   private _tokens: { tokens: Token[]; comments: Comment[] } | undefined;
+  private _outline: OutlineDecl[] | undefined;
   /** Memoized results of slow, asynchronous work (the explain report), for this version only. */
   readonly memo = new Map<string, Promise<unknown>>();
 
@@ -87,6 +124,11 @@ export class LmpDocument {
   get tokens(): { tokens: Token[]; comments: Comment[] } {
     this._tokens ??= tokenize(this.text, this.file);
     return this._tokens;
+  }
+
+  get outline(): readonly OutlineDecl[] {
+    this._outline ??= outlineOf(this.text, this.tokens.tokens);
+    return this._outline;
   }
 
   offsetAt(p: Position): number {

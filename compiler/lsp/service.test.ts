@@ -9,6 +9,8 @@ import { LSPErrorCodes, ResponseError, type Range } from 'vscode-languageserver'
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { main } from '../cli.js';
 import { examples, EXAMPLES_DIR, fuzzCorpus, rng } from '../../grammar/test-util.js';
+import { lookupBuiltin, type Category } from '../registry/index.js';
+import { callSnippet } from './completion.js';
 import { Debouncer, LEAD_MS } from './server.js';
 import { LmpService } from './service.js';
 import { LEGEND } from './semantic.js';
@@ -120,6 +122,19 @@ describe('code actions', () => {
     const all = { start: { line: 0, character: 0 }, end: { line: 1, character: 0 } };
     expect(host.service.diagnostics(uri)!.diagnostics.map((d) => d.code)).toEqual(['LMP0702']);
     expect(host.service.codeActions({ textDocument: { uri }, range: all })).toEqual([]);
+  });
+});
+
+describe('completion snippets', () => {
+  it('call a built-in with its required parameters (positional when it is the first, else named); bare masks', () => {
+    const snippet = (cat: Category, name: string) => callSnippet(lookupBuiltin(cat, name)!);
+    expect(snippet('mask', 'window')).toBe('window(${1:size})');
+    expect(snippet('mask', 'lambda')).toBe('lambda(global: ${1:global}, window: ${2:window})');
+    expect(snippet('mask', 'causal')).toBe('causal');
+    expect(snippet('sampler', 'greedy')).toBe('greedy');
+    expect(snippet('tokenizer', 'bytes')).toBe('bytes()');
+    expect(snippet('position', 'rope')).toBe('rope($1)');
+    expect(snippet('arch', 'llama')).toBe('llama(dim: ${1:dim}, layers: ${2:layers}, heads: ${3:heads}, ffn: ${4:ffn})');
   });
 });
 
