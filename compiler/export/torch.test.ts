@@ -118,6 +118,17 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     expect(w2.length).toBe(w1.length);
   });
 
+  it('ranks whose schedules differ stop with LMP_E_SCHEDULE_MISMATCH (the all-gathered hash)', () => {
+    const dir = join(tmp, 'skew');
+    let err = '';
+    try {
+      execFileSync(torchrun(), ['--nproc-per-node', '2', '--master-port', '29523', '--', 'train.py', '--steps', '4', '--checkpoint-dir', join(dir, 'ck'), '--schedule-check-every', '2'], { cwd: quick, env: { ...env, LMPX_TEST_SKEW_RANK: '1' }, stdio: 'pipe' });
+    } catch (e) {
+      err = String((e as { stderr?: Buffer }).stderr ?? '');
+    }
+    expect(err).toMatch(/LMP_E_SCHEDULE_MISMATCH: step 2: the ranks' batch schedules differ/);
+  });
+
   it('kill + resume under torchrun continues identically', async () => {
     const full = join(tmp, 'two'), cut = join(tmp, 'cut');
     const args = ['--nproc-per-node', '2', '--master-port', '29519', '--', 'train.py', '--steps', '10', '--log', join(cut, 'log.jsonl'), '--checkpoint-dir', join(cut, 'ck'), '--checkpoint-every', '3'];

@@ -145,7 +145,10 @@ def make_batch(tokens, pos, docs, mask):
     same = docs[:, :-1] == docs[:, 1:]
     targets[:, :-1] = torch.where(same, tokens[:, 1:], torch.full_like(tokens[:, 1:], -1))
     weight = torch.where(targets >= 0, mask.to(torch.float32), torch.zeros_like(mask, dtype=torch.float32))
-    return {"tokens": tokens, "positions": pos, "docs": docs, "targets": targets, "weight": weight}
+    B, T = tokens.shape
+    # cu_seqlens of the flattened batch (varlen kernels): every sequence of a bucket has T tokens
+    cu = torch.arange(B + 1, dtype=torch.int32) * T
+    return {"tokens": tokens, "positions": pos, "docs": docs, "targets": targets, "weight": weight, "cu_seqlens": cu}
 
 
 class ShardDataset(torch.utils.data.Dataset):
@@ -177,6 +180,8 @@ class BucketBatchSampler:
 
     def __init__(self, shards, curriculum, rank=0, world_size=1):
         self.shards = shards
+        if os.environ.get("LMPX_TEST_SKEW_RANK") == str(rank):  # tests: a rank whose schedule differs
+            curriculum = {**curriculum, "seed": curriculum["seed"] + 1}
         self.cur = EpochCurriculum(curriculum, shards.bucket_list(), rank, world_size)
         self.chain = ""  # rolling hash of the global schedule so far
         self.last = None
