@@ -213,9 +213,10 @@ def attend(q, k, v, ctx):
 
 
 def choose_path(requested, device, training):
-    """auto: GPU -> flex-compiled; CPU -> sdpa for training, sdpa for generation."""
+    """auto: training on a GPU -> flex-compiled; otherwise sdpa (CPU training; generation, whose
+    query and key lengths change every step and would recompile a compiled kernel each time)."""
     if requested and requested != "auto":
         if requested not in PATHS:
             raise SystemExit(f"LMP_E_USAGE: --attention must be one of auto, {', '.join(PATHS)}")
         return requested
-    return "flex-compiled" if str(device).startswith("cuda") else "sdpa"
+    return "flex-compiled" if training and str(device).startswith("cuda") else "sdpa"
