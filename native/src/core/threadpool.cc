@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
 #include <exception>
@@ -10,6 +12,13 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LMP_CPU_RELAX() _mm_pause()
+#else
+#define LMP_CPU_RELAX() std::this_thread::yield()
+#endif
 
 // Design (why it cannot deadlock, run a chunk twice or lose one):
 // - Every parallel_for call owns a Job on its own stack: its chunk counters, its width and its
@@ -26,11 +35,47 @@
 // - The pool is held by shared_ptr: set_num_threads() swaps in a new pool for later calls, and
 //   the old one is destroyed (its idle workers joined) when the last job running on it ends.
 // - Calls from inside a job (a worker, or a caller inside its own chunk) run serially.
+// - Short bursts (a decode step is dozens of small jobs back to back): an idle worker first spins
+//   for up to LMP_SPIN_US microseconds (default 50; 0 = never; pause for the first 4, then yielding) watching `posted_`, a counter of
+//   jobs ever listed, before it sleeps on the condition variable; the caller likewise spins on its
+//   own job's `done` before it waits. Spinning only decides WHEN to take the mutex: joining,
+//   leaving and the caller's final check happen under it exactly as above, so no job state is
+//   shared and a late worker still reaches jobs only through the list.
 
 namespace lmp {
 namespace {
 
 thread_local bool tl_in_worker = false;
+
+int spin_us() {
+  static const int us = [] {
+    const char* env = std::getenv("LMP_SPIN_US");
+    const int v = env ? std::atoi(env) : 50;
+    return v < 0 ? 0 : v;
+  }();
+  return us;
+}
+
+// Waits until pred() or `us` microseconds pass: pause instructions for the first few
+// microseconds, then sched_yield between checks, so that on a machine with more runnable threads
+// than cores the spinning thread hands its core to them instead of burning it.
+template <typename P>
+bool spin_until(P pred, int us) {
+  if (us <= 0) return pred();
+  const auto start = std::chrono::steady_clock::now();
+  const auto hot = start + std::chrono::microseconds(us < 4 ? us : 4), end = start + std::chrono::microseconds(us);
+  bool yielding = false;
+  for (unsigned i = 1;; ++i) {
+    if (pred()) return true;
+    if (yielding) {
+      std::this_thread::yield();
+      if (std::chrono::steady_clock::now() >= end) return pred();
+    } else {
+      LMP_CPU_RELAX();
+      if ((i & 63) == 0 && std::chrono::steady_clock::now() >= hot) yielding = true;
+    }
+  }
+}
 
 int default_threads() {
   if (const char* env = std::getenv("LMP_NUM_THREADS")) {
@@ -66,6 +111,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lk(mu_);
       stop_ = true;
+      stopping_.store(true, std::memory_order_release);
     }
     work_cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -86,14 +132,19 @@ class Pool {
       {
         std::lock_guard<std::mutex> lk(mu_);
         jobs_.push_back(&job);
+        posted_.fetch_add(1, std::memory_order_release);
       }
-      if (job.width - 1 >= n_ - 1) work_cv_.notify_all();
-      else for (int i = 1; i < job.width; ++i) work_cv_.notify_one();
+      // Spinning workers see posted_ change; sleeping ones need the notification.
+      if (sleepers_.load(std::memory_order_acquire) > 0) {
+        if (job.width - 1 >= n_ - 1) work_cv_.notify_all();
+        else for (int i = 1; i < job.width; ++i) work_cv_.notify_one();
+      }
     }
     const bool was_in_worker = tl_in_worker;
     tl_in_worker = true;
     work(job, 0);
     tl_in_worker = was_in_worker;
+    if (job.width > 1) spin_until([&] { return job.done.load(std::memory_order_acquire) == job.n_chunks; }, spin_us());
     {
       std::unique_lock<std::mutex> lk(mu_);
       unlist(&job);
@@ -142,7 +193,16 @@ class Pool {
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
       Job* job = nullptr;
-      work_cv_.wait(lk, [&] { return stop_ || (job = pick()) != nullptr; });
+      if (!stop_ && (job = pick()) == nullptr) {
+        // Nothing to join: spin a while for the next job of a burst, then sleep.
+        const uint64_t seen = posted_.load(std::memory_order_acquire);
+        lk.unlock();
+        spin_until([&] { return posted_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_acquire); }, spin_us());
+        lk.lock();
+        sleepers_.fetch_add(1, std::memory_order_acq_rel);
+        work_cv_.wait(lk, [&] { return stop_ || (job = pick()) != nullptr; });
+        sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+      }
       if (stop_) return;
       const int slot = job->joined++;
       ++job->active;
@@ -161,6 +221,9 @@ class Pool {
   std::condition_variable work_cv_, done_cv_;
   std::deque<Job*> jobs_;
   bool stop_ = false;
+  std::atomic<bool> stopping_{false};  // stop_, readable while spinning
+  std::atomic<uint64_t> posted_{0};    // jobs ever listed (changes wake spinners)
+  std::atomic<int> sleepers_{0};       // workers inside work_cv_.wait (or about to be)
 };
 
 std::mutex g_pool_mu;
