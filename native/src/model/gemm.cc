@@ -70,12 +70,17 @@ void pack_b(const float* B, int64_t ldb, bool tb, int64_t j0, int64_t nr, int64_
       }
     }
   } else {
-    for (int64_t c = 0; c < nr; ++c) {
-      const float* src = B + (j0 + c) * ldb + k0;
-      for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+    // B^T: NR source rows read side by side (NR sequential streams), each packed row written
+    // once and contiguously (the column-at-a-time order wrote every cache line NR times).
+    const float* src[NR];
+    for (int64_t c = 0; c < NR; ++c) src[c] = B + (j0 + std::min(c, nr - 1)) * ldb + k0;
+    if (nr == NR) {
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t c = 0; c < NR; ++c) dst[k * NR + c] = src[c][k];
+    } else {
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t c = 0; c < NR; ++c) dst[k * NR + c] = c < nr ? src[c][k] : 0.f;
     }
-    for (int64_t c = nr; c < NR; ++c)
-      for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.f;
   }
 }
 
