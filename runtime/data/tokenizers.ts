@@ -4,7 +4,7 @@
 // document when the config's appendEot is true; `encodePrompt` prepends BOS only; `encode` adds
 // neither. A Hugging Face tokenizer's EOT defaults to tokenizer_config.json's eos_token, and
 // `bos: 'auto'` is what its post-processor adds in front (Llama 3: <|begin_of_text|>).
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { TokenizerConfig } from './config.js';
 import { fnv1a64Hex } from './hash.js';
@@ -106,6 +106,23 @@ function tokenText(x: unknown): string | null {
 export async function huggingfaceTokenizer(path: string, eot: number | string | null, appendEot = true, bos: number | string | null = null): Promise<LmpTokenizer> {
   const file = resolve(path);
   if (!existsSync(file)) throw new TokenizerError(`huggingface tokenizer: no file ${file}`);
+  // building one from a large tokenizer.json takes a while (Llama 3: 9 MB, ~1 s): one per file
+  // version and settings per process (tokenizers are immutable)
+  const cfgFile = join(dirname(file), 'tokenizer_config.json');
+  const stamp = (f: string): string => (existsSync(f) ? `${statSync(f).mtimeMs}:${statSync(f).size}` : '-');
+  const key = `${file}|${stamp(file)}|${stamp(cfgFile)}|${String(eot)}|${appendEot}|${String(bos)}`;
+  let hit = HF_CACHE.get(key);
+  if (!hit) {
+    hit = loadHuggingface(file, eot, appendEot, bos);
+    HF_CACHE.set(key, hit);
+    hit.catch(() => HF_CACHE.delete(key));
+  }
+  return hit;
+}
+
+const HF_CACHE = new Map<string, Promise<LmpTokenizer>>();
+
+async function loadHuggingface(file: string, eot: number | string | null, appendEot: boolean, bos: number | string | null): Promise<LmpTokenizer> {
   const text = readFileSync(file, 'utf8');
   const cfgPath = join(dirname(file), 'tokenizer_config.json');
   let cfg: Record<string, unknown> = {};
