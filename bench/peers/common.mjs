@@ -17,8 +17,13 @@ export const list = (name, dflt) => arg(name, dflt).split(',').filter(Boolean);
 
 export const tmp = mkdtempSync(join(tmpdir(), 'lmp-peers-'));
 
-/** The TypeScript runtime bundled with esbuild (what a user's built module imports). */
-export async function runtime() {
+/**
+ * The TypeScript runtime bundled with esbuild (what a user's built module imports), on the addon
+ * at LMP_NATIVE_PATH, or on `addon` (a second copy of the runtime with its own addon: the
+ * before/after comparisons load an older build beside the current one).
+ */
+let bundles = 0;
+export async function runtime(addon) {
   const { build } = await import('esbuild');
   const rt = (p) => JSON.stringify(join(root, p));
   writeFileSync(join(tmp, 'entry.ts'), `export { LlamaModel } from ${rt('runtime/model/llama.ts')};
@@ -27,9 +32,19 @@ export { saveModel } from ${rt('runtime/model/io.ts')};
 export { fusedAttention } from ${rt('runtime/model/fused.ts')};
 export { attentionForward, attentionBackward } from ${rt('runtime/attention/index.ts')};
 export { docIdsFromLengths } from ${rt('runtime/mask/index.ts')};
+export { kernels } from ${rt('runtime/model/kernels.ts')};
 export { native } from ${rt('runtime/native.ts')};`);
-  await build({ entryPoints: [join(tmp, 'entry.ts')], bundle: true, platform: 'node', format: 'esm', outfile: join(tmp, 'bundle.mjs'), logLevel: 'error' });
-  return import(pathToFileURL(join(tmp, 'bundle.mjs')).href);
+  const out = join(tmp, `bundle-${bundles++}.mjs`);
+  await build({ entryPoints: [join(tmp, 'entry.ts')], bundle: true, platform: 'node', format: 'esm', outfile: out, logLevel: 'error' });
+  const prev = process.env.LMP_NATIVE_PATH;
+  if (addon) process.env.LMP_NATIVE_PATH = resolve(addon);
+  try {
+    const mod = await import(pathToFileURL(out).href);
+    mod.native(); // the addon is loaded now, from the path in force
+    return mod;
+  } finally {
+    process.env.LMP_NATIVE_PATH = prev;
+  }
 }
 
 export const median = (a) => {

@@ -11,7 +11,9 @@
 //   bash bench/peers/pytorch/setup.sh      (once: the venv with torch CPU + transformers)
 //   node bench/peers/pytorch/run.mjs [--only attention,train,sampling,decode] [--threads 1,2]
 //        [--reps 3] [--lengths 1024,4096] [--train-lengths 256,512,1024,2048] [--masks ...]
-//        [--json out.json] [--no-write]
+//        [--json out.json] [--no-write] [--before ADDON]
+// --before ADDON: also runs lmp on an older build of the addon (its own copy of the runtime),
+// alternating with the current one and the peers, for same-run before/after columns.
 // Prints the tables and writes the "## peers: PyTorch" section of bench/RESULTS.md. Ratios are
 // peer time / lmp time: above 1 lmp is faster. Every figure is a median over --reps repetitions,
 // lmp and the peers alternating repetition by repetition.
@@ -50,10 +52,13 @@ function call(req) {
 
 const R = await runtime();
 const N = R.native();
+const B = arg('before') ? await runtime(arg('before')) : undefined; // the older build, or none
+const BN = B?.native();
 const simd = N.version().simd;
 const ver = await call({ op: 'version' });
 const setThreads = async (n) => {
   N.setNumThreads(n);
+  BN?.setNumThreads(n);
   await call({ op: 'threads', n });
 };
 const results = { machine: machineLine(simd), torch: ver, attention: [], train: [], sampling: [], decode: [] };
@@ -89,8 +94,8 @@ function docs(T) {
 if (only.has('attention')) {
   say('\n### attention (8 heads, d = 64, one sequence of T tokens; documents 100..500 tokens)\n');
   say('CPU ratio: the same ratio over process CPU time (user + system), which the other jobs on a shared machine disturb far less at 1 thread.\n');
-  say('| threads | T | mask | pass | lmp ms | SDPA ms | SDPA / lmp | SDPA / lmp (CPU) | FlexAttention ms | Flex / lmp | max abs diff vs SDPA |');
-  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  say(`| threads | T | mask | pass | lmp ms | SDPA ms | SDPA / lmp | SDPA / lmp (CPU) | FlexAttention ms | Flex / lmp | max abs diff vs SDPA |${B ? ' lmp before ms | SDPA / lmp before |' : ''}`);
+  say(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |${B ? ' --- | --- |' : ''}`);
   const masks = list('masks', 'full,causal,document,window,sinks_window');
   for (const threads of threadList) {
     await setThreads(threads);
@@ -105,11 +110,14 @@ if (only.has('attention')) {
         const fwd = R.attentionForward(inp);
         const outFile = dump('out.f32', fwd.out);
         for (const pass of ['fwd', 'fwdbwd']) {
-          const lmpRun = pass === 'fwd' ? () => R.attentionForward(inp) : () => R.attentionBackward({ ...inp, ...R.attentionForward(inp), dout });
+          const run = (M) => (pass === 'fwd' ? () => M.attentionForward(inp) : () => M.attentionBackward({ ...inp, ...M.attentionForward(inp), dout }));
+          const lmpRun = run(R), baseRun = B ? run(B) : undefined;
           lmpRun(); // warm
-          const t = { lmp: [], sdpa: [], flex: [], lmpCpu: [], sdpaCpu: [] };
+          baseRun?.();
+          const t = { lmp: [], sdpa: [], flex: [], lmpCpu: [], sdpaCpu: [], before: [] };
           let diff;
           for (let r = 0; r < reps; r++) {
+            if (baseRun) t.before.push(secs(baseRun));
             const a = timed(lmpRun);
             t.lmp.push(a.s), t.lmpCpu.push(a.cpu);
             const s = await call({ op: 'attn', impl: 'sdpa', mode: pass, out: r === 0 && pass === 'fwd' ? outFile : undefined });
@@ -118,9 +126,9 @@ if (only.has('attention')) {
             const fl = (await call({ op: 'attn', impl: 'flex', mode: pass })).s;
             if (fl !== null) t.flex.push(fl);
           }
-          const row = { threads, T, mask: name, pass, lmp: median(t.lmp), sdpa: median(t.sdpa), lmpCpu: median(t.lmpCpu), sdpaCpu: median(t.sdpaCpu), flex: t.flex.length ? median(t.flex) : undefined, maxAbsDiff: diff, flexMaskBuildS: setup.maskBuildS };
+          const row = { threads, T, mask: name, pass, lmp: median(t.lmp), sdpa: median(t.sdpa), lmpCpu: median(t.lmpCpu), sdpaCpu: median(t.sdpaCpu), flex: t.flex.length ? median(t.flex) : undefined, before: t.before.length ? median(t.before) : undefined, maxAbsDiff: diff, flexMaskBuildS: setup.maskBuildS };
           results.attention.push(row);
-          say(`| ${threads} | ${T} | ${name} | ${pass === 'fwd' ? 'forward' : 'fwd+bwd'} | ${f(row.lmp * 1e3)} | ${f(row.sdpa * 1e3)} | ${ratio(row.sdpa, row.lmp)} | ${ratio(row.sdpaCpu, row.lmpCpu)} | ${row.flex === undefined ? 'n/a (no CPU backward)' : f(row.flex * 1e3)} | ${ratio(row.flex, row.lmp)} | ${diff === undefined ? '' : diff.toExponential(1)} |`);
+          say(`| ${threads} | ${T} | ${name} | ${pass === 'fwd' ? 'forward' : 'fwd+bwd'} | ${f(row.lmp * 1e3)} | ${f(row.sdpa * 1e3)} | ${ratio(row.sdpa, row.lmp)} | ${ratio(row.sdpaCpu, row.lmpCpu)} | ${row.flex === undefined ? 'n/a (no CPU backward)' : f(row.flex * 1e3)} | ${ratio(row.flex, row.lmp)} | ${diff === undefined ? '' : diff.toExponential(1)} |${B ? ` ${f(row.before * 1e3)} | ${ratio(row.sdpa, row.before)} |` : ''}`);
         }
       }
     }
@@ -134,8 +142,8 @@ if (only.has('train')) {
   const probe = R.LlamaModel.init(cfg, 1);
   say(`\n### training step (${(probe.numParams() / 1e6).toFixed(2)}M-parameter Llama: dim 256, 6 layers, 4 heads / 2 kv, ffn 768, vocab 256; one sequence of T tokens; fwd + bwd + clip 1 + AdamW)\n`);
   say('Same init (lmp writes model.safetensors, HF loads it) and the same batch; "loss check" = |lmp loss - HF loss| of the init.\n');
-  say('| threads | T | lmp tokens/s | eager tokens/s | eager / lmp time | eager / lmp (CPU) | compiled tokens/s | compiled / lmp time | compiled / lmp (CPU) | loss check |');
-  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  say(`| threads | T | lmp tokens/s | eager tokens/s | eager / lmp time | eager / lmp (CPU) | compiled tokens/s | compiled / lmp time | compiled / lmp (CPU) | loss check |${B ? ' lmp before tokens/s | eager / lmp before (CPU) |' : ''}`);
+  say(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |${B ? ' --- | --- |' : ''}`);
   for (const threads of threadList) {
     await setThreads(threads);
     for (const T of list('train-lengths', '256,512,1024,2048').map(Number)) {
@@ -149,8 +157,18 @@ if (only.has('train')) {
       const setup = await call({ op: 'train_setup', dir, tokens: dump('tokens.i32', tokens), ...trainOpts });
       const tr = new R.Trainer(model, (function* () { for (;;) yield batch; })(), { lr: trainOpts.lr, totalSteps: 1000, clip: trainOpts.clip, weightDecay: trainOpts.wd });
       tr.trainStep(); // warm-up
-      const t = { lmp: [], eager: [], compiled: [], lmpCpu: [], eagerCpu: [], compiledCpu: [] };
+      let trB;
+      if (B) {
+        const mb = B.LlamaModel.init(cfg, 1, { attention: B.fusedAttention() });
+        trB = new B.Trainer(mb, (function* () { for (;;) yield batch; })(), { lr: trainOpts.lr, totalSteps: 1000, clip: trainOpts.clip, weightDecay: trainOpts.wd });
+        trB.trainStep();
+      }
+      const t = { lmp: [], eager: [], compiled: [], lmpCpu: [], eagerCpu: [], compiledCpu: [], before: [], beforeCpu: [] };
       for (let r = 0; r < reps; r++) {
+        if (trB) {
+          const b = timed(() => trB.trainStep());
+          t.before.push(b.s), t.beforeCpu.push(b.cpu);
+        }
         const a = timed(() => tr.trainStep());
         t.lmp.push(a.s), t.lmpCpu.push(a.cpu);
         for (const mode of ['eager', 'compiled']) {
@@ -158,9 +176,9 @@ if (only.has('train')) {
           t[mode].push(e.s), t[mode + 'Cpu'].push(e.cpu);
         }
       }
-      const row = { threads, T, lmp: median(t.lmp), eager: median(t.eager), compiled: median(t.compiled), lmpCpu: median(t.lmpCpu), eagerCpu: median(t.eagerCpu), compiledCpu: median(t.compiledCpu), lossDiff: Math.abs(lmpLoss0 - setup.loss0), loss0: lmpLoss0 };
+      const row = { threads, T, lmp: median(t.lmp), eager: median(t.eager), compiled: median(t.compiled), lmpCpu: median(t.lmpCpu), eagerCpu: median(t.eagerCpu), compiledCpu: median(t.compiledCpu), before: t.before.length ? median(t.before) : undefined, beforeCpu: t.beforeCpu.length ? median(t.beforeCpu) : undefined, lossDiff: Math.abs(lmpLoss0 - setup.loss0), loss0: lmpLoss0 };
       results.train.push(row);
-      say(`| ${threads} | ${T} | ${f(T / row.lmp, 0)} | ${f(T / row.eager, 0)} | ${ratio(row.eager, row.lmp)} | ${ratio(row.eagerCpu, row.lmpCpu)} | ${f(T / row.compiled, 0)} | ${ratio(row.compiled, row.lmp)} | ${ratio(row.compiledCpu, row.lmpCpu)} | ${row.lossDiff.toExponential(1)} (loss ${row.loss0.toFixed(4)}) |`);
+      say(`| ${threads} | ${T} | ${f(T / row.lmp, 0)} | ${f(T / row.eager, 0)} | ${ratio(row.eager, row.lmp)} | ${ratio(row.eagerCpu, row.lmpCpu)} | ${f(T / row.compiled, 0)} | ${ratio(row.compiled, row.lmp)} | ${ratio(row.compiledCpu, row.lmpCpu)} | ${row.lossDiff.toExponential(1)} (loss ${row.loss0.toFixed(4)}) |${B ? ` ${f(T / row.before, 0)} | ${ratio(row.eagerCpu, row.beforeCpu)} |` : ''}`);
     }
   }
 }
@@ -212,15 +230,16 @@ if (only.has('decode')) {
   const prompt = Int32Array.from({ length: P }, (_, i) => (i * 2654435761) % decodeCfg.vocab >>> 0);
   const promptFile = dump('prompt.i32', prompt);
   say(`\n### decode (${(model.numParams() / 1e6).toFixed(1)}M-parameter Llama: dim 512, 6 layers, 8 heads / 4 kv, ffn 1536, vocab 4096; greedy; prompt ${P}, ${G} new tokens; full KV cache)\n`);
-  say('| threads | lmp prefill tok/s | HF prefill tok/s | HF / lmp time | lmp generation tok/s | HF generate() tok/s | HF / lmp time | same tokens |');
-  say('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  say(`| threads | lmp prefill tok/s | HF prefill tok/s | HF / lmp time | lmp generation tok/s | HF generate() tok/s | HF / lmp time | same tokens |${B ? ' lmp before prefill / generation tok/s |' : ''}`);
+  say(`| --- | --- | --- | --- | --- | --- | --- | --- |${B ? ' --- |' : ''}`);
   const argmax = (l) => {
     let b = 0;
     for (let j = 1; j < l.length; j++) if (l[j] > l[b]) b = j;
     return b;
   };
-  const lmpDecode = () => {
-    const s = model.session();
+  const modelB = B ? B.LlamaModel.init(decodeCfg, 3, { attention: B.fusedAttention() }) : undefined;
+  const lmpDecode = (m = model) => {
+    const s = m.session();
     let toks = [];
     const tp = secs(() => toks.push(argmax(s.next(prompt))));
     const tg = secs(() => {
@@ -231,9 +250,14 @@ if (only.has('decode')) {
   for (const threads of threadList) {
     await setThreads(threads);
     lmpDecode();
-    const t = { lp: [], lg: [], hp: [], hg: [] };
+    if (modelB) lmpDecode(modelB);
+    const t = { lp: [], lg: [], hp: [], hg: [], bp: [], bg: [] };
     let same = '';
     for (let r = 0; r < reps; r++) {
+      if (modelB) {
+        const b = lmpDecode(modelB);
+        t.bp.push(b.tp), t.bg.push(b.tg);
+      }
       const a = lmpDecode();
       const h = await call({ op: 'generate', prompt: promptFile, new: G });
       t.lp.push(a.tp), t.lg.push(a.tg), t.hp.push(h.prefillS), t.hg.push(h.generateS);
@@ -244,9 +268,9 @@ if (only.has('decode')) {
     // lmp's generation time covers G - 1 steps after the prefill's token; generate() runs its own
     // prefill plus G - 1 steps, so its per-token rate excludes the separately timed prefill.
     const lmpGen = (G - 1) / median(t.lg), hfGen = (G - 1) / Math.max(1e-9, median(t.hg) - median(t.hp));
-    const row = { threads, lmpPrefill: P / median(t.lp), hfPrefill: P / median(t.hp), lmpGen, hfGen, same };
+    const row = { threads, lmpPrefill: P / median(t.lp), hfPrefill: P / median(t.hp), lmpGen, hfGen, same, ...(modelB ? { beforePrefill: P / median(t.bp), beforeGen: (G - 1) / median(t.bg) } : {}) };
     results.decode.push(row);
-    say(`| ${threads} | ${f(row.lmpPrefill, 0)} | ${f(row.hfPrefill, 0)} | ${ratio(row.lmpPrefill, row.hfPrefill)} | ${f(lmpGen, 0)} | ${f(hfGen, 0)} | ${ratio(lmpGen, hfGen)} | ${same} |`);
+    say(`| ${threads} | ${f(row.lmpPrefill, 0)} | ${f(row.hfPrefill, 0)} | ${ratio(row.lmpPrefill, row.hfPrefill)} | ${f(lmpGen, 0)} | ${f(hfGen, 0)} | ${ratio(lmpGen, hfGen)} | ${same} |${modelB ? ` ${f(row.beforePrefill, 0)} / ${f(row.beforeGen, 0)} |` : ''}`);
   }
 }
 
