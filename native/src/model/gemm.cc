@@ -147,6 +147,10 @@ void sgemm_scalar(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 
 // Small M with B transposed (decoding: x[M, K] times weights [N, K]): dot products over
 // contiguous rows, no packing. Fixed summation order per element (8 lanes, then lanes in order).
+// C = alpha * s + beta * C with the roundings spelled out (std::fma), so every path and every
+// compilation context (target attributes, -ffp-contract) gives the same bits.
+inline float out_value(float alpha, float s, float beta, float c) { return beta == 0.f ? alpha * s : std::fma(alpha, s, beta * c); }
+
 #ifdef LMP_GEMM_AVX512
 // One zmm accumulator: lane l sums k = l (mod 16), exactly the lanes of the AVX2 path's two ymm
 // accumulators, then the same pairwise reduction: both paths give the same bits.
@@ -157,6 +161,32 @@ LMP_TARGET_AVX512 float dot16_avx512(const float* a, const float* b, int64_t K, 
   alignas(32) float lanes[8];
   _mm256_store_ps(lanes, s8);
   return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+// Four rows of B at once (four weight streams in flight: decoding's GEMVs read the weights once
+// per token, and one stream at a time left the core's memory parallelism unused). Each row keeps
+// its own accumulator and reduction, exactly as dot16_avx512.
+LMP_TARGET_AVX512 void dot16x4_avx512(const float* a, const float* b, int64_t ldb, int64_t K, float* out) {
+  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
+  const float *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb;
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m512 x = _mm512_loadu_ps(a + k);
+    c0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + k), c0);
+    c1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + k), c1);
+    c2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b2 + k), c2);
+    c3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b3 + k), c3);
+  }
+  const __m512 cs[4] = {c0, c1, c2, c3};
+  const float* bs[4] = {b0, b1, b2, b3};
+  for (int r = 0; r < 4; ++r) {
+    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(cs[r]), _mm512_extractf32x8_ps(cs[r], 1));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, s8);
+    float s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    for (int64_t kk = k; kk < K; ++kk) s = std::fma(a[kk], bs[r][kk], s);
+    out[r] = s;
+  }
 }
 #endif
 
@@ -174,16 +204,28 @@ void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float*
             for (int64_t k = 0; k < K; ++k) arow[k] = A[k * lda + i];
             a = arow.data();
           }
-          for (size_t j = jb; j < je; ++j) {
+          size_t j = jb;
+#ifdef LMP_GEMM_AVX512
+          if (avx512)
+            for (; j + 4 <= je; j += 4) {
+              float s4[4];
+              dot16x4_avx512(a, B + static_cast<int64_t>(j) * ldb, ldb, K, s4);
+              for (int r = 0; r < 4; ++r) {
+                float* c = C + i * ldc + static_cast<int64_t>(j) + r;
+                *c = out_value(alpha, s4[r], beta, *c);
+              }
+            }
+#endif
+          for (; j < je; ++j) {
             const float* b = B + static_cast<int64_t>(j) * ldb;
             int64_t k = 0;
             float s;
 #ifdef LMP_GEMM_AVX512
             if (avx512) {
               s = dot16_avx512(a, b, K, k);
-              for (; k < K; ++k) s += a[k] * b[k];
+              for (; k < K; ++k) s = std::fma(a[k], b[k], s);
               float* c = C + i * ldc + static_cast<int64_t>(j);
-              *c = alpha * s + (beta == 0.f ? 0.f : beta * *c);
+              *c = out_value(alpha, s, beta, *c);
               continue;
             }
 #endif
@@ -199,9 +241,9 @@ void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float*
 #else
             s = 0.f;
 #endif
-            for (; k < K; ++k) s += a[k] * b[k];
+            for (; k < K; ++k) s = std::fma(a[k], b[k], s);
             float* c = C + i * ldc + static_cast<int64_t>(j);
-            *c = alpha * s + (beta == 0.f ? 0.f : beta * *c);
+            *c = out_value(alpha, s, beta, *c);
           }
         }
       },
