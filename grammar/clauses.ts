@@ -115,7 +115,7 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
       c('cache', 'the KV-cache policy: full, keep(MASK), sirllm(...), infllm(...); not supported yet (LMP0313): keep(MASK) other than keep(sink(g) | window(w)) reposition', {
         modifiers: [m('reposition', false, 're-rotate cached keys to contiguous positions after eviction')],
       }),
-      c('tile', 'kernel tile size (query and key block), or a map per backend {cpu: 64, cuda: 128}'),
+      c('tile', 'kernel tile size (query and key block), or a map per backend {cpu: 64, cuda: 128}; no effect (LMP0314): the CPU kernels use fixed 64x64 tiles, it sizes only kernels.json and lmpc explain'),
     ],
   },
   model: {
@@ -144,7 +144,7 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
       c('steps', 'number of optimizer steps'),
       c('accumulate', 'gradient accumulation: micro-steps per optimizer step'),
       c('clip', 'gradient clipping by global norm'),
-      c('eval', 'a periodic evaluation: eval every N: TASK (perplexity(D.holdout | D.train)) or eval every N: NAME (an eval declaration); not supported yet (LMP0313): other tasks inline', {
+      c('eval', 'a periodic evaluation: eval every N: TASK (perplexity(D.holdout | D.train)) or eval every N: NAME (an eval declaration using the trained model or a decode of it); not supported yet (LMP0313): other tasks inline, a NAME that runs another model or a cascade', {
         args: 'optional',
         body: 'optional',
         repeatable: true,

@@ -57,4 +57,24 @@ describe('RunnableRule', () => {
     const src = 'data p { source jsonl("p.jsonl") tokenizer bytes()  holdout 5%  pack concat_chunk(64) }\nmodel n { arch llama(dim: 16, layers: 1, heads: 2, ffn: 32) vocab 257 }\ntrain t { model n  data p  steps 1 }\ndecode a { model n  prompt p }\n';
     expect(run(src, RunnableRule)).toEqual([]);
   });
+  it("an attention's tile has no effect on the CPU kernels (warning)", () => {
+    const ds = run('attention a { mask causal  tile 128 }\nattention b { mask causal }\n', RunnableRule);
+    expect(at(ds)).toEqual(['LMP0314@1:33']);
+    expect(ds[0]!.severity).toBe('warning');
+    expect(ds[0]!.message).toMatch(/fixed 64x64 tiles/);
+  });
+  it("a train's periodic eval declaration must run the trained model: not another model, not a cascade (failed at run time with LMP_E_EVAL_USING)", () => {
+    const src =
+      `${M}data x { source text("a.txt")  tokenizer bytes()  holdout 10%  pack concat_chunk(64) }\n` +
+      'decode ds { model s }\ndecode db { model b }\ndecode dc { cascade s -> b defer when quantile(logprob, 0.1) < -1 }\n' +
+      'eval e1 { task passkey(lengths: [128], samples: 1)  using ds }\neval e2 { task passkey(lengths: [128], samples: 1)  using db }\n' +
+      'eval e3 { task passkey(lengths: [128], samples: 1)  using dc }\neval e4 { task passkey(lengths: [128], samples: 1)  using b }\n' +
+      'eval e5 { task passkey(lengths: [128], samples: 1)  using s }\n' +
+      'train t { model s  data x  steps 1  eval every 1: e1  eval every 1: e2  eval every 1: e3  eval every 1: e4  eval every 1: e5 }\n';
+    const ds = run(src, RunnableRule);
+    expect(at(ds)).toEqual(['LMP0313@12:69', 'LMP0313@12:87', 'LMP0313@12:105']);
+    expect(ds[0]!.message).toMatch(/runs model b \(through decode db\)/);
+    expect(ds[1]!.message).toMatch(/a cascade of other models/);
+    expect(ds[2]!.message).toMatch(/runs model b;/);
+  });
 });

@@ -8,15 +8,18 @@
 //            keep(MASK) other than keep(sink(g) | window(w)) reposition; a distance limit with
 //            position none; pad(truncate: left); a tiktoken encoding js-tiktoken does not ship;
 //            `template tokenizer` for a model whose tokenizer has no chat template (bytes, tiktoken); a
-//            train's periodic eval other than perplexity(D.side) (or a declaration); optimizer
+//            train's periodic eval other than perplexity(D.side) (or a declaration), or an eval
+//            declaration whose `using` runs another model than the train's (or a cascade); optimizer
 //            sgd; allow/ban with token strings.
 //   LMP0314  no effect (warning): a `model` clause beside a cascade; hold-out, weights, seed or a
-//            training packer on a data declaration used only as prompts.
+//            training packer on a data declaration used only as prompts; an attention's `tile`
+//            (the CPU kernels' tiles are fixed).
 import type { Clause, Expr, Program } from '../../../grammar/ast.js';
 import { visit } from '../../../grammar/ast.js';
 import { diag } from '../../../grammar/diagnostics.js';
 import { lowerMask } from '../../lower/mask.js';
 import { cacheKeepPolicy } from '../../../runtime/model/settings.js';
+import { TILE_KV, TILE_Q } from '../../../runtime/attention/index.js';
 import type { MaskIR } from '../../../runtime/mask/ir.js';
 import type { Rule, RuleContext } from '../context.js';
 import { asBuiltin, argOf } from '../facts.js';
@@ -97,7 +100,7 @@ export const RunnableRule: Rule = {
               return true;
             });
           case 'attention':
-            return attention(eff, cannot);
+            return attention(eff, cannot, noEffect);
           case 'train':
             return train(ctx, eff, cannot);
           default:
@@ -189,7 +192,7 @@ function modelAttention(ctx: RuleContext, model: string): Expr | undefined {
   return m && m.declKind === 'model' ? clauseArg(ctx.effective(m), 'attention') : undefined;
 }
 
-function attention(eff: EffectiveDecl, cannot: Report): void {
+function attention(eff: EffectiveDecl, cannot: Report, noEffect: Report): void {
   const cc = clausesOf(eff, 'cache')[0]?.clause;
   const cache = asBuiltin(cc?.args[0], 'cache');
   if (cc && cache?.def.name === 'keep') {
@@ -200,10 +203,38 @@ function attention(eff: EffectiveDecl, cannot: Report): void {
       if ('error' in p) cannot(cc, 'this cache policy', p.error, 'write cache keep(sink(G) | window(W)) reposition');
     }
   }
+  // The CPU kernels' tiles are fixed (runtime/attention TILE_Q x TILE_KV); `tile` only feeds
+  // kernels.json's per-backend table and explain's tile statistics.
+  const tc = clausesOf(eff, 'tile')[0]?.clause;
+  if (tc && tc.args[0]) noEffect(tc.args[0], `tile`, `the CPU attention kernels use fixed ${TILE_Q}x${TILE_KV} tiles (the CUDA backend has no attention kernel yet); it sets only kernels.json's tile table and lmpc explain's tile statistics`, 'remove it, or keep it to size the explain report');
   const pc = clausesOf(eff, 'position')[0]?.clause;
   const pos = asBuiltin(pc?.args[0], 'position');
   const limit = pc?.modifiers.find((m) => m.keyword === 'limit');
   if (pos?.def.name === 'none' && limit) cannot(limit, 'a distance limit with position none', 'limit clamps relative distances of rope or alibi', 'remove limit, or use rope() or alibi()');
+}
+
+/**
+ * `eval every N: NAME` runs NAME with the model being trained (runtime/entry: LMP_E_EVAL_USING
+ * before step 1 otherwise): its `using` must be this train's model or a decode of it; a cascade
+ * decode runs other models.
+ */
+function periodicEvalModel(ctx: RuleContext, eff: EffectiveDecl, at: Expr, name: string, evalDecl: NonNullable<ReturnType<RuleContext['lookup']>>, cannot: Report): void {
+  const trained = refName(clauseArg(eff, 'model'));
+  const usingName = refName(clauseArg(ctx.effective(evalDecl), 'using'));
+  const target = usingName ? ctx.lookup(usingName) : undefined;
+  if (!trained || !target) return; // a missing model or using is reported elsewhere (LMP0208)
+  const help = `write using ${trained} (or a decode whose model is ${trained}) in eval ${name}`;
+  if (target.declKind === 'decode') {
+    const deff = ctx.effective(target);
+    if (clausesOf(deff, 'cascade').length > 0) {
+      cannot(at, `periodic eval ${name}`, `it runs decode ${usingName}, a cascade of other models; a train's periodic eval runs the model being trained (${trained})`, help);
+      return;
+    }
+    const m = refName(clauseArg(deff, 'model'));
+    if (m && m !== trained) cannot(at, `periodic eval ${name}`, `it runs model ${m} (through decode ${usingName}); a train's periodic eval runs the model being trained (${trained})`, help);
+  } else if (target.declKind === 'model' && usingName !== trained) {
+    cannot(at, `periodic eval ${name}`, `it runs model ${usingName}; a train's periodic eval runs the model being trained (${trained})`, help);
+  }
 }
 
 function train(ctx: RuleContext, eff: EffectiveDecl, cannot: Report): void {
@@ -213,7 +244,11 @@ function train(ctx: RuleContext, eff: EffectiveDecl, cannot: Report): void {
     const body = clause.body ?? clause.args[0];
     if (!body) continue;
     const name = refName(body);
-    if (name && ctx.lookup(name)?.declKind === 'eval') continue;
+    const evalDecl = name ? ctx.lookup(name) : undefined;
+    if (evalDecl?.declKind === 'eval') {
+      periodicEvalModel(ctx, eff, body, name!, evalDecl, cannot);
+      continue;
+    }
     const task = asBuiltin(body, 'task');
     if (!task) continue;
     if (task.def.name !== 'perplexity') {
