@@ -199,6 +199,31 @@ describe('the scaling of a config reaches the model', () => {
     expect(() => toHfConfig({ ...arch, ropeScaling: { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 } })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
   });
 
+  // A model trained with a .lmp attention block's scaling (model options, not its config) used to
+  // save a config.json without it, so the checkpoint loaded unscaled and gave other logits.
+  it('saveModel writes the scaling the model runs (its options\' replace the config\'s): the checkpoint loads with the same logits', () => {
+    const scalings: NonNullable<ModelConfig['ropeScaling']>[] = [
+      { kind: 'linear', factor: 4 },
+      { kind: 'ntk', factor: 3 },
+      { kind: 'yarn', factor: 4, originalLength: 4 }, // the paper's ratio ramp: no HF form, kept as lmp_rope_scaling
+      { kind: 'truncated', a: 0.01, b: 0.5, rho: 0.1 },
+    ];
+    const positions = range(20);
+    for (const [i, scaling] of scalings.entries()) {
+      const m = new LlamaModel(arch, { position: { kind: 'rope', scaling } });
+      const src = LlamaModel.init(arch, 4, { std: 0.3 });
+      for (const [n, p] of src.params) m.params.get(n)!.set(p);
+      const dir = join(tmp, `opt${i}`);
+      saveModel(dir, m);
+      const back = loadModel(dir);
+      const want = m.logits(seq(positions));
+      expectClose(back.logits(seq(positions)), want, 1e-5, 1e-5, scaling.kind);
+      // and it is not what the unscaled model gives
+      const plain = withWeights(arch).logits(seq(positions));
+      expect(plain.some((v, j) => Math.abs(v - want[j]!) > 1e-3)).toBe(true);
+    }
+  });
+
   it('a position scaling of the model options replaces the config\'s; dynamic with a position limit is refused', () => {
     const cfg: ModelConfig = { ...arch, ropeScaling: { kind: 'linear', factor: 2 } };
     expect(new LlamaModel(cfg).ropeScaling).toEqual({ kind: 'linear', factor: 2 });

@@ -132,6 +132,24 @@ export function hfRopeParameters(c: ModelConfig): Record<string, unknown> {
   }
 }
 
+/**
+ * config.json content for a model that runs RoPE with `scaling` (a .lmp attention block's, which
+ * replaces the checkpoint's): the scaling goes into rope_parameters where Hugging Face has a form
+ * for it; otherwise rope_parameters holds the plain base and `lmp_rope_scaling` records it (lmp
+ * reads it back; transformers cannot apply it and loads plain RoPE at the base).
+ */
+export function toHfConfigWithScaling(c: ModelConfig, scaling: RopeScaling | undefined): Record<string, unknown> {
+  const { ropeScaling: _drop, ...base } = c;
+  const withIt: ModelConfig = scaling && scaling.kind !== 'none' ? { ...base, ropeScaling: scaling } : base;
+  try {
+    hfRopeParameters(validateConfig(withIt));
+    return toHfConfig(withIt);
+  } catch (e) {
+    if (!(e instanceof ModelConfigError) || e.code !== 'LMP_E_CONFIG_UNSUPPORTED') throw e;
+    return { ...toHfConfig(base), lmp_rope_scaling: scaling };
+  }
+}
+
 /** config.json content (LlamaConfig) for a model config. */
 export function toHfConfig(c: ModelConfig): Record<string, unknown> {
   const rope = hfRopeParameters(validateConfig(c));
@@ -255,7 +273,12 @@ export function fromHfConfig(j: unknown): ModelConfig {
   if (typeof o['head_dim'] === 'number' && o['head_dim'] * heads !== o['hidden_size']) unsupported('head_dim', `head_dim ${o['head_dim']} != hidden_size / num_attention_heads`);
   const dim = num('hidden_size');
   const maxPositions = num('max_position_embeddings', 2048);
-  const { theta, scaling } = hfRope(o, maxPositions);
+  const { theta, scaling: hfScaling } = hfRope(o, maxPositions);
+  // lmp's own record of a scaling Hugging Face has no form for (saveModel: YaRN with the ratio
+  // ramp, truncated): rope_parameters then holds the plain base, and this wins for lmp.
+  const own = o['lmp_rope_scaling'];
+  if (own !== undefined && !isObj(own)) bad(`config.json: lmp_rope_scaling must be an object (got ${JSON.stringify(own)})`, 'lmp_rope_scaling');
+  const scaling = own ? validateRopeScaling(own as unknown as RopeScaling, 'config.json: lmp_rope_scaling') : hfScaling;
   return validateConfig({
     dim,
     ffn: num('intermediate_size'),

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ensureDir } from '../fsutil.js';
 import { dirname, join, resolve } from 'node:path';
 import type { TokenizerConfig } from '../data/config.js';
-import { fromHfConfig, ModelConfigError, toHfConfig } from './config.js';
+import { fromHfConfig, ModelConfigError, toHfConfig, toHfConfigWithScaling } from './config.js';
 import { LlamaModel, type ModelOptions } from './llama.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors, type SafetensorsDtype } from './safetensors.js';
 
@@ -74,7 +74,10 @@ export function saveModel(dir: string, model: LlamaModel, opts: { dtype?: Safete
   for (const [n, p] of model.params) list.push([n, { shape: model.shapes.get(n)!, data: p }]);
   writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' }, dtype);
   const tok = writeTokenizer(dir, records.get(model));
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...toHfConfig(model.config), torch_dtype: TORCH_DTYPE[dtype], ...tok }, null, 2) + '\n');
+  // The RoPE scaling the model runs (a .lmp attention block's replaces the checkpoint's), so a
+  // checkpoint of a model trained with one loads with it.
+  const hf = model.position.kind === 'rope' ? toHfConfigWithScaling(model.config, model.ropeScaling) : toHfConfig(model.config);
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...hf, torch_dtype: TORCH_DTYPE[dtype], ...tok }, null, 2) + '\n');
 }
 
 /**
