@@ -335,13 +335,15 @@ LMP_TARGET_AVX512 void tile_avx512(int64_t kc, const float* a, const float* b, f
 
 using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float, int64_t, int64_t);
 
-// BLIS-style blocked GEMM over MR x NR register blocks (B packed per KC x NC panel, A per MC x KC
-// block inside each task).
+// BLIS-style blocked GEMM over MR x NR register blocks. Per (NC, KC) panel: one job packs B's
+// column panels and A's row panels (all of them, once, in parallel: small-M GEMMs of a training
+// step spent most of their 2-thread time packing B serially and A once per task), then one job
+// runs the (row block, column group) tasks over the packed panels.
 template <int64_t MR, int64_t NR>
 void sgemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                    const float* B, int64_t ldb, float beta, float* C, int64_t ldc, TileFn tile) {
   static_assert(MC % MR == 0, "MC must be a multiple of MR");
-  static thread_local AlignedBuf bbuf;
+  static thread_local AlignedBuf bbuf, abuf;
   const int64_t m_panels = (M + MR - 1) / MR;
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
@@ -350,15 +352,23 @@ void sgemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
       const int64_t kc = std::min(KC, K - pc);
       const float beta_eff = pc == 0 ? beta : 1.f;
       float* Bp = bbuf.get(static_cast<size_t>(n_panels * NR * kc));
+      float* Ap = abuf.get(static_cast<size_t>(m_panels * MR * kc));
+      const int64_t a_units = m_panels;  // (repacked per NC column panel too: N > NC is rare)
       parallel_for(
-          static_cast<size_t>(n_panels),
+          static_cast<size_t>(n_panels + a_units),
           [&](size_t b, size_t e, int) {
-            for (size_t p = b; p < e; ++p) {
-              const int64_t j0 = jc + static_cast<int64_t>(p) * NR;
-              pack_b<NR>(B, ldb, tb, j0, std::min(NR, jc + nc - j0), pc, kc, Bp + p * NR * kc);
+            for (size_t u = b; u < e; ++u) {
+              const int64_t x = static_cast<int64_t>(u);
+              if (x < n_panels) {
+                const int64_t j0 = jc + x * NR;
+                pack_b<NR>(B, ldb, tb, j0, std::min(NR, jc + nc - j0), pc, kc, Bp + x * NR * kc);
+              } else {
+                const int64_t ip = x - n_panels;
+                pack_a<MR>(A, lda, ta, ip * MR, std::min(MR, M - ip * MR), pc, kc, Ap + ip * MR * kc);
+              }
             }
           },
-          8);
+          2);
       // Tasks: MC-row blocks x column groups of panels (more groups when M is small).
       const int64_t m_blocks = (m_panels * MR + MC - 1) / MC;
       int64_t n_groups = 1;
@@ -367,25 +377,18 @@ void sgemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
       parallel_for(
           static_cast<size_t>(m_blocks * n_groups),
           [&](size_t tb_, size_t te_, int) {
-            static thread_local AlignedBuf abuf;
-            float* Ap = abuf.get(static_cast<size_t>(MC * kc));
-            int64_t packed_block = -1;
             for (size_t t = tb_; t < te_; ++t) {
               const int64_t mb = static_cast<int64_t>(t) / n_groups, ng = static_cast<int64_t>(t) % n_groups;
               const int64_t i0 = mb * MC, mc = std::min(MC, M - i0);
               const int64_t mp = (mc + MR - 1) / MR;
-              if (packed_block != mb) {
-                for (int64_t ip = 0; ip < mp; ++ip)
-                  pack_a<MR>(A, lda, ta, i0 + ip * MR, std::min(MR, mc - ip * MR), pc, kc, Ap + ip * MR * kc);
-                packed_block = mb;
-              }
+              const float* Ablk = Ap + (i0 / MR) * MR * kc;
               const int64_t p_begin = n_panels * ng / n_groups, p_end = n_panels * (ng + 1) / n_groups;
               for (int64_t jp = p_begin; jp < p_end; ++jp) {
                 const int64_t j0 = jc + jp * NR, nr = std::min(NR, jc + nc - j0);
                 const float* bp = Bp + jp * NR * kc;
                 for (int64_t ip = 0; ip < mp; ++ip) {
                   const int64_t r0 = i0 + ip * MR, mr = std::min(MR, mc - ip * MR);
-                  tile(kc, Ap + ip * MR * kc, bp, C + r0 * ldc + j0, ldc, alpha, beta_eff, mr, nr);
+                  tile(kc, Ablk + ip * MR * kc, bp, C + r0 * ldc + j0, ldc, alpha, beta_eff, mr, nr);
                 }
               }
             }
@@ -394,6 +397,7 @@ void sgemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
     }
   }
 }
+
 }  // namespace
 
 void sgemm_check(bool ta, bool tb, int64_t M, int64_t N, int64_t K, size_t a_len, int64_t lda, size_t b_len,
