@@ -201,6 +201,9 @@ describe('fused attention vs float64 reference', () => {
 
   it('decoding: queries are the tail of a longer key sequence', () => {
     check({ lens: [1, 5], kvExtra: [70, 64], heads: 2, kvHeads: 1, headDim: 32, mask: and(causal, { op: 'window', size: 40 }) }, 11);
+    // at most 4 queries per sequence: scores and P.V read the key/value rows in place (no packing)
+    check({ lens: [1, 4, 2], kvExtra: [70, 130, 0], heads: 4, kvHeads: 2, headDim: 64, mask: and(causal, { op: 'window', size: 100 }) }, 12);
+    check({ lens: [1, 3], kvExtra: [64, 1], heads: 2, kvHeads: 1, headDim: 40, mask: causal }, 13);
   });
 
   it('score transforms: scale, temperature, softcap, ALiBi (+ distance limit), Softplus', () => {
