@@ -1,0 +1,101 @@
+// Kernel-level before/after of lmp alone, robust on a shared machine: two builds of the addon (or
+// two dispatch paths of one build) in ONE process, alternating repetition by repetition; medians.
+//   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode]
+//   node bench/peers/ab.mjs --paths avx2,avx512 [ADDON.node] [...]   (setSimdCap on one build)
+// gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096,
+// d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
+// (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model.
+// Prints one line per case with the speed ratio new / old (above 1: the second is faster).
+import { arg, decodeCfg, list, median, rnd, root, runtime, timed } from './common.mjs';
+import { join } from 'node:path';
+
+const pos = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
+const paths = arg('paths') ? list('paths', '') : undefined;
+const sides = paths
+  ? paths.map((p) => ({ name: p, addon: pos[0] ?? join(root, 'build/native/Release/lmp.node'), cap: p }))
+  : [{ name: 'old', addon: pos[0] }, { name: 'new', addon: pos[1] }];
+if (sides.length !== 2 || sides.some((s) => !s.addon)) {
+  console.error('usage: node bench/peers/ab.mjs OLD.node NEW.node [...] | --paths A,B [ADDON.node]');
+  process.exit(2);
+}
+const R = [];
+for (const s of sides) R.push(paths && R.length ? R[0] : await runtime(s.addon));
+const only = new Set(list('only', 'gemm,attention,train,decode'));
+const reps = Number(arg('reps', '7'));
+// Before each measurement: this side's thread count and (with --paths) dispatch cap.
+const use = (i, threads) => {
+  const N = R[i].native();
+  N.setNumThreads(threads);
+  if (sides[i].cap) N.setSimdCap(sides[i].cap);
+};
+/** Alternates fn(0) and fn(1) `reps` times; returns the medians of what fn returns. */
+function ab(threads, fn) {
+  const out = [[], []];
+  for (const i of [0, 1]) use(i, threads), fn(i); // warm
+  for (let r = 0; r < reps; r++)
+    for (const i of [0, 1]) {
+      use(i, threads);
+      out[i].push(fn(i));
+    }
+  return out.map(median);
+}
+const line = (what, unit, a, b, higherIsBetter) =>
+  console.log(`${what}: ${sides[0].name} ${a.toFixed(1)} ${unit}, ${sides[1].name} ${b.toFixed(1)} ${unit} (${sides[1].name} / ${sides[0].name} speed ${(higherIsBetter ? b / a : a / b).toFixed(2)}x)`);
+
+for (const threads of list('threads', '1,2').map(Number)) {
+  const cpu = threads === 1; // 1 thread: CPU time; more: wall time
+  if (only.has('gemm')) {
+    const shapes = [[256, 768, 256, false, true], [256, 256, 768, false, true], [256, 256, 256, false, true], [256, 128, 256, false, true], [768, 256, 256, true, false],
+      [1024, 768, 256, false, true], [1024, 256, 768, false, false], [1, 1536, 512, false, true], [1, 4096, 512, false, true]];
+    for (const [M, N, K, ta, tb] of shapes) {
+      const A = rnd(M * K, 1), B = rnd(K * N, 2), C = new Float32Array(M * N);
+      const n = M === 1 ? 200 : 10;
+      const [a, b] = ab(threads, (i) => {
+        const g = R[i].native().modelGemm;
+        const t = timed(() => { for (let x = 0; x < n; x++) g(ta, tb, M, N, K, 1, A, ta ? M : K, B, tb ? K : N, 0, C, N); });
+        return (2 * M * N * K * n) / (cpu ? t.cpu : t.s) / 1e9;
+      });
+      line(`${threads}t gemm ${M}x${N}x${K} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`, 'GFLOP/s', a, b, true);
+    }
+  }
+  if (only.has('attention')) {
+    const T = 4096, H = 8, D = 64;
+    const q = rnd(T * H * D, 1), k = rnd(T * H * D, 2), v = rnd(T * H * D, 3), dout = rnd(T * H * D, 4);
+    for (const [name, mask] of [['full', { op: 'full' }], ['causal', { op: 'causal' }]]) {
+      const inp = { q, k, v, heads: H, kvHeads: H, headDim: D, mask };
+      const fw = R.map((M) => M.attentionForward(inp));
+      const [a, b] = ab(threads, (i) => { const t = timed(() => R[i].attentionForward(inp)); return (cpu ? t.cpu : t.s) * 1e3; });
+      line(`${threads}t attention T=${T} ${name} forward`, 'ms', a, b, false);
+      const [c, d] = ab(threads, (i) => { const t = timed(() => R[i].attentionBackward({ ...inp, ...fw[i], dout })); return (cpu ? t.cpu : t.s) * 1e3; });
+      line(`${threads}t attention T=${T} ${name} backward`, 'ms', c, d, false);
+    }
+  }
+  if (only.has('train')) {
+    const cfg = { dim: 256, layers: 6, heads: 4, kvHeads: 2, ffn: 768, vocab: 256, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false };
+    for (const T of [256, 1024]) {
+      const tokens = Int32Array.from({ length: T }, (_, i) => (i * 31 + 7 + ((i * i) % 13)) % cfg.vocab);
+      const batch = { tokens, cuSeqlens: Int32Array.of(0, T), positionIds: Int32Array.from({ length: T }, (_, i) => i), docIds: new Int32Array(T), lossMask: new Uint8Array(T).fill(1) };
+      const trs = R.map((M) => new M.Trainer(M.LlamaModel.init(cfg, 1, { attention: M.fusedAttention() }), (function* () { for (;;) yield batch; })(), { lr: 1e-3, totalSteps: 1000, clip: 1 }));
+      const [a, b] = ab(threads, (i) => { const t = timed(() => trs[i].trainStep()); return T / (cpu ? t.cpu : t.s); });
+      line(`${threads}t training step T=${T}`, 'tokens/s', a, b, true);
+    }
+  }
+  if (only.has('decode')) {
+    const models = R.map((M) => M.LlamaModel.init(decodeCfg, 3, { attention: M.fusedAttention() }));
+    const prompt = Int32Array.from({ length: 128 }, (_, i) => 3 + (((i * 2654435761) >>> 0) % (decodeCfg.vocab - 3)));
+    const [a, b] = ab(threads, (i) => {
+      const s = models[i].session();
+      let l = s.next(prompt);
+      const t = timed(() => {
+        for (let x = 0; x < 48; x++) {
+          let best = 0;
+          for (let j = 1; j < l.length; j++) if (l[j] > l[best]) best = j;
+          l = s.next(Int32Array.of(best));
+        }
+      });
+      return 48 / t.s;
+    });
+    line(`${threads}t decode (23M model, after a 128-token prompt)`, 'tokens/s', a, b, true);
+  }
+}
+for (const M of R) M.native().setNumThreads(0);
