@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${LMP_VENV:-.venv-lmp}"
+# an absolute path: the suites run the interpreter from other folders (the exported package)
+case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 PY="$VENV/bin/python"
 CHECK="import torch, numpy, safetensors, transformers"
 if [ -x "$PY" ] && "$PY" -c "$CHECK" >/dev/null 2>&1; then
