@@ -289,9 +289,11 @@ ${alone}`,
         const s = singles[i]!;
         expect(p.tokens, `prompt ${i}`).toEqual(s.tokens);
         expect(p.text).toBe(s.text);
-        // the chosen tokens' ln p from the packed prefill and its split cache vs alone: the CPU
-        // kernels sum in an order that depends on the batch shape (not bit-identical: runtime/entry/README.md)
-        p.trace.forEach((t: any, k: number) => expect(Math.abs(t.logprob - s.trace[k].logprob)).toBeLessThan(1e-5));
+        // the chosen tokens' ln p: bit-identical for the prepacked prefill (each prompt its own
+        // varlen sequence; runtime/model/prefill.ts); the padded batch within 1e-5 (its padded
+        // rows change the GEMV/blocked choice for short prompts)
+        if (r === packed) p.trace.forEach((t: any, k: number) => expect(t.logprob, `prompt ${i} token ${k}`).toBe(s.trace[k].logprob));
+        else p.trace.forEach((t: any, k: number) => expect(Math.abs(t.logprob - s.trace[k].logprob)).toBeLessThan(1e-5));
       });
     }
   }, 120_000);

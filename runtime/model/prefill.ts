@@ -1,7 +1,15 @@
 // Prefill with prepacking (Zhao et al. 2024): a batch of prompts bin-packed (best-fit decreasing,
 // runtime/data) into sequences of `capacity` tokens, one packed forward with positions restarting
 // per prompt under causal & same_document, then the keys/values split per prompt into full-cache
-// KVCacheSessions that continue decoding each prompt on its own. `paddedPrefill` is the baseline:
+// KVCacheSessions that continue decoding each prompt on its own.
+//
+// Bit-identical to prefilling each prompt alone on the CPU: every prompt is its own varlen
+// sequence of the packed forward (cu_seqlens at prompt boundaries, inside the bins), so the fused
+// attention tiles each prompt from its own first token, as it does alone (a prompt straddling a
+// tile boundary of its bin summed its keys in another order); the GEMMs' rows do not depend on
+// the batch's other rows, except that a multiply of at most SMALL_M rows takes the GEMV path
+// (native/src/model/gemm.cc, `tb && M <= 4`): prompts that short are prefilled alone (a few
+// tokens each, nothing to gain from packing). `paddedPrefill` is the baseline:
 // every prompt its own sequence, right-padded to the longest (what a padded batch computes).
 import { bestFitDecreasing, firstFitDecreasing } from '../data/binpack.js';
 import { KVCacheSession, type LlamaModel, type PackedBatch } from './llama.js';
@@ -15,6 +23,9 @@ export interface PrefillResult {
   sequences: number;
   tokensRun: number;
 }
+
+/** The most rows a B-transposed GEMM runs on its GEMV path (native/src/model/gemm.cc sgemm). */
+const SMALL_M = 4;
 
 const argErr = (msg: string): Error => Object.assign(new Error(msg), { code: 'LMP_E_ARG' });
 
@@ -41,32 +52,49 @@ export function prefillPacked(model: LlamaModel, prompts: readonly (readonly num
   const lens = prompts.map((p) => p.length);
   const capacity = opts.capacity ?? Math.max(...lens);
   if (!(Number.isInteger(capacity) && capacity >= Math.max(...lens))) throw argErr(`prefill: capacity ${capacity} is shorter than the longest prompt (${Math.max(...lens)})`);
-  const pk = (opts.algorithm === 'ffd' ? firstFitDecreasing : bestFitDecreasing)(lens, capacity);
-  const T = lens.reduce((a, b) => a + b, 0);
-  const b: PackedBatch = { tokens: new Int32Array(T), cuSeqlens: new Int32Array(pk.bins + 1), positionIds: new Int32Array(T), docIds: new Int32Array(T), lossMask: new Uint8Array(T) };
-  const start = new Int32Array(prompts.length);
-  let at = 0;
-  for (let bin = 0; bin < pk.bins; bin++) {
-    for (let j = pk.binStart[bin]!; j < pk.binStart[bin + 1]!; j++) {
-      const i = pk.order[j]!, p = prompts[i]!;
-      start[i] = at;
-      for (let t = 0; t < p.length; t++) {
-        b.tokens[at + t] = p[t]!;
-        b.positionIds[at + t] = t;
-        b.docIds[at + t] = i;
-      }
-      at += p.length;
-    }
-    b.cuSeqlens[bin + 1] = at;
-  }
-  const rows = Int32Array.from(prompts, (p, i) => start[i]! + p.length - 1);
-  const { k, v, logits } = model._forwardKV(b, rows);
   const V = model.config.vocab;
+  const sessions: KVCacheSession[] = new Array(prompts.length);
+  const out: Float32Array[] = new Array(prompts.length);
+  // the shortest prompts alone (see the top): their own GEMV-path forward, as decoding them alone
+  const packedIdx: number[] = [];
+  prompts.forEach((p, i) => {
+    if (p.length > SMALL_M) return void packedIdx.push(i);
+    const s = model.session();
+    out[i] = s.next(Int32Array.from(p)).slice();
+    sessions[i] = s;
+  });
+  const plens = packedIdx.map((i) => lens[i]!);
+  const pk = plens.length ? (opts.algorithm === 'ffd' ? firstFitDecreasing : bestFitDecreasing)(plens, capacity) : { bins: 0, binStart: Int32Array.of(0), order: new Int32Array(0) };
+  const T = plens.reduce((a, b) => a + b, 0);
+  if (T > 0) {
+    const b: PackedBatch = { tokens: new Int32Array(T), cuSeqlens: new Int32Array(plens.length + 1), positionIds: new Int32Array(T), docIds: new Int32Array(T), lossMask: new Uint8Array(T) };
+    const start = new Int32Array(prompts.length);
+    let at = 0, seq = 0;
+    for (let bin = 0; bin < pk.bins; bin++) {
+      for (let j = pk.binStart[bin]!; j < pk.binStart[bin + 1]!; j++) {
+        const i = packedIdx[pk.order[j]!]!, p = prompts[i]!;
+        start[i] = at;
+        for (let t = 0; t < p.length; t++) {
+          b.tokens[at + t] = p[t]!;
+          b.positionIds[at + t] = t;
+          b.docIds[at + t] = i;
+        }
+        at += p.length;
+        b.cuSeqlens[++seq] = at; // each prompt its own sequence (the bins' order is kept)
+      }
+    }
+    const rows = Int32Array.from(packedIdx, (i) => start[i]! + prompts[i]!.length - 1);
+    const { k, v, logits } = model._forwardKV(b, rows);
+    packedIdx.forEach((i, r) => {
+      sessions[i] = sessionFrom(model, k, v, start[i]!, prompts[i]!);
+      out[i] = logits.slice(r * V, (r + 1) * V);
+    });
+  }
   return {
-    sessions: prompts.map((p, i) => sessionFrom(model, k, v, start[i]!, p)),
-    logits: prompts.map((_, i) => logits.slice(i * V, (i + 1) * V)),
-    sequences: pk.bins,
-    tokensRun: T,
+    sessions,
+    logits: out,
+    sequences: pk.bins + (prompts.length - packedIdx.length),
+    tokensRun: lens.reduce((a, b) => a + b, 0),
   };
 }
 
