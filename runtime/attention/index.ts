@@ -160,8 +160,15 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
   let q = inp.q, k = inp.k;
   let far: { distanceLimit: number; qFar: Float32Array; kFar: Float32Array } | undefined;
   if (pos.kind === 'rope') {
-    const { invFreq, mscale } = ropeFrequencies(headDim, pos.rope);
     const kPos = positionIds(cuK, inp.docIds, pos.restartPerDocument ?? false);
+    // dynamic NTK follows the call's length (largest key position + 1), as when the model rotates
+    let spec = pos.rope;
+    if (spec?.scaling?.kind === 'dynamic' && spec.length === undefined) {
+      let n = 0;
+      for (let i = 0; i < kPos.length; i++) if (kPos[i]! + 1 > n) n = kPos[i]! + 1;
+      spec = { ...spec, length: n };
+    }
+    const { invFreq, mscale } = ropeFrequencies(headDim, spec);
     const qPos = new Float32Array(Tq);
     for (let s = 0; s + 1 < cuQ.length; s++) {
       const lq = cuQ[s + 1]! - cuQ[s]!;

@@ -224,7 +224,7 @@ describe('the scaling of a config reaches the model', () => {
     }
   });
 
-  it('a position scaling of the model options replaces the config\'s; dynamic with a position limit is refused', () => {
+  it('a position scaling of the model options replaces the config\'s', () => {
     const cfg: ModelConfig = { ...arch, ropeScaling: { kind: 'linear', factor: 2 } };
     expect(new LlamaModel(cfg).ropeScaling).toEqual({ kind: 'linear', factor: 2 });
     expect(new LlamaModel(cfg, { position: { kind: 'rope', scaling: { kind: 'none' } } }).ropeScaling).toEqual({ kind: 'linear', factor: 2 });
@@ -233,7 +233,27 @@ describe('the scaling of a config reaches the model', () => {
     // a programmatic config is checked too: a missing factor, and dynamic's L against maxPositions
     expect(() => new LlamaModel({ ...arch, ropeScaling: { kind: 'linear' } as unknown as ModelConfig['ropeScaling'] })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG' }));
     expect(() => new LlamaModel({ ...arch, ropeScaling: { kind: 'dynamic', factor: 2, originalLength: 16 } })).toThrow(/maxPositions 8/);
-    expect(() => new LlamaModel({ ...arch, ropeScaling: { kind: 'dynamic', factor: 2, originalLength: 8 } }, { position: { kind: 'rope', limit: 4 } }))
-      .toThrow(expect.objectContaining({ code: 'LMP_E_NO_RUNTIME' }));
+  });
+
+  // A checkpoint's dynamic NTK under a .lmp `position rope() limit N` (in-op RoPE) was refused
+  // with LMP_E_NO_RUNTIME, which lmpc check cannot see (the scaling is in config.json).
+  it('dynamic NTK with a position limit: the in-op RoPE follows the call\'s length as the model does', () => {
+    const cfg: ModelConfig = { ...arch, ropeScaling: { kind: 'dynamic', factor: 2, originalLength: 8 } };
+    const withOpts = (limit?: number): LlamaModel => {
+      const m = new LlamaModel(cfg, limit ? { position: { kind: 'rope', limit } } : {});
+      const src = LlamaModel.init(arch, 4, { std: 0.3 });
+      for (const [n, p] of src.params) m.params.get(n)!.set(p);
+      return m;
+    };
+    const b = seq(range(20));
+    const inModel = withOpts().logits(b);
+    // a limit beyond every distance clamps nothing: the same attention as the model rotating
+    expectClose(withOpts(64).logits(b), inModel, 1e-5, 1e-4, 'limit 64, n = 20');
+    // and n = 20 > L = 8 scaled: not the plain model
+    const plain = withWeights(arch).logits(b);
+    expect(inModel.some((v, j) => Math.abs(v - plain[j]!) > 1e-3)).toBe(true);
+    // a limit that clamps runs too, and differs
+    const clamped = withOpts(4).logits(b);
+    expect(clamped.some((v, j) => Math.abs(v - inModel[j]!) > 1e-4)).toBe(true);
   });
 });

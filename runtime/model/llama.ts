@@ -129,8 +129,6 @@ export class LlamaModel {
     this.ropeInModel = p.kind === 'rope' && !p.limit;
     const scaled = (s: RopeScalingSettings | undefined): RopeScalingSettings | undefined => (s && s.kind !== 'none' ? s : undefined);
     this.ropeScaling = p.kind === 'rope' ? (scaled(p.scaling) ?? scaled(config.ropeScaling)) : undefined;
-    if (this.ropeScaling?.kind === 'dynamic' && !this.ropeInModel)
-      throw Object.assign(new Error('attention: dynamic NTK RoPE scaling with a position limit is not supported (its frequencies follow each call\'s length; the in-op RoPE has none)'), { code: 'LMP_E_NO_RUNTIME' });
     const plain = !this.score && this.ropeInModel && plainMask(this.mask) !== undefined;
     this.attention = opts.attention ?? (plain ? referenceAttention() : fusedAttention());
     for (const [n, s] of paramShapes(config)) {
