@@ -3,8 +3,9 @@
 // and /sys: `mkdirSync('/proc/gen', { recursive: true })` never returns). ensureDir walks the
 // path's components itself, one mkdir attempt per missing component, so it makes at most
 // (depth) system calls plus one stat per component, and every failure is an Error with
-// `code = 'LMP0906'` (the catalog's "cannot write") naming the path and the reason.
-import { mkdirSync, statSync } from 'node:fs';
+// `code = 'LMP0906'` (the catalog's "cannot write") naming the path and the reason. writeError
+// gives any other failed write the same code and the same words for the reason.
+import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 export class DirError extends Error {
@@ -18,23 +19,20 @@ export class DirError extends Error {
   }
 }
 
+/** Words for a file-system error code; ENOENT's depend on the operation (`enoent`). */
+const REASONS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  ENOTDIR: 'a parent is not a directory',
+  EISDIR: 'it is a directory',
+};
+const reasonFor = (code: string, enoent: string): string => (code === 'ENOENT' ? enoent : (REASONS[code] ?? code));
+
 function reasonOf(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  switch (err?.code) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'ENOSPC':
-      return 'no space left on device';
-    case 'ENOTDIR':
-      return 'a parent is not a directory';
-    case 'ENOENT':
-      return 'the parent cannot hold new directories';
-    default:
-      return err?.code ? `${err.code}` : String(e);
-  }
+  return err?.code ? reasonFor(err.code, 'the parent cannot hold new directories') : String(e);
 }
 
 function isDir(p: string): boolean | undefined {
@@ -72,4 +70,21 @@ export function ensureDir(dir: string): string {
     if (isDir(m) !== true) throw new DirError(abs, 'the directory did not appear after mkdir');
   }
   return abs;
+}
+
+/** A write failure as the catalog's LMP0906 ("cannot write 'PATH': REASON"); coded errors pass through. */
+export function writeError(path: string, e: unknown): Error {
+  const err = e as { code?: unknown; message?: string };
+  if (typeof err?.code === 'string' && err.code.startsWith('LMP')) return e as Error;
+  const reason = typeof err?.code === 'string' ? reasonFor(err.code, 'the folder does not exist') : String(err?.message ?? e);
+  return Object.assign(new Error(`cannot write '${path}': ${reason}`), { code: 'LMP0906', path });
+}
+
+/** Append one JSON line; a failure is LMP0906 naming the file. */
+export function appendJsonl(path: string, record: object): void {
+  try {
+    appendFileSync(path, JSON.stringify(record) + '\n');
+  } catch (e) {
+    throw writeError(path, e);
+  }
 }

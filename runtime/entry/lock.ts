@@ -6,7 +6,7 @@
 // the writability check of the output before step 1: a failure is LMP0906 ("cannot write").
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { writeError } from '../model/train.js';
+import { writeError } from '../fsutil.js';
 
 export interface LockInfo {
   readonly pid: number;

@@ -13,9 +13,9 @@
 //
 // Determinism: every native reduction uses a fixed order, so with the same thread count a
 // run killed and resumed from a checkpoint gives bit-identical losses and weights.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDir } from '../fsutil.js';
+import { appendJsonl, ensureDir, writeError } from '../fsutil.js';
 import { kernels } from './kernels.js';
 import { evaluate, formatProgress, type EvalResult } from './eval.js';
 import { loadModel, saveModel } from './io.js';
@@ -326,24 +326,5 @@ function readState(ck: string): TrainerState {
     return st;
   } catch (e) {
     throw checkpointError(`${join(ck, 'trainer.json')}: ${(e as Error).message}`);
-  }
-}
-
-const REASONS: Record<string, string> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on device', ENOENT: 'the folder does not exist', ENOTDIR: 'a parent is not a directory', EISDIR: 'it is a directory' };
-
-/** A write failure as the catalog's LMP0906 ("cannot write 'PATH': REASON"); coded errors pass through. */
-export function writeError(path: string, e: unknown): Error {
-  const err = e as { code?: unknown; message?: string };
-  if (typeof err?.code === 'string' && err.code.startsWith('LMP')) return e as Error;
-  const reason = typeof err?.code === 'string' ? (REASONS[err.code] ?? err.code) : String(err?.message ?? e);
-  return Object.assign(new Error(`cannot write '${path}': ${reason}`), { code: 'LMP0906', path });
-}
-
-/** Append one JSON line; a failure is LMP0906 naming the file. */
-export function appendJsonl(path: string, record: object): void {
-  try {
-    appendFileSync(path, JSON.stringify(record) + '\n');
-  } catch (e) {
-    throw writeError(path, e);
   }
 }
