@@ -16,6 +16,7 @@ import { firstInvalidUtf8 } from '../io/read.js';
 import type { RuleContext } from './context.js';
 import { argOf, asBuiltin } from './facts.js';
 import { clauseArg } from './inherit.js';
+import { unwrap } from './values.js';
 
 export const GLOB_ENTRIES = 20_000;
 export const READ_FILE_MAX = 1 << 20;
@@ -180,9 +181,15 @@ export function tokenizerFacts(ctx: RuleContext, e: Expr | undefined): Tokenizer
   return c ? { kind: c.def.name as TokenizerFacts['kind'], appendEot } : undefined;
 }
 
-/** The tokenizer a model's prompts are encoded with: its `vocab` tokenizer, else the byte tokenizer (the runtime's default). */
+/**
+ * The tokenizer a model's prompts are encoded with (runtime/entry/common.ts modelTokenizer): its
+ * `vocab` tokenizer; without one, the tokenizer recorded beside the checkpoint it loads (undefined:
+ * not known here), else the byte tokenizer (the runtime's default).
+ */
 export function modelTokenizer(ctx: RuleContext, model: Decl): TokenizerFacts | undefined {
-  const v = clauseArg(ctx.effective(model), 'vocab');
-  if (v === undefined || v.kind === 'Number') return { kind: 'bytes', appendEot: true };
-  return tokenizerFacts(ctx, v);
+  const eff = ctx.effective(model);
+  const v = clauseArg(eff, 'vocab');
+  if (v !== undefined && v.kind !== 'Number') return tokenizerFacts(ctx, unwrap(v));
+  const loads = clauseArg(eff, 'load') !== undefined || asBuiltin(eff.value, 'checkpoint') !== undefined;
+  return loads ? undefined : { kind: 'bytes', appendEot: true };
 }

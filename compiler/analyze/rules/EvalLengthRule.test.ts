@@ -31,6 +31,8 @@ describe('EvalLengthRule', () => {
     expect(run(src('passkey(lengths: [64])', 'vocab t', 'tokenizer t = tiktoken("cl100k_base")\n'), EvalLengthRule)).toEqual([]);
     expect(run(src('passkey(lengths: [64])', 'vocab t', 'tokenizer t = hf("tokenizer.json")\n'), EvalLengthRule)).toEqual([]);
     expect(run('eval e {\n  task passkey(lengths: [64])\n}\n', EvalLengthRule)).toEqual([]);
+    // a checkpoint without `vocab` decodes with the tokenizer saved beside it (runtime/entry/common.ts)
+    expect(run(src('passkey(lengths: [64])', 'load "ckpt"'), EvalLengthRule)).toEqual([]);
   });
   it("the registry's lengths docs state the minima of the default parameters", () => {
     for (const task of ['passkey', 'needle', 'threading', 'tsort']) {

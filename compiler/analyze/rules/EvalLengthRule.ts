@@ -1,9 +1,10 @@
 // LMP0806: an eval length shorter than the task's prompt without filler (runtime/eval/minimum.ts,
 // built with the generators' own prompt functions), which fails at run time with
 // LMP_E_EVAL_LENGTH. Judged when the model the eval's `using` reaches encodes with the byte
-// tokenizer (tokens = UTF-8 bytes): a `vocab` naming a bytes() tokenizer, or none (the runtime's
-// default). For needle the minimum is the fixed text with the longest keys the draws can pick
-// (shorter lengths fail for some samples); for tsort a lower bound (one-byte words).
+// tokenizer (tokens = UTF-8 bytes): a `vocab` naming a bytes() tokenizer, or none and no
+// checkpoint loaded (the runtime's default; sources.ts modelTokenizer). For needle the minimum
+// is the fixed text with the longest keys the draws can pick (shorter lengths fail for some
+// samples); for tsort a lower bound (one-byte words).
 import type { Decl } from '../../../grammar/ast.js';
 import { diag } from '../../../grammar/diagnostics.js';
 import { fixedText } from '../../../runtime/eval/minimum.js';

@@ -24,6 +24,7 @@ import type { MaskIR } from '../../../runtime/mask/ir.js';
 import type { Rule, RuleContext } from '../context.js';
 import { asBuiltin, argOf } from '../facts.js';
 import { clauseArg, clausesOf, type EffectiveDecl } from '../inherit.js';
+import { modelTokenizer } from '../sources.js';
 import { describeFound, unwrap } from '../values.js';
 
 const TIKTOKEN = ['cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base', 'gpt2'];
@@ -129,7 +130,8 @@ function decode(ctx: RuleContext, eff: EffectiveDecl, cannot: Report, noEffect: 
   const tm = pc?.modifiers.find((m) => m.keyword === 'template');
   if (tm && refName(tm.value) === 'tokenizer') {
     const first = model ? refName(model.args[0]) : cascade ? refName(firstOfChain(cascade.args[0])) : undefined;
-    const kind = first ? tokenizerKind(ctx, first) : undefined;
+    const firstDecl = first ? ctx.lookup(first) : undefined;
+    const kind = firstDecl?.declKind === 'model' ? modelTokenizer(ctx, firstDecl)?.kind : undefined;
     if (kind === 'bytes' || kind === 'tiktoken')
       cannot(tm.value!, 'template tokenizer', `model ${first}'s tokenizer (${kind}) has no chat template (Hugging Face tokenizers bring one in tokenizer_config.json)`, 'name a template: chatml, llama3, llama2 or alpaca');
   }
@@ -165,21 +167,6 @@ function decode(ctx: RuleContext, eff: EffectiveDecl, cannot: Report, noEffect: 
   }
   if (pack && (pack.def.name === 'concat_chunk' || pack.def.name === 'decompose'))
     noEffect(pack.node, `pack ${pack.def.name}() on data '${data.name.name}'`, 'prompts are whole documents; only prepack() or pad() change how they are prefilled', 'use pack prepack(...), pad(...), or none');
-}
-
-/** The tokenizer kind a model decodes with when the file says it: its `vocab T` (bytes, hf, tiktoken); bytes for an architecture with a numeric vocab and no load; undefined when a checkpoint decides. */
-function tokenizerKind(ctx: RuleContext, model: string): string | undefined {
-  const m = ctx.lookup(model);
-  if (!m || m.declKind !== 'model') return undefined;
-  const meff = ctx.effective(m);
-  const v = refName(clauseArg(meff, 'vocab'));
-  const t = v ? ctx.lookup(v) : undefined;
-  if (t?.declKind === 'tokenizer') {
-    const teff = ctx.effective(t);
-    return asBuiltin(teff.value ?? clauseArg(teff, 'use'), 'tokenizer')?.def.name;
-  }
-  const loads = clauseArg(meff, 'load') !== undefined || asBuiltin(meff.value, 'checkpoint') !== undefined;
-  return loads ? undefined : 'bytes';
 }
 
 function firstOfChain(e: Expr | undefined): Expr | undefined {
