@@ -7,12 +7,13 @@
 // runtime/model's evaluate over data D exactly as a train's periodic eval does (the decode's
 // first model).
 //
-// The periodic-eval helpers live in index.ts and reach this file as an argument (EntryHelpers),
-// so that index.ts re-exports runEval without an import cycle or new public helpers.
+// The periodic-eval helper (perplexity) lives in index.ts and reaches this file as an argument
+// (EntryHelpers), so that index.ts re-exports runEval without an import cycle or new public helpers.
 import type { LmpTokenizer } from '../data/tokenizers.js';
 import type { SamplerSpec } from '../decode/chain.js';
 import { Decoder, type LengthTarget, type LogitsSource } from '../decode/decoder.js';
 import type { LlamaModel } from '../model/llama.js';
+import { ModelLogitsSource } from '../model/source.js';
 import {
   EvalTaskError,
   metricNames,
@@ -50,7 +51,6 @@ export interface EvalRunResult {
 
 /** What runEval needs from index.ts. */
 export interface EntryHelpers {
-  readonly modelLogits: (model: LlamaModel, cache?: { readonly kind: string; readonly [k: string]: unknown }) => LogitsSource;
   readonly perplexity: (
     ev: Frozen<TrainEvalSpec>,
     model: LlamaModel,
@@ -167,9 +167,6 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
     if (task === 'perplexity') {
       const ev = perplexitySpec(spec, options.specs);
       const r = await h.perplexity(ev, model, baseDir);
-      const metrics: EvalMetrics = {};
-      for (const n of names) if (n === 'perplexity') metrics.perplexity = r.overall.ppl;
-      else if (n === 'loss') metrics.loss = r.overall.loss;
       const cells = [
         ...r.by_length.map((b) => ({ length: b.length, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) })),
         ...r.by_position.map((b) => ({ position: b.position, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) })),
@@ -188,7 +185,7 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
         const r = await p.generate(p.promptIds(s.prompt), s.index, s.prompt, { seed: g.seed + s.index, maxTokens: g.maxTokens(s), length: length ?? null });
         return { text: r.text, tokens: r.tokens.length };
       };
-    } else generate = decoderGenerate(() => h.modelLogits(model), tok, g);
+    } else generate = decoderGenerate(() => new ModelLogitsSource(model), tok, g);
     const onSample = options.onProgress ? (done: number, total: number) => options.onProgress!({ target: name, phase: 'eval', step: done, total }) : undefined;
     const out = await runSamples(task, samples, generate, names, onSample);
     return { ...head, metrics: out.metrics, cells: out.cells, samples: out.samples, seconds: (performance.now() - t0) / 1000 };

@@ -15,11 +15,9 @@ import { CurriculumIterator, planBuckets } from '../curriculum/index.js';
 import { loadCorpus, mixOrder } from '../data/corpus.js';
 import { materialize, planPack, type PackedBatch as DataBatch } from '../data/pack.js';
 import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
-import type { LogitsSource } from '../decode/decoder.js';
 import type { DataConfig, TokenizerConfig } from '../data/config.js';
 import type { CurriculumConfig } from '../curriculum/config.js';
 import type { LlamaModel, PackedBatch } from '../model/llama.js';
-import { ModelLogitsSource } from '../model/source.js';
 import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
 import { evaluate } from '../model/eval.js';
 import { recordTokenizer } from '../model/io.js';
@@ -518,11 +516,6 @@ export function formatEvalBlock(r: TrainEvalBlockRecord): string {
   return `eval ${r.eval} (${r.task}) step ${r.step}: ${metricsLine(r.metrics)}${cellsBreakdown(r.task, r.cells)}`;
 }
 
-/** The model as the decoder's logits source (runtime/model's KV-cache-reusing ModelLogitsSource). */
-export function modelLogits(model: LlamaModel, cache?: { readonly kind: string; readonly [k: string]: unknown }): LogitsSource {
-  return new ModelLogitsSource(model, cache && cache.kind !== 'full' ? cache : undefined);
-}
-
 /** Runs a decode block (decode.ts): plain, speculative or a cascade, over one prompt or a data declaration of prompts (prepacked prefill). */
 export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = {}): Promise<DecodeRunResult> {
   return runDecodeSpec(spec, options);
@@ -536,7 +529,6 @@ export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = 
 export async function runEval(spec: Frozen<EvalSpec>, options: RunOptions = {}): Promise<EvalRunResult> {
   return runEvalWith(
     {
-      modelLogits,
       perplexity: async (ev, model, baseDir) => runEvalOnce(model, await preparedFor(options.session, ev, baseDir, model.config.vocab), 0),
     },
     spec,
