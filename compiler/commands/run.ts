@@ -34,7 +34,7 @@ import { printReports } from './check.js';
 import { contextOf, setExit, useColor, type CliContext } from './context.js';
 import { applySets, SetError } from './set.js';
 import { formatRankBalance } from '../../runtime/entry/ranks.js';
-import { cellLabel, cellsBreakdown, evalBreakdown, metricsLine } from '../../runtime/entry/format.js';
+import { cellLabel, evalBreakdown, formatEvalBlock, metricsLine } from '../../runtime/entry/format.js';
 
 // Loaded on use, so that registering the command (every lmpc start) does not load the emitter
 // (ts-morph, esbuild) or the runtime.
@@ -95,7 +95,7 @@ function describe(r: RunResult): string {
     const evals = r.evals.map((e) => {
       return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${evalBreakdown(e)}\n`;
     });
-    const blocks = r.evalBlocks.map((e) => `  eval ${e.eval} (${e.task}) step ${e.step}: ${metricsLine(e.metrics)}${cellsBreakdown(e.task, e.cells)}\n`);
+    const blocks = r.evalBlocks.map((e) => `  ${formatEvalBlock(e)}\n`);
     const ranks = r.ranks ? `  ${formatRankBalance(r.ranks)}\n` : '';
     const ck = r.checkpoint ? `  checkpoint ${relative(process.cwd(), r.checkpoint) || r.checkpoint}\n` : '';
     return head + evals.join('') + blocks.join('') + ranks + ck;

@@ -1,7 +1,7 @@
 // Text of run results that both the runtime (progress lines) and the CLI (lmpc run) print; pure,
 // so the CLI can import it without loading the runtime.
 import type { EvalCellResult, EvalMetrics } from '../eval/index.js';
-import type { TrainEvalRecord } from './index.js';
+import type { TrainEvalBlockRecord, TrainEvalRecord } from './index.js';
 
 /** " (by length 256: 8.90, 512: 8.10)" or " (by position <=64: 9.10, <=128: 8.70)", or "". */
 export function evalBreakdown(r: TrainEvalRecord): string {
@@ -47,4 +47,9 @@ export function cellsBreakdown(task: string, cells: readonly Cell[]): string {
     return ` (by length ${cells.map((c) => `${c.length}: ${ppl(c)}`).join(', ')})`;
   }
   return ` (${cells.map((c) => `${cellLabel(c)}: ${metricsLine(c.metrics)}`).join('; ')})`;
+}
+
+/** "eval passkey_sweep (passkey) step 20: accuracy 0.5000 (length 256 depth 0%: accuracy 1.0000; ...)" */
+export function formatEvalBlock(r: TrainEvalBlockRecord): string {
+  return `eval ${r.eval} (${r.task}) step ${r.step}: ${metricsLine(r.metrics)}${cellsBreakdown(r.task, r.cells)}`;
 }

@@ -24,7 +24,7 @@ import { recordTokenizer } from '../model/io.js';
 import { Rng } from '../data/rng.js';
 import { ensureDir, writeError } from '../fsutil.js';
 import { masksByDocument, RankBalancer, trainCostModel, type RankBalanceReport } from './ranks.js';
-import { cellsBreakdown, evalBreakdown, metricsLine } from './format.js';
+import { evalBreakdown, formatEvalBlock } from './format.js';
 import { acquireLock } from './lock.js';
 import type { AnySpec, DataSpec, DecodeSpec, EvalSpec, Frozen, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 import { runEvalWith, type EvalRunResult } from './eval.js';
@@ -35,6 +35,7 @@ export * from './spec.js';
 export type { EvalRunResult } from './eval.js';
 export type { DecodeRunResult, DecodePromptResult, SpeculationStats, CascadeStage, TraceStep, DecodeModelInfo } from './decode.js';
 export { RuntimeEntryError, assertSupported } from './common.js';
+export { formatEvalBlock } from './format.js';
 
 export interface Progress {
   readonly target: string;
@@ -509,11 +510,6 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   } finally {
     release();
   }
-}
-
-/** "eval passkey_sweep (passkey) step 20: accuracy 0.5000 (length 256 depth 0%: accuracy 1.0000; ...)" */
-export function formatEvalBlock(r: TrainEvalBlockRecord): string {
-  return `eval ${r.eval} (${r.task}) step ${r.step}: ${metricsLine(r.metrics)}${cellsBreakdown(r.task, r.cells)}`;
 }
 
 /** Runs a decode block (decode.ts): plain, speculative or a cascade, over one prompt or a data declaration of prompts (prepacked prefill). */
