@@ -40,6 +40,18 @@ export function assertSupported(kind: string, name: string | null, where: string
   throw new RuntimeEntryError('LMP_E_NO_RUNTIME', `error in ${context(kind, name, where)}: the runtime cannot run ${unsupported.join('; ')}`);
 }
 
+/**
+ * The error handler of a declaration's run: rethrows `e` as "error in KIND NAME (where): ..." with
+ * its code (LMP_E_RUNTIME without one); a RuntimeEntryError (already placed) passes through.
+ */
+export function failIn(kind: string, name: string | null, where: string): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof RuntimeEntryError) throw e;
+    const err = e as { code?: string; message?: string };
+    throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context(kind, name, where)}: ${err.message ?? String(e)}`);
+  };
+}
+
 export const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
 
 /** The tokenizer of a model that names none (and records none): UTF-8 bytes, EOT 256. */

@@ -30,7 +30,7 @@ import type { LlamaModel } from '../model/llama.js';
 import { paddedPrefill, prefillPacked, type PrefillResult } from '../model/prefill.js';
 import { ModelLogitsSource } from '../model/source.js';
 import type { MaskIR } from '../mask/ir.js';
-import { assertSupported, context, modelTokenizer, resolveModel, RuntimeEntryError, thaw, withAttention } from './common.js';
+import { assertSupported, failIn, modelTokenizer, resolveModel, thaw, withAttention } from './common.js';
 import type { AttentionSpec, DataSpec, DecodeSpec, Frozen, ModelSpec } from './spec.js';
 
 /** One trace step as reported: the statistics of the chosen token (candidates: how many the terminal chose from). */
@@ -295,15 +295,6 @@ export interface PreparedDecode {
   generate(prompt: readonly number[], index: number, text: string, over?: GenerateOverrides): Promise<DecodePromptResult>;
 }
 
-/** Error wrapper: "error in decode NAME (file:line:col): ..." with the error's code. */
-function failIn(spec: Frozen<DecodeSpec>): (e: unknown) => never {
-  return (e) => {
-    if (e instanceof RuntimeEntryError) throw e;
-    const err = e as { code?: string; message?: string };
-    throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('decode', spec.name, spec.where)}: ${err.message ?? String(e)}`);
-  };
-}
-
 export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOptions = {}): Promise<PreparedDecode> {
   assertSupported('decode', spec.name, spec.where, spec.unsupported);
   const baseDir = options.baseDir ?? process.cwd();
@@ -385,7 +376,7 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
     const ids = (t: string): number[] => (t === '' && !spec.template ? (tok.bos !== null ? [tok.bos] : [tok.eot]) : promptIds(t, tok, spec.template));
     return { spec, tok, stages, draft, promptIds: ids, generate };
   } catch (e) {
-    return failIn(spec)(e);
+    return failIn('decode', spec.name, spec.where)(e);
   }
 }
 
@@ -511,6 +502,6 @@ export async function runDecodeSpec(spec: Frozen<DecodeSpec>, options: DecodeOpt
       seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
-    return failIn(spec)(e);
+    return failIn('decode', spec.name, spec.where)(e);
   }
 }

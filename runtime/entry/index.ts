@@ -28,7 +28,7 @@ import { evalBreakdown, formatEvalBlock } from './format.js';
 import { acquireLock } from './lock.js';
 import type { AnySpec, DataSpec, DecodeSpec, EvalSpec, Frozen, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
 import { runEvalWith, type EvalRunResult } from './eval.js';
-import { assertSupported, buildModel, context, RuntimeEntryError, thaw } from './common.js';
+import { assertSupported, buildModel, context, failIn, RuntimeEntryError, thaw } from './common.js';
 import { runDecodeSpec, type DecodeRunResult } from './decode.js';
 
 export * from './spec.js';
@@ -284,11 +284,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   const baseDir = options.baseDir ?? process.cwd();
   const data = thaw<DataConfig>(spec.data.config);
   data.root = resolve(baseDir, data.root);
-  const fail = (e: unknown): never => {
-    if (e instanceof RuntimeEntryError) throw e;
-    const err = e as { code?: string; message?: string };
-    throw new RuntimeEntryError(err.code ?? 'LMP_E_RUNTIME', `error in ${context('train', spec.name, spec.where)}: ${err.message ?? String(e)}`);
-  };
+  const fail = failIn('train', spec.name, spec.where);
   const coded = (code: string, message: string): never => fail(Object.assign(new Error(message), { code }));
   const note = options.onNote ?? (() => {});
   // Outputs first: a folder that cannot be written fails now, not after the data is packed.
@@ -390,7 +386,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
           const target = u ? ev.evalSpec.refs[u.name] : undefined;
           const reached = target?.kind === 'decode' ? target.model?.name : target?.kind === 'model' ? target.name : undefined;
           if (reached !== spec.model.name)
-            fail(Object.assign(new Error(`periodic eval ${ev.eval}: it runs model ${reached ?? '(none)'} (using ${u?.name ?? 'nothing'}), not the model this train trains (${spec.model.name ?? 'anonymous'})`), { code: 'LMP_E_EVAL_USING' }));
+            coded('LMP_E_EVAL_USING', `periodic eval ${ev.eval}: it runs model ${reached ?? '(none)'} (using ${u?.name ?? 'nothing'}), not the model this train trains (${spec.model.name ?? 'anonymous'})`);
           blocks.push(ev);
           continue;
         }
