@@ -142,7 +142,6 @@ export function toHfConfigWithScaling(c: ModelConfig, scaling: RopeScaling | und
   const { ropeScaling: _drop, ...base } = c;
   const withIt: ModelConfig = scaling && scaling.kind !== 'none' ? { ...base, ropeScaling: scaling } : base;
   try {
-    hfRopeParameters(validateConfig(withIt));
     return toHfConfig(withIt);
   } catch (e) {
     if (!(e instanceof ModelConfigError) || e.code !== 'LMP_E_CONFIG_UNSUPPORTED') throw e;
