@@ -119,7 +119,8 @@ export type BuildResult =
       readonly ir: ProgramIR;
     };
 
-interface Stamp {
+/** What a stamp records: the key of the inputs and each output's sha256 (of its bytes). */
+export interface Stamp {
   readonly key: string;
   readonly outputs: Readonly<Record<string, string>>;
 }
@@ -174,7 +175,11 @@ export async function buildText(text: string, file: string, opts: { outDir: stri
   return { ok: true, source: text, diagnostics, skipped: false, outDir, files, ir };
 }
 
-function upToDate(stampPath: string, key: string, outDir: string): boolean {
+/** sha256 of a file's bytes (for a UTF-8 text file, sha256 of its text). */
+export const hashFile = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/** Whether the stamp at stampPath has this key and every output it lists (relative to outDir) still has its hash (also lmpc export's stamp). */
+export function upToDate(stampPath: string, key: string, outDir: string): boolean {
   let stamp: Stamp;
   try {
     stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as Stamp;
@@ -184,7 +189,7 @@ function upToDate(stampPath: string, key: string, outDir: string): boolean {
   if (stamp.key !== key) return false;
   for (const [name, hash] of Object.entries(stamp.outputs)) {
     try {
-      if (sha256(readFileSync(join(outDir, name), 'utf8')) !== hash) return false;
+      if (hashFile(join(outDir, name)) !== hash) return false;
     } catch {
       return false;
     }

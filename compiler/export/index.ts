@@ -9,12 +9,11 @@
 // atomically (temp + rename, shards as a renamed folder), the stamp (.lmpc-export-stamp: hash of
 // source, target, compiler, templates and data keys + every output's hash) last; an export whose
 // stamp matches and whose outputs are intact is skipped.
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../../grammar/diagnostics.js';
 import { check } from '../index.js';
-import { compilerFingerprint, compilerVersion, packageRoot, sha256 } from '../emit/index.js';
+import { compilerFingerprint, compilerVersion, hashFile, packageRoot, sha256, upToDate, type Stamp } from '../emit/index.js';
 import { describeError, readSource } from '../io/read.js';
 import { writeFileAtomic } from '../io/write.js';
 import { findDecl, type ProgramIR } from '../ir/types.js';
@@ -57,31 +56,6 @@ export function pythonTemplates(): [string, string][] {
   };
   walk(root);
   return out;
-}
-
-interface Stamp {
-  readonly key: string;
-  readonly outputs: Readonly<Record<string, string>>;
-}
-
-const hashFile = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
-
-function upToDate(outDir: string, key: string): boolean {
-  let st: Stamp;
-  try {
-    st = JSON.parse(readFileSync(join(outDir, STAMP), 'utf8')) as Stamp;
-  } catch {
-    return false;
-  }
-  if (st.key !== key) return false;
-  for (const [rel, h] of Object.entries(st.outputs)) {
-    try {
-      if (hashFile(join(outDir, rel)) !== h) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
 }
 
 const writeFailed = (path: string, e: unknown): never => {
@@ -174,7 +148,7 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   const templates = pythonTemplates();
   const key = sha256(JSON.stringify({ source: sha256(text), file, target: opts.target, compiler: compilerFingerprint(), templates: templates.map(([n, t]) => [n, sha256(t)]), keys }));
   const files = ['spec.json', 'README.md', 'weights/init/config.json', 'weights/init/model.safetensors', ...templates.map(([n]) => n)];
-  if (!opts.force && upToDate(outDir, key)) return { ok: true, outDir, skipped: true, files };
+  if (!opts.force && upToDate(join(outDir, STAMP), key, outDir)) return { ok: true, outDir, skipped: true, files };
 
   try {
     ensureDir(outDir);
