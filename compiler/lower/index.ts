@@ -13,7 +13,7 @@ import { bindArgs, lookupBuiltin, type BuiltinDef, type Category } from '../regi
 import { lowerMask } from './mask.js';
 import { validateChain, type SamplerSpec } from '../../runtime/decode/chain.js';
 import type { AttentionMaskIR, HeadGroupIR, MaskIR } from '../../runtime/mask/ir.js';
-import type { DataConfig, PackConfig, SourceConfig, TokenizerConfig } from '../../runtime/data/config.js';
+import { TIKTOKEN_ENCODINGS, type DataConfig, type PackConfig, type SourceConfig, type TokenizerConfig } from '../../runtime/data/config.js';
 import type { ScheduleConfig } from '../../runtime/curriculum/config.js';
 import type { RopeScaling } from '../../runtime/attention/positions.js';
 import { cacheKeepPolicy } from '../../runtime/model/settings.js';
@@ -287,9 +287,8 @@ class Lowerer {
         break;
       case 'tiktoken': {
         const enc = call.str('encoding');
-        const known = ['cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base', 'gpt2'] as const;
-        const encoding = known.find((k) => k === enc);
-        if (!encoding) unsupported.push(`tiktoken encoding '${enc}' (known: ${known.join(', ')})`);
+        const encoding = TIKTOKEN_ENCODINGS.find((k) => k === enc);
+        if (!encoding) unsupported.push(`tiktoken encoding '${enc}' (known: ${TIKTOKEN_ENCODINGS.join(', ')})`);
         config = { kind: 'tiktoken', encoding: encoding ?? 'cl100k_base', eot: typeof eotV === 'number' || (typeof eotV === 'string' && eotV !== 'none') ? eotV : '<|endoftext|>', appendEot };
         break;
       }

@@ -11,6 +11,10 @@ export type SourceConfig =
   /** One document per row of a parquet file; the document is the string in `column`. */
   | { kind: 'parquet'; path: string; column: string; weight: number };
 
+/** The OpenAI encodings js-tiktoken ships (offline ranks). */
+export const TIKTOKEN_ENCODINGS = ['cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base', 'gpt2'] as const;
+export type TiktokenEncoding = (typeof TIKTOKEN_ENCODINGS)[number];
+
 /**
  * The tokenizer. `eot` is the id appended after every document when `appendEot` is true
  * (a number, or for huggingface / tiktoken the name of a special token, resolved at load;
@@ -24,7 +28,7 @@ export type TokenizerConfig =
   /** A Hugging Face tokenizer.json read from a local file (offline). */
   | { kind: 'huggingface'; path: string; eot: number | string | null; appendEot: boolean; bos?: number | string | null }
   /** An OpenAI encoding shipped inside js-tiktoken (offline). */
-  | { kind: 'tiktoken'; encoding: 'cl100k_base' | 'o200k_base' | 'p50k_base' | 'r50k_base' | 'gpt2'; eot: number | string; appendEot: boolean; bos?: number | string | null };
+  | { kind: 'tiktoken'; encoding: TiktokenEncoding; eot: number | string; appendEot: boolean; bos?: number | string | null };
 
 export type PackConfig =
   /** Concatenate documents (EOT after each) in seeded random order and cut sequences of `length`

@@ -6,7 +6,7 @@
 // `bos: 'auto'` is what its post-processor adds in front (Llama 3: <|begin_of_text|>).
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { TokenizerConfig } from './config.js';
+import { TIKTOKEN_ENCODINGS, type TokenizerConfig } from './config.js';
 import { fnv1a64Hex } from './hash.js';
 
 export interface LmpTokenizer {
@@ -181,7 +181,7 @@ async function loadHuggingface(file: string, eot: number | string | null, append
 
 /** An OpenAI encoding; special-token text inside documents is encoded as ordinary text. */
 export async function tiktokenTokenizer(encoding: string, eot: number | string, appendEot = true, bos: number | string | null = null): Promise<LmpTokenizer> {
-  const known = ['cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base', 'gpt2'];
+  const known: readonly string[] = TIKTOKEN_ENCODINGS;
   if (!known.includes(encoding)) throw new TokenizerError(`tiktoken: unknown encoding ${encoding} (known: ${known.join(', ')})`);
   const { Tiktoken } = await import('js-tiktoken/lite');
   const ranks = (await import(`js-tiktoken/ranks/${encoding}`)).default;
