@@ -795,7 +795,7 @@ class Lowerer {
       }
       cascade = { models, statistic, op, threshold };
     }
-    // lmpc check rejects both (DecodeRunRule); kept so that a spec built otherwise is refused, not guessed
+    // lmpc check rejects it (LMP0208, ClauseCountRule); kept so that a spec built otherwise is refused, not guessed
     if (!model && !cascade) unsupported.push('a decode without a model');
     const maxE = this.arg(d, 'max_tokens');
     const minE = this.arg(d, 'min_tokens');
