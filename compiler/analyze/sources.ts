@@ -7,10 +7,13 @@
 //
 // Bounded work per check: a glob walks at most GLOB_ENTRIES directory entries (beyond, nothing
 // is judged); a file is read whole only when it has at most READ_FILE_MAX bytes and the check has
-// read less than READ_TOTAL_MAX so far; every other file counts by its size.
-import { readFileSync, statSync } from 'node:fs';
+// read less than READ_TOTAL_MAX so far; every other file counts by its size. What a file said
+// is kept for later checks while its stat is unchanged (readOnce), and so is each document's
+// hold-out side (docHeldOut).
+import { readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Decl, Expr, Program } from '../../grammar/ast.js';
+import { isHeldOut } from '../../runtime/data/corpus.js';
 import { globMatches, readJsonl } from '../../runtime/data/sources.js';
 import { firstInvalidUtf8 } from '../io/read.js';
 import type { RuleContext } from './context.js';
@@ -100,6 +103,50 @@ const lossy = new TextDecoder('utf-8');
 /** A name or string argument's text (`on_error: skip`, `eot none`). */
 const word = (e: Expr | undefined): string | undefined => (e?.kind === 'Ident' ? e.name : e?.kind === 'String' ? e.value : undefined);
 
+/**
+ * What earlier checks read, by file (and jsonl field): kept while the file's size, times and inode
+ * are unchanged, so that checking again (the language server checks on every edit) neither reads
+ * nor measures nor hashes the same files again. At most CACHE_MAX bytes of files, oldest out first.
+ * The per-check budget still counts a cached file as read.
+ */
+const CACHE_MAX = 2 * READ_TOTAL_MAX;
+/** A file changed this recently is read again each time: file times are coarse, a rewrite within a clock tick keeps them (git's racy entries). */
+const RACY_MS = 1000;
+const readCache = new Map<string, { readonly stamp: string; readonly size: number; readonly value: unknown }>();
+let cachedBytes = 0;
+function readOnce<T>(key: string, st: BigIntStats, read: () => T): T {
+  const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+  const hit = readCache.get(key);
+  if (hit?.stamp === stamp) return hit.value as T;
+  if (hit) {
+    readCache.delete(key);
+    cachedBytes -= hit.size;
+  }
+  const value = read();
+  // every write sets ctime to the current time (utimes too)
+  if (Date.now() - Number(st.ctimeMs) < RACY_MS) return value;
+  const size = Number(st.size);
+  for (const [k, e] of readCache) {
+    if (cachedBytes + size <= CACHE_MAX) break;
+    readCache.delete(k);
+    cachedBytes -= e.size;
+  }
+  readCache.set(key, { stamp, size, value });
+  cachedBytes += size;
+  return value;
+}
+
+const heldOutMemo = new WeakMap<Uint8Array, Map<string, boolean>>();
+/** runtime/data isHeldOut of a document's bytes, memoized per document (every use of a data declaration, and every check, asks again). */
+export function docHeldOut(bytes: Uint8Array, fraction: number, seed: number): boolean {
+  let memo = heldOutMemo.get(bytes);
+  if (!memo) heldOutMemo.set(bytes, (memo = new Map()));
+  const key = `${fraction}:${Object.is(seed, -0) ? '-0' : seed}`;
+  let v = memo.get(key);
+  if (v === undefined) memo.set(key, (v = isHeldOut(bytes, fraction, seed)));
+  return v;
+}
+
 /** Bounds over a list of documents. */
 export function docsBounds(docs: readonly Doc[], exact: boolean): SourceDocs {
   return { docs, count: docs.length, total: docs.reduce((a, d) => a + d.size, 0), max: docs.reduce((a, d) => Math.max(a, d.size), 0), exact };
@@ -122,7 +169,8 @@ export function sourceDocs(program: Program, root: string, src: NonNullable<Retu
     let exact = true;
     let aggregate = null as { count: number; total: number; max: number } | null;
     for (const f of files) {
-      const size = statSync(f).size;
+      const st = statSync(f, { bigint: true });
+      const size = Number(st.size);
       const readable = size <= READ_FILE_MAX && state.read + size <= READ_TOTAL_MAX;
       if (readable) state.read += size;
       if (src.kind === 'text') {
@@ -133,13 +181,22 @@ export function sourceDocs(program: Program, root: string, src: NonNullable<Retu
           exact = false;
           continue;
         }
-        const buf = readFileSync(f);
-        docs.push({ size: firstInvalidUtf8(buf) < 0 ? buf.length : Buffer.byteLength(lossy.decode(buf), 'utf8'), bytes: buf });
+        docs.push(
+          readOnce(f, st, (): Doc => {
+            const buf = readFileSync(f);
+            return { size: firstInvalidUtf8(buf) < 0 ? buf.length : Buffer.byteLength(lossy.decode(buf), 'utf8'), bytes: buf };
+          }),
+        );
       } else if (readable) {
-        for (const d of readJsonl(f, { ...opts }, { malformedLines: 0, missingField: 0 })) {
-          const bytes = Buffer.from(d.text ?? '', 'utf8');
-          if (bytes.length > 0) docs.push({ size: bytes.length, bytes });
-        }
+        const fileDocs = readOnce(`${f}\0${opts.field}\0${opts.onError}`, st, () => {
+          const out: Doc[] = [];
+          for (const d of readJsonl(f, { ...opts }, { malformedLines: 0, missingField: 0 })) {
+            const bytes = Buffer.from(d.text ?? '', 'utf8');
+            if (bytes.length > 0) out.push({ size: bytes.length, bytes });
+          }
+          return out;
+        });
+        docs.push(...fileDocs);
       } else {
         // at most one document per byte; JSON escapes only shrink, invalid bytes grow 3x
         exact = false;

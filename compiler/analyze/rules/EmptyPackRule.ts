@@ -13,8 +13,7 @@ import { CLAUSE_DEFAULTS } from '../../lower/index.js';
 import type { Rule } from '../context.js';
 import { argOf, asBuiltin, numArg } from '../facts.js';
 import { clauseArg, clausesOf } from '../inherit.js';
-import { isHeldOut } from '../../../runtime/data/corpus.js';
-import { docsBounds, sourceDocs, sourcePath, sourceRoot, tokenizerFacts, type SourceDocs } from '../sources.js';
+import { docHeldOut, docsBounds, sourceDocs, sourcePath, sourceRoot, tokenizerFacts, type SourceDocs } from '../sources.js';
 import { numberValue } from '../values.js';
 
 interface Packed {
@@ -77,7 +76,7 @@ export const EmptyPackRule: Rule = {
       const kept = srcs.map(({ docs, weight }) => {
         if (!docs.docs) return { docs, weight };
         const exactMax = docs.exact && tok.kind === 'bytes' && maxLength !== undefined;
-        const mine = docs.docs.filter((d) => !d.bytes || isHeldOut(d.bytes, fraction, seed) === (side === 'holdout'));
+        const mine = docs.docs.filter((d) => !d.bytes || docHeldOut(d.bytes, fraction, seed) === (side === 'holdout'));
         const left = mine.filter((d) => d.size >= minLength && !(exactMax && d.size > maxLength!));
         all += docs.docs.length;
         onSide += mine.length;
