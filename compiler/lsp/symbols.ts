@@ -7,7 +7,7 @@
 // server resolves `linear` in `schedule` as a schedule and in `scale:` as a RoPE scaling exactly
 // as `lmpc check` does. It runs on partial trees too (the walk skips ErrorExpr).
 import type { Call, Decl, Expr, Ident, Program, Span } from '../../grammar/ast.js';
-import { analyze, symbolTable, resolveInheritance, type Inheritance, type Rule, type Site } from '../analyze/index.js';
+import { analyze, symbolTable, type Inheritance, type Rule, type Site } from '../analyze/index.js';
 import type { BuiltinDef, Category, ParamDef, ValueType } from '../registry/index.js';
 
 export interface BuiltinUse {
@@ -69,30 +69,32 @@ export function buildIndex(program: Program): SymbolIndex {
     const target = symbols.get(id.name);
     if (target !== undefined) refs.set(id, target);
   };
+  let inheritance: Inheritance | undefined;
   const collector: Rule = {
     name: 'LspIndex',
     codes: [],
-    create: () => ({
-      call(node, name, def, category, site) {
-        builtins.push({ span: node.kind === 'Call' ? node.callee.span : node.span, name, def, category, node, site });
-        if (def === undefined || node.kind !== 'Call') return;
-        for (const arg of node.args) {
-          if (arg.name === undefined) continue;
-          const param = def.params.find((p) => p.name === arg.name!.name);
-          if (param) params.push({ span: arg.name.span, def, param });
-        }
-      },
-      value(e, type, site) {
-        typed.push({ expr: e, type, site });
-        if (type.t === 'ref' && e.kind === 'Ident') addRef(e);
-        else if ((type.t === 'knob' || type.t === 'metric_ref' || type.t === 'dataset') && e.kind === 'Member') addRef(pathRoot(e));
-        else if ((type.t === 'knob' || type.t === 'metric_ref') && e.kind === 'Ident') addRef(e);
-      },
-    }),
+    create: (ctx) => {
+      inheritance = ctx.inheritance;
+      return {
+        call(node, name, def, category, site) {
+          builtins.push({ span: node.kind === 'Call' ? node.callee.span : node.span, name, def, category, node, site });
+          if (def === undefined || node.kind !== 'Call') return;
+          for (const arg of node.args) {
+            if (arg.name === undefined) continue;
+            const param = def.params.find((p) => p.name === arg.name!.name);
+            if (param) params.push({ span: arg.name.span, def, param });
+          }
+        },
+        value(e, type, site) {
+          typed.push({ expr: e, type, site });
+          if (type.t === 'ref' && e.kind === 'Ident') addRef(e);
+          else if ((type.t === 'knob' || type.t === 'metric_ref' || type.t === 'dataset') && e.kind === 'Member') addRef(pathRoot(e));
+          else if ((type.t === 'knob' || type.t === 'metric_ref') && e.kind === 'Ident') addRef(e);
+        },
+      };
+    },
   };
-  let inheritance: Inheritance | undefined;
   try {
-    inheritance = resolveInheritance(program, symbols);
     analyze(program, { rules: [collector] });
   } catch {
     // A partial tree the walk cannot take is indexed as far as it got (never a crash).
