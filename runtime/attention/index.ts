@@ -5,9 +5,9 @@ import { classifyBlocks, headGroups } from '../mask/classify.js';
 import type { AttentionMaskIR, MaskIR } from '../mask/ir.js';
 import { nativeFn } from '../native.js';
 import { encodeMask } from './encode.js';
-import { alibiSlopes, positionIds, ropeFrequencies, type RopeSpec } from './positions.js';
+import { alibiSlopes, dynamicLength, positionIds, ropeFrequencies, type RopeSpec } from './positions.js';
 
-export { alibiSlopes, positionIds, ropeFrequencies, type RopeScaling, type RopeSpec } from './positions.js';
+export { alibiSlopes, dynamicLength, positionIds, ropeFrequencies, type RopeScaling, type RopeSpec } from './positions.js';
 export { encodeMask, MASK_OPCODES } from './encode.js';
 
 /** Tile sizes of the native kernel; block classes are computed at this granularity. */
@@ -163,11 +163,7 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
     const kPos = positionIds(cuK, inp.docIds, pos.restartPerDocument ?? false);
     // dynamic NTK follows the call's length (largest key position + 1), as when the model rotates
     let spec = pos.rope;
-    if (spec?.scaling?.kind === 'dynamic' && spec.length === undefined) {
-      let n = 0;
-      for (let i = 0; i < kPos.length; i++) if (kPos[i]! + 1 > n) n = kPos[i]! + 1;
-      spec = { ...spec, length: n };
-    }
+    if (spec?.scaling?.kind === 'dynamic' && spec.length === undefined) spec = { ...spec, length: dynamicLength(kPos) };
     const { invFreq, mscale } = ropeFrequencies(headDim, spec);
     const qPos = new Float32Array(Tq);
     for (let s = 0; s + 1 < cuQ.length; s++) {

@@ -53,6 +53,16 @@ export interface RopeSpec {
 }
 
 /**
+ * The sequence length dynamic NTK scales for, given the positions of one call: the largest
+ * position + 1, as Hugging Face's `dynamic` (torch.max(position_ids) + 1 of each forward).
+ */
+export function dynamicLength(positions: ArrayLike<number>): number {
+  let m = -1;
+  for (let i = 0; i < positions.length; i++) if (positions[i]! > m) m = positions[i]!;
+  return m + 1;
+}
+
+/**
  * Inverse frequencies theta_i (i < d/2) and the multiplier applied to q and k (YaRN's
  * sqrt(1/t) = 0.1 ln s + 1 or its attentionFactor; 1 otherwise). Linear scaling is folded in here
  * as theta_i / s, which is the same rotation as dividing positions by s.

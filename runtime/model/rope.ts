@@ -2,19 +2,9 @@
 // base^(-2i/D)), and runtime/attention's applyRope (its ropeFrequencies: linear, NTK, dynamic NTK,
 // YaRN, llama3, truncated) for a scaled one. Both rotate pairs (d, d + D/2); rope.test.ts checks
 // they agree.
-import { applyRope } from '../attention/index.js';
+import { applyRope, dynamicLength } from '../attention/index.js';
 import type { RopeScalingSettings } from './attention.js';
 import type { ModelKernels } from './kernels.js';
-
-/**
- * The sequence length dynamic NTK scales for, given the positions of one call: the largest
- * position + 1, as Hugging Face's `dynamic` (torch.max(position_ids) + 1 of each forward).
- */
-export function dynamicLength(positions: Int32Array): number {
-  let m = -1;
-  for (let i = 0; i < positions.length; i++) if (positions[i]! > m) m = positions[i]!;
-  return m + 1;
-}
 
 /**
  * Rotates x [n, heads, headDim] in place at `positions` (inverse: the transpose, i.e. the
