@@ -18,6 +18,7 @@ import type { Clause, Expr, Program } from '../../../grammar/ast.js';
 import { visit } from '../../../grammar/ast.js';
 import { diag } from '../../../grammar/diagnostics.js';
 import { lowerMask } from '../../lower/mask.js';
+import { TIKTOKEN_ENCODINGS } from '../../../runtime/data/config.js';
 import { cacheKeepPolicy } from '../../../runtime/model/settings.js';
 import { TILE_KV, TILE_Q } from '../../../runtime/attention/index.js';
 import type { MaskIR } from '../../../runtime/mask/ir.js';
@@ -26,8 +27,6 @@ import { asBuiltin, argOf } from '../facts.js';
 import { clauseArg, clausesOf, type EffectiveDecl } from '../inherit.js';
 import { modelTokenizer } from '../sources.js';
 import { describeFound, unwrap } from '../values.js';
-
-const TIKTOKEN = ['cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base', 'gpt2'];
 
 /** A mask prepacked prefill runs: causal, or causal & same_document (runtime/entry/decode.ts prefillMaskOk). */
 function prefillMask(m: MaskIR): boolean {
@@ -79,7 +78,7 @@ export const RunnableRule: Rule = {
           const e = argOf(c, 'encoding');
           const u = e ? unwrap(e) : undefined;
           const v = u?.kind === 'String' ? u.value : u?.kind === 'Ident' ? u.name : undefined;
-          if (e && v !== undefined && !TIKTOKEN.includes(v)) cannot(e, `tiktoken encoding '${v}'`, `js-tiktoken ships ${TIKTOKEN.join(', ')}`);
+          if (e && v !== undefined && !(TIKTOKEN_ENCODINGS as readonly string[]).includes(v)) cannot(e, `tiktoken encoding '${v}'`, `js-tiktoken ships ${TIKTOKEN_ENCODINGS.join(', ')}`);
         }
         if (category === 'packer' && name === 'pad') {
           const t = argOf(c, 'truncate');
