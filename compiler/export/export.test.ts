@@ -146,6 +146,17 @@ describe('lmpc export --pytorch', () => {
     expect(exportableDecode(dec)).toBeNull();
   });
 
+  it('a model without `vocab` gets the train data tokenizer\'s size, as lmpc run builds it', async () => {
+    const dir = mkdtempSync(join(tmp, 'novocab-'));
+    copyFileSync('compiler/export/fixtures/docs.jsonl', join(dir, 'docs.jsonl'));
+    const f = join(dir, 'novocab.lmp');
+    writeFileSync(f, readFileSync('compiler/export/fixtures/prepack.lmp', 'utf8').replace('  vocab bytes\n', ''));
+    const r = await exportFile(f, { target: 'packed', outDir: join(dir, 'out') });
+    ok(r);
+    // bytes(): 256 byte ids + EOT
+    expect(JSON.parse(readFileSync(join(dir, 'out', 'spec.json'), 'utf8')).run.model.config.vocab).toBe(257);
+  });
+
   it('every train and decode block of every example exports, or is refused for a listed reason', async () => {
     // examples/corpus/sotu is written by npm run corpus (gitignored), and by examples/run.test.ts,
     // which may run at the same time in another worker: without it at the start, either outcome

@@ -3,8 +3,8 @@
 // compiler beside `lmpc build`:
 //   check -> lower -> the target's specs (refusals: refusals.ts) -> spec.json (the resolved IR
 //   and the `run` section, run-spec.ts) + the Python package (python/, copied as is) + the
-//   shards `lmpc data` writes (runtime/data buildShards) + lmp's seeded initial weights
-//   (LlamaModel.init, saveModel) -> DIR.
+//   shards `lmpc data` writes (runtime/data buildShards) + the initial weights lmpc run starts
+//   from (runtime/entry buildModel, saveModel) -> DIR.
 // Like `lmpc build`: deterministic (same source and compiler, same bytes), every file written
 // atomically (temp + rename, shards as a renamed folder), the stamp (.lmpc-export-stamp: hash of
 // source, target, compiler, templates and data keys + every output's hash) last; an export whose
@@ -22,7 +22,7 @@ import { ensureDir } from '../../runtime/fsutil.js';
 import type { DataConfig } from '../../runtime/data/config.js';
 import type { DataSpec, DecodeSpec, Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
 import { ExportRefusal, refuse } from './refusals.js';
-import { blockTables, modelConfigOf, runAttention, tabulatable, trainRun, type BlockTables } from './run-spec.js';
+import { blockTables, runAttention, tabulatable, trainRun, type BlockTables } from './run-spec.js';
 import { decodeRun } from './decode-spec.js';
 
 export { EXPORT_CODES, ExportRefusal } from './refusals.js';
@@ -56,6 +56,13 @@ export function pythonTemplates(): [string, string][] {
   };
   walk(root);
   return out;
+}
+
+/** An error's code (where it has one) and message, as a refusal's reason. */
+function reasonOf(e: unknown): string {
+  const c = (e as { code?: unknown } | null)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  return typeof c === 'string' && !msg.startsWith(c) ? `${c}: ${msg}` : msg;
 }
 
 const writeFailed = (path: string, e: unknown): never => {
@@ -142,7 +149,7 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
     try {
       keys.push(cacheKey(x.cfg, x.split));
     } catch (e) {
-      return refuse('LMP_E_EXPORT_DATA', x.spec, describeError(e));
+      return refuse('LMP_E_EXPORT_DATA', x.spec, reasonOf(e));
     }
   }
   const templates = pythonTemplates();
@@ -166,22 +173,29 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
       dirs.push(`${at}/${r.key}`);
       built.push(r);
     } catch (e) {
-      const c = (e as { code?: unknown }).code;
-      return refuse('LMP_E_EXPORT_DATA', x.spec, `${typeof c === 'string' ? `${c}: ` : ''}${describeError(e)}`);
+      return refuse('LMP_E_EXPORT_DATA', x.spec, reasonOf(e));
     }
   }
   for (const split of ['train', 'holdout']) pruneStale(join(outDir, 'data', split), new Set(dirs.filter((d) => d.startsWith(`data/${split}/`)).map((d) => d.split('/')[2]!)));
 
-  // weights: lmp's seeded init (or the checkpoint the model loads)
-  const { LlamaModel } = await import('../../runtime/model/llama.js');
-  const { loadModel, saveModel } = await import('../../runtime/model/io.js');
+  // weights: the model lmpc run starts from (runtime/entry buildModel: the checkpoint `load` names,
+  // else lmp's seeded init; vocab 0 is the model's tokenizer's size, else the train data's)
+  const { buildModel } = await import('../../runtime/entry/common.js');
+  const { loadTokenizer } = await import('../../runtime/data/tokenizers.js');
+  const { saveModel } = await import('../../runtime/model/io.js');
+  let fallbackVocab: number | undefined;
+  if (data.length) {
+    try {
+      fallbackVocab = (await loadTokenizer(data[0]!.cfg.tokenizer, root)).vocabSize;
+    } catch (e) {
+      return refuse('LMP_E_EXPORT_DATA', data[0]!.spec, reasonOf(e));
+    }
+  }
   let m;
   try {
-    if (model.load !== null) m = loadModel(resolve(root, model.load));
-    else m = LlamaModel.init(modelConfigOf(model, null), model.seed);
+    m = (await buildModel(model, root, fallbackVocab)).model;
   } catch (e) {
-    const c = (e as { code?: unknown }).code;
-    return refuse('LMP_E_EXPORT_MODEL', model, `${model.load !== null ? `cannot load checkpoint "${model.load}": ` : ''}${typeof c === 'string' ? `${c}: ` : ''}${describeError(e)}`);
+    return refuse('LMP_E_EXPORT_MODEL', model, reasonOf(e));
   }
   const config = m.config;
   try {

@@ -57,13 +57,6 @@ function runAttentionOf(att: Frozen<AttentionSpec> | null): RunAttention {
   return { mask, score, position };
 }
 
-
-export function modelConfigOf(model: Frozen<ModelSpec>, loaded: ModelConfig | null): ModelConfig {
-  if (loaded) return loaded;
-  if (!model.config) return refuse('LMP_E_EXPORT_MODEL', model, 'the model has neither an architecture (arch) nor a checkpoint to load');
-  return thaw<ModelConfig>(model.config);
-}
-
 export interface BlockTables {
   readonly block: number;
   readonly head_group: readonly number[];
