@@ -15,7 +15,7 @@
 import type { Command } from 'commander';
 import { diag, type Diagnostic } from '../../grammar/diagnostics.js';
 import { encodePng } from '../../runtime/mask/render.js';
-import { fileSpan, readSource } from '../io/read.js';
+import { describeError, fileSpan, readSource } from '../io/read.js';
 import { writeFileAtomic } from '../io/write.js';
 import { printReports } from './check.js';
 import { contextOf, setExit, useColor } from './context.js';
@@ -467,8 +467,8 @@ export function register(program: Command): void {
       try {
         writeFileAtomic(opts.output, ext === 'png' ? renderPlotPng(scene) : renderPlotSvg(scene));
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const reason = code === 'ENOENT' ? 'the folder does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(e));
+        // writing, ENOENT is the folder (plot does not create it)
+        const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the folder does not exist' : describeError(e);
         return report(diag('LMP0906', fileSpan(opts.output), { path: opts.output, reason }), opts.output);
       }
       const summary = series.map((s) => ({ panel: s.panel, run: s.run, name: s.name, points: s.points.length }));
