@@ -126,13 +126,14 @@ function decode(ctx: RuleContext, eff: EffectiveDecl, cannot: Report, noEffect: 
   }
   // prompts from data: prefill (prepack / pad) needs a full cache and a causal mask
   const pc = clausesOf(eff, 'prompt')[0]?.clause;
+  // the model that decodes the prompt: the decode's, else the cascade's first
+  const firstModel = model ? refName(model.args[0]) : cascade ? refName(firstOfChain(cascade.args[0])) : undefined;
   const tm = pc?.modifiers.find((m) => m.keyword === 'template');
   if (tm && refName(tm.value) === 'tokenizer') {
-    const first = model ? refName(model.args[0]) : cascade ? refName(firstOfChain(cascade.args[0])) : undefined;
-    const firstDecl = first ? ctx.lookup(first) : undefined;
+    const firstDecl = firstModel ? ctx.lookup(firstModel) : undefined;
     const kind = firstDecl?.declKind === 'model' ? modelTokenizer(ctx, firstDecl)?.kind : undefined;
     if (kind === 'bytes' || kind === 'tiktoken')
-      cannot(tm.value!, 'template tokenizer', `model ${first}'s tokenizer (${kind}) has no chat template (Hugging Face tokenizers bring one in tokenizer_config.json)`, 'name a template: chatml, llama3, llama2 or alpaca');
+      cannot(tm.value!, 'template tokenizer', `model ${firstModel}'s tokenizer (${kind}) has no chat template (Hugging Face tokenizers bring one in tokenizer_config.json)`, 'name a template: chatml, llama3, llama2 or alpaca');
   }
   const dataName = refName(pc?.args[0]);
   const data = dataName ? ctx.lookup(dataName) : undefined;
@@ -140,7 +141,6 @@ function decode(ctx: RuleContext, eff: EffectiveDecl, cannot: Report, noEffect: 
   const deff = ctx.effective(data);
   const pack = asBuiltin(clauseArg(deff, 'pack'), 'packer');
   if (pack && (pack.def.name === 'prepack' || pack.def.name === 'pad')) {
-    const firstModel = model ? refName(model.args[0]) : cascade ? refName(firstOfChain(cascade.args[0])) : undefined;
     const attName = refName(clauseArg(eff, 'attention')) ?? (firstModel ? refName(modelAttention(ctx, firstModel)) : undefined);
     const att = attName ? ctx.lookup(attName) : undefined;
     if (att && att.declKind === 'attention') {
