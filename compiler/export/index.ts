@@ -204,7 +204,7 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
     writeFailed(join(outDir, 'weights', 'init'), e);
   }
 
-  const attention = runAttention(model.attention, config, model);
+  const attention = runAttention(m, model);
   const run: Record<string, unknown> = { model: { config, init: 'weights/init', attention } };
   if (plan.train) {
     const tr = trainRun(plan.train, dirs[0]!, dirs.slice(1));

@@ -1,14 +1,12 @@
 // The `run` section of spec.json: what the exported package runs, derived from the IR exactly as
-// lmp's runtime derives it (runtime/entry runTrain, runtime/model/settings attentionOptions), so
+// lmp's runtime derives it (runtime/entry runTrain, the attention of the LlamaModel it builds), so
 // the Python side needs no lmp logic beyond the formulas. Pure: no I/O.
-import { CAUSAL_SAME_DOCUMENT } from '../../runtime/model/llama.js';
-import { attentionOptions } from '../../runtime/model/settings.js';
+import type { LlamaModel } from '../../runtime/model/llama.js';
 import { blockLayout, classifyBlocks, flexView, headGroups } from '../../runtime/mask/classify.js';
 import { usesDocuments } from '../../runtime/mask/eval.js';
-import type { AttentionMaskIR, MaskIR } from '../../runtime/mask/ir.js';
+import type { AttentionMaskIR } from '../../runtime/mask/ir.js';
 import { batchOrderSeed } from '../../runtime/entry/index.js';
-import type { AttentionSpec, Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
-import type { ModelConfig } from '../../runtime/model/config.js';
+import type { Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
 import { refuse } from './refusals.js';
 
 /** FlexAttention's default block size; the block tables are computed at this granularity. */
@@ -23,27 +21,13 @@ export interface RunAttention {
 const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
 
 /**
- * The model's attention as LlamaModel gets it from runTrain/runDecode (defaults included). RoPE's
- * scaling is the position's own, else the model config's (a checkpoint's rope_parameters), as
- * LlamaModel takes it.
+ * What a built LlamaModel attends with (its own mask, score and position, defaults included, and
+ * the RoPE scaling in force: the position's, else the model config's, a checkpoint's
+ * rope_parameters), in spec.json's form.
  */
-export function runAttention(att: Frozen<AttentionSpec> | null, config?: ModelConfig, owner?: Frozen<ModelSpec>): RunAttention {
-  const fromConfig = config?.ropeScaling && config.ropeScaling.kind !== 'none' ? structuredClone(config.ropeScaling) : { kind: 'none' as const };
-  const r = runAttentionOf(att);
-  if (r.position.kind !== 'rope') return r;
-  const own = r.position.scaling as { kind: string } | undefined;
-  const scaling = own && own.kind !== 'none' ? own : fromConfig;
-  if (scaling.kind === 'dynamic' && r.position.limit)
-    refuse('LMP_E_EXPORT_UNSUPPORTED', owner ?? null, 'dynamic NTK RoPE scaling with a position limit (lmp refuses it too: its frequencies follow each call\'s length)');
-  return { ...r, position: { ...r.position, scaling } };
-}
-
-function runAttentionOf(att: Frozen<AttentionSpec> | null): RunAttention {
-  if (!att) return { mask: { default: CAUSAL_SAME_DOCUMENT, groups: [] }, score: {}, position: { kind: 'rope', scaling: { kind: 'none' }, limit: null } };
-  const o = attentionOptions(thaw<AttentionSpec>(att));
-  const m = o.mask ?? CAUSAL_SAME_DOCUMENT;
-  const mask: AttentionMaskIR = 'groups' in m ? m : { default: m as MaskIR, groups: [] };
-  const s = o.score;
+export function runAttention(m: Pick<LlamaModel, 'mask' | 'score' | 'position' | 'ropeScaling'>, owner: Frozen<ModelSpec>): RunAttention {
+  const mask: AttentionMaskIR = 'groups' in m.mask ? m.mask : { default: m.mask, groups: [] };
+  const s = m.score;
   const score: RunAttention['score'] = s
     ? {
         ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
@@ -51,9 +35,11 @@ function runAttentionOf(att: Frozen<AttentionSpec> | null): RunAttention {
         ...(s.softplus ? { softplus: { power: s.softplus.power, trainLength: Number.isFinite(s.softplus.trainLength) ? s.softplus.trainLength : null } } : {}),
       }
     : {};
-  const p = o.position ?? { kind: 'rope' };
+  const p = m.position;
+  if (p.kind === 'rope' && m.ropeScaling?.kind === 'dynamic' && p.limit)
+    refuse('LMP_E_EXPORT_UNSUPPORTED', owner, 'dynamic NTK RoPE scaling with a position limit: the package\'s far rotation R(L) would scale for L, not for the call\'s length as lmp does');
   const position: RunAttention['position'] =
-    p.kind === 'rope' ? { kind: 'rope', scaling: p.scaling ?? { kind: 'none' }, limit: p.limit ?? null } : p.kind === 'alibi' ? { kind: 'alibi', limit: p.limit ?? null } : { kind: 'none' };
+    p.kind === 'rope' ? { kind: 'rope', scaling: m.ropeScaling ?? { kind: 'none' }, limit: p.limit ?? null } : p.kind === 'alibi' ? { kind: 'alibi', limit: p.limit ?? null } : { kind: 'none' };
   return { mask, score, position };
 }
 
