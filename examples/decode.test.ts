@@ -7,16 +7,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main } from '../compiler/cli.js';
+import { cli } from '../compiler/cli.testutil.js';
 import { buildFile } from '../compiler/emit/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 /** The "prompt" fields of examples/prompts.jsonl, in file order (lines without one are skipped). */
 const PROMPTS = readFileSync(join(ROOT, 'examples', 'prompts.jsonl'), 'utf8')

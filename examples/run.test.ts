@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../compiler/cli.js';
+import { cli } from '../compiler/cli.testutil.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DD = 'examples/dataset_decomposition.lmp';
@@ -17,12 +17,6 @@ const DD = 'examples/dataset_decomposition.lmp';
 // checkpoint is refused).
 const CK = mkdtempSync(join(tmpdir(), 'lmp-dd-ck-'));
 afterAll(() => rmSync(CK, { recursive: true, force: true }));
-
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 describe('dataset_decomposition.lmp on the real corpora', () => {
   beforeAll(() => {

@@ -8,14 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../cli.js';
+import { cli } from '../cli.testutil.js';
 import { loadModel } from '../../runtime/model/io.js';
-
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 const DIR = mkdtempSync(join(tmpdir(), 'lmp-run-decode-'));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));

@@ -7,15 +7,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../cli.js';
+import { cli } from '../cli.testutil.js';
 import { huggingfaceTokenizer, tiktokenTokenizer } from '../../runtime/data/tokenizers.js';
 import { llama3Dir } from '../../runtime/data/llama3.testutil.js';
-
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 const DIR = mkdtempSync(join(tmpdir(), 'lmp-run-tok-'));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../cli.js';
+import { cli } from '../cli.testutil.js';
 import { formatEta, formatRate, progressLine } from './run.js';
 import { applySet, SetError } from './set.js';
 
@@ -11,12 +11,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 // The run tests need the native addon with the model, attention and sampling modules: the
 // standard loader (runtime/native.ts) finds build/native/Release/lmp.node, or LMP_NATIVE_PATH.
-
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 const QUICK = join(ROOT, 'examples', 'quickstart.lmp');
 

@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../compiler/cli.js';
+import { cli } from '../../compiler/cli.testutil.js';
 import { check } from '../../compiler/index.js';
 import { lower } from '../../compiler/lower/index.js';
 import { bytesTokenizer } from '../data/tokenizers.js';
@@ -16,12 +16,6 @@ import { runEval, Session, type EvalRunResult, type EvalSpec } from './index.js'
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'lmp-entry-eval-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]) {
-  let out = '', err = '';
-  const code = await main(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 const MODEL = `tokenizer bytes = bytes()
 
