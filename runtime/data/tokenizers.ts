@@ -113,7 +113,7 @@ export async function huggingfaceTokenizer(path: string, eot: number | string | 
   const key = `${file}|${stamp(file)}|${stamp(cfgFile)}|${String(eot)}|${appendEot}|${String(bos)}`;
   let hit = HF_CACHE.get(key);
   if (!hit) {
-    hit = loadHuggingface(file, eot, appendEot, bos);
+    hit = loadHuggingface(file, cfgFile, eot, appendEot, bos);
     HF_CACHE.set(key, hit);
     hit.catch(() => HF_CACHE.delete(key));
   }
@@ -122,9 +122,8 @@ export async function huggingfaceTokenizer(path: string, eot: number | string | 
 
 const HF_CACHE = new Map<string, Promise<LmpTokenizer>>();
 
-async function loadHuggingface(file: string, eot: number | string | null, appendEot: boolean, bos: number | string | null): Promise<LmpTokenizer> {
+async function loadHuggingface(file: string, cfgPath: string, eot: number | string | null, appendEot: boolean, bos: number | string | null): Promise<LmpTokenizer> {
   const text = readFileSync(file, 'utf8');
-  const cfgPath = join(dirname(file), 'tokenizer_config.json');
   let cfg: Record<string, unknown> = {};
   try {
     if (existsSync(cfgPath)) cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
