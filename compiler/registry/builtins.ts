@@ -279,7 +279,7 @@ export const BUILTINS: readonly BuiltinDef[] = [
     opt('samples', tokens, '20', 'samples per (length, depth)'),
     opt('keys', tokens, '1', 'needles inserted'),
     opt('values', tokens, '1', 'values per key'),
-    opt('queries', tokens, '1', 'keys asked for'),
+    opt('queries', tokens, '1', 'keys asked for (at most keys)'),
   ], { reports: ['string_match_all', 'accuracy', 'latency'] }),
   b('task', 'target_length', 'length control: generate to target word counts', [
     req('prompts', str('a JSONL path'), 'prompts file'),

@@ -25,6 +25,14 @@ describe('RangeRule', () => {
     expect(ds[0]!.message).toBe('decompose() max must be in [1, 2147483648], found 4G (= 4294967296)');
     expect(at(run('data d { pack decompose(min: 256, max: 2G) }\n', RangeRule))).toEqual([]);
   });
+  it('needle asks for at most its keys (more fail at run time with LMP_E_EVAL_PARAMS)', () => {
+    const ev = (args: string) => `eval e {\n  task needle(lengths: [1k], ${args})\n}\n`;
+    const ds = run(ev('keys: 2, queries: 3'), RangeRule);
+    expect(at(ds)).toEqual(['LMP0309@2:48']);
+    expect(ds[0]!.message).toBe('needle() queries must be at most keys (2), found 3');
+    expect(at(run(ev('queries: 2'), RangeRule))).toEqual(['LMP0309@2:39']); // keys defaults to 1
+    expect(run(ev('keys: 3, queries: 3'), RangeRule)).toEqual([]);
+  });
   it('a percent above 100% is out of a fraction range', () => {
     expect(at(run('data d { holdout 150% }\n', RangeRule))).toEqual(['LMP0309@1:18']);
   });

@@ -1,14 +1,25 @@
 // LMP0309 / LMP0310 / LMP0311: numbers outside their allowed range (top_p in (0, 1],
 // window >= 1, temperature > 0, ...), fractional counts, and counts that must be powers of two.
+// One range depends on another argument: needle's queries are at most its keys (runtime/eval
+// needle.ts refuses more with LMP_E_EVAL_PARAMS).
 import { diag } from '../../../grammar/diagnostics.js';
 import { describeRange } from '../../registry/index.js';
 import type { Rule } from '../context.js';
+import { argOf, numArg } from '../facts.js';
 import { numberValue, unitAccepts } from '../values.js';
 
 export const RangeRule: Rule = {
   name: 'RangeRule',
   codes: ['LMP0309', 'LMP0310', 'LMP0311'],
   create: (ctx) => ({
+    call(node, name, def, category) {
+      if (category !== 'task' || name !== 'needle' || !def || node.kind !== 'Call') return;
+      const c = { node, def };
+      const q = argOf(c, 'queries');
+      const keys = numArg(c, 'keys');
+      const queries = q ? numberValue(q) : undefined;
+      if (q && queries && keys !== undefined && queries.value > keys) ctx.report(diag('LMP0309', q.span, { what: 'needle() queries', range: `at most keys (${keys})`, value: queries.raw }));
+    },
     value(e, type, site) {
       if (type.t !== 'number') return;
       const n = numberValue(e);
