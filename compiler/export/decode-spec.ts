@@ -1,6 +1,8 @@
 // The decode section of spec.json (generate.py): the chain, stops, limits and the KV-cache policy
-// exactly as runDecode runs them (runtime/entry): the model's own attention, the decode's
-// attention clause choosing only the cache policy. Refuses what generate.py cannot express. Pure.
+// exactly as runDecode runs them (runtime/entry). Refuses (ExportRefusal) what generate.py cannot
+// express. Pure.
+import type { TokenizerConfig } from '../../runtime/data/config.js';
+import { BYTES } from '../../runtime/entry/common.js';
 import type { DecodeSpec, Frozen } from '../../runtime/entry/spec.js';
 import { cacheKeepPolicy } from '../../runtime/model/settings.js';
 import { refuse } from './refusals.js';
@@ -25,10 +27,19 @@ export interface DecodeRun {
   readonly eot: number;
 }
 
-export function decodeRun(d: Frozen<DecodeSpec>): DecodeRun {
-  const tok = d.model?.tokenizer?.config ?? { kind: 'bytes' as const, eot: 256, appendEot: true };
+/**
+ * What generate.py runs of decode `d`, or the refusal (thrown) that says why it cannot.
+ * `tokenizer`: the one the decode's model decodes with (runtime/entry modelTokenizer: the model's
+ * `vocab`, else the one it records, else bytes); by default the model's `vocab`, else bytes.
+ */
+export function decodeRun(d: Frozen<DecodeSpec>, tokenizer: Frozen<TokenizerConfig> = d.model?.tokenizer?.config ?? BYTES): DecodeRun {
+  if (d.speculate) refuse('LMP_E_EXPORT_DECODE', d, 'speculative decoding (a draft and a target model) is not exported; generate.py runs one model');
+  if (d.cascade) refuse('LMP_E_EXPORT_DECODE', d, 'a cascade of models is not exported; generate.py runs one model');
+  if (!d.model) refuse('LMP_E_EXPORT_MODEL', d, 'the decode names no model');
+  if (d.unsupported.length) refuse('LMP_E_EXPORT_UNSUPPORTED', d, `lmp cannot run ${d.unsupported.join('; ')}`);
+  const tok = tokenizer;
   if (tok.kind !== 'bytes') refuse('LMP_E_EXPORT_TOKENIZER', d, `tokenizer ${tok.kind}: generate.py encodes and decodes text with the bytes tokenizer only`);
-  if (d.prompt && 'data' in d.prompt) refuse('LMP_E_EXPORT_DECODE', d, `prompt ${d.prompt.data} (a prompt file, prefilled in packed batches) is not exported; generate.py takes one prompt (--prompt)`);
+  if (d.prompt && 'data' in d.prompt) refuse('LMP_E_EXPORT_DECODE', d, `prompt ${d.prompt.data.name ?? '(inline data)'} (a prompt file, prefilled in packed batches) is not exported; generate.py takes one prompt (--prompt)`);
   if (d.template) refuse('LMP_E_EXPORT_DECODE', d, 'a chat template is applied by lmpc run only; generate.py sends the prompt text as it is');
   for (const s of d.chain.samplers) if (!EXPORTED_SAMPLERS.has(s.name)) refuse('LMP_E_EXPORT_DECODE', d, `sampler ${s.name} is not exported (generate.py has ${[...EXPORTED_SAMPLERS].join(', ')})`);
   let cache: DecodeRun['cache'] = { kind: 'full' };

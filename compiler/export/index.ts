@@ -19,11 +19,11 @@ import { writeFileAtomic } from '../io/write.js';
 import { findDecl, type ProgramIR } from '../ir/types.js';
 import { lower } from '../lower/index.js';
 import { ensureDir } from '../../runtime/fsutil.js';
-import type { DataConfig } from '../../runtime/data/config.js';
+import type { DataConfig, TokenizerConfig } from '../../runtime/data/config.js';
 import type { DataSpec, DecodeSpec, Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
 import { ExportRefusal, refuse } from './refusals.js';
 import { blockTables, runAttention, tabulatable, trainRun, type BlockTables } from './run-spec.js';
-import { decodeRun } from './decode-spec.js';
+import { decodeRun, type DecodeRun } from './decode-spec.js';
 
 export { EXPORT_CODES, ExportRefusal } from './refusals.js';
 
@@ -98,32 +98,44 @@ function planOf(ir: ProgramIR, target: string): Plan {
   if (!d) return refuse('LMP_E_EXPORT_TARGET', null, `no declaration '${target}' (exportable: ${list})`);
   if (d.kind === 'train') {
     const train = d.spec as Frozen<TrainSpec>;
-    // generate.py gets the file's decode blocks that run this model
+    // generate.py gets the file's decode blocks that run this model (those it can run: exportDecodes)
     const decodes = ir.decls.filter((x) => x.kind === 'decode' && (x.spec as DecodeSpec).model?.name === train.model.name).map((x) => x.spec as Frozen<DecodeSpec>);
-    return { kind: 'train', model: train.model, train, decodes: decodes.filter((x) => exportableDecode(x) === null) };
+    return { kind: 'train', model: train.model, train, decodes };
   }
   if (d.kind === 'decode') {
     const dec = d.spec as Frozen<DecodeSpec>;
-    const why = exportableDecode(dec);
-    if (why) refuse(why[0], dec, why[1]);
+    decodeRun(dec); // refused here, before anything is built, when the spec alone says why
     return { kind: 'decode', model: dec.model!, train: null, decodes: [dec] };
   }
   return refuse('LMP_E_EXPORT_TARGET', d.spec, `a ${d.kind} declaration is not exportable; export a train or decode block (exportable: ${list})`);
 }
 
-/** Why a decode cannot be exported, or null. */
-export function exportableDecode(d: Frozen<DecodeSpec>): [Parameters<typeof refuse>[0], string] | null {
-  if (d.speculate) return ['LMP_E_EXPORT_DECODE', 'speculative decoding (a draft and a target model) is not exported; generate.py runs one model'];
-  if (d.cascade) return ['LMP_E_EXPORT_DECODE', 'a cascade of models is not exported; generate.py runs one model'];
-  if (!d.model) return ['LMP_E_EXPORT_MODEL', 'the decode names no model'];
-  if (d.unsupported.length) return ['LMP_E_EXPORT_UNSUPPORTED', `lmp cannot run ${d.unsupported.join('; ')}`];
+/** What generate.py runs of a decode, or the refusal that says why it cannot. */
+function tryDecode(d: Frozen<DecodeSpec>, tokenizer?: Frozen<TokenizerConfig>): DecodeRun | ExportRefusal {
   try {
-    decodeRun(d);
+    return decodeRun(d, tokenizer);
   } catch (e) {
-    if (e instanceof ExportRefusal) return [e.code as Parameters<typeof refuse>[0], e.message.replace(/^cannot export [^:]*: /, '')];
+    if (e instanceof ExportRefusal) return e;
     throw e;
   }
-  return null;
+}
+
+/** Why a decode cannot be exported (code and message), or null. */
+export function exportableDecode(d: Frozen<DecodeSpec>): [ExportRefusal['code'], string] | null {
+  const r = tryDecode(d);
+  return r instanceof ExportRefusal ? [r.code, r.message] : null;
+}
+
+/** The decodes generate.py runs, each with its run section: a train's that it can run; a decode target's, else its refusal (thrown). */
+function exportedDecodes(plan: Plan): { spec: Frozen<DecodeSpec>; run: DecodeRun }[] {
+  const out: { spec: Frozen<DecodeSpec>; run: DecodeRun }[] = [];
+  for (const d of plan.decodes) {
+    const r = tryDecode(d);
+    if (r instanceof ExportRefusal) {
+      if (plan.kind === 'decode') throw r;
+    } else out.push({ spec: d, run: r });
+  }
+  return out;
 }
 
 function assertRunnable(specs: readonly (Frozen<{ kind: string; name: string | null; where: string; unsupported: readonly string[] }> | null)[]): void {
@@ -157,6 +169,28 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   const files = ['spec.json', 'README.md', 'weights/init/config.json', 'weights/init/model.safetensors', ...templates.map(([n]) => n)];
   if (!opts.force && upToDate(join(outDir, STAMP), key, outDir)) return { ok: true, outDir, skipped: true, files };
 
+  // the model lmpc run starts from (runtime/entry buildModel: the checkpoint `load` names, else
+  // lmp's seeded init; vocab 0 is the model's tokenizer's size, else the train data's)
+  const { buildModel } = await import('../../runtime/entry/common.js');
+  const { loadTokenizer } = await import('../../runtime/data/tokenizers.js');
+  const { saveModel } = await import('../../runtime/model/io.js');
+  let fallbackVocab: number | undefined;
+  if (data.length) {
+    try {
+      fallbackVocab = (await loadTokenizer(data[0]!.cfg.tokenizer, root)).vocabSize;
+    } catch (e) {
+      return refuse('LMP_E_EXPORT_DATA', data[0]!.spec, reasonOf(e));
+    }
+  }
+  let m;
+  try {
+    m = (await buildModel(model, root, fallbackVocab)).model;
+  } catch (e) {
+    return refuse('LMP_E_EXPORT_MODEL', model, reasonOf(e));
+  }
+  const config = m.config;
+  const decodes = exportedDecodes(plan);
+
   try {
     ensureDir(outDir);
   } catch (e) {
@@ -178,26 +212,6 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   }
   for (const split of ['train', 'holdout']) pruneStale(join(outDir, 'data', split), new Set(dirs.filter((d) => d.startsWith(`data/${split}/`)).map((d) => d.split('/')[2]!)));
 
-  // weights: the model lmpc run starts from (runtime/entry buildModel: the checkpoint `load` names,
-  // else lmp's seeded init; vocab 0 is the model's tokenizer's size, else the train data's)
-  const { buildModel } = await import('../../runtime/entry/common.js');
-  const { loadTokenizer } = await import('../../runtime/data/tokenizers.js');
-  const { saveModel } = await import('../../runtime/model/io.js');
-  let fallbackVocab: number | undefined;
-  if (data.length) {
-    try {
-      fallbackVocab = (await loadTokenizer(data[0]!.cfg.tokenizer, root)).vocabSize;
-    } catch (e) {
-      return refuse('LMP_E_EXPORT_DATA', data[0]!.spec, reasonOf(e));
-    }
-  }
-  let m;
-  try {
-    m = (await buildModel(model, root, fallbackVocab)).model;
-  } catch (e) {
-    return refuse('LMP_E_EXPORT_MODEL', model, reasonOf(e));
-  }
-  const config = m.config;
   try {
     saveModel(join(outDir, 'weights', 'init'), m);
   } catch (e) {
@@ -217,14 +231,14 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
     }
     run['blockTables'] = tables;
   }
-  run['decodes'] = plan.decodes.map((d) => decodeRun(d));
+  run['decodes'] = decodes.map((d) => d.run);
   const spec = {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
     generator: `lmpc ${compilerVersion()}`,
     source: { file, sha256: sha256(text) },
     target: { kind: plan.kind, name: opts.target },
-    ir: { target: plan.train ?? plan.decodes[0]!, decodes: plan.decodes },
+    ir: { target: plan.train ?? plan.decodes[0]!, decodes: decodes.map((d) => d.spec) },
     run,
   };
   const contents: [string, string][] = [
