@@ -81,6 +81,23 @@ export function saveModel(dir: string, model: LlamaModel, opts: { dtype?: Safete
 }
 
 /**
+ * The checkpoint folder a trainer's checkpoint root names in its `latest` file
+ * (runtime/model/train.ts writes it), or null when there is no readable `latest`. A name that is
+ * not a folder of `dir` (empty, a path, a dot name) throws `bad(latest file, name)`.
+ */
+export function latestCheckpoint(dir: string, bad: (file: string, name: string) => Error): string | null {
+  const file = join(dir, 'latest');
+  let name: string;
+  try {
+    name = readFileSync(file, 'utf8').trim();
+  } catch {
+    return null;
+  }
+  if (!name || name.includes('/') || name.includes('\\') || name.startsWith('.')) throw bad(file, name);
+  return join(dir, name);
+}
+
+/**
  * Load a Llama-architecture model directory (tensors may be F32, F16 or BF16). A trainer's
  * checkpoint root (a folder with `latest` and no config.json, runtime/model/train.ts) loads the
  * checkpoint `latest` names.
@@ -93,10 +110,9 @@ export function loadModel(dir: string, opts: ModelOptions = {}): LlamaModel {
     throw new ModelConfigError('LMP_E_MODEL_DIR', `checkpoint directory ${dir} does not exist`);
   }
   if (!isDir) throw new ModelConfigError('LMP_E_MODEL_DIR', `${dir} is not a directory (a checkpoint is a directory with config.json and model.safetensors)`);
-  if (!existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'latest'))) {
-    const name = readFileSync(join(dir, 'latest'), 'utf8').trim();
-    if (!name || /[\\/]/.test(name) || name.startsWith('.')) throw new ModelConfigError('LMP_E_MODEL_DIR', `${join(dir, 'latest')} does not name a checkpoint ('${name}')`);
-    return loadModel(join(dir, name), opts);
+  if (!existsSync(join(dir, 'config.json'))) {
+    const ck = latestCheckpoint(dir, (file, name) => new ModelConfigError('LMP_E_MODEL_DIR', `${file} does not name a checkpoint ('${name}')`));
+    if (ck) return loadModel(ck, opts);
   }
   let raw: unknown;
   try {

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { appendJsonl, ensureDir, writeError } from '../fsutil.js';
 import { kernels } from './kernels.js';
 import { evaluate, formatProgress, type EvalResult } from './eval.js';
-import { loadModel, saveModel } from './io.js';
+import { latestCheckpoint, loadModel, saveModel } from './io.js';
 import type { LlamaModel, ModelOptions, PackedBatch } from './llama.js';
 import { Rng } from './rng.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from './safetensors.js';
@@ -234,14 +234,7 @@ export class Trainer {
 
   /** The checkpoint folder dir/latest points at, or null when there is none. */
   static latest(dir: string): string | null {
-    let name: string;
-    try {
-      name = readFileSync(join(dir, 'latest'), 'utf8').trim();
-    } catch {
-      return null;
-    }
-    if (!name || name.includes('/') || name.includes('\\') || name.startsWith('.')) throw checkpointError(`${join(dir, 'latest')}: not a checkpoint name ('${name}')`);
-    return join(dir, name);
+    return latestCheckpoint(dir, (file, name) => checkpointError(`${file}: not a checkpoint name ('${name}')`));
   }
 
   /** step, totalSteps and run id of a checkpoint folder (its trainer.json). */
