@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { crc32, inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../cli.js';
+import { plotScene, PLOT_W, renderPlotSvg } from './plot.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmp-plot-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -174,6 +175,13 @@ describe('lmpc plot', () => {
     expect(doc.partialLastLine).toBe(true);
   });
 
+  it('a long run (300k steps) is drawn, decimated, not a stack overflow', () => {
+    const points = Array.from({ length: 300_000 }, (_, i) => [i + 1, 5 - i / 1e5] as const);
+    const svg = renderPlotSvg(plotScene([{ panel: 'loss', run: 'r', name: 'loss', points }], 'long'));
+    const poly = /<polyline [^>]*points="([^"]*)"/.exec(svg)![1]!.split(' ');
+    expect(poly.length).toBeGreaterThan(100);
+    expect(poly.length).toBeLessThanOrEqual(2 * PLOT_W);
+  });
   it('coded errors: a missing log, a line that is not JSON, a log without steps, an unwritable output; -o must be .svg or .png', async () => {
     const missing = await lmpc(['plot', join(dir, 'nope.jsonl'), '-o', join(dir, 'x.svg')]);
     expect(missing.code).toBe(1);

@@ -259,11 +259,21 @@ function decimate(pts: readonly (readonly [number, number])[], toX: (s: number) 
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
+/** [min, max] of a list of any length (spreading a long run's points into Math.min overflows the stack). */
+function extent(xs: readonly number[]): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const x of xs) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return [lo, hi];
+}
+
 /** The picture of a log's selected series. */
 export function plotScene(series: readonly Series[], title: string): Prim[] {
   const out: Prim[] = [];
   const steps = series.flatMap((s) => s.points.map((p) => p[0]));
-  const xAxis = linearAxis(Math.min(...steps), Math.max(...steps), 8);
+  const xAxis = linearAxis(...extent(steps), 8);
   const left = M.left, right = PLOT_W - M.right;
   const panelH = (PLOT_H - M.top - M.bottom - M.gap) / 2;
   const toX = (s: number) => left + ((s - xAxis.min) / (xAxis.max - xAxis.min)) * (right - left);
@@ -287,7 +297,7 @@ export function plotScene(series: readonly Series[], title: string): Prim[] {
       continue;
     }
     const vals = ps.flatMap((s) => s.points.map((p) => p[1]));
-    const lo = Math.min(...vals), hi = Math.max(...vals);
+    const [lo, hi] = extent(vals);
     const y = panel.key === 'ppl' && lo > 0 ? logAxis(lo, hi) : linearAxis(lo, hi, 5);
     const f = (v: number) => (y.log ? Math.log10(v) : v);
     const toY = (v: number) => bottom - ((f(v) - f(y.min)) / (f(y.max) - f(y.min))) * panelH;
