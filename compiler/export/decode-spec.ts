@@ -6,6 +6,7 @@ import { BYTES } from '../../runtime/entry/common.js';
 import type { DecodeSpec, Frozen } from '../../runtime/entry/spec.js';
 import { cacheKeepPolicy } from '../../runtime/model/settings.js';
 import { refuse } from './refusals.js';
+import type { RunAttention } from './run-spec.js';
 
 /** Samplers generate.py implements (lmpx/sampling.py), in lmp's forms. */
 export const EXPORTED_SAMPLERS: ReadonlySet<string> = new Set([
@@ -25,6 +26,8 @@ export interface DecodeRun {
   readonly length: unknown;
   readonly cache: { readonly kind: 'full' } | { readonly kind: 'sinks_window'; readonly sinks: number; readonly window: number };
   readonly eot: number;
+  /** The decode's own attention clause as the model then attends (mask, score, position), or null: the model's (run.model.attention). */
+  readonly attention?: RunAttention | null;
 }
 
 /**

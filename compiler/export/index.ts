@@ -111,30 +111,26 @@ function planOf(ir: ProgramIR, target: string): Plan {
   return refuse('LMP_E_EXPORT_TARGET', d.spec, `a ${d.kind} declaration is not exportable; export a train or decode block (exportable: ${list})`);
 }
 
-/** What generate.py runs of a decode, or the refusal that says why it cannot. */
-function tryDecode(d: Frozen<DecodeSpec>, tokenizer?: Frozen<TokenizerConfig>): DecodeRun | ExportRefusal {
+/** Why a decode cannot be exported (code and message), or null. */
+export function exportableDecode(d: Frozen<DecodeSpec>): [ExportRefusal['code'], string] | null {
   try {
-    return decodeRun(d, tokenizer);
+    decodeRun(d);
+    return null;
   } catch (e) {
-    if (e instanceof ExportRefusal) return e;
+    if (e instanceof ExportRefusal) return [e.code, e.message];
     throw e;
   }
 }
 
-/** Why a decode cannot be exported (code and message), or null. */
-export function exportableDecode(d: Frozen<DecodeSpec>): [ExportRefusal['code'], string] | null {
-  const r = tryDecode(d);
-  return r instanceof ExportRefusal ? [r.code, r.message] : null;
-}
-
 /** The decodes generate.py runs, each with its run section: a train's that it can run; a decode target's, else its refusal (thrown). */
-function exportedDecodes(plan: Plan, tokenizerOf: (d: Frozen<DecodeSpec>) => Frozen<TokenizerConfig>): { spec: Frozen<DecodeSpec>; run: DecodeRun }[] {
+function exportedDecodes(plan: Plan, runOf: (d: Frozen<DecodeSpec>) => DecodeRun): { spec: Frozen<DecodeSpec>; run: DecodeRun }[] {
   const out: { spec: Frozen<DecodeSpec>; run: DecodeRun }[] = [];
   for (const d of plan.decodes) {
-    const r = tryDecode(d, tokenizerOf(d));
-    if (r instanceof ExportRefusal) {
-      if (plan.kind === 'decode') throw r;
-    } else out.push({ spec: d, run: r });
+    try {
+      out.push({ spec: d, run: runOf(d) });
+    } catch (e) {
+      if (!(e instanceof ExportRefusal) || plan.kind === 'decode') throw e;
+    }
   }
   return out;
 }
@@ -172,7 +168,7 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
 
   // the model lmpc run starts from (runtime/entry buildModel: the checkpoint `load` names, else
   // lmp's seeded init; vocab 0 is the model's tokenizer's size, else the train data's)
-  const { buildModel } = await import('../../runtime/entry/common.js');
+  const { buildModel, withAttention } = await import('../../runtime/entry/common.js');
   const { loadTokenizer } = await import('../../runtime/data/tokenizers.js');
   const { recordedTokenizer, saveModel } = await import('../../runtime/model/io.js');
   let fallbackVocab: number | undefined;
@@ -193,7 +189,11 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   // the tokenizer a decode's model decodes with (runtime/entry modelTokenizer): its `vocab`, else
   // the one it records (a trained model its train data's, a checkpoint the one saved beside it), else bytes
   const recorded = plan.train ? plan.train.data.config.tokenizer : recordedTokenizer(m)?.config;
-  const decodes = exportedDecodes(plan, (d) => d.model?.tokenizer?.config ?? recorded ?? BYTES);
+  // a decode's own attention clause replaces the model's mask, score and position (runDecode's withAttention)
+  const decodes = exportedDecodes(plan, (d) => ({
+    ...decodeRun(d, d.model?.tokenizer?.config ?? recorded ?? BYTES),
+    attention: d.attention && d.attention !== d.model!.attention ? runAttention(withAttention(m, d.attention), d) : null,
+  }));
 
   try {
     ensureDir(outDir);

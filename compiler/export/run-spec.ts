@@ -6,7 +6,7 @@ import { blockLayout, classifyBlocks, flexView, headGroups } from '../../runtime
 import { usesDocuments } from '../../runtime/mask/eval.js';
 import type { AttentionMaskIR } from '../../runtime/mask/ir.js';
 import { batchOrderSeed } from '../../runtime/entry/index.js';
-import type { Frozen, ModelSpec, TrainSpec } from '../../runtime/entry/spec.js';
+import type { Frozen, TrainSpec } from '../../runtime/entry/spec.js';
 import { refuse } from './refusals.js';
 
 /** FlexAttention's default block size; the block tables are computed at this granularity. */
@@ -25,7 +25,7 @@ const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
  * the RoPE scaling in force: the position's, else the model config's, a checkpoint's
  * rope_parameters), in spec.json's form.
  */
-export function runAttention(m: Pick<LlamaModel, 'mask' | 'score' | 'position' | 'ropeScaling'>, owner: Frozen<ModelSpec>): RunAttention {
+export function runAttention(m: Pick<LlamaModel, 'mask' | 'score' | 'position' | 'ropeScaling'>, owner: Frozen<{ kind: string; name: string | null; where: string }>): RunAttention {
   const mask: AttentionMaskIR = 'groups' in m.mask ? m.mask : { default: m.mask, groups: [] };
   const s = m.score;
   const score: RunAttention['score'] = s

@@ -327,6 +327,7 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     ['compiler/export/fixtures/decode.lmp', 'miro'],
     ['compiler/export/fixtures/decode.lmp', 'typ'],
     ['compiler/export/fixtures/decode.lmp', 'v2'],
+    ['compiler/export/fixtures/decode.lmp', 'own'],
   ])('generate.py gives lmp\'s tokens with the same weights (%s %s)', async (file, target) => {
     const dir = join(tmp, `gen-${target}`);
     const r = await exportFile(file, { target, outDir: dir });

@@ -38,7 +38,8 @@ def main(argv=None):
         print(f"generate.py: error LMP_E_EXPORT_TARGET: no decode block {a.decode!r} ({', '.join(d['name'] for d in decs)})", file=sys.stderr)
         return 2
     m = spec["run"]["model"]
-    model = LlamaModel(m["config"], m["attention"])
+    # the decode's own attention clause, else the model's
+    model = LlamaModel(m["config"], dec.get("attention") or m["attention"])
     model.path = choose_path(a.attention, a.device, training=False)
     try:
         load_weights(model, a.weights or S.path(S.HERE, m["init"]))
