@@ -157,6 +157,16 @@ describe('lmpc export --pytorch', () => {
     expect(JSON.parse(readFileSync(join(dir, 'out', 'spec.json'), 'utf8')).run.model.config.vocab).toBe(257);
   });
 
+  it('a train without a curriculum over prepacked data takes one sequence of the longest bucket per step, as runTrain does', async () => {
+    const dir = mkdtempSync(join(tmp, 'nocur-'));
+    copyFileSync('compiler/export/fixtures/docs.jsonl', join(dir, 'docs.jsonl'));
+    const f = join(dir, 'nocur.lmp');
+    writeFileSync(f, readFileSync('compiler/export/fixtures/prepack.lmp', 'utf8').replace(/ {2}curriculum fixed\(.*\n/, ''));
+    ok(await exportFile(f, { target: 'packed', outDir: join(dir, 'out') }));
+    // prepack(capacity: 512): one bucket of 512-token bins
+    expect(JSON.parse(readFileSync(join(dir, 'out', 'spec.json'), 'utf8')).run.train.curriculum.tokensPerStep).toBe(512);
+  });
+
   it('a decode of a model trained on a Hugging Face tokenizer is left out of generate.py (lmpc run decodes it with that tokenizer)', async () => {
     const dir = mkdtempSync(join(tmp, 'hfdata-'));
     copyFileSync('compiler/export/fixtures/docs.jsonl', join(dir, 'docs.jsonl'));

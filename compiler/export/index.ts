@@ -225,7 +225,7 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   const attention = runAttention(m, model);
   const run: Record<string, unknown> = { model: { config, init: 'weights/init', attention } };
   if (plan.train) {
-    const tr = trainRun(plan.train, dirs[0]!, dirs.slice(1));
+    const tr = trainRun(plan.train, dirs[0]!, dirs.slice(1), built[0]!.index.buckets.map((b) => b.length));
     run['train'] = tr;
     const tables: Record<string, BlockTables> = {};
     if (tabulatable(attention.mask, plan.train.data.config.pack.kind)) {

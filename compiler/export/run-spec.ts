@@ -7,6 +7,7 @@ import { usesDocuments } from '../../runtime/mask/eval.js';
 import type { AttentionMaskIR } from '../../runtime/mask/ir.js';
 import { batchOrderSeed } from '../../runtime/entry/index.js';
 import type { Frozen, TrainSpec } from '../../runtime/entry/spec.js';
+import type { CurriculumConfig } from '../../runtime/curriculum/config.js';
 import { refuse } from './refusals.js';
 
 /** FlexAttention's default block size; the block tables are computed at this granularity. */
@@ -87,11 +88,16 @@ export interface TrainRun {
   readonly log: string | null;
 }
 
-/** The train section: optimizer, schedule, the curriculum as runTrain runs it (ranks 1, mixed seed), shard folders. */
-export function trainRun(spec: Frozen<TrainSpec>, dataDir: string, evalDirs: readonly string[]): TrainRun {
+/**
+ * The train section: optimizer, schedule, the curriculum as runTrain runs it (ranks 1, mixed seed;
+ * no curriculum over data whose lengths depend on the documents: one sequence of the longest of
+ * `bucketLengths` per step), shard folders.
+ */
+export function trainRun(spec: Frozen<TrainSpec>, dataDir: string, evalDirs: readonly string[], bucketLengths: readonly number[]): TrainRun {
   const o = spec.optimizer;
   if (o.kind !== 'adamw') return refuse('LMP_E_EXPORT_UNSUPPORTED', spec, `optimizer ${o.kind}: lmp trains with adamw only, and so does the export`);
-  const cur = thaw(spec.curriculum.config);
+  const cur = thaw<CurriculumConfig>(spec.curriculum.config);
+  if (cur.tokensPerStep === 0 && spec.curriculum.name === null && bucketLengths.length) cur.tokensPerStep = Math.max(...bucketLengths);
   const evals = spec.evals.map((ev, i) => {
     if (!ev.perplexity) return refuse('LMP_E_EXPORT_EVAL', spec, `periodic eval ${ev.eval ?? ev.task?.task ?? '?'}: only perplexity(D.split, by: ...) is exported`);
     return { every: ev.every, data: evalDirs[i]!, label: `${ev.perplexity.data.name}.${ev.perplexity.split}`, by: ev.perplexity.by };
