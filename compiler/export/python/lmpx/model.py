@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import AttentionContext, AttentionSettings, attend
-from .positions import rope_cos_sin, sequence_positions
+from .positions import apply_rope, rope_cos_sin, sequence_positions
 
 
 class ModelError(RuntimeError):
@@ -24,7 +24,8 @@ class ModelError(RuntimeError):
 
 
 def config_from_hf(j):
-    """lmp's fromHfConfig: a LlamaConfig config.json as {dim, layers, heads, kvHeads, ffn, vocab, ...}."""
+    """lmp's fromHfConfig, the shapes: what a LlamaConfig config.json must agree on with spec.json's
+    model config (which builds the model; config.json itself is written back verbatim)."""
     arch = j.get("architectures")
     if isinstance(arch, list) and "LlamaForCausalLM" not in arch:
         raise ModelError("LMP_E_CONFIG", f"config.json: architectures {arch} is not LlamaForCausalLM")
@@ -36,18 +37,7 @@ def config_from_hf(j):
         raise ModelError("LMP_E_CONFIG_UNSUPPORTED", f"config.json: hidden_act {j['hidden_act']!r} is not supported by this engine")
     heads = j["num_attention_heads"]
     return {"dim": j["hidden_size"], "ffn": j["intermediate_size"], "heads": heads, "kvHeads": j.get("num_key_value_heads", heads),
-            "layers": j["num_hidden_layers"], "vocab": j["vocab_size"], "normEps": j.get("rms_norm_eps", 1e-6),
-            "ropeTheta": j.get("rope_theta", 10000), "tieEmbeddings": bool(j.get("tie_word_embeddings", False)),
-            "maxPositions": j.get("max_position_embeddings", 2048)}
-
-
-def config_to_hf(c, dtype="float32"):
-    """lmp's toHfConfig (config.json of a model directory)."""
-    return {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": c["dim"], "intermediate_size": c["ffn"],
-            "num_attention_heads": c["heads"], "num_key_value_heads": c["kvHeads"], "num_hidden_layers": c["layers"],
-            "vocab_size": c["vocab"], "rms_norm_eps": c["normEps"], "rope_theta": c["ropeTheta"],
-            "tie_word_embeddings": c["tieEmbeddings"], "max_position_embeddings": c.get("maxPositions", 2048),
-            "hidden_act": "silu", "torch_dtype": dtype}
+            "layers": j["num_hidden_layers"], "vocab": j["vocab_size"], "tieEmbeddings": bool(j.get("tie_word_embeddings", False))}
 
 
 class RMSNorm(nn.Module):
@@ -127,7 +117,6 @@ class Run:
 
     @staticmethod
     def rotate(x, cs):
-        from .positions import apply_rope
         return apply_rope(x, cs[0], cs[1])
 
 
@@ -204,14 +193,14 @@ def load_weights(model, directory):
         raise ModelError("LMP_E_MODEL_DIR", f"checkpoint directory {directory} does not exist")
     try:
         with open(cfg_path, encoding="utf-8") as f:
-            cfg = config_from_hf(json.load(f))
+            hf = json.load(f)
+        cfg = config_from_hf(hf)
     except (OSError, ValueError, KeyError) as e:
         raise ModelError("LMP_E_CONFIG", f"{cfg_path}: {e}")
-    for k in ("dim", "layers", "heads", "kvHeads", "ffn", "vocab", "tieEmbeddings"):
-        if cfg[k] != model.config[k]:
-            raise ModelError("LMP_E_WEIGHTS", f"{directory}: {k} {cfg[k]} in config.json vs {model.config[k]} in the model")
-    with open(cfg_path, encoding="utf-8") as f:
-        model.hf_config = json.load(f)  # written back verbatim into checkpoints (lmp's own config.json)
+    for k, v in cfg.items():
+        if v != model.config[k]:
+            raise ModelError("LMP_E_WEIGHTS", f"{directory}: {k} {v} in config.json vs {model.config[k]} in the model")
+    model.hf_config = hf  # written back verbatim into checkpoints (lmp's own config.json)
     tensors = load_file(os.path.join(directory, "model.safetensors"))
     own = model.state_dict()
     with torch.no_grad():
@@ -234,13 +223,13 @@ def write_atomic(path, data):
     os.replace(tmp, path)
 
 
-def save_weights(directory, config, tensors, hf_config=None):
+def save_weights(directory, tensors, hf_config):
     """lmp's saveModel: config.json + model.safetensors (F32, HF names), each written atomically.
-    config.json is the one the weights were loaded from (lmp's, RoPE parameters included) when given."""
+    config.json is the one the weights were loaded from (lmp's, RoPE parameters included)."""
     from safetensors.torch import save
 
     os.makedirs(directory, exist_ok=True)
     full = {k: v.detach().to(torch.float32).contiguous().cpu() for k, v in tensors.items()}
     write_atomic(os.path.join(directory, "model.safetensors"), save(full, metadata={"format": "pt"}))
-    hf = dict(hf_config, torch_dtype="float32") if hf_config else config_to_hf(config)
+    hf = dict(hf_config, torch_dtype="float32")
     write_atomic(os.path.join(directory, "config.json"), (json.dumps(hf, indent=2) + "\n").encode())
