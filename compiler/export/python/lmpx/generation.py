@@ -11,9 +11,7 @@ import re
 import torch
 
 from . import sampling as S
-from .attention import AttentionContext
-from .model import Run
-from .positions import rope_cos_sin
+from .positions import apply_rope, rope_cos_sin
 
 WORD = re.compile(r"\w+", re.ASCII)
 
@@ -32,21 +30,23 @@ class KVCache:
         self.k, self.v = {}, {}
         self.length = 0
         s = model.settings
-        # keys stay unrotated when positions shift (sinks_window) or live in the op (RoPE limit, ALiBi)
+        # keys stay unrotated when positions shift (sinks_window) or live in the op (RoPE limit, ALiBi);
+        # otherwise the model rotates them at their position before they are cached
         self.raw = policy["kind"] == "sinks_window" or not s.rope_in_model
+        self._slots = None  # (L, cos, sin): RoPE of slots 0..L-1, shared by every layer of a step
 
-    def update(self, layer, k, v, run):
+    def update(self, layer, k, v):
         key = id(layer)
-        if self.raw is False:
-            k = Run.rotate(k, run.krope)
         if key in self.k:
             k = torch.cat([self.k[key], k], dim=2)
             v = torch.cat([self.v[key], v], dim=2)
         self.k[key], self.v[key] = k, v
         if self.raw and self.model.settings.rope_in_model:
             L = k.shape[2]
-            cos, sin = rope_cos_sin(torch.arange(L).view(1, L), self.model.settings.head_dim, self.model.settings.rope_theta, self.model.settings.scaling)
-            return Run.rotate(k, (cos, sin)), v
+            if self._slots is None or self._slots[0] != L:
+                s = self.model.settings
+                self._slots = (L, *rope_cos_sin(torch.arange(L).view(1, L), s.head_dim, s.rope_theta, s.scaling))
+            return apply_rope(k, self._slots[1], self._slots[2]), v
         return k, v
 
     def evict_one(self):
@@ -63,12 +63,8 @@ def _step(model, cache, tokens):
     s = model.settings
     n, pos0 = len(tokens), cache.length
     L = pos0 + n
-    qpos = torch.arange(pos0, L).view(1, n)
-    rope = rope_cos_sin(qpos, s.head_dim, s.rope_theta, s.scaling) if s.rope_in_model else None
     keys = torch.arange(L).view(1, L) if (s.position == "rope" and s.limit) else None
-    ctx = AttentionContext(s, model.path, 1, n, L, docs=None, positions=keys, q_offset=pos0)
-    run = Run(rope, ctx)
-    run.krope = rope
+    run = model.run_for(torch.arange(pos0, L).view(1, n), None, q_offset=pos0, kv_len=L, key_positions=keys)
     h = model.hidden(torch.tensor([tokens]), run, cache)
     cache.length = L
     return torch.nn.functional.linear(h, model.head_weight())[0]

@@ -69,10 +69,10 @@ class SelfAttention(nn.Module):
         v = self.v_proj(x).view(B, T, self.kv_heads, self.hd).transpose(1, 2)
         if run.rope is not None:
             q = run.rotate(q, run.rope)
-            if cache is None:
+            if cache is None or not cache.raw:  # a cache of unrotated keys rotates them by their slot
                 k = run.rotate(k, run.rope)
         if cache is not None:
-            k, v = cache.update(self, k, v, run)
+            k, v = cache.update(self, k, v)
         out = attend(q, k, v, run.ctx)
         return self.o_proj(out.transpose(1, 2).reshape(B, T, self.heads * self.hd))
 
