@@ -45,7 +45,7 @@ class KVCache:
             L = k.shape[2]
             if self._slots is None or self._slots[0] != L:
                 s = self.model.settings
-                self._slots = (L, *rope_cos_sin(torch.arange(L).view(1, L), s.head_dim, s.rope_theta, s.scaling))
+                self._slots = (L, *rope_cos_sin(torch.arange(L, device=k.device).view(1, L), s.head_dim, s.rope_theta, s.scaling))
             return apply_rope(k, self._slots[1], self._slots[2]), v
         return k, v
 
@@ -59,15 +59,17 @@ class KVCache:
 
 @torch.no_grad()
 def _step(model, cache, tokens):
-    """Logits [n, V] of `tokens` appended at the cache's end."""
+    """Logits [n, V] (on the CPU, where the sampler runs) of `tokens` appended at the cache's end;
+    the model runs on its own device."""
     s = model.settings
+    dev = model.head_weight().device
     n, pos0 = len(tokens), cache.length
     L = pos0 + n
-    keys = torch.arange(L).view(1, L) if (s.position == "rope" and s.limit) else None
-    run = model.run_for(torch.arange(pos0, L).view(1, n), None, q_offset=pos0, kv_len=L, key_positions=keys)
-    h = model.hidden(torch.tensor([tokens]), run, cache)
+    keys = torch.arange(L, device=dev).view(1, L) if (s.position == "rope" and s.limit) else None
+    run = model.run_for(torch.arange(pos0, L, device=dev).view(1, n), None, q_offset=pos0, kv_len=L, key_positions=keys)
+    h = model.hidden(torch.tensor([tokens], device=dev), run, cache)
     cache.length = L
-    return torch.nn.functional.linear(h, model.head_weight())[0]
+    return torch.nn.functional.linear(h, model.head_weight())[0].cpu()
 
 
 def feed(model, cache, tokens):
