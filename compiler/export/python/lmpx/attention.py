@@ -74,32 +74,24 @@ class AttentionContext:
         self.device = device
         self.block_mask = None
         self.dense = None
+        Bm = B if self.docs is not None else 1  # the mask is per sequence only when it reads documents
         if path == "sdpa":
-            Bm = B if self.docs is not None else 1
             Hm = settings.heads if settings.mask["groups"] else 1
             self.dense = M.dense_mask(self.mask_mod, Bm, Hm, Q, KV, device)
+        elif tables is not None and q_offset == 0 and Q == KV:
+            self.block_mask = M.tables_block_mask(tables, settings.heads, KV, self.mask_mod, device)
         else:
-            if tables is not None and q_offset == 0 and Q == KV:
-                self.block_mask = M.tables_block_mask(tables, settings.heads, KV, self.mask_mod, device)
-                self.block_mask_source = "lmpc block tables"
-            else:
-                Bm = B if self.docs is not None else 1
-                self.block_mask = M.computed_block_mask(self.mask_mod, Bm, settings.heads, Q, KV, device)
-                self.block_mask_source = "create_block_mask"
+            self.block_mask = M.computed_block_mask(self.mask_mod, Bm, settings.heads, Q, KV, device)
         # in-op RoPE (limit): key positions, query positions = the last Q of them
-        self.kpos = positions
         if settings.position == "rope" and settings.limit:
             if positions is None:
                 positions = torch.arange(KV, device=device).expand(B, KV)
-            self.kpos = positions
             self.cos, self.sin = rope_cos_sin(positions, settings.head_dim, settings.rope_theta, settings.scaling)
-            qp = positions[:, KV - Q:]
             self.qcos, self.qsin = self.cos[:, KV - Q:], self.sin[:, KV - Q:]
             L = torch.full((B, 1), int(settings.limit), device=device)
             self.fcos, self.fsin = rope_cos_sin(L, settings.head_dim, settings.rope_theta, settings.scaling)
             z = torch.zeros((B, 1), dtype=torch.int64, device=device)
             self.zcos, self.zsin = rope_cos_sin(z, settings.head_dim, settings.rope_theta, settings.scaling)
-            del qp
 
 
 def _expand_kv(x, heads):
@@ -111,6 +103,13 @@ def _seq_index(ctx):
     qi = torch.arange(ctx.Q, device=ctx.device).view(1, 1, ctx.Q, 1) + (ctx.KV - ctx.Q)
     kj = torch.arange(ctx.KV, device=ctx.device).view(1, 1, 1, ctx.KV)
     return qi, kj
+
+
+def _alibi_bias(ctx, H, device):
+    """ALiBi's -slope_h * min(|qpos - kvpos|, limit), [1, H, Q, KV] (sequence positions)."""
+    qi, kj = _seq_index(ctx)
+    dist = (qi - kj).abs().to(torch.float32).clamp(max=ctx.s.alibi_limit)
+    return -ctx.s.alibi.to(device).view(1, H, 1, 1) * dist
 
 
 def dense_attention(q, k, v, ctx):
@@ -131,8 +130,7 @@ def dense_attention(q, k, v, ctx):
     if s.softcap:
         sc = s.softcap * torch.tanh(sc / s.softcap)
     if s.alibi is not None:
-        dist = (qi - kj).abs().to(torch.float32).clamp(max=s.alibi_limit)
-        sc = sc - s.alibi.to(sc.device).view(1, H, 1, 1) * dist
+        sc = sc + _alibi_bias(ctx, H, sc.device)
     vis = ctx.dense
     any_vis = vis.any(dim=-1, keepdim=True)
     if s.power > 0:
@@ -158,10 +156,7 @@ def sdpa_attention(q, k, v, ctx):
     any_vis = vis.any(dim=-1, keepdim=True)
     safe = vis | ~any_vis  # a row with no key attends everywhere, then outputs 0 (no NaN)
     if s.alibi is not None:
-        qi, kj = _seq_index(ctx)
-        dist = (qi - kj).abs().to(torch.float32).clamp(max=s.alibi_limit)
-        bias = -s.alibi.to(q.device).view(1, H, 1, 1) * dist
-        mask = bias.masked_fill(~safe, float("-inf"))
+        mask = _alibi_bias(ctx, H, q.device).masked_fill(~safe, float("-inf"))
     else:
         mask = safe
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=s.scale)

@@ -96,8 +96,7 @@ def apply_rope(x, cos, sin):
     half = x.shape[-1] // 2
     a, b = x[..., :half], x[..., half:2 * half]
     c, s = cos.unsqueeze(1), sin.unsqueeze(1)
-    out = torch.cat([a * c - b * s, b * c + a * s], dim=-1)
-    return out
+    return torch.cat([a * c - b * s, b * c + a * s], dim=-1)
 
 
 def alibi_slopes(heads):
@@ -118,7 +117,6 @@ def sequence_positions(docs, restart_per_document):
     idx = torch.arange(T, device=docs.device).expand(B, T)
     if not restart_per_document:
         return idx.clone()
-    start = torch.zeros_like(docs)
     change = torch.ones_like(docs, dtype=torch.bool)
     change[:, 1:] = docs[:, 1:] != docs[:, :-1]
     start = torch.where(change, idx, torch.zeros_like(idx))
