@@ -52,6 +52,20 @@ def _order(x):
     return torch.sort(x, dim=-1, descending=True, stable=True).indices
 
 
+def _cut(x, keep):
+    """x where keep, -inf (cut) elsewhere."""
+    return torch.where(keep, x, torch.full_like(x, NEG))
+
+
+def _crossing(e, order, need, strict):
+    """Where (an index into `order`) the running mass of e taken in `order` first reaches need (> when
+    strict); the last candidate when rounding leaves it short."""
+    cum = torch.gather(e, -1, order).cumsum(dim=-1)
+    reached = (cum > need) if strict else (cum >= need)
+    reached[:, -1] = True
+    return reached.int().argmax(dim=-1, keepdim=True)
+
+
 def _keep_argmax(x, keep):
     none = ~keep.any(dim=-1, keepdim=True)
     arg = torch.zeros_like(keep)
@@ -67,16 +81,12 @@ def top_k(x, s, req):
     o = _order(x)
     keep = torch.zeros_like(x, dtype=torch.bool)
     keep.scatter_(-1, o[:, : s["k"]], True)
-    return torch.where(keep & torch.isfinite(x), x, torch.full_like(x, NEG))
+    return _cut(x, keep & torch.isfinite(x))
 
 
 def _mass_cut(x, score_order, e, need, strict):
     """Keep the shortest prefix (in score_order) whose mass reaches need (> when strict)."""
-    me = torch.gather(e, -1, score_order)
-    cum = me.cumsum(dim=-1)
-    reached = (cum > need) if strict else (cum >= need)
-    reached[:, -1] = True  # rounding short of need: keep all
-    cut = reached.int().argmax(dim=-1, keepdim=True)
+    cut = _crossing(e, score_order, need, strict)
     pos = torch.arange(x.shape[-1]).expand_as(x)
     keep_sorted = pos <= cut
     keep = torch.zeros_like(keep_sorted)
@@ -89,7 +99,7 @@ def top_p(x, s, req):
         return x
     e, m, Z = _probs(x)
     keep = _mass_cut(x, _order(x), e, s["p"] * Z, False)
-    return torch.where(keep & torch.isfinite(x), x, torch.full_like(x, NEG))
+    return _cut(x, keep & torch.isfinite(x))
 
 
 def min_p(x, s, req):
@@ -97,7 +107,7 @@ def min_p(x, s, req):
         return x
     m = x.max(dim=-1, keepdim=True).values
     t = (m.double() + math.log(s["p"])).float()
-    return torch.where(x >= t, x, torch.full_like(x, NEG))
+    return _cut(x, x >= t)
 
 
 def typical(x, s, req):
@@ -111,23 +121,17 @@ def typical(x, s, req):
     order = torch.sort(score, dim=-1, stable=True).indices  # (score asc, id asc)
     llama = s.get("crossing") == "llama_cpp"
     by_id = (s.get("ties") or ("by_id" if llama else "keep")) == "by_id"
-    me = torch.gather(e, -1, order)
-    cum = me.cumsum(-1)
-    reached = (cum > s["p"] * Z) if llama else (cum >= s["p"] * Z)
-    reached[:, -1] = True
-    ci = reached.int().argmax(-1, keepdim=True)
-    cross = torch.gather(order, -1, ci)
+    cross = torch.gather(order, -1, _crossing(e, order, s["p"] * Z, llama))
     cs = torch.gather(score, -1, cross)
     ids = torch.arange(x.shape[-1]).expand_as(x)
     keep = (score < cs) | ((score == cs) & ((ids <= cross) if by_id else torch.ones_like(fin)))
-    return torch.where(keep & fin, x, torch.full_like(x, NEG))
+    return _cut(x, keep & fin)
 
 
 def _threshold_keep(x, thr_of):
     e, m, Z = _probs(x)
     t = (m.double() + torch.log(thr_of(e, m, Z) * Z)).float()
-    keep = _keep_argmax(x, (x >= t) & torch.isfinite(x))
-    return torch.where(keep, x, torch.full_like(x, NEG))
+    return _cut(x, _keep_argmax(x, (x >= t) & torch.isfinite(x)))
 
 
 def epsilon(x, s, req):
@@ -179,7 +183,7 @@ def logit_bias(x, s, req):
 def allowed(x, s, req):
     keep = torch.zeros_like(x, dtype=torch.bool)
     keep[:, list(s["tokens"])] = True
-    return torch.where(keep, x, torch.full_like(x, NEG))
+    return _cut(x, keep)
 
 
 def banned(x, s, req):
@@ -241,7 +245,7 @@ def run_filters(logits, chain, req):
     t = chain[-1]
     if t["name"] in ("mirostat", "mirostat_v2"):
         keep, e, m, Z, variant = (_mirostat_v1 if t["name"] == "mirostat" else _mirostat_v2)(x, t, req)
-        x = torch.where(keep, x, torch.full_like(x, NEG))
+        x = _cut(x, keep)
         ek, _, Zk = _probs(x)
         lnz = math.log(float(Zk)) if variant == 1 else math.log(float(Z))
         ids = keep[0].nonzero().flatten()
