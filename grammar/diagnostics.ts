@@ -127,6 +127,10 @@ export const CATALOG = {
   LMP0703: { severity: 'warning', title: 'arch ignored', message: "model '{model}' has both 'arch' and 'load': the checkpoint's config.json decides the architecture", help: 'remove arch' },
   LMP0704: { severity: 'error', title: 'model without architecture', message: "model '{model}' has neither 'arch' nor 'load'" },
   LMP0705: { severity: 'error', title: 'head group out of range', message: 'heads {range} exceed the {heads} heads of model {model}' },
+  LMP0706: { severity: 'error', title: 'tokenizers disagree', message: '{what} uses {a}, but {other} reads {b}: {reason}', help: '{help}',
+    doc: 'A train whose model reads `vocab T` while its data is tokenized with another tokenizer, a decode whose prompt data is tokenized with another tokenizer than its model reads, or the models of a cascade or a draft and its target reading different tokenizers: the runtime stops before anything runs (LMP_E_TOKENIZER). Reported only where the tokenizers are certain to differ (a model that loads a checkpoint, or that a train of the file trains, decodes with the tokenizer recorded with its weights; two Hugging Face tokenizers are compared by content at run time).' },
+  LMP0707: { severity: 'error', title: 'vocabulary size mismatch', message: "model '{model}' has vocab {vocab}, but {tokenizer} has {size} tokens ({meets})", help: '{help}',
+    doc: 'A numeric `vocab N` smaller than the tokenizer the model meets (its train data, or the byte tokenizer, 257 tokens, that a model without `vocab T` decodes with), or a draft whose vocabulary size differs from its target: the runtime stops before anything runs (LMP_E_TOKENIZER, LMP_E_SHAPE). `vocab T` (the tokenizer declaration) always fits.' },
 
   // --- 08xx eval and optimize -------------------------------------------------------------
   LMP0801: { severity: 'error', title: 'unknown knob', message: "'{path}' does not name a tunable setting: {reason}" },

@@ -179,6 +179,22 @@ export function lower(program: Program): ProgramIR {
   return new Lowerer(program).run();
 }
 
+/**
+ * The spec of single declarations, lowered on demand (memoized), for checks that compare what
+ * the runtime will be given (tokenizer configs, vocabulary sizes) without lowering the whole
+ * program. A declaration that cannot be lowered (a program with other errors) gives undefined.
+ */
+export function lowerOnDemand(program: Program): (d: Decl) => AnySpec | undefined {
+  const l = new Lowerer(program);
+  return (d) => {
+    try {
+      return l.decl(d);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 class Lowerer {
   private readonly symbols: Map<string, Decl>;
   private readonly eff: ReadonlyMap<Decl, EffectiveDecl>;

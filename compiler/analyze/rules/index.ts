@@ -24,6 +24,7 @@ import { SamplerChainRule } from './SamplerChainRule.js';
 import { SamplerOrderRule } from './SamplerOrderRule.js';
 import { SourceMatchRule } from './SourceMatchRule.js';
 import { TaskDataRule } from './TaskDataRule.js';
+import { TokenizerAgreementRule } from './TokenizerAgreementRule.js';
 import { TokensPerStepRule } from './TokensPerStepRule.js';
 import { TopOneRule } from './TopOneRule.js';
 import { TrainCausalRule } from './TrainCausalRule.js';
@@ -42,6 +43,7 @@ export const ALL_RULES: readonly Rule[] = [
   RangeRule,
   DecomposeBoundsRule,
   CurriculumWeightsRule,
+  TokenizerAgreementRule,
   TokensPerStepRule,
   MaskRowRule,
   TrainCausalRule,
