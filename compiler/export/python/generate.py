@@ -11,10 +11,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
+from lmpx import LmpxError  # noqa: E402
 from lmpx import spec as S  # noqa: E402
 from lmpx.attention import choose_path  # noqa: E402
 from lmpx.generation import bytes_encode, generate  # noqa: E402
-from lmpx.model import LlamaModel, ModelError, load_weights  # noqa: E402
+from lmpx.model import LlamaModel, load_weights  # noqa: E402
 
 
 def main(argv=None):
@@ -31,21 +32,15 @@ def main(argv=None):
     p.add_argument("--json", action="store_true", help="print {tokens, text, stopReason} as JSON")
     a = p.parse_args(argv)
     if not decs:
-        print("generate.py: error LMP_E_EXPORT_TARGET: the export holds no decode block", file=sys.stderr)
-        return 2
+        raise LmpxError("LMP_E_EXPORT_TARGET", "the export holds no decode block")
     dec = next((d for d in decs if d["name"] == a.decode), None) if a.decode else decs[0]
     if dec is None:
-        print(f"generate.py: error LMP_E_EXPORT_TARGET: no decode block {a.decode!r} ({', '.join(d['name'] for d in decs)})", file=sys.stderr)
-        return 2
+        raise LmpxError("LMP_E_EXPORT_TARGET", f"no decode block {a.decode!r} ({', '.join(d['name'] for d in decs)})")
     m = spec["run"]["model"]
     # the decode's own attention clause, else the model's
     model = LlamaModel(m["config"], dec.get("attention") or m["attention"])
     model.path = choose_path(a.attention, a.device, training=False)
-    try:
-        load_weights(model, a.weights or S.path(S.HERE, m["init"]))
-    except ModelError as e:
-        print(f"generate.py: error {e}", file=sys.stderr)
-        return 2
+    load_weights(model, a.weights or S.path(S.HERE, m["init"]))
     model.to(a.device).eval()
     print(f"lmpx: attention path {model.settings.describe(model.path)}; decode {dec['name']}; cache {dec['cache']['kind']}", file=sys.stderr)
     text = a.prompt if a.prompt is not None else (dec["prompt"] or "")
@@ -60,4 +55,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except LmpxError as e:  # model, weights, sampler and usage errors, each with its code
+        print(f"generate.py: error {e}", file=sys.stderr)
+        sys.exit(2)

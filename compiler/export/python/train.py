@@ -7,17 +7,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lmpx.curriculum import CurriculumError  # noqa: E402
-from lmpx.data import ShardError  # noqa: E402
-from lmpx.model import ModelError  # noqa: E402
-from lmpx.trainer import TrainError, main  # noqa: E402
+from lmpx import LmpxError  # noqa: E402
+from lmpx.trainer import main  # noqa: E402
 
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (TrainError, ShardError, ModelError) as e:
+    except LmpxError as e:  # training, shard, model, curriculum, attention and usage errors, each with its code
         print(f"train.py: error {e}", file=sys.stderr)
-        sys.exit(2)
-    except CurriculumError as e:
-        print(f"train.py: error {e.code}: {e}", file=sys.stderr)
         sys.exit(2)

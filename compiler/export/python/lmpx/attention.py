@@ -20,6 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import LmpxError
 from . import masks as M
 from .positions import alibi_slopes, apply_rope, rope_cos_sin
 
@@ -192,7 +193,7 @@ def flex_attention(q, k, v, ctx, compiled=False):
 
     s = ctx.s
     if s.position == "rope" and s.limit:
-        raise RuntimeError("LMP_E_EXPORT_FLEX: RoPE with a distance limit pairs two rotations per score; run it with --attention sdpa")
+        raise LmpxError("LMP_E_EXPORT_FLEX", "RoPE with a distance limit pairs two rotations per score; run it with --attention sdpa")
     fn = fa
     if compiled:
         fn = _compiled.get("fa")
@@ -212,6 +213,6 @@ def choose_path(requested, device, training):
     query and key lengths change every step and would recompile a compiled kernel each time)."""
     if requested and requested != "auto":
         if requested not in PATHS:
-            raise SystemExit(f"LMP_E_USAGE: --attention must be one of auto, {', '.join(PATHS)}")
+            raise LmpxError("LMP_E_USAGE", f"--attention must be one of auto, {', '.join(PATHS)}")
         return requested
     return "flex-compiled" if training and str(device).startswith("cuda") else "sdpa"

@@ -5,11 +5,13 @@ global batch (tokens_per_step / length sequences), so ranks see disjoint data an
 ranks is exactly the batch one process trains. `state()` / `restore()` resume exactly."""
 import copy
 
+from . import LmpxError
 from .rng import Rng
 
 
-class CurriculumError(ValueError):
-    code = "LMP_E_CURRICULUM_CONFIG"
+class CurriculumError(LmpxError):
+    def __init__(self, message):
+        super().__init__("LMP_E_CURRICULUM_CONFIG", message)
 
 
 class CurriculumIterator:

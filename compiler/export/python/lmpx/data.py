@@ -18,14 +18,14 @@ import hashlib
 import numpy as np
 import torch
 
+from . import LmpxError
 from .curriculum import EpochCurriculum
 from .rng import Rng
 
 
-class ShardError(RuntimeError):
+class ShardError(LmpxError):
     def __init__(self, message, code="LMP_E_SHARD_CORRUPT"):
-        super().__init__(f"{code}: {message}")
-        self.code = code
+        super().__init__(code, message)
 
 
 def _crc_file(path):

@@ -7,6 +7,8 @@ A mask_mod is (b, h, q_idx, kv_idx) -> bool with q_idx, kv_idx positions in one 
 The same functions evaluate densely (broadcast index tensors) and inside FlexAttention (vmap)."""
 import torch
 
+from . import LmpxError
+
 
 def _primitive(node, docs):
     op = node["op"]
@@ -30,7 +32,7 @@ def _primitive(node, docs):
         if docs is None:
             return lambda b, h, q, kv: (q >= 0) & (kv >= 0)
         return lambda b, h, q, kv: docs[b, q] == docs[b, kv]
-    raise ValueError(f"LMP_E_EXPORT_MASK: unknown mask op {op!r}")
+    raise LmpxError("LMP_E_EXPORT_MASK", f"unknown mask op {op!r}")
 
 
 def mask_mod_of(node, docs=None):

@@ -13,14 +13,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import LmpxError
 from .attention import AttentionContext, AttentionSettings, attend
 from .positions import apply_rope, rope_cos_sin, sequence_positions
 
 
-class ModelError(RuntimeError):
-    def __init__(self, code, message):
-        super().__init__(f"{code}: {message}")
-        self.code = code
+class ModelError(LmpxError):
+    pass
 
 
 def config_from_hf(j):

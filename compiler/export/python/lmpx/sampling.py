@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from . import LmpxError
+
 NEG = float("-inf")
 M64 = (1 << 64) - 1
 
@@ -237,11 +239,11 @@ def run_filters(logits, chain, req):
     """The chain's filters and, for mirostat, its selection: the final candidate logits [1, V]."""
     x = logits.to(torch.float32)
     if torch.isnan(x).any():
-        raise ValueError("LMP_E_NAN: NaN in the logits")
+        raise LmpxError("LMP_E_NAN", "NaN in the logits")
     for s in chain[:-1]:
         x = FILTERS[s["name"]](x, s, req)
         if not torch.isfinite(x).any():
-            raise ValueError(f"LMP_E_NO_CANDIDATES: no candidate with a finite logit is left after {s['name']}")
+            raise LmpxError("LMP_E_NO_CANDIDATES", f"no candidate with a finite logit is left after {s['name']}")
     t = chain[-1]
     if t["name"] in ("mirostat", "mirostat_v2"):
         keep, e, m, Z, variant = (_mirostat_v1 if t["name"] == "mirostat" else _mirostat_v2)(x, t, req)

@@ -20,6 +20,7 @@ import time
 import torch
 import torch.distributed as dist
 
+from . import LmpxError
 from . import spec as S
 from .attention import choose_path
 from .data import BucketBatchSampler, ShardDataset, ShardSet, eval_batches
@@ -27,10 +28,8 @@ from .model import LlamaModel, load_weights, save_weights, write_atomic
 from .schedule import lr_at
 
 
-class TrainError(RuntimeError):
-    def __init__(self, code, message):
-        super().__init__(f"{code}: {message}")
-        self.code = code
+class TrainError(LmpxError):
+    pass
 
 
 def parse_args(argv, run):
