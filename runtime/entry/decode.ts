@@ -29,7 +29,7 @@ import type { StepTrace } from '../decode/sampler.js';
 import type { LlamaModel } from '../model/llama.js';
 import { paddedPrefill, prefillPacked, type PrefillResult } from '../model/prefill.js';
 import { ModelLogitsSource } from '../model/source.js';
-import type { MaskIR } from '../mask/ir.js';
+import { prefillMaskOk } from '../mask/checks.js';
 import { assertSupported, failIn, modelTokenizer, resolveModel, thaw, withAttention } from './common.js';
 import type { AttentionSpec, DataSpec, DecodeSpec, Frozen, ModelSpec } from './spec.js';
 
@@ -145,12 +145,6 @@ export interface DecodeOptions {
 
 /** Tokens of one prefill forward at most: longer prompt lists are prefilled in consecutive batches (input order). */
 export const PREFILL_BATCH_TOKENS = 65536;
-
-/** A mask prepacked prefill runs as is under same_document: causal, or causal & same_document. */
-export function prefillMaskOk(m: MaskIR | undefined): boolean {
-  if (!m || m.op === 'causal') return true;
-  return m.op === 'and' && m.args.length === 2 && m.args.some((a) => a.op === 'causal') && m.args.some((a) => a.op === 'same_document');
-}
 
 /** A chat template by name: the prompt text wrapped in the model family's turn markers. */
 export const NAMED_TEMPLATES: Readonly<Record<'chatml' | 'llama3' | 'llama2' | 'alpaca', (prompt: string) => string>> = {

@@ -147,3 +147,12 @@ export function density(mask: MaskIR, length: number, docIds?: Int32Array, tile 
   }
   return visible / (length * length);
 }
+
+/**
+ * A mask that prepacked prefill runs as is under same_document (runtime/entry/decode.ts, and
+ * lmpc check's LMP0313): causal, or causal & same_document.
+ */
+export function prefillMaskOk(m: MaskIR | undefined): boolean {
+  if (!m || m.op === 'causal') return true;
+  return m.op === 'and' && m.args.length === 2 && m.args.some((a) => a.op === 'causal') && m.args.some((a) => a.op === 'same_document');
+}

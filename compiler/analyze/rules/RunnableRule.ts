@@ -21,18 +21,13 @@ import { lowerMask } from '../../lower/mask.js';
 import { TIKTOKEN_ENCODINGS } from '../../../runtime/data/config.js';
 import { cacheKeepPolicy } from '../../../runtime/model/settings.js';
 import { TILE_KV, TILE_Q } from '../../../runtime/attention/index.js';
-import type { MaskIR } from '../../../runtime/mask/ir.js';
+import { prefillMaskOk } from '../../../runtime/mask/checks.js';
 import type { Rule, RuleContext } from '../context.js';
 import { asBuiltin, argOf } from '../facts.js';
 import { clauseArg, clausesOf, type EffectiveDecl } from '../inherit.js';
 import { modelTokenizer } from '../sources.js';
 import { describeFound, unwrap } from '../values.js';
 
-/** A mask prepacked prefill runs: causal, or causal & same_document (runtime/entry/decode.ts prefillMaskOk). */
-function prefillMask(m: MaskIR): boolean {
-  if (m.op === 'causal') return true;
-  return m.op === 'and' && m.args.length === 2 && m.args.some((a) => a.op === 'causal') && m.args.some((a) => a.op === 'same_document');
-}
 
 const refName = (e: Expr | undefined): string | undefined => {
   const u = e ? unwrap(e) : undefined;
@@ -150,7 +145,7 @@ function decode(ctx: RuleContext, eff: EffectiveDecl, cannot: Report, noEffect: 
       const maskE = clauseArg(aeff, 'mask');
       const lowered = maskE ? lowerMask(maskE) : undefined;
       const groups = clausesOf(aeff, 'heads').length > 0;
-      if (groups || (lowered?.ok && !prefillMask(lowered.mask)))
+      if (groups || (lowered?.ok && !prefillMaskOk(lowered.mask)))
         cannot(pc, `prompts prefilled with ${pack.def.name}()`, `prefill packs prompts under causal & same_document; attention '${attName}' has ${groups ? 'per-head masks' : 'another mask'}`, 'prefill with the causal mask, or a data declaration without prepack/pad');
     }
   }
