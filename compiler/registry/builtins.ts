@@ -16,6 +16,7 @@ import {
   type ValueType,
 } from './types.js';
 import { fixedText } from '../../runtime/eval/minimum.js';
+import { TIKTOKEN_ENCODINGS } from '../../runtime/data/config.js';
 
 export interface ParamDef {
   readonly name: string;
@@ -122,7 +123,7 @@ export const BUILTINS: readonly BuiltinDef[] = [
   // --- tokenizers ---
   b('tokenizer', 'bytes', 'UTF-8 bytes as token ids 0..255 (EOT = 256)'),
   b('tokenizer', 'hf', 'a Hugging Face tokenizer.json', [req('path', str('a path to tokenizer.json'), 'the tokenizer file')]),
-  b('tokenizer', 'tiktoken', 'an OpenAI tiktoken encoding', [req('encoding', union(oneOf('cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base', 'gpt2'), str()), 'encoding name')]),
+  b('tokenizer', 'tiktoken', 'an OpenAI tiktoken encoding', [req('encoding', union(oneOf(...TIKTOKEN_ENCODINGS), str()), 'encoding name')]),
 
   // --- curricula ---
   b('curriculum', 'fixed', 'one fixed sequence length', [req('length', tokens, 'sequence length'), req('tokens_per_step', tokens, 'tokens per optimizer step')]),
