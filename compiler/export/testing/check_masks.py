@@ -17,7 +17,7 @@ res = []
 for c in cases:
     H, T = c["heads"], c["T"]
     docs = torch.tensor(c["docs"], dtype=torch.int64).view(1, T)
-    mm = M.attention_mask_mod(c["mask"], H, docs if any(M.uses_documents(m) for m in M.head_groups(c["mask"], H)[0]) else None)
+    mm = M.attention_mask_mod(c["mask"], H, docs if M.attention_uses_documents(c["mask"], H) else None)
     dense = M.dense_mask(mm, 1, H, T, T)
     def bits(x):
         return "".join("1" if b else "0" for b in x.reshape(-1).tolist())

@@ -51,7 +51,7 @@ class AttentionSettings:
         self.scale = (1.0 / math.sqrt(head_dim)) / self.temperature
         self.alibi = alibi_slopes(heads) if pos["kind"] == "alibi" else None
         self.alibi_limit = self.limit if pos["kind"] == "alibi" and self.limit else math.inf
-        self.uses_documents = any(M.uses_documents(m) for m in M.head_groups(self.mask, heads)[0])
+        self.uses_documents = M.attention_uses_documents(self.mask, heads)
 
     def plain_scores(self):
         return not self.softcap and not self.power and not (self.position == "rope" and self.limit)

@@ -5,6 +5,8 @@ batch's document layout and cannot be tabulated.
 
 A mask_mod is (b, h, q_idx, kv_idx) -> bool with q_idx, kv_idx positions in one packed sequence.
 The same functions evaluate densely (broadcast index tensors) and inside FlexAttention (vmap)."""
+import json
+
 import torch
 
 from . import LmpxError
@@ -61,6 +63,11 @@ def uses_documents(node):
     return False
 
 
+def attention_uses_documents(attn, heads):
+    """Whether any head's mask reads the batch's document ids."""
+    return any(uses_documents(m) for m in head_groups(attn, heads)[0])
+
+
 def mask_for_head(attn, h):
     for g in attn["groups"]:
         if g["from"] <= h <= g["to"]:
@@ -71,7 +78,6 @@ def mask_for_head(attn, h):
 def head_groups(attn, heads):
     """(distinct masks, group index per head), as lmp's headGroups."""
     masks, keys, hg = [], [], []
-    import json
     for h in range(heads):
         m = mask_for_head(attn, h)
         k = json.dumps(m, sort_keys=True)
