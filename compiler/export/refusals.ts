@@ -1,5 +1,6 @@
 // What `lmpc export --pytorch` refuses, each with a code and the reason (spec/export.md lists
 // them). A refusal names the declaration and its source position, like a run-time error.
+import { context } from '../../runtime/entry/common.js';
 import type { Frozen } from '../../runtime/entry/spec.js';
 
 export const EXPORT_CODES = {
@@ -26,11 +27,7 @@ export class ExportRefusal extends Error {
   }
 }
 
-/** "train quick (examples/quickstart.lmp:32:1)" */
-export function declLabel(spec: Frozen<{ kind: string; name: string | null; where: string }>): string {
-  return `${spec.kind} ${spec.name ?? '(inline)'} (${spec.where})`;
-}
-
 export function refuse(code: ExportCode, spec: Frozen<{ kind: string; name: string | null; where: string }> | null, why: string): never {
-  throw new ExportRefusal(code, spec ? `cannot export ${declLabel(spec)}: ${why}` : `cannot export: ${why}`);
+  // "cannot export train quick (examples/quickstart.lmp:32:1): ..."
+  throw new ExportRefusal(code, spec ? `cannot export ${context(spec.kind, spec.name, spec.where)}: ${why}` : `cannot export: ${why}`);
 }

@@ -5,6 +5,7 @@ import type { LlamaModel } from '../../runtime/model/llama.js';
 import { blockLayout, classifyBlocks, flexView, headGroups } from '../../runtime/mask/classify.js';
 import { usesDocuments } from '../../runtime/mask/eval.js';
 import type { AttentionMaskIR } from '../../runtime/mask/ir.js';
+import { thaw } from '../../runtime/entry/common.js';
 import { batchOrderSeed } from '../../runtime/entry/index.js';
 import type { Frozen, TrainSpec } from '../../runtime/entry/spec.js';
 import type { CurriculumConfig } from '../../runtime/curriculum/config.js';
@@ -18,8 +19,6 @@ export interface RunAttention {
   readonly score: { readonly temperature?: number; readonly softcap?: number; readonly softplus?: { readonly power: number; readonly trainLength: number | null } };
   readonly position: { readonly kind: 'rope' | 'alibi' | 'none'; readonly scaling?: unknown; readonly limit?: number | null };
 }
-
-const thaw = <T>(x: Frozen<T>): T => structuredClone(x) as T;
 
 /**
  * What a built LlamaModel attends with (its own mask, score and position, defaults included, and
