@@ -85,6 +85,8 @@ export interface TrainRun {
   readonly evals: readonly { every: number; data: string; label: string; by: string }[];
   readonly checkpoint: { dir: string; every: number } | null;
   readonly log: string | null;
+  /** `resume auto`: continue from the checkpoint folder's latest when there is one */
+  readonly resume: 'auto' | null;
 }
 
 /**
@@ -114,5 +116,6 @@ export function trainRun(spec: Frozen<TrainSpec>, dataDir: string, evalDirs: rea
     evals,
     checkpoint: spec.checkpoint ? { dir: spec.checkpoint.dir, every: spec.checkpoint.every } : null,
     log: spec.log,
+    resume: spec.resume,
   };
 }

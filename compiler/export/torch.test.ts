@@ -152,6 +152,21 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     expect(a).toEqual(b);
   });
 
+  it('`resume auto` in the train: a second train.py over the checkpoint folder continues it, as lmpc run does', async () => {
+    const dir = join(tmp, 'auto');
+    cpSync('compiler/export/fixtures', join(dir, 'src'), { recursive: true });
+    const f = join(dir, 'src', 'auto.lmp');
+    writeFileSync(f, readFileSync('compiler/export/fixtures/prepack.lmp', 'utf8').replace('  seed 2\n}', '  seed 2\n  resume auto\n}'));
+    const r = await exportFile(f, { target: 'packed', outDir: join(dir, 'pkg') });
+    if (!r.ok) throw new Error('export failed');
+    const pkg = join(dir, 'pkg');
+    py(['train.py', '--steps', '6', '--log', join(dir, 'full.jsonl'), '--checkpoint-dir', join(dir, 'ck-full')], pkg);
+    py(['train.py', '--steps', '3', '--log', join(dir, 'cut.jsonl'), '--checkpoint-dir', join(dir, 'ck')], pkg);
+    py(['train.py', '--steps', '6', '--log', join(dir, 'cut.jsonl'), '--checkpoint-dir', join(dir, 'ck')], pkg); // no --resume
+    // warmup(3): the first 3 steps have the same LR in a 3- and a 6-step run
+    expect(losses(readLog(join(dir, 'cut.jsonl')))).toEqual(losses(readLog(join(dir, 'full.jsonl'))));
+  });
+
   it('attention: the sdpa path (forward, gradients), FlexAttention and compiled FlexAttention (CPU forward) equal lmp\'s fused kernels', () => {
     const rng = new Rng(11);
     const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.float() * 2 - 1);

@@ -107,7 +107,8 @@ def _train(spec, run, args, package_dir, device, rank, world, distributed):
     latest = _latest(ck_dir)
     if args.resume and latest is None:
         raise TrainError("LMP_E_RESUME", f"nothing to resume: {ck_dir} holds no checkpoint (no 'latest')")
-    if not args.resume and latest is not None:
+    # `resume auto` in the train: continue from latest when there is one, as --resume does
+    if not args.resume and run.get("resume") != "auto" and latest is not None:
         raise TrainError("LMP_E_CHECKPOINT_EXISTS", f"the checkpoint folder {ck_dir} already holds a run ({os.path.basename(latest)}); continue it with --resume, or delete it to start over")
     state = None
     if latest:
