@@ -146,26 +146,38 @@ void sgemm_scalar(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 }
 
 // Small M with B transposed (decoding: x[M, K] times weights [N, K]): dot products over
-// contiguous rows, no packing. Fixed summation order per element (8 lanes, then lanes in order).
+// contiguous rows, no packing. Fixed summation order per element (16 lanes, sum8, dot_tail below).
 // C = alpha * s + beta * C with the roundings spelled out (std::fma), so every path and every
 // compilation context (target attributes, -ffp-contract) gives the same bits.
 inline float out_value(float alpha, float s, float beta, float c) { return beta == 0.f ? alpha * s : std::fma(alpha, s, beta * c); }
 
+// Every dot path ends the same way: 8 lane sums added pairwise in this fixed tree, then the
+// k that did not fill a vector one std::fma each, in order.
+inline float sum8(const float* l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+inline float dot_tail(const float* a, const float* b, int64_t k, int64_t K, float s) {
+  for (; k < K; ++k) s = std::fma(a[k], b[k], s);
+  return s;
+}
+
 #ifdef LMP_GEMM_AVX512
-// One zmm accumulator: lane l sums k = l (mod 16), exactly the lanes of the AVX2 path's two ymm
-// accumulators, then the same pairwise reduction: both paths give the same bits.
-LMP_TARGET_AVX512 float dot16_avx512(const float* a, const float* b, int64_t K, int64_t& k) {
-  __m512 acc = _mm512_setzero_ps();
-  for (; k + 16 <= K; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+// One zmm accumulator: lane l sums k = l (mod 16); its two halves added are exactly the AVX2
+// path's two ymm accumulators added, so both paths give the same bits.
+LMP_TARGET_AVX512 inline float reduce16(__m512 acc) {
   alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, s8);
-  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  _mm256_store_ps(lanes, _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)));
+  return sum8(lanes);
+}
+
+LMP_TARGET_AVX512 float dot_avx512(const float* a, const float* b, int64_t K) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
+  return dot_tail(a, b, k, K, reduce16(acc));
 }
 
 // Four rows of B at once (four weight streams in flight: decoding's GEMVs read the weights once
 // per token, and one stream at a time left the core's memory parallelism unused). Each row keeps
-// its own accumulator and reduction, exactly as dot16_avx512.
+// its own accumulator and reduction, exactly as dot_avx512.
 LMP_TARGET_AVX512 void dot16x4_avx512(const float* a, const float* b, int64_t ldb, int64_t K, float* out) {
   __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
   const float *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb;
@@ -183,22 +195,36 @@ LMP_TARGET_AVX512 void dot16x4_avx512(const float* a, const float* b, int64_t ld
     c2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b2 + k), c2);
     c3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b3 + k), c3);
   }
-  const __m512 cs[4] = {c0, c1, c2, c3};
-  const float* bs[4] = {b0, b1, b2, b3};
-  for (int r = 0; r < 4; ++r) {
-    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(cs[r]), _mm512_extractf32x8_ps(cs[r], 1));
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, s8);
-    float s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-    for (int64_t kk = k; kk < K; ++kk) s = std::fma(a[kk], bs[r][kk], s);
-    out[r] = s;
-  }
+  out[0] = dot_tail(a, b0, k, K, reduce16(c0));
+  out[1] = dot_tail(a, b1, k, K, reduce16(c1));
+  out[2] = dot_tail(a, b2, k, K, reduce16(c2));
+  out[3] = dot_tail(a, b3, k, K, reduce16(c3));
 }
 #endif
 
+// a . b over K on the path in force: 16 lanes (one zmm, or two ymm), then sum8 and dot_tail.
+inline float dot(const float* a, const float* b, int64_t K, bool avx512) {
+  (void)avx512;
+#ifdef LMP_GEMM_AVX512
+  if (avx512) return dot_avx512(a, b, K);
+#endif
+#ifdef LMP_GEMM_AVX2
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
+  return dot_tail(a, b, k, K, sum8(lanes));
+#else
+  return dot_tail(a, b, 0, K, 0.f);
+#endif
+}
+
 void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, bool ta,
                       const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool avx512) {
-  (void)avx512;
   parallel_for(
       static_cast<size_t>(N),
       [&](size_t jb, size_t je, int) {
@@ -210,47 +236,17 @@ void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float*
             for (int64_t k = 0; k < K; ++k) arow[k] = A[k * lda + i];
             a = arow.data();
           }
+          float* ci = C + i * ldc;
           size_t j = jb;
 #ifdef LMP_GEMM_AVX512
           if (avx512)
             for (; j + 4 <= je; j += 4) {
               float s4[4];
               dot16x4_avx512(a, B + static_cast<int64_t>(j) * ldb, ldb, K, s4);
-              for (int r = 0; r < 4; ++r) {
-                float* c = C + i * ldc + static_cast<int64_t>(j) + r;
-                *c = out_value(alpha, s4[r], beta, *c);
-              }
+              for (int r = 0; r < 4; ++r) ci[j + r] = out_value(alpha, s4[r], beta, ci[j + r]);
             }
 #endif
-          for (; j < je; ++j) {
-            const float* b = B + static_cast<int64_t>(j) * ldb;
-            int64_t k = 0;
-            float s;
-#ifdef LMP_GEMM_AVX512
-            if (avx512) {
-              s = dot16_avx512(a, b, K, k);
-              for (; k < K; ++k) s = std::fma(a[k], b[k], s);
-              float* c = C + i * ldc + static_cast<int64_t>(j);
-              *c = out_value(alpha, s, beta, *c);
-              continue;
-            }
-#endif
-#ifdef LMP_GEMM_AVX2
-            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-            for (; k + 16 <= K; k += 16) {
-              acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
-              acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
-            }
-            alignas(32) float lanes[8];
-            _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
-            s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-#else
-            s = 0.f;
-#endif
-            for (; k < K; ++k) s = std::fma(a[k], b[k], s);
-            float* c = C + i * ldc + static_cast<int64_t>(j);
-            *c = out_value(alpha, s, beta, *c);
-          }
+          for (; j < je; ++j) ci[j] = out_value(alpha, dot(a, B + static_cast<int64_t>(j) * ldb, K, avx512), beta, ci[j]);
         }
       },
       16);
