@@ -32,7 +32,7 @@ namespace {
 // Every path sums each C element over k in the same order (k ascending within a KC panel, one FMA
 // per k, panels added in order), so the paths and the thread counts agree bit for bit.
 constexpr int64_t KC = 256;          // depth of a packed panel (A block in L2, B sliver in L1)
-constexpr int64_t MC = 96;           // rows per task (a multiple of both MR)
+constexpr int64_t MC = 96;           // rows per task (a multiple of both MRs, 6 and 12)
 constexpr int64_t NC = 3072;         // columns of B packed at once (L3)
 
 inline float a_at(const float* A, int64_t lda, bool ta, int64_t i, int64_t k) {
@@ -267,10 +267,9 @@ struct AlignedBuf {
   }
 };
 
-
-// Writes one MR x NR block of C from the accumulators: rows < mr, columns < nr. The formulas
+// Writes a block of C from the accumulators (rows of NR): rows < mr, columns < nr. The formulas
 // (alpha * acc; fma(alpha, acc, C); fma(alpha, acc, beta * C)) match the AVX-512 kernel's.
-template <int64_t MR, int64_t NR>
+template <int64_t NR>
 inline void store_tile(const float* acc, float* C, int64_t ldc, float alpha, float beta, int64_t mr, int64_t nr) {
   for (int64_t r = 0; r < mr; ++r) {
     float* cr = C + r * ldc;
@@ -289,7 +288,7 @@ inline void store_tile(const float* acc, float* C, int64_t ldc, float alpha, flo
 void tile_avx2(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, float alpha, float beta, int64_t mr, int64_t nr) {
   alignas(64) float acc[6 * 16];
   micro_kernel_avx2(kc, a, b, acc);
-  store_tile<6, 16>(acc, C, ldc, alpha, beta, mr, nr);
+  store_tile<16>(acc, C, ldc, alpha, beta, mr, nr);
 }
 
 #ifdef LMP_GEMM_AVX512
