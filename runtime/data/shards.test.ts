@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultDataConfig, type DataConfig } from './config.js';
-import { buildShards, ShardCorruptError, ShardReader, writeShard, writeShardAsync } from './shards.js';
+import { buildShards, cacheKey, ShardCorruptError, ShardReader, writeShard, writeShardAsync } from './shards.js';
 import { crc32Table } from './hash.js';
 import { planPad } from './pack.js';
 import { CurriculumIterator } from '../curriculum/index.js';
@@ -26,6 +26,19 @@ function config(root: string, pack: DataConfig['pack']): DataConfig {
 }
 
 describe('shards', () => {
+  // hf("/abs/tokenizer.json") was joined onto the root (ENOENT in lmpc data and lmpc export)
+  it('the cache key hashes a Hugging Face tokenizer.json at an absolute path, or relative to the root', () => {
+    const dir = join(work, 'hfkey');
+    cpSync(EX, dir, { recursive: true, filter: (p) => !p.includes('/sotu/') && !p.includes('/moby/') });
+    const tokFile = join(dir, 'tokenizer.json');
+    writeFileSync(tokFile, '{"a": 1}');
+    const cfg = (path: string): DataConfig => ({ ...config(dir, { kind: 'concat_chunk', length: 64 }), tokenizer: { kind: 'huggingface', path, eot: null, appendEot: true, bos: 'auto' } });
+    const abs = cacheKey(cfg(tokFile)), rel = cacheKey(cfg('tokenizer.json'));
+    writeFileSync(tokFile, '{"a": 2}');
+    expect(cacheKey(cfg(tokFile))).not.toBe(abs); // the file's bytes are in the key
+    expect(cacheKey(cfg('tokenizer.json'))).not.toBe(rel);
+  });
+
   it('concat_chunk: writes, reads back the exact text, and reuses the cache on a second run', async () => {
     const root = join(work, 'corpus1');
     cpSync(EX, root, { recursive: true });

@@ -13,7 +13,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { endianness } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { DataConfig } from './config.js';
 import { validateDataConfig } from './config.js';
 import { loadCorpus, mixOrder, type CorpusStats } from './corpus.js';
@@ -110,7 +110,7 @@ export function cacheKey(cfg: DataConfig, split: 'train' | 'holdout' = 'train'):
   const h = new Fnv1a64();
   const { root, ...rest } = cfg;
   h.updateString(JSON.stringify({ v: SHARD_FORMAT_VERSION, split, cfg: rest }));
-  if (cfg.tokenizer.kind === 'huggingface') hashFile(h, join(root, cfg.tokenizer.path));
+  if (cfg.tokenizer.kind === 'huggingface') hashFile(h, resolve(root, cfg.tokenizer.path)); // an absolute path stays absolute, as loadTokenizer reads it
   for (const src of cfg.sources) {
     for (const f of sourceFiles(src, root)) {
       h.updateString('\0' + relative(root, f) + '\0');
