@@ -110,8 +110,7 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      stop_ = true;
-      stopping_.store(true, std::memory_order_release);
+      stop_.store(true, std::memory_order_release);
     }
     work_cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -197,7 +196,7 @@ class Pool {
         // Nothing to join: spin a while for the next job of a burst, then sleep.
         const uint64_t seen = posted_.load(std::memory_order_acquire);
         lk.unlock();
-        spin_until([&] { return posted_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_acquire); }, spin_us());
+        spin_until([&] { return posted_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_acquire); }, spin_us());
         lk.lock();
         sleepers_.fetch_add(1, std::memory_order_acq_rel);
         work_cv_.wait(lk, [&] { return stop_ || (job = pick()) != nullptr; });
@@ -220,8 +219,7 @@ class Pool {
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   std::deque<Job*> jobs_;
-  bool stop_ = false;
-  std::atomic<bool> stopping_{false};  // stop_, readable while spinning
+  std::atomic<bool> stop_{false};      // set under mu_; read under it, and while spinning
   std::atomic<uint64_t> posted_{0};    // jobs ever listed (changes wake spinners)
   std::atomic<int> sleepers_{0};       // workers inside work_cv_.wait (or about to be)
 };
