@@ -561,9 +561,8 @@ bool Chain::hist_cut(double p, bool typical, int variant, bool by_id) {
     const uint32_t c = order_[cut];
     const double cs = sc[c];
     const int32_t cid = id[c];
-    const bool cut_ties = !typical || by_id;
     for (size_t q = 0; q < nc; ++q)
-      if (sc[q] < cs || (sc[q] == cs && (!cut_ties || id[q] <= cid))) cidx_[nk++] = cidx_[q];
+      if (sc[q] < cs || (sc[q] == cs && (!by_id || id[q] <= cid))) cidx_[nk++] = cidx_[q];
   }
   const size_t k = kernels().gather_bins(y, vocab_, lo, inv, top, static_cast<float>(dlo), static_cast<float>(dhi + 1),
                                          cidx_.data(), nk, oi, ox);
@@ -696,9 +695,8 @@ bool Chain::bracket_cut(double p, bool typical, int variant, bool by_id) {
   }
   // accepted: the kept ones among the collected, ascending id; their mass joins the blocks'
   size_t nk = 0;
-  const bool cut_ties = !typical || by_id;
   for (size_t q = 0; q < nc; ++q)
-    if (sc[q] < cs || (sc[q] == cs && (!cut_ties || id[q] <= cid))) {
+    if (sc[q] < cs || (sc[q] == cs && (!by_id || id[q] <= cid))) {
       bsum_[cidx_[q] / kSumBlk] += cmass_[q];
       cidx_[nk++] = cidx_[q];
     }

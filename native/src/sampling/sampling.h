@@ -134,7 +134,7 @@ class Chain {
   // top-p (typical = false) or typical over a dense view through a histogram of mass over
   // logit bins; returns false when it does not apply (then the exact fallback runs).
   // typical cuts: variant 1 = llama.cpp's strict crossing; by_id = cut a tie group at the crossing
-  // by token id (otherwise the whole group is kept). top-p always cuts ties by id.
+  // by token id (otherwise the whole group is kept); top-p always passes by_id = true.
   bool hist_cut(double p, bool typical, int variant, bool by_id);
   // the same cut from a bracket estimated on a sample of the logits and checked exactly;
   // returns false (nothing changed) when the check fails, then hist_cut runs.
