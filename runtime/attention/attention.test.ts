@@ -85,8 +85,8 @@ function build(c: Case, seed: number): AttentionInput {
 
 // Every kernel path this CPU runs: the run-time dispatched AVX-512 and AVX2 copies (forced with
 // setSimdCap; a path the CPU lacks is left out, and the test names say which ran) and the scalar one.
-const dispatch = (native().version() as { dispatch?: string }).dispatch ?? 'avx2';
-const setSimdCap = (cap: string | null): void => void (native()['setSimdCap'] as (c: string | null) => string)(cap);
+const dispatch = native().version().dispatch;
+const setSimdCap = (cap: string | null): void => void native().setSimdCap(cap);
 const PATHS = [...(dispatch === 'avx512' ? ['avx512'] : []), ...(dispatch !== 'scalar' ? ['avx2'] : []), 'scalar'];
 
 function check(c: Case, seed: number, backward = true) {

@@ -9,8 +9,8 @@ import { refGemm } from './ref.js';
 import { expectClose, randF32, rng } from './testutil.js';
 
 const K = kernels();
-const N = native() as unknown as { version(): { dispatch?: string }; setSimdCap(cap: string | null): string };
-const cpu = N.version().dispatch ?? 'scalar';
+const N = native();
+const cpu = N.version().dispatch;
 const levels = ['scalar', 'avx2', 'avx512'];
 const has = (p: string): boolean => levels.indexOf(cpu) >= levels.indexOf(p);
 
