@@ -1,10 +1,10 @@
 // Stress of the native thread pool: concurrent callers (an AsyncWorker GEMM on a libuv thread
-// while the main thread runs synchronous GEMMs, attention and softmax) and pool resizes while
+// while the main thread runs synchronous GEMMs and softmax) and pool resizes while
 // jobs run, at 1-4 threads. Every result is checked against one computed up front on a single
 // thread (the kernels' results do not depend on the thread count or on chunking), so a chunk
 // run twice, skipped or run on another job's data shows up as a wrong result, and a lost
 // wake-up shows up as a hang, which the caller (native/test/pool.test.ts, or
-// scripts/test-tsan.sh) turns into a failure with a timeout.
+// native/test/tsan.sh) turns into a failure with a timeout.
 //
 //   node native/test/pool-stress.mjs [rounds=400] [seed=1]
 // Exit 0 and one JSON line on stdout when every result matched; exit 1 on a mismatch.
