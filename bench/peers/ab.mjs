@@ -6,7 +6,7 @@
 // d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
 // (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model.
 // Prints one line per case with the speed ratio new / old (above 1: the second is faster).
-import { arg, decodeCfg, list, median, rnd, root, runtime, timed } from './common.mjs';
+import { arg, argmax, decodeCfg, list, median, rnd, root, runtime, timed } from './common.mjs';
 import { join } from 'node:path';
 
 const pos = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
@@ -87,11 +87,7 @@ for (const threads of list('threads', '1,2').map(Number)) {
       const s = models[i].session();
       let l = s.next(prompt);
       const t = timed(() => {
-        for (let x = 0; x < 48; x++) {
-          let best = 0;
-          for (let j = 1; j < l.length; j++) if (l[j] > l[best]) best = j;
-          l = s.next(Int32Array.of(best));
-        }
+        for (let x = 0; x < 48; x++) l = s.next(Int32Array.of(argmax(l)));
       });
       return 48 / t.s;
     });

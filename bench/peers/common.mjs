@@ -1,5 +1,6 @@
 // Shared pieces of the peer benchmarks (bench/peers/pytorch, bench/peers/llamacpp): the runtime
-// bundle, argument parsing, medians, deterministic inputs and the RESULTS.md section writer.
+// bundle, argument parsing, medians, deterministic inputs, greedy argmax, the report transcript
+// and the RESULTS.md section writer.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -98,6 +99,19 @@ export function writeSection(name, lines) {
   const section = [head, ...lines].join('\n').trimEnd() + '\n';
   text = re.test(text) ? text.replace(re, section) : text.trimEnd() + '\n\n' + section;
   writeFileSync(path, text);
+}
+
+/** Index of the largest logit (the lowest id on ties): greedy decoding. */
+export const argmax = (l) => {
+  let b = 0;
+  for (let j = 1; j < l.length; j++) if (l[j] > l[b]) b = j;
+  return b;
+};
+
+/** A report: say(line) prints the line and keeps it in `lines` for writeSection. */
+export function transcript() {
+  const lines = [];
+  return { lines, say: (s = '') => (lines.push(s), console.log(s)) };
 }
 
 export const f = (x, d = 1) => (x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg, decodeCfg, f, flag, list, machineLine, median, ratio, root, runtime, tmp, writeSection } from '../common.mjs';
+import { arg, argmax, decodeCfg, f, flag, list, machineLine, median, ratio, root, runtime, tmp, transcript, writeSection } from '../common.mjs';
 import { writeGguf } from './gguf.mjs';
 
 const dir = process.env.LMP_LLAMACPP_DIR ?? join(root, 'build-peers/llamacpp');
@@ -33,11 +33,6 @@ const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error', pr
 const lm = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
 const prompt = Int32Array.from({ length: P }, (_, i) => 3 + ((i * 2654435761) >>> 0) % (decodeCfg.vocab - 3));
 
-const argmax = (l) => {
-  let b = 0;
-  for (let j = 1; j < l.length; j++) if (l[j] > l[b]) b = j;
-  return b;
-};
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 
 function lmpRun(m = model) {
@@ -72,11 +67,7 @@ async function cppRun(ctx) {
   }
 }
 
-const out = [];
-const say = (s = '') => {
-  out.push(s);
-  console.log(s);
-};
+const { lines: out, say } = transcript();
 say('');
 say(`${machineLine(N.version().simd)} node-llama-cpp 3.22.1 (llama.cpp's CPU backend picks its kernels for this CPU at run time). Command: \`node bench/peers/llamacpp/run.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\`.`);
 say(`Model: lmp's ${(model.numParams() / 1e6).toFixed(1)}M-parameter Llama (dim ${decodeCfg.dim}, ${decodeCfg.layers} layers, ${decodeCfg.heads} heads / ${decodeCfg.kvHeads} kv, ffn ${decodeCfg.ffn}, vocab ${decodeCfg.vocab}, random init), written to GGUF F32 by bench/peers/llamacpp/gguf.mjs; F32 KV cache, flash attention off, greedy; prompt ${P} tokens in one batch, ${G} generated; medians of ${reps} alternating repetitions. Generation tok/s = (G - 1) / time from the first generated token to the last.`);

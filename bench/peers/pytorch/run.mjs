@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { arg, decodeCfg, dump, f, flag, list, machineLine, median, ratio, rnd, root, runtime, secs, timed, tmp, writeSection } from '../common.mjs';
+import { arg, argmax, decodeCfg, dump, f, flag, list, machineLine, median, ratio, rnd, root, runtime, secs, timed, tmp, transcript, writeSection } from '../common.mjs';
 
 const only = new Set(list('only', 'attention,train,sampling,decode'));
 const threadList = list('threads', '1,2').map(Number);
@@ -62,11 +62,7 @@ const setThreads = async (n) => {
   await call({ op: 'threads', n });
 };
 const results = { machine: machineLine(simd), torch: ver, attention: [], train: [], sampling: [], decode: [] };
-const out = [];
-const say = (s = '') => {
-  out.push(s);
-  console.log(s);
-};
+const { lines: out, say } = transcript();
 say(`${results.machine} torch ${ver.torch} (CPU capability ${ver.isa}), transformers ${ver.transformers}. Command: \`node bench/peers/pytorch/run.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\`; medians of ${reps} alternating repetitions; ratio = PyTorch time / lmp time (above 1: lmp faster).`);
 
 // ---------------------------------------------------------------- attention
@@ -232,11 +228,6 @@ if (only.has('decode')) {
   say(`\n### decode (${(model.numParams() / 1e6).toFixed(1)}M-parameter Llama: dim 512, 6 layers, 8 heads / 4 kv, ffn 1536, vocab 4096; greedy; prompt ${P}, ${G} new tokens; full KV cache)\n`);
   say(`| threads | lmp prefill tok/s | HF prefill tok/s | HF / lmp time | lmp generation tok/s | HF generate() tok/s | HF / lmp time | same tokens |${B ? ' lmp before prefill / generation tok/s |' : ''}`);
   say(`| --- | --- | --- | --- | --- | --- | --- | --- |${B ? ' --- |' : ''}`);
-  const argmax = (l) => {
-    let b = 0;
-    for (let j = 1; j < l.length; j++) if (l[j] > l[b]) b = j;
-    return b;
-  };
   const modelB = B ? B.LlamaModel.init(decodeCfg, 3, { attention: B.fusedAttention() }) : undefined;
   const lmpDecode = (m = model) => {
     const s = m.session();
