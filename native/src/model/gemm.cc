@@ -14,6 +14,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the reductions, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"  // (the same bug, reported so in builds without -march=native)
 #include <immintrin.h>
 // AVX-512 kernels are compiled with target attributes whatever -march says and run only where
 // cpu_simd_level() finds AVX-512 (core/config.cc).
