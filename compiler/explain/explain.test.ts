@@ -116,7 +116,7 @@ describe('Dataset Decomposition vs concat-and-chunk on a synthetic length distri
     const src = `tokenizer b = bytes()
 data d { source text("none/*.txt") tokenizer b pack decompose(min: 256, max: 512, deterministic: true) }
 curriculum c { tokens_per_step 1k weights {256: 2, 512: 1} cycles 1 }
-model m { arch llama(dim: 4, layers: 1, heads: 2, kv_heads: 1, ffn: 8) vocab 10 }
+model m { arch llama(dim: 4, layers: 1, heads: 2, kv_heads: 1, ffn: 8) vocab 257 }
 train t { model m data d curriculum c steps 3 }
 `;
     const r = await explainSource(src, 'synthetic.lmp', { lengths: { name: 'synthetic', lengths } });
