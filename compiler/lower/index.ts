@@ -716,8 +716,12 @@ class Lowerer {
         return { name: 'epsilon', epsilon: c.num('e') };
       case 'eta':
         return { name: 'eta', eta: c.num('e') };
-      case 'mirostat':
-        return { name: 'mirostat', tau: c.num('tau'), eta: c.num('eta', 0.1), m: c.num('m', 100), variant: c.str('variant', 'paper') === 'llama_cpp' ? 'llama_cpp' : 'paper' };
+      case 'mirostat': {
+        // eta follows the variant's reference: the paper's code (basusourya/mirostat) updates mu
+        // with learning_rate = 1, llama.cpp's default mirostat_eta is 0.1
+        const variant = c.str('variant', 'paper') === 'llama_cpp' ? 'llama_cpp' : 'paper';
+        return { name: 'mirostat', tau: c.num('tau'), eta: c.num('eta', variant === 'llama_cpp' ? 0.1 : 1), m: c.num('m', 100), variant };
+      }
       case 'mirostat_v2':
         return { name: 'mirostat_v2', tau: c.num('tau'), eta: c.num('eta', 0.1), variant: 'paper' };
       case 'repetition':

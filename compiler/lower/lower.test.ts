@@ -94,8 +94,16 @@ decode v {
   model m
   policy typical(0.9, variant: llama_cpp) -> typical(0.8, variant: llama_cpp, ties: keep) -> typical(0.7, ties: by_id) -> mirostat(tau: 3, m: 50, variant: llama_cpp)
 }
+decode w {
+  model m
+  policy mirostat(tau: 3)
+}
+decode x {
+  model m
+  policy mirostat_v2(tau: 4)
+}
 `);
-    const [s, u, v] = declsOf(p, 'decode').map((d) => d.spec);
+    const [s, u, v, w, x] = declsOf(p, 'decode').map((d) => d.spec);
     expect(s!.chain).toEqual({
       samplers: [
         { name: 'penalties', last: 64, repeat: 1.1, frequency: 0, presence: 0 },
@@ -115,6 +123,10 @@ decode v {
       { name: 'mirostat', tau: 3, eta: 0.1, m: 50, variant: 'llama_cpp' },
     ]);
     expect(u!.seed).toBe(0);
+    // mirostat's eta defaults to its variant's reference: 1 for the paper's code (basusourya/mirostat,
+    // mirostat.py: learning_rate = 1), 0.1 for llama.cpp (common's mirostat_eta, also mirostat_v2's)
+    expect(w!.chain.samplers).toEqual([{ name: 'mirostat', tau: 3, eta: 1, m: 100, variant: 'paper' }]);
+    expect(x!.chain.samplers).toEqual([{ name: 'mirostat_v2', tau: 4, eta: 0.1, variant: 'paper' }]);
   });
 
   it('lowers attention: mask IR, Λ mask, position limit, cache, tiles and score defaults', () => {

@@ -223,13 +223,13 @@ export const BUILTINS: readonly BuiltinDef[] = [
   b('sampler', 'eta', 'drop tokens with p < min(e, sqrt(e) * exp(-H))', [req('e', fraction({ max: 1, maxExclusive: true }), 'eta')], { role: 'filter' }),
   b('sampler', 'mirostat', 'Mirostat v1: target surprise tau via a Zipf estimate of the top m tokens', [
     req('tau', positive, 'target surprise in bits'),
-    opt('eta', positive, '0.1', 'learning rate of mu'),
+    opt('eta', positive, '1 (paper), 0.1 (llama_cpp)', 'learning rate of mu: the paper\'s code updates mu with learning rate 1, llama.cpp defaults to 0.1'),
     opt('m', count({ min: 2 }), '100', 'Zipf estimate: paper uses m ratios of the top m + 1 probabilities (its code), llama_cpp m - 1 ratios of the top m'),
     opt('variant', oneOf('paper', 'llama_cpp'), 'paper', 'paper: m ratios, round k + 1, original p; llama_cpp: m - 1 ratios, floor k, renormalized p'),
   ], { role: 'terminal', stateful: true }),
   b('sampler', 'mirostat_v2', 'Mirostat v2: drop tokens with surprise above mu, sample, update mu', [
     req('tau', positive, 'target surprise in bits'),
-    opt('eta', positive, '0.1', 'learning rate of mu'),
+    opt('eta', positive, '0.1', 'learning rate of mu (llama.cpp\'s default)'),
   ], { role: 'terminal', stateful: true }),
   b('sampler', 'repetition', 'repetition penalty: logit / r if > 0 else logit * r, over the last n tokens', [
     req('penalty', positive, 'penalty r'),
