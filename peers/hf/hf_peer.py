@@ -5,8 +5,12 @@
                                   and transformers' logits: a full forward per length (ref-L.f32)
                                   and a KV-cached decode, one token a step (ref-decode.f32)
   python hf_peer.py logits DIR... checkpoints written by lmp's saveModel, loaded with
-                                  LlamaForCausalLM.from_pretrained: logits of DIR/case.json's
+                                  AutoModelForCausalLM.from_pretrained (LlamaForCausalLM; a NoPE
+                                  model SmolLM3ForCausalLM): logits of DIR/case.json's
                                   tokens into DIR/hf-L.f32 (and hf-decode.f32)
+  python hf_peer.py refuses DIR... checkpoints transformers must not load (lmp's ALiBi models):
+                                  DIR/refusals.json, what AutoModelForCausalLM and
+                                  LlamaForCausalLM.from_pretrained raised (null: it loaded)
 
 Logits are float32 [T, vocab], row-major. transformers computes in float32 (eager attention)
 whatever the stored dtype, so a bfloat16 checkpoint is compared on its exact bf16 weights.
@@ -20,7 +24,7 @@ import sys
 import numpy as np
 import torch
 import transformers
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 torch.manual_seed(0)
 torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -70,7 +74,7 @@ def collecting():
 
 
 def load(d):
-    return LlamaForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
+    return AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
 
 
 def write(path, a):
@@ -162,10 +166,25 @@ def logits(dirs):
     print(json.dumps(dict(torch=torch.__version__, transformers=transformers.__version__)))
 
 
+def refuses(dirs):
+    for d in dirs:
+        out = {}
+        for name, cls in (("AutoModelForCausalLM", AutoModelForCausalLM), ("LlamaForCausalLM", LlamaForCausalLM)):
+            try:
+                cls.from_pretrained(d, dtype=torch.float32)
+                out[name] = None
+            except Exception as e:  # what transformers raises is the point
+                out[name] = f"{type(e).__name__}: {e}"
+        with open(os.path.join(d, "refusals.json"), "w") as f:
+            json.dump(out, f)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "gen":
         gen(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "logits":
         logits(sys.argv[2:])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "refuses":
+        refuses(sys.argv[2:])
     else:
         sys.exit(__doc__)

@@ -6,7 +6,10 @@
 //     lmp's loadModel reads each and its logits must match: a full forward per length and a
 //     KV-cached decode (prefill, then one token a step).
 //   lmp -> hf: lmp's saveModel writes checkpoints (same variety) and LlamaForCausalLM.from_pretrained
-//     must give lmp's logits; transformers must log no warning reading them.
+//     (AutoModelForCausalLM) must give lmp's logits; transformers must log no warning reading them.
+//     A NoPE model (position none) is written as SmolLM3 with RoPE off in every layer: transformers
+//     must give its logits, and not those of the same weights under RoPE. An ALiBi model has no
+//     transformers form: AutoModelForCausalLM and LlamaForCausalLM must both refuse to load it.
 // Each comparison passes when |lmp - hf| <= ATOL + RTOL * |hf| everywhere. Each case whose RoPE is
 // not plain theta 10000 also checks that the suite can fail: lmp's logits with the checkpoint's
 // RoPE dropped (theta 10000, no scaling: what lmp did before rope_parameters was read; in the
@@ -114,7 +117,18 @@ const LMP_CASES = [
   { name: 'yarn', kvHeads: 2, tie: false, theta: 10000, scaling: { kind: 'yarn', ramp: 'index', factor: 4, originalLength: 32 } },
   { name: 'yarn-beta-af', kvHeads: 1, tie: true, theta: 500000, scaling: { kind: 'yarn', ramp: 'index', factor: 8, originalLength: 16, alpha: 2, beta: 16, truncate: false, attentionFactor: 1.25 } },
   { name: 'llama3-bf16', kvHeads: 2, tie: false, theta: 500000, dtype: 'BF16', scaling: { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalLength: 32 } },
+  // NoPE: the "RoPE dropped" comparison is the same weights under RoPE (what a Llama config.json made transformers run)
+  { name: 'nope', kvHeads: 2, tie: false, theta: 10000, position: { kind: 'none' } },
 ];
+// lmp -> hf checkpoints transformers must refuse (no transformers form: loading them as a RoPE Llama is silently wrong)
+const LMP_REFUSED = [{ name: 'alibi', position: { kind: 'alibi' } }, { name: 'alibi-limit', position: { kind: 'alibi', limit: 16 } }];
+
+/** The same weights as `model` under plain RoPE (a NoPE model's wrong reading). */
+function underRope(lmp, model) {
+  const m = new lmp.LlamaModel(model.config);
+  for (const [n, p] of model.params) m.params.get(n).set(p);
+  return m;
+}
 
 async function main() {
   const py = python();
@@ -137,7 +151,7 @@ async function main() {
   const vocab = 101, dirs = [];
   for (const [i, k] of LMP_CASES.entries()) {
     const cfg = { dim: 64, layers: 2, heads: 4, kvHeads: k.kvHeads, ffn: 96, vocab, normEps: 1e-5, ropeTheta: k.theta, tieEmbeddings: k.tie, maxPositions: k.maxPositions ?? 128, ...(k.scaling ? { ropeScaling: k.scaling } : {}) };
-    const model = lmp.LlamaModel.init(cfg, 100 + i, { std: 0.15 });
+    const model = lmp.LlamaModel.init(cfg, 100 + i, { std: 0.15, ...(k.position ? { position: k.position } : {}) });
     for (const [n, p] of model.params) if (n.endsWith('norm.weight')) for (let j = 0; j < p.length; j++) p[j] = 1 + 0.2 * Math.sin(j * 1.7 + i);
     const dir = join(tmp, `lmp-${k.name}`);
     lmp.saveModel(dir, model, { dtype: k.dtype ?? 'F32' });
@@ -146,7 +160,7 @@ async function main() {
     const tokens = Array.from({ length: 80 }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 8) % vocab);
     const c = { name: k.name, tokens, lengths: k.lengths ?? [64], decode: 48, prefill: 16, vocab, dtype: k.dtype ?? 'F32' };
     writeFileSync(join(dir, 'case.json'), JSON.stringify(c));
-    const dropped = ropeDropped(lmp, saved);
+    const dropped = k.position ? underRope(lmp, saved) : ropeDropped(lmp, saved);
     dirs.push({ dir, c, saved, out: lmpLogits(lmp, saved, c), wrong: dropped ? lmpLogits(lmp, dropped, c) : undefined });
   }
   execFileSync(py, [join(root, 'peers/hf/hf_peer.py'), 'logits', ...dirs.map((d) => d.dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_DISABLE_PROGRESS_BARS: '1', TQDM_DISABLE: '1' } });
@@ -159,6 +173,23 @@ async function main() {
       failed++;
       rows.push({ dir: name, what: 'from_pretrained warnings', maxAbs: NaN, ratio: NaN, ok: false, note: warnings.join(' | ') });
     } else passed++;
+  }
+
+  const refused = LMP_REFUSED.map((k, i) => {
+    const cfg = { dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 96, vocab, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false, maxPositions: 128 };
+    const dir = join(tmp, `lmp-${k.name}`);
+    lmp.saveModel(dir, lmp.LlamaModel.init(cfg, 200 + i, { std: 0.15, position: k.position }));
+    return { dir, k };
+  });
+  execFileSync(py, [join(root, 'peers/hf/hf_peer.py'), 'refuses', ...refused.map((r) => r.dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_DISABLE_PROGRESS_BARS: '1', TQDM_DISABLE: '1' } });
+  for (const { dir, k } of refused) {
+    const r = JSON.parse(readFileSync(join(dir, 'refusals.json'), 'utf8'));
+    for (const [loader, err] of Object.entries(r)) {
+      const ok = typeof err === 'string';
+      if (ok) passed++;
+      else failed++;
+      rows.push({ dir: `lmp->hf ${k.name}`, what: `${loader} refuses`, maxAbs: NaN, ratio: NaN, ok, note: ok ? err.split('\n')[0].slice(0, 120) : 'transformers loaded an ALiBi checkpoint (as a RoPE Llama)' });
+    }
   }
 
   const fmt = (x) => (x === undefined ? '-' : Number.isNaN(x) ? '' : x.toExponential(2));

@@ -3,12 +3,13 @@
 // naming the key, llama3 / YaRN frequencies against values computed by hand, and the scaling of a
 // config reaching the model's positions. The end-to-end check against transformers itself is
 // peers/hf (npm run test:peers).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ropeFrequencies } from '../attention/index.js';
-import { fromHfConfig, type ModelConfig, toHfConfig } from './config.js';
+import type { PositionSettings } from './attention.js';
+import { ALIBI_ARCHITECTURE, ALIBI_MODEL_TYPE, ALIBI_ROPE_TYPE, fromHfConfig, hfPosition, type ModelConfig, toHfConfig } from './config.js';
 import { loadModel, saveModel } from './io.js';
 import { LlamaModel, type PackedBatch } from './llama.js';
 import { expectClose } from './testutil.js';
@@ -222,6 +223,63 @@ describe('the scaling of a config reaches the model', () => {
       const plain = withWeights(arch).logits(seq(positions));
       expect(plain.some((v, j) => Math.abs(v - want[j]!) > 1e-3)).toBe(true);
     }
+  });
+
+  // A model trained with ALiBi or NoPE used to checkpoint a plain RoPE config.json: loaded without
+  // the .lmp file (lmp or transformers), it ran RoPE over weights trained without it.
+  it('saveModel records ALiBi and NoPE (lmp_position): the checkpoint alone loads with them, in forms transformers cannot take for RoPE', () => {
+    const positions = range(20);
+    const cases: { position: PositionSettings; arch: string; type: string }[] = [
+      { position: { kind: 'alibi' }, arch: ALIBI_ARCHITECTURE, type: ALIBI_MODEL_TYPE },
+      { position: { kind: 'alibi', limit: 4 }, arch: ALIBI_ARCHITECTURE, type: ALIBI_MODEL_TYPE },
+      { position: { kind: 'none' }, arch: 'SmolLM3ForCausalLM', type: 'smollm3' },
+      { position: { kind: 'rope', limit: 4 }, arch: 'LlamaForCausalLM', type: 'llama' },
+    ];
+    const rope = withWeights(arch).logits(seq(positions));
+    for (const [i, { position, arch: architecture, type }] of cases.entries()) {
+      const m = new LlamaModel(arch, { position });
+      const src = LlamaModel.init(arch, 4, { std: 0.3 });
+      for (const [n, p] of src.params) m.params.get(n)!.set(p);
+      const dir = join(tmp, `pos${i}`);
+      saveModel(dir, m);
+      const j = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      expect(j['architectures']).toEqual([architecture]);
+      expect(j['model_type']).toBe(type);
+      expect(j['lmp_position']).toEqual(position);
+      // transformers: NoPE is SmolLM3 with RoPE off in every layer; ALiBi's rope_type has no RoPE init function
+      if (position.kind === 'none') expect(j['no_rope_layers']).toEqual([0]);
+      if (position.kind === 'alibi') expect(j['rope_parameters']).toEqual({ rope_type: ALIBI_ROPE_TYPE });
+      const back = loadModel(dir);
+      expect(back.position).toEqual(position);
+      const want = m.logits(seq(positions));
+      expectClose(back.logits(seq(positions)), want, 1e-6, 1e-6, JSON.stringify(position));
+      // and not what RoPE gives (what loading it did before)
+      expect(rope.some((v, k) => Math.abs(v - want[k]!) > 1e-3)).toBe(true);
+      // a .lmp attention block's position of the same kind replaces the record; another kind is refused
+      expect(loadModel(dir, { position: { kind: position.kind } as PositionSettings }).position).toEqual({ kind: position.kind });
+      const other: PositionSettings = position.kind === 'rope' ? { kind: 'alibi' } : { kind: 'rope' };
+      expect(() => loadModel(dir, { position: other })).toThrow(expect.objectContaining({ code: 'LMP_E_MODEL_POSITION', key: 'lmp_position' }));
+    }
+    // plain RoPE writes no record (and loads as RoPE)
+    const dir = join(tmp, 'pos-rope');
+    saveModel(dir, withWeights(arch));
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))['lmp_position']).toBeUndefined();
+    expect(loadModel(dir).position).toEqual({ kind: 'rope' });
+  });
+
+  it('a SmolLM3 config.json: NoPE when every layer skips RoPE, a Llama when none does, refused when mixed', () => {
+    const smol = { ...base, architectures: ['SmolLM3ForCausalLM'], model_type: 'smollm3' };
+    expect(hfPosition({ ...smol, num_hidden_layers: 3, no_rope_layers: [0, 0, 0] })).toEqual({ kind: 'none' });
+    expect(hfPosition({ ...smol, num_hidden_layers: 2, no_rope_layers: [1, 1] })).toBeUndefined();
+    // transformers' default: no_rope_layers[i] = int((i + 1) % no_rope_layer_interval != 0), interval 4
+    expect(hfPosition({ ...smol, num_hidden_layers: 3 })).toBeUndefined();
+    expect(() => hfPosition({ ...smol, num_hidden_layers: 4 })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED', key: 'no_rope_layers' }));
+    expect(hfPosition({ ...smol, num_hidden_layers: 2, no_rope_layer_interval: 1 })).toEqual({ kind: 'none' });
+    expect(() => hfPosition({ ...smol, no_rope_layers: [0], use_sliding_window: true })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED', key: 'use_sliding_window' }));
+    expect(() => hfPosition({ ...base, lmp_position: { kind: 'alibi', limit: 0 } })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG', key: 'lmp_position.limit' }));
+    expect(() => hfPosition({ ...base, lmp_position: { kind: 'xpos' } })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG', key: 'lmp_position' }));
+    // another architecture is still refused
+    expect(() => parse({ architectures: ['LmpAlibiLlamaForCausalLM'] })).toThrow(/is not LlamaForCausalLM/);
   });
 
   it('a position scaling of the model options replaces the config\'s', () => {

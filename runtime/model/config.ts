@@ -10,7 +10,13 @@
 // implemented by runtime/attention's ropeFrequencies); any other is LMP_E_CONFIG_UNSUPPORTED naming
 // the key. toHfConfig writes rope_parameters (what transformers 5 reads) and repeats it as
 // rope_theta + rope_scaling for readers of the old layout.
+// ALiBi and NoPE (a .lmp attention block's `position alibi()` / `position none()`) have no Llama
+// form: saveModel records them in `lmp_position` (lmp reads it back) and writes what transformers
+// can honour (toHfConfigForPosition): NoPE as a SmolLM3 config with RoPE off in every layer
+// (transformers runs it as lmp does), ALiBi under a model_type and rope_type transformers does
+// not know, so that neither AutoModelForCausalLM nor LlamaForCausalLM loads it as a RoPE Llama.
 import type { RopeScaling } from '../attention/positions.js';
+import type { PositionSettings } from './attention.js';
 
 export interface ModelConfig {
   /** hidden size */
@@ -149,6 +155,77 @@ export function toHfConfigWithScaling(c: ModelConfig, scaling: RopeScaling | und
   }
 }
 
+/** lmp's architectures entry and model_type for an ALiBi Llama (transformers knows neither: it refuses to load it). */
+export const ALIBI_ARCHITECTURE = 'LmpAlibiLlamaForCausalLM';
+export const ALIBI_MODEL_TYPE = 'lmp_alibi_llama';
+/** rope_parameters.rope_type (and rope_scaling's) of an ALiBi checkpoint: LlamaForCausalLM.from_pretrained fails on it (no RoPE init function) */
+export const ALIBI_ROPE_TYPE = 'lmp_alibi';
+
+/** The `lmp_position` record of a position encoding other than plain RoPE, else undefined. */
+function positionRecord(p: PositionSettings): Record<string, unknown> | undefined {
+  const limit = p.kind !== 'none' && p.limit ? { limit: p.limit } : {};
+  if (p.kind === 'rope') return p.limit ? { kind: 'rope', ...limit } : undefined;
+  return { kind: p.kind, ...limit };
+}
+
+/**
+ * config.json content for a model whose attention runs `position` (with `scaling`, the RoPE
+ * scaling in force): RoPE as toHfConfigWithScaling (a distance limit recorded in lmp_position;
+ * transformers runs plain RoPE, the same within the limit); NoPE as SmolLM3ForCausalLM with
+ * no_rope_layers all 0 (Llama's tensors and blocks, RoPE skipped in every layer); ALiBi as
+ * ALIBI_ARCHITECTURE / ALIBI_MODEL_TYPE with rope_type ALIBI_ROPE_TYPE. Each but plain RoPE
+ * carries `lmp_position` ({kind, limit?}), which fromHfConfig / hfPosition read back.
+ */
+export function toHfConfigForPosition(c: ModelConfig, position: PositionSettings, scaling: RopeScaling | undefined): Record<string, unknown> {
+  const record = positionRecord(position);
+  if (position.kind === 'rope') return { ...toHfConfigWithScaling(c, scaling), ...(record ? { lmp_position: record } : {}) };
+  const { ropeScaling: _drop, ...base } = c;
+  const { rope_theta: _t, rope_scaling: _s, rope_parameters: _p, ...hf } = toHfConfig(base);
+  if (position.kind === 'none') {
+    return {
+      ...hf, architectures: ['SmolLM3ForCausalLM'], model_type: 'smollm3', rope_parameters: { rope_type: 'default', rope_theta: c.ropeTheta },
+      rope_theta: c.ropeTheta, no_rope_layers: Array.from({ length: c.layers }, () => 0), use_sliding_window: false,
+      // SmolLM3Config defaults its special ids to its own tokenizer's (128000...): none unless a recorded tokenizer gives them (saveModel)
+      pad_token_id: null, bos_token_id: null, eos_token_id: null, lmp_position: record,
+    };
+  }
+  const marker = { rope_type: ALIBI_ROPE_TYPE };
+  return { ...hf, architectures: [ALIBI_ARCHITECTURE], model_type: ALIBI_MODEL_TYPE, rope_parameters: marker, rope_scaling: marker, lmp_position: record };
+}
+
+/**
+ * The position encoding a config.json records, when it is not plain RoPE: lmp's `lmp_position`
+ * (saveModel), else a SmolLM3 config whose layers all skip RoPE (no_rope_layers, else
+ * transformers' default from no_rope_layer_interval) as NoPE; a SmolLM3 mixing RoPE and NoPE
+ * layers, or with a sliding window, is LMP_E_CONFIG_UNSUPPORTED. Undefined: RoPE (the model's default).
+ */
+export function hfPosition(j: unknown): PositionSettings | undefined {
+  if (!isObj(j)) return undefined;
+  const own = j['lmp_position'];
+  if (own !== undefined && own !== null) {
+    if (!isObj(own) || !['rope', 'alibi', 'none'].includes(own['kind'] as string)) bad(`config.json: lmp_position must be {kind: rope | alibi | none, limit?} (got ${JSON.stringify(own)})`, 'lmp_position');
+    const o = own as Json;
+    const limit = o['limit'];
+    if (limit !== undefined && limit !== null && !(typeof limit === 'number' && Number.isInteger(limit) && limit > 0)) bad(`config.json: lmp_position.limit must be a positive integer (got ${JSON.stringify(limit)})`, 'lmp_position.limit');
+    if (o['kind'] === 'none') {
+      if (limit !== undefined && limit !== null) bad('config.json: lmp_position none takes no limit', 'lmp_position.limit');
+      return { kind: 'none' };
+    }
+    return { kind: o['kind'] as 'rope' | 'alibi', ...(typeof limit === 'number' ? { limit } : {}) };
+  }
+  if (j['model_type'] !== 'smollm3' && !(Array.isArray(j['architectures']) && j['architectures'].includes('SmolLM3ForCausalLM'))) return undefined;
+  const unsupported = (k: string, m: string): never => {
+    throw new ModelConfigError('LMP_E_CONFIG_UNSUPPORTED', `config.json: ${m} is not supported by this engine`, k);
+  };
+  if (j['use_sliding_window'] === true) unsupported('use_sliding_window', 'a SmolLM3 sliding window');
+  const layers = typeof j['num_hidden_layers'] === 'number' ? j['num_hidden_layers'] : 0;
+  const interval = typeof j['no_rope_layer_interval'] === 'number' ? j['no_rope_layer_interval'] : 4;
+  const flags = Array.isArray(j['no_rope_layers']) ? (j['no_rope_layers'] as unknown[]) : Array.from({ length: layers }, (_, i) => ((i + 1) % interval !== 0 ? 1 : 0));
+  if (flags.every((f) => f === 0 || f === false)) return { kind: 'none' };
+  if (flags.every((f) => f === 1 || f === true)) return undefined;
+  return unsupported('no_rope_layers', `SmolLM3 no_rope_layers ${JSON.stringify(flags)} (RoPE in some layers and not in others)`);
+}
+
 /** config.json content (LlamaConfig) for a model config. */
 export function toHfConfig(c: ModelConfig): Record<string, unknown> {
   const rope = hfRopeParameters(validateConfig(c));
@@ -255,7 +332,10 @@ export function fromHfConfig(j: unknown): ModelConfig {
   if (typeof j !== 'object' || j === null) throw new ModelConfigError('LMP_E_CONFIG', 'config.json: not an object');
   const o = j as Record<string, unknown>;
   const arch = o['architectures'];
-  if (Array.isArray(arch) && !arch.includes('LlamaForCausalLM'))
+  // lmp's own records of ALiBi and NoPE models (toHfConfigForPosition), and SmolLM3 (Llama's blocks; hfPosition decides its RoPE)
+  const position = hfPosition(o);
+  const own = (a: unknown): boolean => a === 'LlamaForCausalLM' || a === 'SmolLM3ForCausalLM' || (a === ALIBI_ARCHITECTURE && position?.kind === 'alibi');
+  if (Array.isArray(arch) && !arch.some(own))
     throw new ModelConfigError('LMP_E_CONFIG', `config.json: architectures ${JSON.stringify(arch)} is not LlamaForCausalLM`);
   const num = (k: string, dflt?: number): number => {
     const v = o[k] ?? dflt;
@@ -272,12 +352,13 @@ export function fromHfConfig(j: unknown): ModelConfig {
   if (typeof o['head_dim'] === 'number' && o['head_dim'] * heads !== o['hidden_size']) unsupported('head_dim', `head_dim ${o['head_dim']} != hidden_size / num_attention_heads`);
   const dim = num('hidden_size');
   const maxPositions = num('max_position_embeddings', 2048);
-  const { theta, scaling: hfScaling } = hfRope(o, maxPositions);
+  // an ALiBi checkpoint's rope_parameters only carry the marker that stops transformers: no RoPE to read
+  const { theta, scaling: hfScaling } = position?.kind === 'alibi' ? { theta: 10000, scaling: { kind: 'none' } as RopeScaling } : hfRope(o, maxPositions);
   // lmp's own record of a scaling Hugging Face has no form for (saveModel: YaRN with the ratio
   // ramp, truncated): rope_parameters then holds the plain base, and this wins for lmp.
-  const own = o['lmp_rope_scaling'];
-  if (own !== undefined && !isObj(own)) bad(`config.json: lmp_rope_scaling must be an object (got ${JSON.stringify(own)})`, 'lmp_rope_scaling');
-  const scaling = own ? validateRopeScaling(own as unknown as RopeScaling, 'config.json: lmp_rope_scaling') : hfScaling;
+  const ownScaling = o['lmp_rope_scaling'];
+  if (ownScaling !== undefined && !isObj(ownScaling)) bad(`config.json: lmp_rope_scaling must be an object (got ${JSON.stringify(ownScaling)})`, 'lmp_rope_scaling');
+  const scaling = ownScaling ? validateRopeScaling(ownScaling as unknown as RopeScaling, 'config.json: lmp_rope_scaling') : hfScaling;
   return validateConfig({
     dim,
     ffn: num('intermediate_size'),

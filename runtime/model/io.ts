@@ -11,7 +11,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ensureDir } from '../fsutil.js';
 import { dirname, join, resolve } from 'node:path';
 import type { TokenizerConfig } from '../data/config.js';
-import { fromHfConfig, ModelConfigError, toHfConfig, toHfConfigWithScaling } from './config.js';
+import { fromHfConfig, hfPosition, ModelConfigError, toHfConfigForPosition } from './config.js';
 import { LlamaModel, type ModelOptions } from './llama.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors, type SafetensorsDtype } from './safetensors.js';
 
@@ -74,9 +74,10 @@ export function saveModel(dir: string, model: LlamaModel, opts: { dtype?: Safete
   for (const [n, p] of model.params) list.push([n, { shape: model.shapes.get(n)!, data: p }]);
   writeSafetensors(join(dir, 'model.safetensors'), list, { format: 'pt' }, dtype);
   const tok = writeTokenizer(dir, records.get(model));
-  // The RoPE scaling the model runs (a .lmp attention block's replaces the checkpoint's), so a
-  // checkpoint of a model trained with one loads with it.
-  const hf = model.position.kind === 'rope' ? toHfConfigWithScaling(model.config, model.ropeScaling) : toHfConfig(model.config);
+  // The position encoding the model runs: the RoPE scaling in force (a .lmp attention block's
+  // replaces the checkpoint's), so a checkpoint of a model trained with one loads with it; ALiBi
+  // and NoPE recorded as lmp_position (and in the forms transformers honours or refuses, config.ts).
+  const hf = toHfConfigForPosition(model.config, model.position, model.ropeScaling);
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...hf, torch_dtype: TORCH_DTYPE[dtype], ...tok }, null, 2) + '\n');
 }
 
@@ -121,8 +122,14 @@ export function loadModel(dir: string, opts: ModelOptions = {}): LlamaModel {
     throw new ModelConfigError('LMP_E_CONFIG', `${join(dir, 'config.json')}: ${(e as Error).message}`);
   }
   const cfg = fromHfConfig(raw);
+  // the position encoding the checkpoint was trained with (lmp_position, a SmolLM3 NoPE config):
+  // the model runs it unless `opts` gives one; a different encoding is refused (its weights were
+  // trained for the recorded one: RoPE over an ALiBi model, say, gives other logits)
+  const recorded = hfPosition(raw);
+  if (recorded && opts.position && opts.position.kind !== recorded.kind)
+    throw new ModelConfigError('LMP_E_MODEL_POSITION', `${join(dir, 'config.json')} records position ${recorded.kind} (lmp_position), which the model was trained with; the attention block asks for ${opts.position.kind} (write \`position ${recorded.kind}()\` in the model's attention block)`, 'lmp_position');
   const file = readSafetensors(join(dir, 'model.safetensors'));
-  const model = new LlamaModel(cfg, opts);
+  const model = new LlamaModel(cfg, recorded && !opts.position ? { ...opts, position: recorded } : opts);
   for (const [n, p] of model.params) {
     const t = file.tensors.get(n);
     if (!t) throw new ModelConfigError('LMP_E_WEIGHTS', `${dir}: model.safetensors has no tensor '${n}'`);

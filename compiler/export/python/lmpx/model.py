@@ -26,7 +26,10 @@ def config_from_hf(j):
     """lmp's fromHfConfig, the shapes: what a LlamaConfig config.json must agree on with spec.json's
     model config (which builds the model; config.json itself is written back verbatim)."""
     arch = j.get("architectures")
-    if isinstance(arch, list) and "LlamaForCausalLM" not in arch:
+    # lmp's saveModel writes NoPE as SmolLM3ForCausalLM and ALiBi as LmpAlibiLlamaForCausalLM, each
+    # with lmp_position (runtime/model/config.ts toHfConfigForPosition); the blocks are Llama's
+    own = ("LlamaForCausalLM", "SmolLM3ForCausalLM") + (("LmpAlibiLlamaForCausalLM",) if isinstance(j.get("lmp_position"), dict) else ())
+    if isinstance(arch, list) and not any(a in own for a in arch):
         raise ModelError("LMP_E_CONFIG", f"config.json: architectures {arch} is not LlamaForCausalLM")
     # RoPE (rope_parameters / rope_scaling) comes from spec.json's model config, not from here
     for k in ("attention_bias", "mlp_bias"):
