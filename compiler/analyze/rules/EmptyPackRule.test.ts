@@ -95,6 +95,32 @@ describe('EmptyPackRule', () => {
     expect(await runtimeSequences(f)).toBe(0);
     expect(check(f.replace('min: 101', 'min: 100'))).toEqual([]);
   });
+  it('pad(L, truncate: drop) and prepack(capacity: C) over documents all longer: exactly where the runtime packs none', async () => {
+    const d = (pack: string, glob = '{a,b}.txt') => `  source text("${glob}")\n  tokenizer bytes()\n  pack ${pack}\n`;
+    // a: 100 bytes + EOT = 101 tokens, b: 50 + EOT = 51
+    const pad = check(d('pad(50, truncate: drop)'));
+    expect(at(pad)).toEqual(['LMP0406@8:3']);
+    expect(pad[0]!.message).toBe("data 'd' packs to no sequence: every document is longer than 50 tokens (the shortest has 51, EOT included), and pad(50, truncate: drop) drops each longer one");
+    expect(pad[0]!.help).toBe('use a length of at least 51, or truncate: right to keep the first 50 tokens');
+    expect(await runtimeSequences(d('pad(50, truncate: drop)'))).toBe(0);
+    expect(check(d('pad(51, truncate: drop)'))).toEqual([]);
+    expect(await runtimeSequences(d('pad(51, truncate: drop)'))).toBe(1);
+    for (const keep of ['pad(50)', 'pad(50, truncate: left)']) {
+      expect(check(d(keep))).toEqual([]);
+      expect(await runtimeSequences(d(keep))).toBe(2);
+    }
+    const pre = check(d('prepack(capacity: 50)'));
+    expect(pre[0]!.message).toBe("data 'd' packs to no sequence: every document is longer than 50 tokens (the shortest has 51, EOT included), and prepack(capacity: 50) drops each longer one");
+    expect(pre[0]!.help).toBe('use a capacity of at least 51, or capacity: longest');
+    expect(await runtimeSequences(d('prepack(capacity: 50)'))).toBe(0);
+    expect(check(d('prepack(capacity: 51)'))).toEqual([]);
+    expect(await runtimeSequences(d('prepack(capacity: 51)'))).toBe(1);
+    expect(check(d('prepack(capacity: longest)'))).toEqual([]);
+    expect(await runtimeSequences(d('prepack(capacity: longest)'))).toBe(2);
+    // no lower bound on the tokens: tiktoken (fewer tokens than bytes), a file counted by its size
+    expect(check(d('prepack(capacity: 50)').replace('bytes()', 'tiktoken("gpt2")'))).toEqual([]);
+    expect(check(d('pad(50, truncate: drop)', '{a,big}.txt'))).toEqual([]);
+  });
   it('the side a perplexity task packs: by the runtime content hash of each document', async () => {
     const ev = 'eval e {\n  task perplexity(d.holdout)\n  using m\n}\n';
     const d = (h: string) => `  source text("{a,b,long}.txt")\n  tokenizer bytes()\n  holdout ${h}\n  pack concat_chunk(64)\n`;

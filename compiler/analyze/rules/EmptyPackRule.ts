@@ -1,12 +1,17 @@
 // LMP0406: data that a train or a perplexity task packs, whose packer provably yields no sequence:
 // concat_chunk(L) over fewer than L tokens, decompose(min: m) where no document has m + 1 tokens,
-// any packer when no document is left (every file empty, or the length filter drops them all).
-// The run fails on it (LMP_E_CURRICULUM_CONFIG "no bucket of length L", LMP_E_DATA_END).
+// pad(L, truncate: drop) and prepack(capacity: C) where every document is longer than L (C): both
+// drop such documents whole; any packer when no document is left (every file empty, or the
+// length filter drops them all). The other packers keep a sequence per document (pad truncates
+// or splits; prepack(capacity: longest) fits the longest). The run fails on it
+// (LMP_E_CURRICULUM_CONFIG "no bucket of length L", LMP_E_DATA_END).
 //
 // Token counts are upper bounds from the files (analyze/sources.ts: small files are read and
 // measured exactly, larger ones count 3 bytes per byte), for the byte tokenizer (tokens = UTF-8
 // bytes) and tiktoken (never more tokens than bytes); hf tokenizers and parquet sources are not
 // judged. Hold-out and filters only remove documents, so the bounds hold for either side.
+// "Every document is longer than" needs lower bounds: only the byte tokenizer over documents all
+// measured exactly gives them (tokens = UTF-8 bytes + EOT, a BOS only adds).
 import type { Decl, Expr, Ident, Span } from '../../../grammar/ast.js';
 import { diag } from '../../../grammar/diagnostics.js';
 import { CLAUSE_DEFAULTS } from '../../lower/index.js';
@@ -22,6 +27,8 @@ interface Packed {
   readonly tokens: number;
   /** The longest document's tokens (EOT included), bound. */
   readonly longest: number;
+  /** The shortest document's tokens (EOT included), a lower bound; undefined when none is known (not exact, not bytes). */
+  readonly shortest: number | undefined;
   readonly exact: boolean;
   /** Why no document is left, when none is, and what to do. */
   readonly emptyBecause: string;
@@ -73,7 +80,9 @@ export const EmptyPackRule: Rule = {
       // then those the length filter surely drops: fewer tokens than min even at the bound, more
       // than max when the size is exact (the byte tokenizer's count)
       let all = 0, onSide = 0, filtered = 0;
+      let shortest: number | undefined = tok.kind === 'bytes' ? Infinity : undefined;
       const kept = srcs.map(({ docs, weight }) => {
+        if (!docs.docs || !docs.exact) shortest = undefined;
         if (!docs.docs) return { docs, weight };
         const exactMax = docs.exact && tok.kind === 'bytes' && maxLength !== undefined;
         const mine = docs.docs.filter((d) => !d.bytes || docHeldOut(d.bytes, fraction, seed) === (side === 'holdout'));
@@ -81,6 +90,7 @@ export const EmptyPackRule: Rule = {
         all += docs.docs.length;
         onSide += mine.length;
         filtered += mine.length - left.length;
+        if (shortest !== undefined) for (const d of left) shortest = Math.min(shortest, d.size + eot);
         return { docs: docsBounds(left, docs.exact), weight };
       });
       const D = kept.reduce((a, s) => a + s.docs.count, 0);
@@ -102,7 +112,7 @@ export const EmptyPackRule: Rule = {
           : filtered > 0
             ? [`the length filter drops all ${filtered} of its documents${fraction > 0 ? ` on the ${side === 'holdout' ? 'hold-out' : 'training'} side` : ''}`, 'relax the length filter']
             : ['every file it reads is empty', 'give it documents with text'];
-      return { docs: D, tokens, longest, exact, emptyBecause, emptyHelp, split: fraction > 0 };
+      return { docs: D, tokens, longest, shortest: D > 0 ? shortest : undefined, exact, emptyBecause, emptyHelp, split: fraction > 0 };
     };
 
     return {
@@ -141,6 +151,17 @@ export const EmptyPackRule: Rule = {
             if (min !== undefined && p.longest < min + 1) {
               reason = `its longest document has ${upTo}${p.longest} tokens (EOT included), and decompose(min: ${min}) cuts a piece only from a document of ${min + 1}`;
               help = 'lower min, or add longer documents';
+            }
+          } else if ((kind === 'pad' || kind === 'prepack') && pk && p.shortest !== undefined) {
+            // both drop a document longer than the sequence whole (runtime/data/pack.ts planPad, planPrepack)
+            const pad = kind === 'pad';
+            const truncate = argOf(pk, 'truncate');
+            const drops = !pad || (truncate?.kind === 'Ident' && truncate.name === 'drop');
+            const L = pad ? numArg(pk, 'length') : numArg(pk, 'capacity');
+            if (drops && L !== undefined && p.shortest > L) {
+              const call = pad ? `pad(${L}, truncate: drop)` : `prepack(capacity: ${L})`;
+              reason = `every document is longer than ${L} tokens (the shortest has ${p.shortest}, EOT included), and ${call} drops each longer one`;
+              help = pad ? `use a length of at least ${p.shortest}, or truncate: right to keep the first ${L} tokens` : `use a capacity of at least ${p.shortest}, or capacity: longest`;
             }
           }
           if (reason === undefined) continue;
