@@ -1,8 +1,9 @@
 // CUDA backend, first kernels: log-softmax, the documented SplitMix64 stream, and the
 // `temperature -> sample` terminal sampler. Each mirrors a CPU kernel and is parity-tested
-// against it on the device (bench/cuda/parity.mjs). Compiled with -fmad=false so the float
-// arithmetic of the shared expf polynomial rounds as written.
-#include <cuda_runtime.h>
+// against it by the parity binary (native/cuda/parity/kernels_parity.cc), on a GPU and under the
+// CPU emulator. Compiled with -fmad=false so the float arithmetic of the shared expf polynomial
+// rounds as written.
+#include "common/device.cuh"
 
 #include <cmath>
 #include <vector>
@@ -164,8 +165,7 @@ std::string log_softmax_rows(const float* x, float* out, size_t rows, size_t col
   cudaError_t e = cudaMemcpy(dx.p, x, n * sizeof(float), cudaMemcpyHostToDevice);
   if (!e) e = cudaMemset(dflag.p, 0, sizeof(int));
   if (e) return err(e);
-  log_softmax_kernel<<<static_cast<unsigned>(rows), kThreads>>>(dx.p, dy.p, cols, dflag.p);
-  e = cudaGetLastError();
+  e = cu::launch(log_softmax_kernel, dim3(static_cast<unsigned>(rows)), dim3(kThreads), 0, nullptr, dx.p, dy.p, cols, dflag.p);
   if (!e) e = cudaMemcpy(out, dy.p, n * sizeof(float), cudaMemcpyDeviceToHost);
   int flag = 0;
   if (!e) e = cudaMemcpy(&flag, dflag.p, sizeof(int), cudaMemcpyDeviceToHost);
@@ -177,8 +177,8 @@ std::string uniforms(uint64_t seed, uint64_t start, size_t count, double* out) {
   if (count == 0) return {};
   DevBuf<double> d(count);
   if (d.status) return err(d.status);
-  uniforms_kernel<<<static_cast<unsigned>((count + kThreads - 1) / kThreads), kThreads>>>(seed, start, count, d.p);
-  cudaError_t e = cudaGetLastError();
+  cudaError_t e = cu::launch(uniforms_kernel, dim3(static_cast<unsigned>((count + kThreads - 1) / kThreads)), dim3(kThreads), 0,
+                             nullptr, seed, start, count, d.p);
   if (!e) e = cudaMemcpy(out, d.p, count * sizeof(double), cudaMemcpyDeviceToHost);
   return err(e);
 }
@@ -196,8 +196,8 @@ std::string sample_rows(const float* logits, size_t rows, size_t cols, float tem
   if (e) return err(e);
   // The CPU chain applies temperature as a float scale 1/t (computed in double, then rounded).
   const float scale = static_cast<float>(1.0 / static_cast<double>(temperature));
-  sample_kernel<<<static_cast<unsigned>(rows), kThreads>>>(dx.p, cols, scale, seed, dc.p, dt.p);
-  e = cudaGetLastError();
+  e = cu::launch(sample_kernel, dim3(static_cast<unsigned>(rows)), dim3(kThreads), 0, nullptr, dx.p, cols, scale, seed,
+                 static_cast<const uint64_t*>(dc.p), dt.p);
   if (!e) e = cudaMemcpy(out_tokens, dt.p, rows * sizeof(int32_t), cudaMemcpyDeviceToHost);
   return err(e);
 }

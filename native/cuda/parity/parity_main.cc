@@ -1,135 +1,229 @@
-// CUDA parity and timing: every CUDA kernel against the CPU kernel it mirrors.
-//   log-softmax:   |gpu - ref64| <= 1e-5 + 1e-5 |ref64|, and the CPU kernel on the same rows
-//   RNG stream:    bit-identical draws (the documented SplitMix64 stream)
-//   sampling:      `temperature(0.8) -> sample`, same seed and draw counters -> same tokens
-// Exit code 0 when every check passes, 1 otherwise. Prints one line per check and timings.
+// The parity binary's driver: runs the registered checks (parity.h) and reports.
+//   lmp_cuda_parity [--filter A,B] [--list] [--quiet]
+// Exit 0 when every selected check passes, 1 otherwise (2: bad usage or no check selected).
+#include <algorithm>
 #include <chrono>
-#include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
 #include <vector>
 
-#include "core/softmax.h"
-#include "core/threadpool.h"
-#include "kernels.h"
-#include "sampling/sampling.h"
+#include "common/device.cuh"
+#include "parity/parity.h"
 
-using namespace lmp;
-using Clock = std::chrono::steady_clock;
+namespace lmp {
+namespace parity {
+namespace {
 
-static double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+struct Check {
+  const char* name;
+  CheckFn fn;
+  Where where;
+  const char* file;
+  int line;
+};
 
-static uint64_t g_state = 0x1234567;
-static double rnd() {  // xorshift64*, test data only
-  g_state ^= g_state >> 12; g_state ^= g_state << 25; g_state ^= g_state >> 27;
-  return static_cast<double>((g_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+std::vector<Check>& registry() {
+  static std::vector<Check> r;
+  return r;
 }
 
-static int failures = 0;
-static void report(bool ok, const char* what, const std::string& detail) {
-  std::printf("%s %-44s %s\n", ok ? "PASS" : "FAIL", what, detail.c_str());
-  if (!ok) ++failures;
+struct Current {
+  const Check* check = nullptr;
+  int failures = 0;
+  std::vector<std::string> lines;  // PASS/FAIL detail lines of expect_* and notes
+};
+Current g_cur;
+bool g_quiet = false;
+
+uint64_t fnv1a(const char* s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; ++s) h = (h ^ static_cast<unsigned char>(*s)) * 1099511628211ULL;
+  return h;
 }
 
-int main() {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  try {
-  cuda::DeviceInfo info = cuda::device_info();
-  std::printf("device: %d x %s (sm_%d%d, %.1f GiB); CPU threads: %d\n", info.count, info.name.c_str(), info.major, info.minor,
-              info.memory / 1073741824.0, num_threads());
-  if (info.count == 0) {
-    std::printf("no CUDA device: %s\n", info.error.c_str());
-    return 1;
-  }
-
-  // --- log-softmax ------------------------------------------------------------------
-  const size_t shapes[][2] = {{1, 1}, {3, 63}, {5, 65}, {17, 1000}, {64, 32768}, {8, 256000}};
-  for (auto& sh : shapes) {
-    const size_t rows = sh[0], cols = sh[1], n = rows * cols;
-    std::vector<float> x(n), gpu(n), cpu(n);
-    for (auto& v : x) v = static_cast<float>((rnd() - 0.5) * 40);
-    bool nan = false;
-    std::string e = cuda::log_softmax_rows(x.data(), gpu.data(), rows, cols, &nan);
-    log_softmax_rows(x.data(), cpu.data(), rows, cols);
-    double worst = 0, worst_cpu = 0;  // max of |a - ref| / (atol + rtol |ref|)
-    for (size_t r = 0; r < rows; ++r) {
-      double m = -INFINITY, s = 0;
-      for (size_t j = 0; j < cols; ++j) m = std::max(m, static_cast<double>(x[r * cols + j]));
-      for (size_t j = 0; j < cols; ++j) s += std::exp(x[r * cols + j] - m);
-      for (size_t j = 0; j < cols; ++j) {
-        const double ref = x[r * cols + j] - m - std::log(s);
-        worst = std::max(worst, std::fabs(gpu[r * cols + j] - ref) / (1e-5 + 1e-5 * std::fabs(ref)));
-        worst_cpu = std::max(worst_cpu, std::fabs(cpu[r * cols + j] - ref) / (1e-5 + 1e-5 * std::fabs(ref)));
-      }
+template <typename G, typename R>
+bool close_impl(const std::string& what, const G* got, const R* ref, size_t n, double atol, double rtol) {
+  double max_abs = 0, max_ratio = 0;
+  size_t bad = 0, first = n;
+  for (size_t i = 0; i < n; ++i) {
+    const double g = static_cast<double>(got[i]), r = static_cast<double>(ref[i]);
+    bool ok;
+    double err;
+    if (std::isnan(r) || std::isnan(g)) {
+      ok = std::isnan(r) && std::isnan(g);
+      err = ok ? 0 : INFINITY;
+    } else if (std::isinf(r) || std::isinf(g)) {
+      ok = g == r;
+      err = ok ? 0 : INFINITY;
+    } else {
+      err = std::fabs(g - r);
+      ok = err <= atol + rtol * std::fabs(r);
     }
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%zux%zu worst err/tol: gpu %.3f cpu %.3f %s", rows, cols, worst, worst_cpu, e.c_str());
-    report(e.empty() && !nan && worst <= 1.0 && worst_cpu <= 1.0, "log_softmax vs float64 ref (gpu and cpu)", buf);
+    const double tol = atol + rtol * (std::isfinite(r) ? std::fabs(r) : 0.0);
+    max_abs = std::max(max_abs, err);
+    max_ratio = std::max(max_ratio, tol > 0 ? err / tol : (err > 0 ? INFINITY : 0));
+    if (!ok) {
+      if (first == n) first = i;
+      ++bad;
+    }
   }
+  char buf[320];
+  if (bad)
+    std::snprintf(buf, sizeof buf, "%s: n=%zu max|err| %.3g, max err/tol %.3g, %zu over atol %.1g + rtol %.1g (first at %zu: %.9g vs %.9g)",
+                  what.c_str(), n, max_abs, max_ratio, bad, atol, rtol, first, static_cast<double>(got[first]),
+                  static_cast<double>(ref[first]));
+  else
+    std::snprintf(buf, sizeof buf, "%s: n=%zu max|err| %.3g, max err/tol %.3g (atol %.1g, rtol %.1g)", what.c_str(), n, max_abs,
+                  max_ratio, atol, rtol);
+  expect(bad == 0, buf);
+  return bad == 0;
+}
 
-  // --- RNG stream -------------------------------------------------------------------
-  {
-    const size_t count = 1 << 20;
-    const uint64_t seed = 42, start = 1000;
-    std::vector<double> gpu(count);
-    std::string e = cuda::uniforms(seed, start, count, gpu.data());
-    size_t diff = 0;
-    for (size_t i = 0; i < count; ++i)
-      if (gpu[i] != sampling::u01(sampling::splitmix64_at(seed, start + i))) ++diff;
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "%zu draws, %zu differ %s", count, diff, e.c_str());
-    report(e.empty() && diff == 0, "SplitMix64 stream bit-identical", buf);
-  }
+bool selected(const Check& c, const std::vector<std::string>& filters) {
+  if (filters.empty()) return true;
+  for (const auto& f : filters)
+    if (std::strstr(c.name, f.c_str())) return true;
+  return false;
+}
 
-  // --- sampling: temperature(0.8) -> sample -----------------------------------------
-  const size_t vocabs[] = {1, 5, 1000, 50257, 131072};
-  for (size_t V : vocabs) {
-    const size_t rows = V >= 50257 ? 512 : 4096;
-    const uint64_t seed = 7;
-    std::vector<float> logits(rows * V);
-    for (auto& v : logits) v = static_cast<float>((rnd() - 0.5) * 12);
-    if (V > 1)
-      for (size_t r = 0; r < rows; r += 7) logits[r * V + (r % V)] = -INFINITY;  // some -inf entries
-    std::vector<uint64_t> counters(rows);
-    for (size_t r = 0; r < rows; ++r) counters[r] = r;
-    std::vector<int32_t> gpu(rows), cpu(rows);
-    auto t0 = Clock::now();
-    std::string e = cuda::sample_rows(logits.data(), rows, V, 0.8f, seed, counters.data(), gpu.data());
-    auto t1 = Clock::now();
-    std::vector<sampling::Spec> specs(2);
-    specs[0].kind = sampling::Kind::Temperature;
-    specs[0].a = 0.8;
-    specs[1].kind = sampling::Kind::Sample;
-    sampling::Chain chain(specs, V, seed);  // draw n of the chain = row n: same counters
-    for (size_t r = 0; r < rows; ++r) cpu[r] = chain.sample(&logits[r * V], V, nullptr);
-    auto t2 = Clock::now();
-    size_t diff = 0;
-    for (size_t r = 0; r < rows; ++r) diff += gpu[r] != cpu[r];
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "V=%zu rows=%zu: %zu differ; gpu %.2f ms (with copies), cpu %.2f ms (1 thread) %s", V, rows,
-                  diff, secs(t0, t1) * 1e3, secs(t1, t2) * 1e3, e.c_str());
-    report(e.empty() && diff == 0, "temperature->sample tokens identical", buf);
-  }
+bool runs_here(const Check& c) {
+  if (c.where == Where::EmuOnly) return emulated();
+  if (c.where == Where::GpuOnly) return !emulated();
+  return true;
+}
 
-  // --- timing: log-softmax 256 x 128k -------------------------------------------------
-  {
-    const size_t rows = 256, cols = 131072, n = rows * cols;
-    std::vector<float> x(n), y(n);
-    for (auto& v : x) v = static_cast<float>((rnd() - 0.5) * 20);
-    bool nan = false;
-    cuda::log_softmax_rows(x.data(), y.data(), rows, cols, &nan);  // warm-up
-    auto t0 = Clock::now();
-    for (int i = 0; i < 5; ++i) cuda::log_softmax_rows(x.data(), y.data(), rows, cols, &nan);
-    auto t1 = Clock::now();
-    for (int i = 0; i < 5; ++i) log_softmax_rows(x.data(), y.data(), rows, cols);
-    auto t2 = Clock::now();
-    std::printf("time  log_softmax 256x131072: gpu %.2f ms (incl. host<->device copies), cpu %.2f ms (%d threads), ratio cpu/gpu %.2f\n",
-                secs(t0, t1) / 5 * 1e3, secs(t1, t2) / 5 * 1e3, num_threads(), secs(t1, t2) / secs(t0, t1));
+}  // namespace
+
+int register_check(const char* name, CheckFn fn, Where where, const char* file, int line) {
+  registry().push_back({name, fn, where, file, line});
+  return static_cast<int>(registry().size());
+}
+
+bool emulated() {
+#if defined(LMP_CUDA_EMU)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void expect(bool ok, const std::string& what) {
+  if (!ok) ++g_cur.failures;
+  g_cur.lines.push_back(std::string(ok ? "    ok   " : "    FAIL ") + what);
+}
+
+bool expect_close(const std::string& what, const float* got, const double* ref, size_t n, double atol, double rtol) {
+  return close_impl(what, got, ref, n, atol, rtol);
+}
+bool expect_close(const std::string& what, const float* got, const float* ref, size_t n, double atol, double rtol) {
+  return close_impl(what, got, ref, n, atol, rtol);
+}
+bool expect_close(const std::string& what, const double* got, const double* ref, size_t n, double atol, double rtol) {
+  return close_impl(what, got, ref, n, atol, rtol);
+}
+
+void note(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  g_cur.lines.push_back(std::string("    note ") + buf);
+}
+
+bool cuda_ok(int e, const char* what) {
+  if (e == 0) return true;
+  expect(false, std::string(what) + ": CUDA error " + std::to_string(e) + " " + cudaGetErrorString(static_cast<cudaError_t>(e)));
+  return false;
+}
+
+Rng rng() { return Rng(fnv1a(g_cur.check ? g_cur.check->name : "")); }
+
+}  // namespace parity
+}  // namespace lmp
+
+int main(int argc, char** argv) {
+  using namespace lmp::parity;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::vector<std::string> filters;
+  bool list = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if ((a == "--filter" || a == "-f") && i + 1 < argc) {
+      std::string s = argv[++i];
+      size_t p = 0;
+      while (p <= s.size()) {
+        const size_t q = std::min(s.find(',', p), s.size());
+        if (q > p) filters.push_back(s.substr(p, q - p));
+        p = q + 1;
+      }
+    } else if (a.rfind("--filter=", 0) == 0) {
+      filters.push_back(a.substr(9));
+    } else if (a == "--list") {
+      list = true;
+    } else if (a == "--quiet" || a == "-q") {
+      g_quiet = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--filter A,B] [--list] [--quiet]\n", argv[0]);
+      return 2;
+    }
   }
-  std::printf("%d failed\n", failures);
-  return failures == 0 ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::printf("FAIL uncaught: %s\n", e.what());
+  auto& checks = registry();
+  std::sort(checks.begin(), checks.end(), [](const Check& a, const Check& b) { return std::strcmp(a.name, b.name) < 0; });
+  if (list) {
+    for (const auto& c : checks)
+      std::printf("%s%s\n", c.name, c.where == Where::EmuOnly ? " (emulator only)" : c.where == Where::GpuOnly ? " (GPU only)" : "");
+    return 0;
+  }
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    std::printf("FAIL no CUDA device: %s\n", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
     return 1;
   }
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess)
+    std::printf("device: %s (sm_%d%d, %d SMs, %.1f GiB)%s\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+                prop.totalGlobalMem / 1073741824.0, emulated() ? " [emulated]" : "");
+  int ran = 0, failed = 0;
+  std::vector<std::string> failed_names;
+  const auto t_all = std::chrono::steady_clock::now();
+  for (const auto& c : checks) {
+    if (!selected(c, filters) || !runs_here(c)) continue;
+    g_cur = Current{};
+    g_cur.check = &c;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      c.fn();
+    } catch (const std::exception& ex) {
+      expect(false, std::string("threw: ") + ex.what());
+    } catch (...) {
+      expect(false, "threw a non-std exception");
+    }
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ++ran;
+    const bool ok = g_cur.failures == 0;
+    if (!ok) {
+      ++failed;
+      failed_names.push_back(c.name);
+    }
+    if (!ok || !g_quiet) {
+      std::printf("%s %-40s %8.1f ms\n", ok ? "PASS" : "FAIL", c.name, ms);
+      for (const auto& l : g_cur.lines)
+        if (!g_quiet || l.rfind("    FAIL", 0) == 0) std::printf("%s\n", l.c_str());
+    }
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+  if (ran == 0) {
+    std::printf("FAIL no check selected (see --list)\n");
+    return 2;
+  }
+  std::printf("%d checks, %d failed (%.2f s)", ran, failed, total);
+  for (const auto& n : failed_names) std::printf(" %s", n.c_str());
+  std::printf("\n");
+  return failed == 0 ? 0 : 1;
 }
