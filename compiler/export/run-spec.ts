@@ -6,9 +6,8 @@ import { blockLayout, classifyBlocks, flexView, headGroups } from '../../runtime
 import { usesDocuments } from '../../runtime/mask/eval.js';
 import type { AttentionMaskIR } from '../../runtime/mask/ir.js';
 import { thaw } from '../../runtime/entry/common.js';
-import { batchOrderSeed } from '../../runtime/entry/index.js';
+import { trainCurriculum } from '../../runtime/entry/index.js';
 import type { Frozen, TrainSpec } from '../../runtime/entry/spec.js';
-import type { CurriculumConfig } from '../../runtime/curriculum/config.js';
 import { refuse } from './refusals.js';
 
 /** FlexAttention's default block size; the block tables are computed at this granularity. */
@@ -97,8 +96,6 @@ export interface TrainRun {
 export function trainRun(spec: Frozen<TrainSpec>, dataDir: string, evalDirs: readonly string[], bucketLengths: readonly number[]): TrainRun {
   const o = spec.optimizer;
   if (o.kind !== 'adamw') return refuse('LMP_E_EXPORT_UNSUPPORTED', spec, `optimizer ${o.kind}: lmp trains with adamw only, and so does the export`);
-  const cur = thaw<CurriculumConfig>(spec.curriculum.config);
-  if (cur.tokensPerStep === 0 && spec.curriculum.name === null && bucketLengths.length) cur.tokensPerStep = Math.max(...bucketLengths);
   const evals = spec.evals.map((ev, i) => {
     if (!ev.perplexity) return refuse('LMP_E_EXPORT_EVAL', spec, `periodic eval ${ev.eval ?? ev.task?.task ?? '?'}: only perplexity(D.split, by: ...) is exported`);
     return { every: ev.every, data: evalDirs[i]!, label: `${ev.perplexity.data.name}.${ev.perplexity.split}`, by: ev.perplexity.by };
@@ -111,7 +108,7 @@ export function trainRun(spec: Frozen<TrainSpec>, dataDir: string, evalDirs: rea
     clip: spec.clip,
     optimizer: { lr: o.lr, beta1: o.beta1, beta2: o.beta2, weightDecay: o.weightDecay, eps: o.eps },
     schedule: thaw(spec.schedule),
-    curriculum: { ...cur, ranks: 1, seed: batchOrderSeed(cur.seed, spec.seed) },
+    curriculum: trainCurriculum(spec, bucketLengths).curriculum,
     data: dataDir,
     evals,
     checkpoint: spec.checkpoint ? { dir: spec.checkpoint.dir, every: spec.checkpoint.every } : null,

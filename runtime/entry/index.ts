@@ -244,6 +244,20 @@ export function batchOrderSeed(curriculumSeed: number, trainSeed: number): numbe
 }
 
 /**
+ * The curriculum a train runs over its packed buckets (`bucketLengths`), as runTrain and the
+ * PyTorch export's train.py run it: the spec's, with ranks 1 (one process trains each step's whole
+ * global batch: every rank's share, in rank order) and the train's seed mixed in (batchOrderSeed).
+ * No curriculum over data whose lengths depend on the documents (prepack: tokens_per_step 0): one
+ * sequence of the longest bucket per step, known once the data is packed. `ranks`: the
+ * curriculum's own (what a train without `ranks` reports).
+ */
+export function trainCurriculum(spec: Frozen<TrainSpec>, bucketLengths: readonly number[]): { readonly curriculum: CurriculumConfig; readonly ranks: number } {
+  const cur = thaw<CurriculumConfig>(spec.curriculum.config);
+  if (cur.tokensPerStep === 0 && spec.curriculum.name === null && bucketLengths.length) cur.tokensPerStep = Math.max(...bucketLengths);
+  return { curriculum: { ...cur, ranks: 1, seed: batchOrderSeed(cur.seed, spec.seed) }, ranks: cur.ranks };
+}
+
+/**
  * Checks and locks a train's outputs before any data is read: the checkpoint folder and the log's
  * folder are created (ensureDir, LMP0906), each gets a lock file (lock.ts: LMP_E_RUN_LOCKED when
  * another live run holds it; creating it is the writability check), the log is opened for
@@ -346,15 +360,10 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
       const plan = planPack(corpus, order, data.pack, tok.eot, data.seed);
       const { buckets, members } = planBuckets(plan);
       if (buckets.length === 0) coded('LMP_E_DATA_END', `data ${spec.data.name} packs to no sequence (${plan.numSeqs} sequences from ${corpus.source.length} documents with pack ${data.pack.kind}: are the documents longer than it keeps, or shorter than its filter?)`);
-      const curRanks = thaw<CurriculumConfig>(spec.curriculum.config);
-      // no curriculum over data whose lengths depend on the documents (prepack): one sequence of
-      // the longest bucket per step, known once the data is packed
-      if (curRanks.tokensPerStep === 0 && spec.curriculum.name === null && buckets.length) curRanks.tokensPerStep = Math.max(...buckets.map((b) => b.length));
-      // One process trains each step's whole (global) batch: every rank's share, in rank order
-      // (the curriculum with ranks 1 yields exactly that); `ranks` is measured by the balancer.
-      // The train's `seed` seeds the batch order (mixed into the curriculum's sampler seed).
-      const cur = { ...curRanks, ranks: 1, seed: batchOrderSeed(curRanks.seed, spec.seed) };
-      const R = spec.ranks !== 1 ? spec.ranks : curRanks.ranks;
+      // ranks 1 (`ranks` is measured by the balancer), the train's seed mixed in; no curriculum
+      // over prepacked data: one sequence of the longest bucket per step (trainCurriculum)
+      const { curriculum: cur, ranks } = trainCurriculum(spec, buckets.map((b) => b.length));
+      const R = spec.ranks !== 1 ? spec.ranks : ranks;
       if (R > 1) balancer = new RankBalancer(R, trainCostModel(model.config), masksByDocument(spec.model.attention?.mask));
       // Each epoch is a fresh curriculum pass with the next seed (a weighted schedule ends after its cycles).
       let it = new CurriculumIterator(cur, buckets);

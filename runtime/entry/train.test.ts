@@ -13,7 +13,7 @@ import { findDecl } from '../../compiler/ir/types.js';
 import { lower } from '../../compiler/lower/index.js';
 import { loadModel } from '../model/io.js';
 import { evalBreakdown } from './format.js';
-import { batchOrderSeed, formatEvalBlock, runTrain, Session, type Progress, type RunOptions, type TrainResult, type TrainSpec } from './index.js';
+import { batchOrderSeed, formatEvalBlock, runTrain, Session, trainCurriculum, type Progress, type RunOptions, type TrainResult, type TrainSpec } from './index.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = readFileSync(join(ROOT, 'compiler', 'commands', 'fixtures', 'train-tiny.lmp'), 'utf8');
@@ -81,6 +81,17 @@ describe('a train seed seeds the batch order', () => {
     expect(b[0]).not.toBe(a[0]);
     expect(b).not.toEqual(a);
   }, 60_000);
+
+  it('trainCurriculum (runTrain and the export\'s train.py): no curriculum over prepacked data takes one sequence of the longest bucket a step', () => {
+    const pre = spec(['pack decompose(min: 16, max: 64)', 'pack prepack(capacity: 96)'], ['  curriculum fixed(32, tokens_per_step: 128)\n', '']);
+    expect(pre.curriculum.config.tokensPerStep).toBe(0);
+    const c = trainCurriculum(pre, [96, 40]);
+    expect(c.curriculum.tokensPerStep).toBe(96);
+    expect(c.curriculum.ranks).toBe(1);
+    expect(c.curriculum.seed).toBe(batchOrderSeed(pre.curriculum.config.seed, 1));
+    // a curriculum of its own keeps its tokens_per_step
+    expect(trainCurriculum(spec(['pack decompose(min: 16, max: 64)', 'pack prepack(capacity: 96)']), [96]).curriculum.tokensPerStep).toBe(128);
+  });
 
   it('seed 0 keeps the curriculum order; others are mixed into it', () => {
     expect(batchOrderSeed(7, 0)).toBe(7);
