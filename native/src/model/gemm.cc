@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/config.h"
-#include "core/error.h"
+#include "core/status.h"
 #include "core/threadpool.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

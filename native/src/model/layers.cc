@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/config.h"
-#include "core/error.h"
+#include "core/status.h"
 #include "core/fexp.h"
 #include "core/threadpool.h"
 #include "model/gemm.h"

@@ -1,0 +1,340 @@
+// N-API surface of the CUDA model layers (compiled only with -DLMP_CUDA=ON). Device memory is a
+// handle, `new CudaTensor(dtype, length)` ('f32' | 'bf16' | 'i32' | 'f64'; zero-filled), with
+// upload / download / free; the layer functions take handles and queue work on the module's stream.
+// Errors are coded (LMP_E_NO_DEVICE, LMP_E_CUDA_OOM, LMP_E_CUDA, LMP_E_SHAPE, LMP_E_DTYPE,
+// LMP_E_TOKEN, LMP_E_ARG); nothing aborts. A handle that is garbage collected frees its memory.
+#include <napi.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/napi_util.h"
+#include "core/registry.h"
+#include "model/model.h"
+
+namespace lmp {
+namespace {
+
+namespace cm = cuda::model;
+
+// Marks CudaTensor objects, so a handle argument is checked before it is unwrapped.
+const napi_type_tag kTensorTag = {0x6c6d7063756461ULL, 0x74656e736f72ULL};
+
+class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CudaTensor",
+                       {
+                           InstanceAccessor("dtype", &CudaTensor::Dtype, nullptr),
+                           InstanceAccessor("length", &CudaTensor::Length, nullptr),
+                           InstanceAccessor("freed", &CudaTensor::Freed, nullptr),
+                           InstanceMethod("upload", &CudaTensor::Upload),
+                           InstanceMethod("download", &CudaTensor::Download),
+                           InstanceMethod("free", &CudaTensor::Free),
+                       });
+  }
+
+  // new CudaTensor(dtype, length)
+  explicit CudaTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaTensor>(info) {
+    Napi::Env env = info.Env();
+    LMP_NAPI_TRY(env, {
+      if (!info[0].IsString()) fail("LMP_E_ARG", "CudaTensor: dtype must be 'f32', 'bf16', 'i32' or 'f64'");
+      const cm::DType d = cm::parse_dtype(info[0].As<Napi::String>().Utf8Value());
+      const int64_t n = int_arg(info[1], "length");
+      check(n >= 0, "LMP_E_ARG", "CudaTensor: length must be >= 0");
+      t_ = cm::alloc(d, n);
+      length_ = n;
+      info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+    })
+  }
+  ~CudaTensor() override {
+    try {
+      cm::free(t_);
+    } catch (...) {  // a finalizer never throws; the memory goes with the context
+    }
+  }
+
+  const cm::Tensor& tensor(const char* what) const {
+    if (!t_.data && length_ > 0) fail("LMP_E_ARG", std::string(what) + ": the device tensor was freed");
+    return t_;
+  }
+
+ private:
+  Napi::Value Dtype(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), cm::dtype_name(t_.dtype)); }
+  Napi::Value Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(length_)); }
+  Napi::Value Freed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !t_.data && length_ > 0); }
+
+  // upload(typedArray, offset = 0): elements at `offset`. f32 <- Float32Array, i32 <- Int32Array,
+  // f64 <- Float64Array, bf16 <- Uint16Array (bits) or Float32Array (rounded to nearest even on the device).
+  Napi::Value Upload(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    LMP_NAPI_TRY(env, {
+      const cm::Tensor& t = tensor("upload");
+      if (!info[0].IsTypedArray()) fail("LMP_E_ARG", "upload: expected a typed array");
+      const int64_t off = info.Length() > 1 && !info[1].IsUndefined() ? int_arg(info[1], "offset") : 0;
+      check(off >= 0, "LMP_E_ARG", "upload: offset must be >= 0");
+      Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+      const napi_typedarray_type at = a.TypedArrayType();
+      const size_t n = a.ElementLength();
+      const void* src = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+      check(off <= t.numel && static_cast<int64_t>(n) <= t.numel - off, "LMP_E_SHAPE",
+            "upload: " + std::to_string(n) + " elements at " + std::to_string(off) + " do not fit a tensor of " + std::to_string(t.numel));
+      if (t.dtype == cm::DType::BF16 && at == napi_float32_array) {
+        cm::Tensor tmp = cm::alloc(cm::DType::F32, static_cast<int64_t>(n));
+        try {
+          cm::upload(tmp, src, n * 4);
+          cm::Tensor view = t;
+          view.data = static_cast<char*>(t.data) + off * 2;
+          view.numel = static_cast<int64_t>(n);
+          cm::convert(tmp, view);
+          cm::free(tmp);
+        } catch (...) {
+          cm::free(tmp);
+          throw;
+        }
+        return env.Undefined();
+      }
+      const napi_typedarray_type want = t.dtype == cm::DType::F32    ? napi_float32_array
+                                        : t.dtype == cm::DType::BF16 ? napi_uint16_array
+                                        : t.dtype == cm::DType::I32  ? napi_int32_array
+                                                                     : napi_float64_array;
+      if (at != want)
+        fail("LMP_E_DTYPE", std::string("upload: a ") + cm::dtype_name(t.dtype) + " tensor takes a " +
+                                (t.dtype == cm::DType::F32 ? "Float32Array" : t.dtype == cm::DType::BF16 ? "Uint16Array or Float32Array"
+                                                          : t.dtype == cm::DType::I32 ? "Int32Array" : "Float64Array"));
+      const size_t es = cm::dtype_size(t.dtype);
+      cm::upload(t, src, n * es, static_cast<size_t>(off) * es);
+      return env.Undefined();
+    })
+  }
+
+  // download(asFloat32 = false): a new typed array of the whole tensor (bf16: Uint16Array bits, or a
+  // Float32Array when asFloat32). Waits for the queued work.
+  Napi::Value Download(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    LMP_NAPI_TRY(env, {
+      const cm::Tensor& t = tensor("download");
+      const size_t n = static_cast<size_t>(t.numel);
+      const bool as_f32 = info.Length() > 0 && info[0].ToBoolean().Value();
+      switch (t.dtype) {
+        case cm::DType::F32: {
+          Napi::Float32Array o = Napi::Float32Array::New(env, n);
+          cm::download(o.Data(), t, n * 4);
+          return o;
+        }
+        case cm::DType::BF16: {
+          if (as_f32) {
+            Napi::Float32Array o = Napi::Float32Array::New(env, n);
+            cm::Tensor tmp = cm::alloc(cm::DType::F32, t.numel);
+            try {
+              cm::convert(t, tmp);
+              cm::download(o.Data(), tmp, n * 4);
+              cm::free(tmp);
+            } catch (...) {
+              cm::free(tmp);
+              throw;
+            }
+            return o;
+          }
+          Napi::Uint16Array o = Napi::Uint16Array::New(env, n);
+          cm::download(o.Data(), t, n * 2);
+          return o;
+        }
+        case cm::DType::I32: {
+          Napi::Int32Array o = Napi::Int32Array::New(env, n);
+          cm::download(o.Data(), t, n * 4);
+          return o;
+        }
+        case cm::DType::F64: {
+          Napi::Float64Array o = Napi::Float64Array::New(env, n);
+          cm::download(o.Data(), t, n * 8);
+          return o;
+        }
+      }
+      return env.Undefined();
+    })
+  }
+
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    LMP_NAPI_TRY(env, {
+      cm::free(t_);
+      return env.Undefined();
+    })
+  }
+
+  cm::Tensor t_;
+  int64_t length_ = 0;
+};
+
+const cm::Tensor& tensor_arg(const Napi::Value& v, const char* what) {
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kTensorTag))
+    fail("LMP_E_ARG", std::string(what) + " must be a CudaTensor");
+  return CudaTensor::Unwrap(v.As<Napi::Object>())->tensor(what);
+}
+const cm::Tensor* optional_tensor(const Napi::Value& v, const char* what) {
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  return &tensor_arg(v, what);
+}
+bool bool_arg(const Napi::Value& v) { return v.ToBoolean().Value(); }
+
+#define LMP_CUDA_FN(name) Napi::Value name(const Napi::CallbackInfo& info)
+#define LMP_CUDA_BODY(...)                \
+  Napi::Env env = info.Env();             \
+  LMP_NAPI_TRY(env, { __VA_ARGS__ return env.Undefined(); })
+
+LMP_CUDA_FN(MemInfo) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    const cm::MemInfo m = cm::mem_info();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("free", static_cast<double>(m.free));
+    o.Set("total", static_cast<double>(m.total));
+    return o;
+  })
+}
+LMP_CUDA_FN(Synchronize) { LMP_CUDA_BODY(cm::synchronize();) }
+LMP_CUDA_FN(Convert) { LMP_CUDA_BODY(cm::convert(tensor_arg(info[0], "src"), tensor_arg(info[1], "dst"));) }
+LMP_CUDA_FN(AddInplace) { LMP_CUDA_BODY(cm::add_inplace(tensor_arg(info[0], "y"), tensor_arg(info[1], "x"));) }
+
+// cudaEmbeddingForward(table, vocab, dim, tokens, out)
+LMP_CUDA_FN(EmbeddingForward) {
+  LMP_CUDA_BODY(cm::embedding_forward(tensor_arg(info[0], "table"), int_arg(info[1], "vocab"), int_arg(info[2], "dim"),
+                                      tensor_arg(info[3], "tokens"), tensor_arg(info[4], "out"));)
+}
+// cudaEmbeddingIndex(tokens: Int32Array, vocab) -> Int32Array (host; upload it with the batch)
+LMP_CUDA_FN(EmbeddingIndex) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    auto t = array_arg<int32_t>(info[0], "tokens");
+    const std::vector<int32_t> ix = cm::embedding_index(t.data, static_cast<int64_t>(t.length), int_arg(info[1], "vocab"));
+    Napi::Int32Array o = Napi::Int32Array::New(env, ix.size());
+    if (!ix.empty()) std::memcpy(o.Data(), ix.data(), ix.size() * 4);
+    return o;
+  })
+}
+// cudaEmbeddingBackward(dout, index, n, vocab, dim, dtable)
+LMP_CUDA_FN(EmbeddingBackward) {
+  LMP_CUDA_BODY(cm::embedding_backward(tensor_arg(info[0], "dout"), tensor_arg(info[1], "index"), int_arg(info[2], "n"),
+                                       int_arg(info[3], "vocab"), int_arg(info[4], "dim"), tensor_arg(info[5], "dtable"));)
+}
+// cudaRmsnormForward(x, w, rows, dim, eps, y, rstd)
+LMP_CUDA_FN(RmsnormForward) {
+  LMP_CUDA_BODY(cm::rmsnorm_forward(tensor_arg(info[0], "x"), tensor_arg(info[1], "w"), int_arg(info[2], "rows"), int_arg(info[3], "dim"),
+                                    static_cast<float>(num_arg(info[4], "eps")), tensor_arg(info[5], "y"), tensor_arg(info[6], "rstd"));)
+}
+// cudaRmsnormBackward(dy, x, w, rstd, rows, dim, dx, accumulate, dw)
+LMP_CUDA_FN(RmsnormBackward) {
+  LMP_CUDA_BODY(cm::rmsnorm_backward(tensor_arg(info[0], "dy"), tensor_arg(info[1], "x"), tensor_arg(info[2], "w"), tensor_arg(info[3], "rstd"),
+                                     int_arg(info[4], "rows"), int_arg(info[5], "dim"), tensor_arg(info[6], "dx"), bool_arg(info[7]),
+                                     tensor_arg(info[8], "dw"));)
+}
+LMP_CUDA_FN(SwigluForward) {
+  LMP_CUDA_BODY(cm::swiglu_forward(tensor_arg(info[0], "g"), tensor_arg(info[1], "u"), tensor_arg(info[2], "h"));)
+}
+LMP_CUDA_FN(SwigluBackward) {
+  LMP_CUDA_BODY(cm::swiglu_backward(tensor_arg(info[0], "g"), tensor_arg(info[1], "u"), tensor_arg(info[2], "dh"), tensor_arg(info[3], "dg"),
+                                    tensor_arg(info[4], "du"));)
+}
+// cudaCrossEntropy(logits, rows, vocab, targets, weight, scale, loss, dlogits | null)
+LMP_CUDA_FN(CrossEntropy) {
+  LMP_CUDA_BODY(cm::cross_entropy(tensor_arg(info[0], "logits"), int_arg(info[1], "rows"), int_arg(info[2], "vocab"),
+                                  tensor_arg(info[3], "targets"), tensor_arg(info[4], "weight"), static_cast<float>(num_arg(info[5], "scale")),
+                                  tensor_arg(info[6], "loss"), optional_tensor(info[7], "dlogits"));)
+}
+// cudaRope(x, n, heads, headDim, positions, invFreq, mscale, inverse)
+LMP_CUDA_FN(Rope) {
+  LMP_CUDA_BODY(cm::rope(tensor_arg(info[0], "x"), int_arg(info[1], "n"), int_arg(info[2], "heads"), int_arg(info[3], "headDim"),
+                         tensor_arg(info[4], "positions"), tensor_arg(info[5], "invFreq"), static_cast<float>(num_arg(info[6], "mscale")),
+                         bool_arg(info[7]));)
+}
+// cudaRopeInvFreq(headDim, theta) -> Float64Array (host)
+LMP_CUDA_FN(RopeInvFreq) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    const std::vector<double> f = cm::rope_inv_freq(int_arg(info[0], "headDim"), num_arg(info[1], "theta"));
+    Napi::Float64Array o = Napi::Float64Array::New(env, f.size());
+    if (!f.empty()) std::memcpy(o.Data(), f.data(), f.size() * 8);
+    return o;
+  })
+}
+// cudaAdamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale, scale | null, scaleIndex, pBf16 | null)
+LMP_CUDA_FN(Adamw) {
+  LMP_CUDA_BODY(cm::adamw(tensor_arg(info[0], "p"), tensor_arg(info[1], "g"), tensor_arg(info[2], "m"), tensor_arg(info[3], "v"),
+                          num_arg(info[4], "lr"), num_arg(info[5], "beta1"), num_arg(info[6], "beta2"), num_arg(info[7], "eps"),
+                          num_arg(info[8], "weightDecay"), int_arg(info[9], "step"), num_arg(info[10], "gradScale"),
+                          optional_tensor(info[11], "scale"), info[12].IsUndefined() ? 0 : int_arg(info[12], "scaleIndex"),
+                          optional_tensor(info[13], "pBf16"));)
+}
+// cudaReduceSum(x, squares, out: f64 tensor, slot)
+LMP_CUDA_FN(ReduceSum) {
+  LMP_CUDA_BODY(cm::reduce_sum(tensor_arg(info[0], "x"), bool_arg(info[1]), tensor_arg(info[2], "out"), int_arg(info[3], "slot"));)
+}
+// cudaClipScale(ss: f64 tensor, count, clip, out: f64 tensor [2] -> [norm, scale])
+LMP_CUDA_FN(ClipScale) {
+  LMP_CUDA_BODY(cm::clip_scale(tensor_arg(info[0], "ss"), int_arg(info[1], "count"), num_arg(info[2], "clip"), tensor_arg(info[3], "out"));)
+}
+
+// cudaGemm({transA, transB, M, N, K, alpha, beta, lda, ldb, ldc, aOffset, bOffset, cOffset, tf32}, A, B, C)
+LMP_CUDA_FN(Gemm) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    if (!info[0].IsObject()) fail("LMP_E_ARG", "cudaGemm: the first argument must be an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto num = [&](const char* k, int64_t dflt) { return o.Has(k) && !o.Get(k).IsUndefined() ? int_arg(o.Get(k), k) : dflt; };
+    auto real = [&](const char* k, double dflt) { return o.Has(k) && !o.Get(k).IsUndefined() ? num_arg(o.Get(k), k) : dflt; };
+    auto flag = [&](const char* k) { return o.Has(k) && o.Get(k).ToBoolean().Value(); };
+    cm::GemmArgs g;
+    g.trans_a = flag("transA");
+    g.trans_b = flag("transB");
+    g.M = num("M", -1);
+    g.N = num("N", -1);
+    g.K = num("K", -1);
+    g.alpha = static_cast<float>(real("alpha", 1));
+    g.beta = static_cast<float>(real("beta", 0));
+    g.lda = num("lda", g.trans_a ? g.M : g.K);
+    g.ldb = num("ldb", g.trans_b ? g.K : g.N);
+    g.ldc = num("ldc", g.N);
+    g.a_offset = num("aOffset", 0);
+    g.b_offset = num("bOffset", 0);
+    g.c_offset = num("cOffset", 0);
+    g.tf32 = flag("tf32");
+    cm::gemm(g, tensor_arg(info[1], "A"), tensor_arg(info[2], "B"), tensor_arg(info[3], "C"));
+    return env.Undefined();
+  })
+}
+
+void Export(Napi::Env env, Napi::Object exports) {
+  exports.Set("CudaTensor", CudaTensor::Define(env));
+  const struct {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  } fns[] = {
+      {"cudaMemInfo", MemInfo},
+      {"cudaSynchronize", Synchronize},
+      {"cudaConvert", Convert},
+      {"cudaAddInplace", AddInplace},
+      {"cudaEmbeddingForward", EmbeddingForward},
+      {"cudaEmbeddingIndex", EmbeddingIndex},
+      {"cudaEmbeddingBackward", EmbeddingBackward},
+      {"cudaRmsnormForward", RmsnormForward},
+      {"cudaRmsnormBackward", RmsnormBackward},
+      {"cudaSwigluForward", SwigluForward},
+      {"cudaSwigluBackward", SwigluBackward},
+      {"cudaCrossEntropy", CrossEntropy},
+      {"cudaRope", Rope},
+      {"cudaRopeInvFreq", RopeInvFreq},
+      {"cudaAdamw", Adamw},
+      {"cudaReduceSum", ReduceSum},
+      {"cudaClipScale", ClipScale},
+      {"cudaGemm", Gemm},
+  };
+  for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+}
+
+}  // namespace
+}  // namespace lmp
+
+LMP_REGISTER_MODULE(cuda_model, lmp::Export);
