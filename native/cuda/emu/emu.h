@@ -48,14 +48,13 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define __shared__ static thread_local
 #define __constant__
 #define __grid_constant__
-#define __syncthreads() ::lmp::emu::syncthreads(__FILE__, __LINE__)
-#define __syncwarp(...) ::lmp::emu::warp_collective_sync(__FILE__, __LINE__)
+#define __syncthreads() ::lmp::emu::syncthreads(__FILE__, __LINE__, __func__)
+#define __syncwarp(...) ::lmp::emu::warp_collective_sync(__FILE__, __LINE__, __func__)
 
 struct uint3 {
   unsigned x, y, z;
@@ -234,39 +233,45 @@ cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cubl
 namespace lmp {
 namespace emu {
 
-struct Fiber;
-struct Block;
+// What device code reads of the running thread and block (the rest lives in emu.cc).
+struct BlockState {
+  uint3 bid;
+  dim3 bdim, gdim;
+  unsigned char* dyn_smem;
+};
+struct ThreadState {
+  uint3 tid;
+  int linear;
+  const BlockState* block;
+  void* fiber;  // the emulator's own record of the thread
+};
 namespace detail {
-extern thread_local Fiber* tls_fiber;
-[[noreturn]] void not_in_kernel(const char* what);
-const uint3& fiber_tid(const Fiber* f);
-int fiber_linear(const Fiber* f);
-const Block* current_block();
-const uint3& block_idx(const Block* b);
-const dim3& block_dim(const Block* b);
-const dim3& grid_dim(const Block* b);
-unsigned char* dynamic_smem(const Block* b);
+extern thread_local ThreadState* tls_thread;
+[[noreturn]] void not_in_kernel();
 }  // namespace detail
 
-inline const Fiber* cur() {
-  Fiber* f = detail::tls_fiber;
-  if (!f) detail::not_in_kernel("device code");
-  return f;
+inline const ThreadState& cur() {
+  const ThreadState* t = detail::tls_thread;
+  if (__builtin_expect(t == nullptr, 0)) detail::not_in_kernel();
+  return *t;
 }
-inline const uint3& thread_idx() { return detail::fiber_tid(cur()); }
-inline const uint3& block_idx() { return (void)cur(), detail::block_idx(detail::current_block()); }
-inline const dim3& block_dim() { return (void)cur(), detail::block_dim(detail::current_block()); }
-inline const dim3& grid_dim() { return (void)cur(), detail::grid_dim(detail::current_block()); }
-inline unsigned char* dynamic_smem() { return (void)cur(), detail::dynamic_smem(detail::current_block()); }
-inline int linear_thread_id() { return detail::fiber_linear(cur()); }
+inline const uint3& thread_idx() { return cur().tid; }
+inline const uint3& block_idx() { return cur().block->bid; }
+inline const dim3& block_dim() { return cur().block->bdim; }
+inline const dim3& grid_dim() { return cur().block->gdim; }
+inline unsigned char* dynamic_smem() { return cur().block->dyn_smem; }
+inline int linear_thread_id() { return cur().linear; }
 
-void syncthreads(const char* file, int line);
+void syncthreads(const char* file, int line, const char* func);
 
 // Warp collectives: every lane passes its inputs; the last lane to arrive computes all outputs.
 enum class Coll : int { Sync, ShflIdx, ShflXor, ShflDown, ShflUp, MmaBf16, MmaF16, Ldm1, Ldm2, Ldm4, Ldm1T, Ldm2T, Ldm4T };
-void warp_collective(Coll kind, const void* in, void* out, int arg, const char* file, int line);
-inline void warp_collective_sync(const char* file, int line) { warp_collective(Coll::Sync, nullptr, nullptr, 0, file, line); }
-uint32_t shfl32(Coll kind, uint32_t v, int arg, int width, const char* file, int line);
+// file, line, func: the call site (named in error messages).
+void warp_collective(Coll kind, const void* in, void* out, int arg, const char* file, int line, const char* func);
+inline void warp_collective_sync(const char* file, int line, const char* func) {
+  warp_collective(Coll::Sync, nullptr, nullptr, 0, file, line, func);
+}
+uint32_t shfl32(Coll kind, uint32_t v, int arg, int width, const char* file, int line, const char* func);
 
 struct MmaIn {
   const uint32_t* a;
@@ -282,7 +287,8 @@ void cp_async_wait(int n);
 // A kernel launch: body(ctx) runs the kernel with the launch's arguments for the current thread.
 cudaError_t launch_kernel(const void* kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, void (*body)(void*), void* ctx);
 
-// Introspection for tests.
+// Introspection for tests and cuBLAS: whether [p, p + bytes) lies inside one cudaMalloc allocation.
+bool is_device_range(const void* p, size_t bytes);
 size_t live_device_allocations();
 size_t live_device_bytes();
 int os_threads();  // OS threads a launch may use (LMP_CUDA_EMU_THREADS)
@@ -345,15 +351,22 @@ inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-template <typename F>
+template <typename F, typename U>
 inline F lmp_emu_atomic_fadd(F* p, F v) {
-  F old = __atomic_load_n(p, __ATOMIC_RELAXED);
-  while (!__atomic_compare_exchange_n(p, &old, old + v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-  }
-  return old;
+  static_assert(sizeof(F) == sizeof(U), "same width");
+  U* q = reinterpret_cast<U*>(p);
+  U old = __atomic_load_n(q, __ATOMIC_RELAXED), want;
+  F f;
+  do {
+    std::memcpy(&f, &old, sizeof f);
+    f += v;
+    std::memcpy(&want, &f, sizeof f);
+  } while (!__atomic_compare_exchange_n(q, &old, want, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+  std::memcpy(&f, &old, sizeof f);
+  return f;
 }
-inline float atomicAdd(float* p, float v) { return lmp_emu_atomic_fadd(p, v); }
-inline double atomicAdd(double* p, double v) { return lmp_emu_atomic_fadd(p, v); }
+inline float atomicAdd(float* p, float v) { return lmp_emu_atomic_fadd<float, uint32_t>(p, v); }
+inline double atomicAdd(double* p, double v) { return lmp_emu_atomic_fadd<double, uint64_t>(p, v); }
 inline int atomicSub(int* p, int v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
 inline unsigned atomicSub(unsigned* p, unsigned v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
 template <typename T>
@@ -395,9 +408,9 @@ inline void lmp_emu_full_mask(unsigned mask) {
 }
 #define LMP_EMU_SHFL(NAME, KIND)                                                                                      \
   template <typename T>                                                                                               \
-  inline T NAME(unsigned mask, T v, int arg, int width = 32, const char* file = __builtin_FILE(), int line = __builtin_LINE()) { \
+  inline T NAME(unsigned mask, T v, int arg, int width = 32, const char* file = __builtin_FILE(), int line = __builtin_LINE(), const char* func = __builtin_FUNCTION()) { \
     lmp_emu_full_mask(mask);                                                                                          \
-    return ::lmp::emu::from_bits<T>(::lmp::emu::shfl32(::lmp::emu::Coll::KIND, ::lmp::emu::to_bits(v), arg, width, file, line)); \
+    return ::lmp::emu::from_bits<T>(::lmp::emu::shfl32(::lmp::emu::Coll::KIND, ::lmp::emu::to_bits(v), arg, width, file, line, func)); \
   }
 LMP_EMU_SHFL(__shfl_sync, ShflIdx)
 LMP_EMU_SHFL(__shfl_xor_sync, ShflXor)
@@ -415,33 +428,33 @@ inline int lane_id() { return linear_thread_id() & 31; }
 inline int warp_id() { return linear_thread_id() >> 5; }
 
 #define LMP_EMU_SHFL_WRAP(T)                                                                                       \
-  inline T shfl_xor(T v, int laneMask, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {         \
-    return ::lmp::emu::from_bits<T>(::lmp::emu::shfl32(::lmp::emu::Coll::ShflXor, ::lmp::emu::to_bits(v), laneMask, 32, file, line)); \
+  inline T shfl_xor(T v, int laneMask, const char* file = __builtin_FILE(), int line = __builtin_LINE(), const char* func = __builtin_FUNCTION()) {         \
+    return ::lmp::emu::from_bits<T>(::lmp::emu::shfl32(::lmp::emu::Coll::ShflXor, ::lmp::emu::to_bits(v), laneMask, 32, file, line, func)); \
   }                                                                                                                \
-  inline T shfl(T v, int srcLane, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {              \
-    return ::lmp::emu::from_bits<T>(::lmp::emu::shfl32(::lmp::emu::Coll::ShflIdx, ::lmp::emu::to_bits(v), srcLane, 32, file, line)); \
+  inline T shfl(T v, int srcLane, const char* file = __builtin_FILE(), int line = __builtin_LINE(), const char* func = __builtin_FUNCTION()) {              \
+    return ::lmp::emu::from_bits<T>(::lmp::emu::shfl32(::lmp::emu::Coll::ShflIdx, ::lmp::emu::to_bits(v), srcLane, 32, file, line, func)); \
   }
 LMP_EMU_SHFL_WRAP(float)
 LMP_EMU_SHFL_WRAP(int)
 LMP_EMU_SHFL_WRAP(unsigned)
 #undef LMP_EMU_SHFL_WRAP
 
-inline void warp_sync(const char* file = __builtin_FILE(), int line = __builtin_LINE()) { ::lmp::emu::warp_collective_sync(file, line); }
+inline void warp_sync(const char* file = __builtin_FILE(), int line = __builtin_LINE(), const char* func = __builtin_FUNCTION()) { ::lmp::emu::warp_collective_sync(file, line, func); }
 
 inline void mma_16816_bf16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4], const char* file = __builtin_FILE(),
-                           int line = __builtin_LINE()) {
+                           int line = __builtin_LINE(), const char* func = __builtin_FUNCTION()) {
   const ::lmp::emu::MmaIn in{a, b, c};
-  ::lmp::emu::warp_collective(::lmp::emu::Coll::MmaBf16, &in, d, 0, file, line);
+  ::lmp::emu::warp_collective(::lmp::emu::Coll::MmaBf16, &in, d, 0, file, line, func);
 }
 inline void mma_16816_f16(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4], const char* file = __builtin_FILE(),
-                          int line = __builtin_LINE()) {
+                          int line = __builtin_LINE(), const char* func = __builtin_FUNCTION()) {
   const ::lmp::emu::MmaIn in{a, b, c};
-  ::lmp::emu::warp_collective(::lmp::emu::Coll::MmaF16, &in, d, 0, file, line);
+  ::lmp::emu::warp_collective(::lmp::emu::Coll::MmaF16, &in, d, 0, file, line, func);
 }
 
 #define LMP_EMU_LDM(NAME, KIND, N)                                                                                  \
-  inline void NAME(uint32_t r[N], const void* p, const char* file = __builtin_FILE(), int line = __builtin_LINE()) { \
-    ::lmp::emu::warp_collective(::lmp::emu::Coll::KIND, p, r, 0, file, line);                                        \
+  inline void NAME(uint32_t r[N], const void* p, const char* file = __builtin_FILE(), int line = __builtin_LINE(), const char* func = __builtin_FUNCTION()) { \
+    ::lmp::emu::warp_collective(::lmp::emu::Coll::KIND, p, r, 0, file, line, func);                                        \
   }
 LMP_EMU_LDM(ldmatrix_x1, Ldm1, 1)
 LMP_EMU_LDM(ldmatrix_x2, Ldm2, 2)
