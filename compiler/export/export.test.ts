@@ -155,6 +155,7 @@ describe('lmpc export --pytorch', () => {
     ok(r);
     // bytes(): 256 byte ids + EOT
     expect(JSON.parse(readFileSync(join(dir, 'out', 'spec.json'), 'utf8')).run.model.config.vocab).toBe(257);
+    expect(JSON.parse(readFileSync(join(dir, 'out', 'weights', 'init', 'config.json'), 'utf8'))).toMatchObject({ lmp_tokenizer: { kind: 'bytes', eot: 256 }, eos_token_id: 256 });
   });
 
   it('a train without a curriculum over prepacked data takes one sequence of the longest bucket per step, as runTrain does', async () => {
@@ -179,6 +180,11 @@ describe('lmpc export --pytorch', () => {
     const spec = JSON.parse(readFileSync(join(dir, 'out', 'spec.json'), 'utf8'));
     expect(spec.run.model.config.vocab).toBe(128256);
     expect(spec.run.decodes).toEqual([]);
+    // weights/init records the train data's tokenizer as lmp's own checkpoints do (runTrain + saveModel)
+    const init = JSON.parse(readFileSync(join(dir, 'out', 'weights', 'init', 'config.json'), 'utf8'));
+    expect(init.lmp_tokenizer).toMatchObject({ kind: 'huggingface', path: 'tokenizer.json' });
+    expect(init.eos_token_id).toBe(128001);
+    expect(readFileSync(join(dir, 'out', 'weights', 'init', 'tokenizer.json')).equals(readFileSync(resolve(dir, tok)))).toBe(true);
   });
 
   it('every train and decode block of every example exports, or is refused for a listed reason', async () => {

@@ -170,11 +170,13 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   // lmp's seeded init; vocab 0 is the model's tokenizer's size, else the train data's)
   const { buildModel, withAttention } = await import('../../runtime/entry/common.js');
   const { loadTokenizer } = await import('../../runtime/data/tokenizers.js');
-  const { recordedTokenizer, saveModel } = await import('../../runtime/model/io.js');
+  const { recordedTokenizer, recordTokenizer, saveModel } = await import('../../runtime/model/io.js');
   let fallbackVocab: number | undefined;
+  let trainTok: Awaited<ReturnType<typeof loadTokenizer>> | undefined;
   if (data.length) {
     try {
-      fallbackVocab = (await loadTokenizer(data[0]!.cfg.tokenizer, root)).vocabSize;
+      trainTok = await loadTokenizer(data[0]!.cfg.tokenizer, root);
+      fallbackVocab = trainTok.vocabSize;
     } catch (e) {
       return refuse('LMP_E_EXPORT_DATA', data[0]!.spec, reasonOf(e));
     }
@@ -185,6 +187,9 @@ async function exportProgram(ir: ProgramIR, text: string, file: string, opts: Ex
   } catch (e) {
     return refuse('LMP_E_EXPORT_MODEL', model, reasonOf(e));
   }
+  // a train's model records its data's tokenizer as runTrain's does, so weights/init and every
+  // checkpoint train.py writes carry it (config.json lmp_tokenizer, tokenizer.json beside the weights)
+  if (plan.train && trainTok) recordTokenizer(m, { config: structuredClone(data[0]!.cfg.tokenizer), root, eos: trainTok.eot, bos: trainTok.bos });
   const config = m.config;
   // the tokenizer a decode's model decodes with (runtime/entry modelTokenizer): its `vocab`, else
   // the one it records (a trained model its train data's, a checkpoint the one saved beside it), else bytes

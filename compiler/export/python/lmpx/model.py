@@ -134,6 +134,7 @@ class LlamaModel(nn.Module):
         self.path = "sdpa"
         self.tables = {}
         self.hf_config = None
+        self.hf_files = {}
 
     def head_weight(self):
         return self.model.embed_tokens.weight if self.config["tieEmbeddings"] else self.lm_head.weight
@@ -203,6 +204,12 @@ def load_weights(model, directory):
         if v != model.config[k]:
             raise ModelError("LMP_E_WEIGHTS", f"{directory}: {k} {v} in config.json vs {model.config[k]} in the model")
     model.hf_config = hf  # written back verbatim into checkpoints (lmp's own config.json)
+    # a Hugging Face tokenizer's files beside the weights go beside each checkpoint too (save_weights)
+    model.hf_files = {}
+    for name in TOKENIZER_FILES:
+        if os.path.isfile(os.path.join(directory, name)):
+            with open(os.path.join(directory, name), "rb") as f:
+                model.hf_files[name] = f.read()
     tensors = load_file(os.path.join(directory, "model.safetensors"))
     own = model.state_dict()
     with torch.no_grad():
@@ -225,13 +232,20 @@ def write_atomic(path, data):
     os.replace(tmp, path)
 
 
-def save_weights(directory, tensors, hf_config):
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def save_weights(directory, tensors, hf_config, files=None):
     """lmp's saveModel: config.json + model.safetensors (F32, HF names), each written atomically.
-    config.json is the one the weights were loaded from (lmp's, RoPE parameters included)."""
+    config.json is the one the weights were loaded from (lmp's, RoPE parameters and the recorded
+    tokenizer, lmp_tokenizer, included); `files` ({name: bytes}: a Hugging Face tokenizer's files
+    read beside those weights, load_weights) are written beside them, as lmp's saveModel copies them."""
     from safetensors.torch import save
 
     os.makedirs(directory, exist_ok=True)
     full = {k: v.detach().to(torch.float32).contiguous().cpu() for k, v in tensors.items()}
     write_atomic(os.path.join(directory, "model.safetensors"), save(full, metadata={"format": "pt"}))
     hf = dict(hf_config, torch_dtype="float32")
+    for name, data in (files or {}).items():
+        write_atomic(os.path.join(directory, name), data)
     write_atomic(os.path.join(directory, "config.json"), (json.dumps(hf, indent=2) + "\n").encode())

@@ -306,7 +306,7 @@ def _save_checkpoint(ck_dir, model, opt, params, names, sampler, step, total, ru
         os.makedirs(ck_dir, exist_ok=True)
         tmp = os.path.join(ck_dir, f".{name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        save_weights(tmp, full, model.hf_config)
+        save_weights(tmp, full, model.hf_config, model.hf_files)
         opt_t = {k: t.detach().to(torch.float32).contiguous().cpu() for k, t in {**m, **v}.items()}
         write_atomic(os.path.join(tmp, "optimizer.safetensors"), save(opt_t))
         state = {"step": step, "totalSteps": total, "run": run_id, "world": world, "sampler": sampler.state_dict()}
