@@ -65,16 +65,12 @@ struct Ty<true> {
   static __device__ __forceinline__ void mma(float d[4], const uint32_t a[4], const uint32_t b[2]) { mma_16816_f16(d, a, b, d); }
 };
 
-__device__ __forceinline__ uint32_t ld32(const uint16_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
-// A fragment (16 x 16, row-major in shared memory, stride ld) at rows r0.., cols c0..
+// A fragment (16 x 16, row-major in shared memory, stride ld) at rows r0.., cols c0..: ldmatrix x4,
+// matrices (rows r0, cols c0), (r0 + 8, c0), (r0, c0 + 8), (r0 + 8, c0 + 8) = a[0..3].
 __device__ __forceinline__ void frag_a(uint32_t a[4], const uint16_t* s, int ld, int r0, int c0) {
-  const int g = lane_id() >> 2, t = lane_id() & 3;
-  const uint16_t* p = s + (r0 + g) * ld + c0 + 2 * t;
-  a[0] = ld32(p);
-  a[1] = ld32(p + 8 * ld);
-  a[2] = ld32(p + 8);
-  a[3] = ld32(p + 8 * ld + 8);
+  const int L = lane_id(), i = L >> 3, r = L & 7;
+  ldmatrix_x4(a, s + (r0 + (i & 1) * 8 + r) * ld + c0 + (i >> 1) * 8);
 }
 // A fragment of the TRANSPOSE of a shared matrix M (element (i, k) of A = M[k][i]), rows i0.., cols k0..
 __device__ __forceinline__ void frag_a_t(uint32_t a[4], const uint16_t* s, int ld, int i0, int k0) {
@@ -85,20 +81,29 @@ __device__ __forceinline__ void frag_a_t(uint32_t a[4], const uint16_t* s, int l
   a[2] = pack_u16x2(p[8 * ld], p[9 * ld]);
   a[3] = pack_u16x2(p[8 * ld + 8], p[9 * ld + 8]);
 }
-// B fragment (k 16 x n 8) where B(k, n) = M[n][k] ("col" layout: rows of M are the n index),
-// n0 = first row of M, k0 = first column.
-__device__ __forceinline__ void frag_b(uint32_t b[2], const uint16_t* s, int ld, int n0, int k0) {
-  const int g = lane_id() >> 2, t = lane_id() & 3;
-  const uint16_t* p = s + (n0 + g) * ld + k0 + 2 * t;
-  b[0] = ld32(p);
-  b[1] = ld32(p + 8);
+// B fragments of two n-chunks (k 16 x n 8 each) where B(k, n) = M[n][k] ("col" layout: rows of M
+// are the n index; K in S = Q K^T): b[0..1] for rows n0.., b[2..3] for rows n0 + 8.., columns k0..
+// (ldmatrix x4: matrices (n0, k0), (n0, k0 + 8), (n0 + 8, k0), (n0 + 8, k0 + 8)).
+__device__ __forceinline__ void frag_b2(uint32_t b[4], const uint16_t* s, int ld, int n0, int k0) {
+  const int L = lane_id(), i = L >> 3, r = L & 7;
+  ldmatrix_x4(b, s + (n0 + (i >> 1) * 8 + r) * ld + k0 + (i & 1) * 8);
 }
-// B fragment where B(k, n) = M[k][n] (M row-major with the k index as rows: V in O = P.V).
-__device__ __forceinline__ void frag_b_t(uint32_t b[2], const uint16_t* s, int ld, int k0, int n0) {
-  const int g = lane_id() >> 2, t = lane_id() & 3;
-  const uint16_t* p = s + (k0 + 2 * t) * ld + n0 + g;
-  b[0] = pack_u16x2(p[0], p[ld]);
-  b[1] = pack_u16x2(p[8 * ld], p[9 * ld]);
+
+// acc[n] += A (16 x 16, fragment a) . B for every n-chunk n of acc, where B(k, n) = M[k0 + k][n]
+// (M row-major in shared memory with the k index as rows: V in O = P.V, Q and dO in dK, dV, K in
+// dQ). ldmatrix .trans gives two n-chunks' B fragments at once: lanes 8i..8i+7 address rows
+// k0 + 8 (i & 1) .. of matrix i, columns 8 (i >> 1) of the chunk pair.
+template <typename T, int NC>
+__device__ __forceinline__ void mma_rows(float (&acc)[NC][4], const uint32_t a[4], const uint16_t* s, int ld, int k0) {
+  const int L = lane_id(), i = L >> 3, r = L & 7;
+  const uint16_t* p = s + (k0 + (i & 1) * 8 + r) * ld + (i >> 1) * 8;
+#pragma unroll
+  for (int n = 0; n < NC; n += 2) {
+    uint32_t b[4];
+    ldmatrix_x4_trans(b, p + n * 8);
+    T::mma(acc[n], a, b);
+    T::mma(acc[n + 1], a, b + 2);
+  }
 }
 
 // The A fragment of k-chunk kc (16 columns) from a 16 x 64 fp32 accumulator block (8 n-chunks of

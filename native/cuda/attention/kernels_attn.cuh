@@ -88,10 +88,11 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
 #pragma unroll
     for (int kc = 0; kc < G::KC; ++kc)
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        uint32_t bf[2];
-        frag_b(bf, sK, G::LD, j * 8, kc * 16);
+      for (int j = 0; j < 8; j += 2) {
+        uint32_t bf[4];
+        frag_b2(bf, sK, G::LD, j * 8, kc * 16);
         T::mma(sc[j], qf[kc], bf);
+        T::mma(sc[j + 1], qf[kc], bf + 2);
       }
     uint32_t vis = inside_bits(rowL, k0 + 2 * tg, si.lq, si.lk);
     if (c == 2) vis &= eval_mask<true>(prog, plen, qpos0, k0 + 2 * tg, docs);
@@ -154,12 +155,7 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
     for (int kc = 0; kc < 4; ++kc) {
       uint32_t a[4];
       acc_to_a<T>(a, sc, kc);
-#pragma unroll
-      for (int n = 0; n < G::NC; ++n) {
-        uint32_t bf[2];
-        frag_b_t(bf, sV, G::LD, kc * 16, n * 8);
-        T::mma(o[n], a, bf);
-      }
+      mma_rows<T>(o, a, sV, G::LD, kc * 16);
     }
   }
 #pragma unroll
@@ -208,12 +204,14 @@ __device__ __forceinline__ void two_products(float (&c1)[8][4], float (&c2)[8][4
     frag_a(x1, a1, G::LD, r0, kc * 16);
     frag_a(x2, a2, G::LD, r0, kc * 16);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      uint32_t y1[2], y2[2];
-      frag_b(y1, b1, G::LD, j * 8, kc * 16);
-      frag_b(y2, b2, G::LD, j * 8, kc * 16);
+    for (int j = 0; j < 8; j += 2) {
+      uint32_t y1[4], y2[4];
+      frag_b2(y1, b1, G::LD, j * 8, kc * 16);
+      frag_b2(y2, b2, G::LD, j * 8, kc * 16);
       T::mma(c1[j], x1, y1);
+      T::mma(c1[j + 1], x1, y1 + 2);
       T::mma(c2[j], x2, y2);
+      T::mma(c2[j + 1], x2, y2 + 2);
     }
   }
 }
@@ -330,14 +328,8 @@ __global__ void __launch_bounds__(THREADS) dkdv_kernel(DevPlan p, const uint16_t
         uint32_t ap[4], as[4];
         acc_to_a<T>(ap, st, kc);
         acc_to_a<T>(as, dpt, kc);
-#pragma unroll
-        for (int n = 0; n < G::NC; ++n) {
-          uint32_t bo[2], bq[2];
-          frag_b_t(bo, sO, G::LD, kc * 16, n * 8);
-          frag_b_t(bq, sQ, G::LD, kc * 16, n * 8);
-          T::mma(dva[n], ap, bo);
-          T::mma(dka[n], as, bq);
-        }
+        mma_rows<T>(dva, ap, sO, G::LD, kc * 16);
+        mma_rows<T>(dka, as, sQ, G::LD, kc * 16);
       }
       if (ATOMIC_DQ) {
         // dS^T to shared memory [key][query]; then warp w: dQ rows w*16.. = dS (q x keys) . K
@@ -355,12 +347,7 @@ __global__ void __launch_bounds__(THREADS) dkdv_kernel(DevPlan p, const uint16_t
         for (int kc = 0; kc < 4; ++kc) {
           uint32_t aS[4];
           frag_a_t(aS, sS, LDS, w * 16, kc * 16);
-#pragma unroll
-          for (int n = 0; n < G::NC; ++n) {
-            uint32_t bk[2];
-            frag_b_t(bk, sK, G::LD, kc * 16, n * 8);
-            T::mma(qa_[n], aS, bk);
-          }
+          mma_rows<T>(qa_, aS, sK, G::LD, kc * 16);
         }
 #pragma unroll
         for (int rr = 0; rr < 2; ++rr) {
@@ -462,12 +449,7 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(DevPlan p, const uint16_t* 
     for (int kc = 0; kc < 4; ++kc) {
       uint32_t a[4];
       acc_to_a<T>(a, dp, kc);
-#pragma unroll
-      for (int n = 0; n < G::NC; ++n) {
-        uint32_t bk[2];
-        frag_b_t(bk, sK, G::LD, kc * 16, n * 8);
-        T::mma(acc[n], a, bk);
-      }
+      mma_rows<T>(acc, a, sK, G::LD, kc * 16);
     }
   }
   cp_async_wait<0>();  // (a row with no visible tile never waited for its Q / dO copies)
