@@ -1,8 +1,8 @@
 # lmp_link_cublas(target): cuBLAS headers and library for a CUDA build of `target`.
 # Looked for, in order:
 #   1. the CUDA toolkit's (find_package(CUDAToolkit) -> CUDA::cublas), when it has them;
-#   2. LMP_CUBLAS_DIR (CMake or environment variable): a folder with include/cublas_v2.h and
-#      lib/libcublas.so*;
+#   2. LMP_CUBLAS_ROOT or LMP_CUBLAS_DIR (CMake variables; LMP_CUBLAS_DIR also from the environment):
+#      a folder with include/cublas_v2.h and lib/libcublas.so*;
 #   3. the `nvidia-cublas` pip wheel (`pip install nvidia-cublas`: nvidia/cu13/{include,lib}, or
 #      nvidia/cublas/{include,lib} for CUDA 12 wheels) of the python3 on PATH (or LMP_PYTHON).
 # Sets LMP_CUBLAS_FOUND in the caller's scope. The library's folder goes into the build RPATH (the
@@ -22,6 +22,9 @@ function(lmp_link_cublas target)
     endif()
   endif()
   set(_roots)
+  if(DEFINED LMP_CUBLAS_ROOT)  # bench/gpu/check.sh's name for the same folder
+    list(APPEND _roots ${LMP_CUBLAS_ROOT})
+  endif()
   if(DEFINED LMP_CUBLAS_DIR)
     list(APPEND _roots ${LMP_CUBLAS_DIR})
   endif()
