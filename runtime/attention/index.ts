@@ -211,18 +211,35 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
   return rope ? { args, rope } : { args };
 }
 
+/**
+ * Which kernels run the fused attention: the CPU ones (default), or the CUDA ones of
+ * native/cuda/attention (a build with `npm run build:cuda` and a device; inputs rounded to
+ * `dtype`, default bf16; `deterministic` backward, default true: identical bits on every run).
+ */
+export type AttentionBackend = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly dtype?: 'bf16' | 'fp16'; readonly deterministic?: boolean };
+
+const kernelNames = (b: AttentionBackend | undefined): { fwd: string; bwd: string; module: string; extra: object } =>
+  b?.kind === 'cuda'
+    ? { fwd: 'cudaAttentionForward', bwd: 'cudaAttentionBackward', module: 'cuda_attention', extra: { dtype: b.dtype ?? 'bf16', deterministic: b.deterministic ?? true } }
+    : { fwd: 'attentionForward', bwd: 'attentionBackward', module: 'attention', extra: {} };
+
 /** Fused attention forward. */
-export function attentionForward(inp: AttentionInput): AttentionOutput {
-  return nativeFn<FwdFn>('attentionForward', 'attention')(prepare(inp).args);
+export function attentionForward(inp: AttentionInput, backend?: AttentionBackend): AttentionOutput {
+  const kn = kernelNames(backend);
+  return nativeFn<FwdFn>(kn.fwd, kn.module)({ ...prepare(inp).args, ...kn.extra });
 }
 
 /**
  * Fused attention backward: gradients of q, k, v (with respect to the inputs before RoPE when
  * position is RoPE). `out` and `lse` come from attentionForward on the same input.
  */
-export function attentionBackward(inp: AttentionInput & { readonly out: Float32Array; readonly lse: Float32Array; readonly dout: Float32Array }): AttentionGrads {
+export function attentionBackward(
+  inp: AttentionInput & { readonly out: Float32Array; readonly lse: Float32Array; readonly dout: Float32Array },
+  backend?: AttentionBackend,
+): AttentionGrads {
   const { args, rope } = prepare(inp);
-  const g = nativeFn<BwdFn>('attentionBackward', 'attention')({ ...args, out: inp.out, dout: inp.dout, lse: inp.lse });
+  const kn = kernelNames(backend);
+  const g = nativeFn<BwdFn>(kn.bwd, kn.module)({ ...args, ...kn.extra, out: inp.out, dout: inp.dout, lse: inp.lse });
   if (!rope) return g;
   const ropeFn = nativeFn<RopeFn>('ropeApply', 'attention');
   const kvHeads = inp.kvHeads ?? inp.heads;

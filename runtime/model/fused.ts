@@ -4,7 +4,7 @@
 // Score transforms (temperature, softcap, softplus) and per-head masks go to the kernels as is. Decoding: the
 // fused kernels place the queries at the last positions of each key sequence (qOffset =
 // Lk - Lq), which is what the model's KV cache passes; any other qOffset is refused.
-import { attentionBackward, attentionForward, type AttentionInput, type PositionOptions, type ScoreOptions } from '../attention/index.js';
+import { attentionBackward, attentionForward, type AttentionBackend, type AttentionInput, type PositionOptions, type ScoreOptions } from '../attention/index.js';
 import type { AttentionArgs, AttentionOp } from './attention.js';
 
 function score(a: AttentionArgs): ScoreOptions {
@@ -42,10 +42,11 @@ function input(a: AttentionArgs): AttentionInput {
   };
 }
 
-export function fusedAttention(): AttentionOp {
+/** backend: the CPU kernels (default) or the CUDA ones (runtime/model/cuda-attention.ts). */
+export function fusedAttention(backend?: AttentionBackend): AttentionOp {
   return {
     name: 'fused',
-    forward: (a) => attentionForward(input(a)),
-    backward: (a, out, lse, dout) => attentionBackward({ ...input(a), out, lse, dout }),
+    forward: (a) => attentionForward(input(a), backend),
+    backward: (a, out, lse, dout) => attentionBackward({ ...input(a), out, lse, dout }, backend),
   };
 }
