@@ -61,7 +61,7 @@ LMP_PARITY_CHECK_GPU(attention_bench) {
     return;
   }
   std::ifstream in(path);
-  lmp::parity::expect(static_cast<bool>(in), std::string("cannot read ") + path);
+  lmp::parity::expect(static_cast<bool>(in), std::string("cases file ") + path + (in ? "" : ": cannot read"));
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
