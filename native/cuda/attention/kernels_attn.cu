@@ -8,11 +8,11 @@ namespace lmp {
 namespace cu {
 namespace attn {
 
-size_t fwd_smem(int D) { return static_cast<size_t>(BQ + 2 * BK) * (D + PAD) * 2; }
-size_t dkdv_smem(int D, bool atomicDq) {
-  return static_cast<size_t>(2 * BK + 2 * BQ) * (D + PAD) * 2 + (atomicDq ? static_cast<size_t>(BK) * (BQ + PAD) * 2 : 0) + 3 * BQ * 4;
+size_t fwd_smem(int D) { return static_cast<size_t>(BQ + 4 * BK) * (D + PAD) * 2; }  // Q + 2 x (K, V)
+size_t dkdv_smem(int D, bool atomicDq) {  // K, V + 2 x (Q, dO) [+ dS^T] + 2 x (lse, delta, lambda)
+  return static_cast<size_t>(2 * BK + 4 * BQ) * (D + PAD) * 2 + (atomicDq ? static_cast<size_t>(BK) * (BQ + PAD) * 2 : 0) + 2 * 3 * BQ * 4;
 }
-size_t dq_smem(int D) { return static_cast<size_t>(2 * BQ + 2 * BK) * (D + PAD) * 2; }
+size_t dq_smem(int D) { return static_cast<size_t>(2 * BQ + 4 * BK) * (D + PAD) * 2; }  // Q, dO + 2 x (K, V)
 
 #define LMP_ATTN_BY_D(F, ...)                      \
   switch (D) {                                     \

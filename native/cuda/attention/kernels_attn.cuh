@@ -31,6 +31,23 @@ __device__ __forceinline__ SeqInfo seq_info(const DevPlan& p, int s) {
   return r;
 }
 
+// The first visible (non-Empty) tile after b in a row of classes, or n.
+__device__ __forceinline__ int next_visible(const uint8_t* cls, int b, int n) {
+  for (++b; b < n && cls[b] == 0; ++b) {
+  }
+  return b;
+}
+
+// cp.async copies of key tile b's K and V rows (kv head hk) into buf [K tile, V tile], one commit group.
+template <int D>
+__device__ __forceinline__ void load_kv(uint16_t* buf, const uint16_t* k, const uint16_t* v, const SeqInfo& si, int Hkv, int hk, int b) {
+  const int k0 = b * BK;
+  const int64_t koff = (static_cast<int64_t>(si.ks + k0) * Hkv + hk) * D;
+  load_tile<D>(buf, k + koff, static_cast<int64_t>(Hkv) * D, si.lk - k0);
+  load_tile<D>(buf + BK * Geom<D>::LD, v + koff, static_cast<int64_t>(Hkv) * D, si.lk - k0);
+  cp_async_commit();
+}
+
 // Forward: block = (query tile, head). O (16 x D per warp) and the row state m, l in registers.
 template <int D, bool F16>
 __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t* __restrict__ q, const uint16_t* __restrict__ k,
@@ -39,8 +56,7 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
   using T = Ty<F16>;
   LMP_DYNAMIC_SMEM(uint16_t, sm);
   uint16_t* sQ = sm;
-  uint16_t* sK = sQ + BQ * G::LD;
-  uint16_t* sV = sK + BK * G::LD;
+  uint16_t* const kvBuf = sQ + BQ * G::LD;  // [2 slots][K tile, V tile]
   const int s = p.qTiles[2 * blockIdx.x], qa = p.qTiles[2 * blockIdx.x + 1], h = blockIdx.y;
   const SeqInfo si = seq_info(p, s);
   const int grp = p.headGroup[h];
@@ -70,17 +86,22 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
   for (int n = 0; n < G::NC; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
   float m[2] = {ninf(), ninf()}, l[2] = {0.f, 0.f};  // l: this lane's partial row sums
 
-  for (int b = 0; b < si.nK; ++b) {
+  // Visible K/V tiles double-buffered: the next one's copies are in flight while this one computes.
+  int b = next_visible(cls, -1, si.nK);
+  if (b < si.nK) load_kv<D>(kvBuf, k, v, si, p.Hkv, hk, b);
+  for (int slot = 0; b < si.nK; slot ^= 1) {
     const uint8_t c = cls[b];
-    if (c == 0) continue;
     const int k0 = b * BK;
-    __syncthreads();  // the previous tile's reads of sK / sV are done
-    const int64_t koff = (static_cast<int64_t>(si.ks + k0) * p.Hkv + hk) * D;
-    load_tile<D>(sK, k + koff, static_cast<int64_t>(p.Hkv) * D, si.lk - k0);
-    load_tile<D>(sV, v + koff, static_cast<int64_t>(p.Hkv) * D, si.lk - k0);
-    cp_async_commit();
-    cp_async_wait<0>();
+    const int bn = next_visible(cls, b, si.nK);
+    if (bn < si.nK) {
+      load_kv<D>(kvBuf + (slot ^ 1) * 2 * BK * G::LD, k, v, si, p.Hkv, hk, bn);  // its slot was last read before the barrier below
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
+    const uint16_t* sK = kvBuf + slot * 2 * BK * G::LD;
+    const uint16_t* sV = sK + BK * G::LD;
 
     float sc[8][4];
 #pragma unroll
@@ -157,6 +178,8 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
       acc_to_a<T>(a, sc, kc);
       mma_rows<T>(o, a, sV, G::LD, kc * 16);
     }
+    __syncthreads();  // this slot's reads are done before the next iteration refills it
+    b = bn;
   }
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -258,12 +281,9 @@ __global__ void __launch_bounds__(THREADS) dkdv_kernel(DevPlan p, const uint16_t
   LMP_DYNAMIC_SMEM(uint16_t, sm);
   uint16_t* sK = sm;
   uint16_t* sV = sK + BK * G::LD;
-  uint16_t* sQ = sV + BK * G::LD;
-  uint16_t* sO = sQ + BQ * G::LD;  // dO
-  uint16_t* sS = sO + BQ * G::LD;  // dS^T [key][query] (ATOMIC_DQ)
-  float* sL = reinterpret_cast<float*>(sS + (ATOMIC_DQ ? BK * LDS : 0));
-  float* sD = sL + BQ;
-  float* sLam = sD + BQ;
+  uint16_t* const qBuf = sV + BK * G::LD;           // [2 slots][Q tile, dO tile]
+  uint16_t* sS = qBuf + 4 * BQ * G::LD;              // dS^T [key][query] (ATOMIC_DQ)
+  float* const fBuf = reinterpret_cast<float*>(sS + (ATOMIC_DQ ? BK * LDS : 0));  // [2 slots][lse, delta, lambda]
   const int s = p.kTiles[2 * blockIdx.x], kb = p.kTiles[2 * blockIdx.x + 1], hk = blockIdx.y;
   const SeqInfo si = seq_info(p, s);
   const int rep = p.H / p.Hkv;
@@ -280,32 +300,58 @@ __global__ void __launch_bounds__(THREADS) dkdv_kernel(DevPlan p, const uint16_t
 #pragma unroll
     for (int e = 0; e < 4; ++e) dka[n][e] = dva[n][e] = 0.f;
   const int keyL = k0 + w * 16 + g;  // key (sequence position) of values 0, 1 (values 2, 3: + 8)
-  for (int r = 0; r < rep; ++r) {
-    const int h = hk * rep + r;
-    const int grp = p.headGroup[h];
-    const uint8_t* cls = p.classes + p.classOff[static_cast<int64_t>(s) * p.G + grp];
-    const int32_t* prog = p.prog + p.progOff[grp];
-    const int plen = p.progOff[grp + 1] - p.progOff[grp];
-    const float slope = p.alibi ? p.alibi[h] : 0.f;
-    for (int a = 0; a < si.nQ; ++a) {
-      const uint8_t c = cls[static_cast<int64_t>(a) * si.nK + kb];
-      if (c == 0) continue;
-      const int i0 = a * BQ;
-      __syncthreads();  // previous reads of sQ, sO, sS, sL are done
-      const int64_t qoff = (static_cast<int64_t>(si.qs + i0) * p.H + h) * D;
-      load_tile<D>(sQ, q + qoff, static_cast<int64_t>(p.H) * D, si.lq - i0);
-      load_tile<D>(sO, dout + qoff, static_cast<int64_t>(p.H) * D, si.lq - i0);
-      cp_async_commit();
-      if (threadIdx.x < BQ) {
-        const int i = threadIdx.x;
-        const bool ok = i0 + i < si.lq;
-        const int64_t x = static_cast<int64_t>(si.qs + i0 + i) * p.H + h;
-        sL[i] = ok ? lse[x] : ninf();
-        sD[i] = ok ? delta[x] : 0.f;
-        sLam[i] = length_scale(p, si.qoff + i0 + i);
-      }
+  // The visible (head r, query tile a) pairs of this key column, flattened t = r * nQ + a, in
+  // order; Q / dO tiles double-buffered (the next pair's copies in flight while this one computes).
+  const int total = rep * si.nQ;
+  auto cls_of = [&](int t) -> uint8_t {
+    const int grp = p.headGroup[hk * rep + t / si.nQ];
+    return p.classes[p.classOff[static_cast<int64_t>(s) * p.G + grp] + static_cast<int64_t>(t % si.nQ) * si.nK + kb];
+  };
+  auto next = [&](int t) {
+    for (++t; t < total && cls_of(t) == 0; ++t) {
+    }
+    return t;
+  };
+  auto issue = [&](int t, int slot) {  // the slot was last read before the previous barrier
+    const int h = hk * rep + t / si.nQ, i0 = (t % si.nQ) * BQ;
+    uint16_t* bq = qBuf + slot * 2 * BQ * G::LD;
+    const int64_t qoff = (static_cast<int64_t>(si.qs + i0) * p.H + h) * D;
+    load_tile<D>(bq, q + qoff, static_cast<int64_t>(p.H) * D, si.lq - i0);
+    load_tile<D>(bq + BQ * G::LD, dout + qoff, static_cast<int64_t>(p.H) * D, si.lq - i0);
+    cp_async_commit();
+    if (threadIdx.x < BQ) {
+      float* f = fBuf + slot * 3 * BQ;
+      const int i = threadIdx.x;
+      const bool ok = i0 + i < si.lq;
+      const int64_t x = static_cast<int64_t>(si.qs + i0 + i) * p.H + h;
+      f[i] = ok ? lse[x] : ninf();
+      f[BQ + i] = ok ? delta[x] : 0.f;
+      f[2 * BQ + i] = length_scale(p, si.qoff + i0 + i);
+    }
+  };
+  int t = next(-1);
+  if (t < total) issue(t, 0);
+  for (int slot = 0; t < total; slot ^= 1) {
+    const int tn = next(t);
+    if (tn < total) {
+      issue(tn, slot ^ 1);
+      cp_async_wait<1>();
+    } else {
       cp_async_wait<0>();
-      __syncthreads();
+    }
+    __syncthreads();
+    {
+      const int h = hk * rep + t / si.nQ, i0 = (t % si.nQ) * BQ;
+      const int grp = p.headGroup[h];
+      const uint8_t c = cls_of(t);
+      const int32_t* prog = p.prog + p.progOff[grp];
+      const int plen = p.progOff[grp + 1] - p.progOff[grp];
+      const float slope = p.alibi ? p.alibi[h] : 0.f;
+      const uint16_t* sQ = qBuf + slot * 2 * BQ * G::LD;
+      const uint16_t* sO = sQ + BQ * G::LD;
+      const float* sL = fBuf + slot * 3 * BQ;
+      const float* sD = sL + BQ;
+      const float* sLam = sD + BQ;
       float st[8][4], dpt[8][4];
       two_products<D, T>(st, dpt, sK, sQ, sV, sO, w * 16);
       // columns are queries: local query index i0 + 8 j + 2 tg + (e & 1); rows keys keyL + 8 (e >> 1)
@@ -362,7 +408,10 @@ __global__ void __launch_bounds__(THREADS) dkdv_kernel(DevPlan p, const uint16_t
         }
       }
     }
+    __syncthreads();  // this slot's reads (and sS's) are done before the next iteration refills them
+    t = tn;
   }
+  cp_async_wait<0>();  // (a key tile no query sees never waited for its K / V copies)
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
     const int key = keyL + 8 * rr;
@@ -389,8 +438,7 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(DevPlan p, const uint16_t* 
   LMP_DYNAMIC_SMEM(uint16_t, sm);
   uint16_t* sQ = sm;
   uint16_t* sO = sQ + BQ * G::LD;
-  uint16_t* sK = sO + BQ * G::LD;
-  uint16_t* sV = sK + BK * G::LD;
+  uint16_t* const kvBuf = sO + BQ * G::LD;  // [2 slots][K tile, V tile]
   const int s = p.qTiles[2 * blockIdx.x], qa = p.qTiles[2 * blockIdx.x + 1], h = blockIdx.y;
   const SeqInfo si = seq_info(p, s);
   const int grp = p.headGroup[h];
@@ -420,17 +468,22 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(DevPlan p, const uint16_t* 
   float acc[G::NC][4];
 #pragma unroll
   for (int n = 0; n < G::NC; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
-  for (int b = 0; b < si.nK; ++b) {
+  // Visible K/V tiles double-buffered: the next one's copies are in flight while this one computes.
+  int b = next_visible(cls, -1, si.nK);
+  if (b < si.nK) load_kv<D>(kvBuf, k, v, si, p.Hkv, hk, b);
+  for (int slot = 0; b < si.nK; slot ^= 1) {
     const uint8_t c = cls[b];
-    if (c == 0) continue;
     const int k0 = b * BK;
+    const int bn = next_visible(cls, b, si.nK);
+    if (bn < si.nK) {
+      load_kv<D>(kvBuf + (slot ^ 1) * 2 * BK * G::LD, k, v, si, p.Hkv, hk, bn);  // its slot was last read before the barrier below
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
-    const int64_t koff = (static_cast<int64_t>(si.ks + k0) * p.Hkv + hk) * D;
-    load_tile<D>(sK, k + koff, static_cast<int64_t>(p.Hkv) * D, si.lk - k0);
-    load_tile<D>(sV, v + koff, static_cast<int64_t>(p.Hkv) * D, si.lk - k0);
-    cp_async_commit();
-    cp_async_wait<0>();
-    __syncthreads();
+    const uint16_t* sK = kvBuf + slot * 2 * BK * G::LD;
+    const uint16_t* sV = sK + BK * G::LD;
     float sc[8][4], dp[8][4];
     two_products<D, T>(sc, dp, sQ, sK, sO, sV, w * 16);
     uint32_t vis = inside_bits(rowL, k0 + 2 * tg, si.lq, si.lk);
@@ -451,6 +504,8 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(DevPlan p, const uint16_t* 
       acc_to_a<T>(a, dp, kc);
       mma_rows<T>(acc, a, sK, G::LD, kc * 16);
     }
+    __syncthreads();  // this slot's reads are done before the next iteration refills it
+    b = bn;
   }
   cp_async_wait<0>();  // (a row with no visible tile never waited for its Q / dO copies)
 #pragma unroll
