@@ -188,5 +188,5 @@ LMP_PARITY_CHECK(cublas_gemm_hand_cases) {
                  "lda < m refused");
 }
 #else
-LMP_PARITY_CHECK_GPU(cublas_available) { parity::expect(false, "cublas_v2.h was not found when this binary was built"); }
+LMP_PARITY_CHECK_GPU(cublas_available) { lmp::parity::expect(false, "cublas_v2.h was not found when this binary was built"); }
 #endif
