@@ -121,6 +121,9 @@ export const CATALOG = {
   LMP0608: { severity: 'warning', title: 'duplicate filter', message: "'{name}' appears twice in the chain: {reason}", help: 'keep one {name}',
     doc: 'It runs, but the pair is not what one filter does: top_k twice is the smaller k; min_p twice the larger p; a second top_p, typical, epsilon or eta cuts what the first kept, renormalized; two allow lists keep only their common tokens (none in common: LMP0607). A repeated ban is one ban of both lists and is not reported.' },
 
+  LMP0609: { severity: 'error', title: 'token string is not one token', message: "{name}: {text} is not one token of model {model}'s tokenizer {tokenizer} ({count} tokens)", help: 'write one token: its id, or a string that is exactly one token (with bytes(): one UTF-8 byte)',
+    doc: 'allow and ban take single tokens: ids, or strings resolved through the tokenizer the decode\'s model reads before the chain runs (its special token names, or text that encodes to exactly one token). Judged here with the byte tokenizer (a `vocab` naming bytes(), or a model the runtime decodes with bytes); with tiktoken and Hugging Face tokenizers a string that is not one token stops the run with LMP_E_CHAIN_TOKEN, naming it.' },
+
   // --- 07xx model and train ---------------------------------------------------------------
   LMP0701: { severity: 'error', title: 'heads not divisible', message: 'heads ({heads}) must be a multiple of kv_heads ({kv_heads})' },
   LMP0702: { severity: 'error', title: 'dim not divisible', message: 'dim ({dim}) must be a multiple of heads ({heads})' },

@@ -2,6 +2,8 @@
 // exactly as runDecode runs them (runtime/entry). Refuses (ExportRefusal) what generate.py cannot
 // express. Pure.
 import type { TokenizerConfig } from '../../runtime/data/config.js';
+import { resolveTokenStrings, type SamplerSpec } from '../../runtime/decode/chain.js';
+import { bytesTokenizer } from '../../runtime/data/tokenizers.js';
 import { BYTES } from '../../runtime/entry/common.js';
 import type { DecodeSpec, Frozen } from '../../runtime/entry/spec.js';
 import { cacheKeepPolicy } from '../../runtime/model/settings.js';
@@ -54,10 +56,17 @@ export function decodeRun(d: Frozen<DecodeSpec>, tokenizer: Frozen<TokenizerConf
   } else if (c && c.kind !== 'full') {
     refuse('LMP_E_EXPORT_CACHE', d, `cache ${c.kind}: ${c.kind === 'sirllm' ? 'SirLLM scores tokens by their entropy under a decaying memory' : 'InfLLM selects memory units by representative keys'}, which generate.py's KV cache does not express; run it with lmpc run`);
   }
+  // allow / ban token strings: ids of the byte tokenizer (generate.py's only one, checked above)
+  let chain: SamplerSpec[] = [];
+  try {
+    chain = resolveTokenStrings(structuredClone(d.chain.samplers) as SamplerSpec[], bytesTokenizer(256, true), 'bytes()');
+  } catch (e) {
+    refuse('LMP_E_EXPORT_DECODE', d, (e as Error).message);
+  }
   return {
     name: d.name ?? 'decode',
     where: d.where,
-    chain: structuredClone(d.chain.samplers),
+    chain,
     seed: d.seed,
     prompt: d.prompt && 'text' in d.prompt ? d.prompt.text : null,
     maxTokens: d.maxTokens,

@@ -743,8 +743,9 @@ class Lowerer {
         const v = c.value('tokens');
         const items = Array.isArray(v) ? v : [];
         const tokens = items.filter((x): x is number => typeof x === 'number');
-        if (tokens.length !== items.length) unsupported.push(`${c.name}() with token strings (token ids only)`);
-        return { name: c.name === 'allow' ? 'allowed' : 'banned', tokens };
+        // token strings: resolved through the decode's tokenizer at run time (runtime/decode resolveTokenStrings)
+        const strings = items.filter((x): x is string => typeof x === 'string');
+        return { name: c.name === 'allow' ? 'allowed' : 'banned', tokens, ...(strings.length ? { strings } : {}) };
       }
       case 'greedy':
         return { name: 'greedy' };

@@ -244,8 +244,8 @@ export const BUILTINS: readonly BuiltinDef[] = [
     opt('last', count({ min: 0 }), '0', 'tokens looked back (0: all)'),
   ], { role: 'penalty' }),
   b('sampler', 'logit_bias', 'add a bias to chosen token ids', [req('bias', { t: 'map', key: count({ min: 0 }), value: real() }, 'token id -> bias')], { role: 'penalty' }),
-  b('sampler', 'allow', 'keep only the listed tokens', [req('tokens', list(union(count({ min: 0 }), str())), 'token ids or strings')], { role: 'filter' }),
-  b('sampler', 'ban', 'never choose the listed tokens', [req('tokens', list(union(count({ min: 0 }), str())), 'token ids or strings')], { role: 'filter' }),
+  b('sampler', 'allow', 'keep only the listed tokens', [req('tokens', list(union(count({ min: 0 }), str())), 'token ids, or strings that are one token each of the decode\'s tokenizer (resolved at run time; LMP0609)')], { role: 'filter' }),
+  b('sampler', 'ban', 'never choose the listed tokens', [req('tokens', list(union(count({ min: 0 }), str())), 'token ids, or strings that are one token each of the decode\'s tokenizer (resolved at run time; LMP0609)')], { role: 'filter' }),
   b('sampler', 'greedy', 'choose the most probable token', [], { role: 'terminal' }),
   b('sampler', 'sample', 'draw from the distribution (implicit at the end of a chain without a terminal)', [], { role: 'terminal' }),
 

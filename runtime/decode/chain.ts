@@ -31,8 +31,12 @@ export type SamplerSpec =
       readonly breakers?: readonly number[];
     }
   | { readonly name: 'logit_bias'; readonly bias: Readonly<Record<number, number>> }
-  | { readonly name: 'allowed'; readonly tokens: readonly number[] }
-  | { readonly name: 'banned'; readonly tokens: readonly number[] }
+  /**
+   * allow / ban: token ids, and token strings (`strings`) that resolveTokenStrings turns into the ids
+   * of the decode's tokenizer before the chain runs (lowerSpec refuses a chain with strings left).
+   */
+  | { readonly name: 'allowed'; readonly tokens: readonly number[]; readonly strings?: readonly string[] }
+  | { readonly name: 'banned'; readonly tokens: readonly number[]; readonly strings?: readonly string[] }
   | { readonly name: 'greedy' }
   | { readonly name: 'sample' }
   /**
@@ -229,6 +233,25 @@ export interface NativeSpec {
   vals?: Float32Array;
 }
 
+/**
+ * The chain with allow / ban token strings resolved through `tok` (the decode's tokenizer): each
+ * string is the id tokenId gives it (a special token's text, or text that is exactly one token:
+ * the byte tokenizer, one UTF-8 byte). A string that is not one token throws LMP_E_CHAIN_TOKEN
+ * (lmpc check reports it as LMP0609 where it knows the tokenizer); allow / ban take single tokens,
+ * as llama.cpp's logit bias and Hugging Face's suppress_tokens / allowed ids do.
+ */
+export function resolveTokenStrings(samplers: readonly SamplerSpec[], tok: { tokenId(text: string): number | undefined }, tokenizer = 'the tokenizer'): SamplerSpec[] {
+  return samplers.map((s) => {
+    if ((s.name !== 'allowed' && s.name !== 'banned') || !s.strings?.length) return s;
+    const ids = s.strings.map((t) => {
+      const id = tok.tokenId(t);
+      if (id === undefined) throw Object.assign(new Error(`${s.name === 'allowed' ? 'allow' : 'ban'}: ${JSON.stringify(t)} is not one token of ${tokenizer} (allow and ban take single tokens: ids, or strings that are one token)`), { code: 'LMP_E_CHAIN_TOKEN' });
+      return id;
+    });
+    return { name: s.name, tokens: [...s.tokens, ...ids] };
+  });
+}
+
 export function lowerSpec(s: SamplerSpec): NativeSpec {
   const kind = KIND[s.name];
   switch (s.name) {
@@ -262,6 +285,8 @@ export function lowerSpec(s: SamplerSpec): NativeSpec {
     }
     case 'allowed':
     case 'banned':
+      // strings the caller did not resolve would be dropped silently: refuse them
+      if (s.strings?.length) throw Object.assign(new Error(`${s.name}: token strings ${JSON.stringify(s.strings)} are not resolved to ids (resolveTokenStrings with the decode's tokenizer)`), { code: 'LMP_E_CHAIN_TOKEN' });
       return { kind, ids: Int32Array.from(s.tokens) };
     case 'greedy':
     case 'sample':

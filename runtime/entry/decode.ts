@@ -23,7 +23,7 @@ import type { DataConfig, TokenizerConfig } from '../data/config.js';
 import { readSource, type SourceCounters } from '../data/sources.js';
 import { isHeldOut } from '../data/corpus.js';
 import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
-import type { SamplerSpec } from '../decode/chain.js';
+import { resolveTokenStrings, type SamplerSpec } from '../decode/chain.js';
 import { Decoder, quantile, type DecodeResult, type LogitsSource, type SpecStats, type StopReason } from '../decode/decoder.js';
 import type { StepTrace } from '../decode/sampler.js';
 import type { LlamaModel } from '../model/llama.js';
@@ -311,7 +311,8 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
       if (t.id !== tok.id) throw Object.assign(new Error(`model ${s.spec.name} uses another tokenizer (${t.id}) than model ${first.spec.name} (${tok.id}); the models of a decode must share one`), { code: 'LMP_E_TOKENIZER' });
     }
     if (spec.template?.kind === 'tokenizer') await loadJinja();
-    const chain = thaw<SamplerSpec[]>(spec.chain.samplers);
+    // allow / ban token strings: the ids of the decode's tokenizer
+    const chain = resolveTokenStrings(thaw<SamplerSpec[]>(spec.chain.samplers), tok, `model ${first.spec.name}'s tokenizer (${tok.id})`);
     const wantTrace = spec.trace.length > 0;
     const candidatesTrace = spec.trace.includes('candidates');
     const cascade = spec.cascade;

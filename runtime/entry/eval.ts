@@ -10,7 +10,7 @@
 // The periodic-eval helper (perplexity) lives in index.ts and reaches this file as an argument
 // (EntryHelpers), so that index.ts re-exports runEval without an import cycle or new public helpers.
 import type { LmpTokenizer } from '../data/tokenizers.js';
-import type { SamplerSpec } from '../decode/chain.js';
+import { resolveTokenStrings, type SamplerSpec } from '../decode/chain.js';
 import { Decoder, type LengthTarget, type LogitsSource } from '../decode/decoder.js';
 import type { LlamaModel } from '../model/llama.js';
 import { ModelLogitsSource } from '../model/source.js';
@@ -106,11 +106,13 @@ export function generationSettings(task: string, decode: Frozen<DecodeSpec> | nu
  * A Generate over any logits source: one Decoder per request (a fresh source, seed = settings.seed
  * + the sample's index), the prompt encoded with the tokenizer.
  */
-export function decoderGenerate(makeSource: () => LogitsSource, tok: Pick<LmpTokenizer, 'encode' | 'decode' | 'eot'> & Partial<Pick<LmpTokenizer, 'encodePrompt'>>, g: GenerationSettings): Generate {
+export function decoderGenerate(makeSource: () => LogitsSource, tok: Pick<LmpTokenizer, 'encode' | 'decode' | 'eot'> & Partial<Pick<LmpTokenizer, 'encodePrompt' | 'tokenId' | 'id'>>, g: GenerationSettings): Generate {
+  // allow / ban token strings: the ids of the tokenizer the prompts are encoded with
+  const chain = resolveTokenStrings(g.chain, { tokenId: (t) => tok.tokenId?.(t) }, tok.id ? `the tokenizer ${tok.id}` : undefined);
   return async (s) => {
     const length = g.length(s);
     const decoder = new Decoder(makeSource(), {
-      chain: g.chain,
+      chain,
       seed: g.seed + s.index,
       eos: tok.eot,
       maxTokens: g.maxTokens(s),

@@ -22,14 +22,14 @@ describe('RunnableRule', () => {
     expect(at(ds)).toEqual(['LMP0314@3:12']);
     expect(ds[0]!.severity).toBe('warning');
   });
-  it('tiktoken encodings js-tiktoken does not ship, pad(truncate: left), allow with strings, sgd, inline passkey', () => {
+  it('tiktoken encodings js-tiktoken does not ship, pad(truncate: left), sgd, inline passkey; allow with strings runs (LMP0609 judges them)', () => {
     const ds = run(
       'tokenizer t = tiktoken("cl99k")\ndata x { source text("a.txt")  tokenizer t  pack pad(64, truncate: left) }\n' +
         `${M}decode d { model b  policy allow(["a", 3]) -> greedy }\n` +
         'train r { model b  data x  steps 1  optimizer sgd(lr: 0.1)  eval every 2: passkey(lengths: [256]) }\n',
       RunnableRule,
     );
-    expect(at(ds)).toEqual(['LMP0313@1:24', 'LMP0313@2:68', 'LMP0313@5:35', 'LMP0313@6:47', 'LMP0313@6:75']);
+    expect(at(ds)).toEqual(['LMP0313@1:24', 'LMP0313@2:68', 'LMP0313@6:47', 'LMP0313@6:75']);
   });
   it('cache keep(MASK) other than sinks + window with reposition; a limit with position none', () => {
     const ds = run('attention a { cache keep(sink(4) | window(64)) }\nattention b { cache keep(window(64) & sink(2)) reposition }\nattention c { position none limit 64 }\nattention ok { cache keep(sink(4) | window(64)) reposition }\n', RunnableRule);

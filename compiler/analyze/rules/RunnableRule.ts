@@ -10,7 +10,7 @@
 //            `template tokenizer` for a model whose tokenizer has no chat template (bytes, tiktoken); a
 //            train's periodic eval other than perplexity(D.side) (or a declaration), or an eval
 //            declaration whose `using` runs another model than the train's (or a cascade); optimizer
-//            sgd; allow/ban with token strings.
+//            sgd. (allow/ban token strings run: resolved through the decode's tokenizer, LMP0609.)
 //   LMP0314  no effect (warning): a `model` clause beside a cascade; hold-out, weights, seed or a
 //            training packer on a data declaration used only as prompts; an attention's `tile`
 //            (the CPU kernels' tiles are fixed).
@@ -78,11 +78,6 @@ export const RunnableRule: Rule = {
         if (category === 'packer' && name === 'pad') {
           const t = argOf(c, 'truncate');
           if (t && refName(t) === 'left') cannot(t, 'pad(truncate: left)', 'runtime/data keeps the first tokens of a longer document (right) or drops it', "use truncate: right or drop");
-        }
-        if (category === 'sampler' && (name === 'allow' || name === 'ban')) {
-          const l = argOf(c, 'tokens');
-          const u = l ? unwrap(l) : undefined;
-          if (u?.kind === 'List') for (const it of u.items) if (unwrap(it).kind === 'String') cannot(it, `${name}() with a token string`, 'the sampler chain takes token ids', 'write the token id');
         }
       },
       decl(decl, eff) {

@@ -25,6 +25,7 @@ import { SamplerOrderRule } from './SamplerOrderRule.js';
 import { SourceMatchRule } from './SourceMatchRule.js';
 import { TaskDataRule } from './TaskDataRule.js';
 import { TokenizerAgreementRule } from './TokenizerAgreementRule.js';
+import { TokenStringRule } from './TokenStringRule.js';
 import { TokensPerStepRule } from './TokensPerStepRule.js';
 import { TopOneRule } from './TopOneRule.js';
 import { TrainCausalRule } from './TrainCausalRule.js';
@@ -54,6 +55,7 @@ export const ALL_RULES: readonly Rule[] = [
   SamplerOrderRule,
   TopOneRule,
   DuplicateFilterRule,
+  TokenStringRule,
   DecodeSupportRule,
   RunnableRule,
   DecodeTokensRule,
