@@ -3,7 +3,7 @@
 # model_layers_large at realistic sizes) and model_timings (GB/s for the memory-bound kernels,
 # TFLOP/s for the cuBLAS GEMM wrapper at the training shapes of a ~125M-parameter Llama, T = 8192),
 # with LMP_MODEL_LARGE=1. A step of bench/gpu/check.sh (which builds the parity binary first), or
-# alone in one device call (it then builds it). Logs: $OUT/model.log (default OUT=/tmp/lmp-gpu).
+# alone in one device call (it then builds it). Logs: $OUT/model-bench.log, $OUT/model-parity.log.
 #
 #   bash bench/gpu/model.sh              # on the GPU machine
 #   bash bench/gpu/model.sh --build-only # anywhere with nvcc: the compile-only check (no GPU needed)
@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/lmp-gpu}
 mkdir -p "$OUT"
-log=$OUT/model.log
+log=$OUT/model-bench.log  # (check.sh writes its step output to $OUT/model.log)
 : >"$log"
 say() { echo "$@" | tee -a "$log"; }
 B=${LMP_PARITY_BUILD:-build/cuda-parity}
