@@ -241,12 +241,35 @@ export function tokenizerFacts(ctx: RuleContext, e: Expr | undefined): Tokenizer
 /**
  * The tokenizer a model's prompts are encoded with (runtime/entry/common.ts modelTokenizer): its
  * `vocab` tokenizer; without one, the tokenizer recorded beside the checkpoint it loads (undefined:
- * not known here), else the byte tokenizer (the runtime's default).
+ * not known here); for a model a train of the file trains, the train's data tokenizer (runTrain
+ * records it on the model, which the file's decodes and evals then use; undefined when its trains
+ * read different tokenizers or one not known here); else the byte tokenizer (the runtime's default).
  */
 export function modelTokenizer(ctx: RuleContext, model: Decl): TokenizerFacts | undefined {
   const eff = ctx.effective(model);
   const v = clauseArg(eff, 'vocab');
   if (v !== undefined && v.kind !== 'Number') return tokenizerFacts(ctx, unwrap(v));
   const loads = clauseArg(eff, 'load') !== undefined || asBuiltin(eff.value, 'checkpoint') !== undefined;
-  return loads ? undefined : { kind: 'bytes', appendEot: true };
+  if (loads) return undefined;
+  const trained = trainTokenizers(ctx, model.name.name);
+  if (trained.length === 0) return { kind: 'bytes', appendEot: true };
+  const first = trained[0];
+  return first && trained.every((t) => t && t.kind === first.kind && t.appendEot === first.appendEot) ? first : undefined;
+}
+
+/** The data tokenizers of the trains of the file that train model `name` (undefined: one not known here). */
+function trainTokenizers(ctx: RuleContext, name: string): (TokenizerFacts | undefined)[] {
+  const out: (TokenizerFacts | undefined)[] = [];
+  for (const d of ctx.program.decls) {
+    if (d.declKind !== 'train') continue;
+    const eff = ctx.effective(d);
+    const m = clauseArg(eff, 'model');
+    const mu = m ? unwrap(m) : undefined;
+    if (mu?.kind !== 'Ident' || mu.name !== name) continue;
+    const dataE = clauseArg(eff, 'data');
+    const du = dataE ? unwrap(dataE) : undefined;
+    const data = du?.kind === 'Ident' ? ctx.lookup(du.name) : undefined;
+    out.push(data?.declKind === 'data' ? tokenizerFacts(ctx, clauseArg(ctx.effective(data), 'tokenizer')) : undefined);
+  }
+  return out;
 }

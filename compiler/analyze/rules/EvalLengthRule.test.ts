@@ -27,6 +27,17 @@ describe('EvalLengthRule', () => {
     expect(at(run(direct, EvalLengthRule))).toEqual(['LMP0806@7:26']);
     expect(at(run(src('passkey(lengths: [64])', 'vocab t', 'tokenizer t = bytes()\n'), EvalLengthRule))).toEqual(['LMP0806@8:26']);
   });
+  // A model without `vocab` was taken to read bytes even when a train of the file trains it on a
+  // Hugging Face tokenizer's data, which is what it then decodes with (runTrain records it).
+  it('a model a train of the file trains: the train data\'s tokenizer, not bytes', () => {
+    const train = (tok: string) => `tokenizer h = ${tok}\ndata d {\n  source text("c/*.txt")\n  tokenizer h\n}\ntrain t {\n  model m\n  data d\n  steps 1\n}\n`;
+    expect(run(src('passkey(lengths: [64])', '', train('hf("tokenizer.json")')), EvalLengthRule)).toEqual([]);
+    expect(run(src('passkey(lengths: [64])', '', train('tiktoken("gpt2")')), EvalLengthRule)).toEqual([]);
+    expect(at(run(src('passkey(lengths: [64])', '', train('bytes()')), EvalLengthRule))).toEqual(['LMP0806@17:26']);
+    // two trains on different tokenizers: not known here
+    const two = `${train('hf("tokenizer.json")')}tokenizer b = bytes()\ndata e {\n  source text("c/*.txt")\n  tokenizer b\n}\ntrain u {\n  model m\n  data e\n  steps 1\n}\n`;
+    expect(run(src('passkey(lengths: [64])', '', two), EvalLengthRule)).toEqual([]);
+  });
   it('does not judge other tokenizers (they count differently) or a missing using', () => {
     expect(run(src('passkey(lengths: [64])', 'vocab t', 'tokenizer t = tiktoken("cl100k_base")\n'), EvalLengthRule)).toEqual([]);
     expect(run(src('passkey(lengths: [64])', 'vocab t', 'tokenizer t = hf("tokenizer.json")\n'), EvalLengthRule)).toEqual([]);

@@ -2,7 +2,8 @@
 // built with the generators' own prompt functions), which fails at run time with
 // LMP_E_EVAL_LENGTH. Judged when the model the eval's `using` reaches encodes with the byte
 // tokenizer (tokens = UTF-8 bytes): a `vocab` naming a bytes() tokenizer, or none and no
-// checkpoint loaded (the runtime's default; sources.ts modelTokenizer). For needle the minimum
+// checkpoint loaded (the runtime's default; sources.ts modelTokenizer), unless a train of the file
+// trains the model on data of another tokenizer (it then decodes with that one). For needle the minimum
 // is the fixed text with the longest keys the draws can pick (shorter lengths fail for some
 // samples); for tsort a lower bound (one-byte words).
 import type { Decl } from '../../../grammar/ast.js';

@@ -53,6 +53,12 @@ describe('RunnableRule', () => {
     const src = `${M}tokenizer h = hf("tokenizer.json")\nmodel hm { arch llama(dim: 16, layers: 1, heads: 2, ffn: 32) vocab h }\ndecode a { model s  prompt "hi" template tokenizer }\ndecode b { model hm  prompt "hi" template tokenizer }\ndecode c { model s  prompt "hi" template chatml }\n`;
     expect(at(run(src, RunnableRule))).toEqual(['LMP0313@5:42']);
   });
+  it('template tokenizer for a model a train of the file trains: judged on the train data\'s tokenizer', () => {
+    const src = (tok: string) => `tokenizer h = ${tok}\ndata d { source text("c/*.txt")  tokenizer h }\nmodel m { arch llama(dim: 16, layers: 1, heads: 2, ffn: 32) }\ntrain t { model m  data d  steps 1 }\ndecode a { model m  prompt "hi" template tokenizer }\n`;
+    // trained on a Hugging Face tokenizer (its chat template): runs; it was taken for bytes and refused
+    expect(run(src('hf("tokenizer.json")'), RunnableRule)).toEqual([]);
+    expect(at(run(src('bytes()'), RunnableRule))).toEqual(['LMP0313@5:42']);
+  });
   it('data a train also reads keeps its training settings quietly', () => {
     const src = 'data p { source jsonl("p.jsonl") tokenizer bytes()  holdout 5%  pack concat_chunk(64) }\nmodel n { arch llama(dim: 16, layers: 1, heads: 2, ffn: 32) vocab 257 }\ntrain t { model n  data p  steps 1 }\ndecode a { model n  prompt p }\n';
     expect(run(src, RunnableRule)).toEqual([]);
