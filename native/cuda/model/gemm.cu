@@ -75,9 +75,7 @@ void gemm(const GemmArgs& g, const Tensor& A, const Tensor& B, const Tensor& C) 
   need_view(C, "C", g.M, g.N, g.ldc, g.c_offset);
   if (g.M == 0 || g.N == 0) return;
   Context& c = ctx();
-  const size_t es = dtype_size(A.dtype), cs = dtype_size(C.dtype);
-  const char* a = static_cast<const char*>(A.data) + g.a_offset * static_cast<int64_t>(es);
-  const char* b = static_cast<const char*>(B.data) + g.b_offset * static_cast<int64_t>(es);
+  const size_t cs = dtype_size(C.dtype);
   char* cp = static_cast<char*>(C.data) + g.c_offset * static_cast<int64_t>(cs);
   if (g.K == 0) {
     with_float_type(C.dtype, [&](auto t) {
@@ -88,6 +86,9 @@ void gemm(const GemmArgs& g, const Tensor& A, const Tensor& B, const Tensor& C) 
     return;
   }
 #if defined(LMP_HAVE_CUBLAS) || defined(LMP_CUDA_EMU)
+  const size_t es = dtype_size(A.dtype);
+  const char* a = static_cast<const char*>(A.data) + g.a_offset * static_cast<int64_t>(es);
+  const char* b = static_cast<const char*>(B.data) + g.b_offset * static_cast<int64_t>(es);
   const cublasComputeType_t compute = g.tf32 && A.dtype == DType::F32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   const float alpha = g.alpha, beta = g.beta;
   const cublasStatus_t s = cublasGemmEx(c.blas, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
@@ -101,8 +102,6 @@ void gemm(const GemmArgs& g, const Tensor& A, const Tensor& B, const Tensor& C) 
   }
   check_cuda(cudaGetLastError(), "cublasGemmEx");
 #else
-  (void)a;
-  (void)b;
   fail("LMP_E_CUDA", "gemm: this build has no cuBLAS (cublas_v2.h was not found when it was compiled)");
 #endif
 }
