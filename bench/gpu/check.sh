@@ -64,12 +64,10 @@ tail -3 "$LOG"
 
 # cuBLAS: native/cuda/model/cublas.cmake finds the toolkit's or the nvidia-cublas pip wheel's (set
 # LMP_CUBLAS_DIR to a folder with include/ and lib/ to force one).
-GEN=""
-command -v ninja >/dev/null 2>&1 && GEN="-G Ninja"
-configure() {
-  cmake -S native/cuda/parity -B "$B" $GEN -DCMAKE_CUDA_ARCHITECTURES=90 -DLMP_NATIVE_ARCH=OFF ${LMP_CUBLAS_DIR:+-DLMP_CUBLAS_DIR=$LMP_CUBLAS_DIR}
-}
-step configure 120 configure
+GEN=()
+command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
+step configure 120 cmake -S native/cuda/parity -B "$B" "${GEN[@]}" -DCMAKE_CUDA_ARCHITECTURES=90 -DLMP_NATIVE_ARCH=OFF \
+  ${LMP_CUBLAS_DIR:+-DLMP_CUBLAS_DIR=$LMP_CUBLAS_DIR}
 step build 360 cmake --build "$B" -j 16
 if [[ -x "$B/lmp_cuda_parity" ]]; then
   step parity 240 "$B/lmp_cuda_parity" ${LMP_PARITY_FILTER:+--filter "$LMP_PARITY_FILTER"}
@@ -84,7 +82,8 @@ else
 fi
 
 # Other helpers' steps (each a script of its own in bench/gpu/, sharing $B and $OUT): add lines here.
-[[ -f bench/gpu/attention.sh ]] && step attention 480 env LMP_PARITY_BUILD="$B" OUT="$OUT" bash bench/gpu/attention.sh
+[[ -f bench/gpu/model.sh ]] && step model 240 env LMP_PARITY_BUILD="$B" OUT="$OUT" bash bench/gpu/model.sh
+[[ -f bench/gpu/attention.sh ]] && step attention 420 env LMP_PARITY_BUILD="$B" OUT="$OUT" bash bench/gpu/attention.sh
 
 say "summary (step rc seconds):"
 tee -a "$LOG" <"$SUMMARY"
