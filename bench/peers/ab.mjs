@@ -1,9 +1,9 @@
 // Kernel-level before/after of lmp alone, robust on a shared machine: two builds of the addon (or
 // two dispatch paths of one build) in ONE process, alternating repetition by repetition; medians.
-//   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode]
+//   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode] [--attn-lengths 4096]
 //   node bench/peers/ab.mjs --paths avx2,avx512 [ADDON.node] [...]   (setSimdCap on one build)
-// gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096,
-// d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
+// gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096 (or
+// --attn-lengths), d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
 // (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model.
 // Prints one line per case with the speed ratio new / old (above 1: the second is faster).
 import { arg, argmax, decodeCfg, list, median, rnd, root, runtime, timed } from './common.mjs';
@@ -58,8 +58,8 @@ for (const threads of list('threads', '1,2').map(Number)) {
       line(`${threads}t gemm ${M}x${N}x${K} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`, 'GFLOP/s', a, b, true);
     }
   }
-  if (only.has('attention')) {
-    const T = 4096, H = 8, D = 64;
+  for (const T of only.has('attention') ? list('attn-lengths', '4096').map(Number) : []) {
+    const H = 8, D = 64;
     const q = rnd(T * H * D, 1), k = rnd(T * H * D, 2), v = rnd(T * H * D, 3), dout = rnd(T * H * D, 4);
     for (const [name, mask] of [['full', { op: 'full' }], ['causal', { op: 'causal' }]]) {
       const inp = { q, k, v, heads: H, kvHeads: H, headDim: D, mask };
