@@ -8,20 +8,11 @@ import { describe, expect, it } from 'vitest';
 import type { AttentionArgs } from './attention.js';
 import { cudaAttention, cudaDevices } from './cuda-attention.js';
 import { fusedAttention } from './fused.js';
+import { rng } from './testutil.js';
 
 const dev = cudaDevices();
 if (dev.count === 0) console.log(`cuda-attention.test: skipped, no CUDA device (${dev.why})`);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const bf16 = (x: number): number => {
   const f = new Float32Array([x]), u = new Uint32Array(f.buffer);
   u[0] = (u[0]! + 0x7fff + ((u[0]! >>> 16) & 1)) & 0xffff0000;

@@ -48,6 +48,70 @@ __device__ __forceinline__ void load_kv(uint16_t* buf, const uint16_t* k, const 
   cp_async_commit();
 }
 
+// The query-tile context of the forward and dQ kernels (block = (query tile, head)).
+struct QTile {
+  SeqInfo si;
+  int h, hk, i0, plen;
+  const uint8_t* cls;  // the tile's row of classes
+  const int32_t* prog;
+  const int32_t* docs;
+  float slope;
+};
+__device__ __forceinline__ QTile q_tile(const DevPlan& p) {
+  QTile t;
+  const int s = p.qTiles[2 * blockIdx.x], qa = p.qTiles[2 * blockIdx.x + 1];
+  t.h = blockIdx.y;
+  t.si = seq_info(p, s);
+  const int grp = p.headGroup[t.h];
+  t.cls = p.classes + p.classOff[static_cast<int64_t>(s) * p.G + grp] + static_cast<int64_t>(qa) * t.si.nK;
+  t.prog = p.prog + p.progOff[grp];
+  t.plen = p.progOff[grp + 1] - p.progOff[grp];
+  t.hk = t.h / (p.H / p.Hkv);
+  t.i0 = qa * BQ;
+  t.docs = p.docIds ? p.docIds + t.si.ks : nullptr;
+  t.slope = p.alibi ? p.alibi[t.h] : 0.f;
+  return t;
+}
+
+// The visible key tiles of a query-tile row, K/V double-buffered in buf ([2 slots][K, V]): the next
+// visible tile's copies are in flight while the current one computes. for (start(); ready();) {
+// ... K(), V() ... next(); }: ready() waits for the current tile (and a block barrier), next() ends
+// its reads (barrier) so the slot can be refilled.
+template <int D>
+struct KvTiles {
+  uint16_t* buf;
+  const uint16_t* k;
+  const uint16_t* v;
+  const SeqInfo* si;
+  const uint8_t* cls;
+  int Hkv, hk;
+  int b = 0, bn = 0, slot = 0;
+  __device__ __forceinline__ void start() {
+    b = next_visible(cls, -1, si->nK);
+    slot = 0;
+    if (b < si->nK) load_kv<D>(buf, k, v, *si, Hkv, hk, b);
+  }
+  __device__ __forceinline__ bool ready() {
+    if (b >= si->nK) return false;
+    bn = next_visible(cls, b, si->nK);
+    if (bn < si->nK) {
+      load_kv<D>(buf + (slot ^ 1) * 2 * BK * Geom<D>::LD, k, v, *si, Hkv, hk, bn);  // last read before the previous next()
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    return true;
+  }
+  __device__ __forceinline__ const uint16_t* K() const { return buf + slot * 2 * BK * Geom<D>::LD; }
+  __device__ __forceinline__ const uint16_t* V() const { return K() + BK * Geom<D>::LD; }
+  __device__ __forceinline__ void next() {
+    __syncthreads();
+    b = bn;
+    slot ^= 1;
+  }
+};
+
 // Forward: block = (query tile, head). O (16 x D per warp) and the row state m, l in registers.
 template <int D, bool F16>
 __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t* __restrict__ q, const uint16_t* __restrict__ k,
@@ -57,17 +121,14 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
   LMP_DYNAMIC_SMEM(uint16_t, sm);
   uint16_t* sQ = sm;
   uint16_t* const kvBuf = sQ + BQ * G::LD;  // [2 slots][K tile, V tile]
-  const int s = p.qTiles[2 * blockIdx.x], qa = p.qTiles[2 * blockIdx.x + 1], h = blockIdx.y;
-  const SeqInfo si = seq_info(p, s);
-  const int grp = p.headGroup[h];
-  const uint8_t* cls = p.classes + p.classOff[static_cast<int64_t>(s) * p.G + grp] + static_cast<int64_t>(qa) * si.nK;
-  const int32_t* prog = p.prog + p.progOff[grp];
-  const int plen = p.progOff[grp + 1] - p.progOff[grp];
-  const int hk = h / (p.H / p.Hkv);
-  const int i0 = qa * BQ;
+  const QTile qt = q_tile(p);
+  const SeqInfo& si = qt.si;
+  const int h = qt.h, hk = qt.hk, i0 = qt.i0, plen = qt.plen;
+  const uint8_t* cls = qt.cls;
+  const int32_t* prog = qt.prog;
+  const int32_t* docs = qt.docs;
+  const float slope = qt.slope;
   const int w = warp_id(), lane = lane_id(), g = lane >> 2, tg = lane & 3;
-  const int32_t* docs = p.docIds ? p.docIds + si.ks : nullptr;
-  const float slope = p.alibi ? p.alibi[h] : 0.f;
 
   load_tile<D>(sQ, q + (static_cast<int64_t>(si.qs + i0) * p.H + h) * D, static_cast<int64_t>(p.H) * D, si.lq - i0);
   cp_async_commit();
@@ -86,22 +147,12 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
   for (int n = 0; n < G::NC; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
   float m[2] = {ninf(), ninf()}, l[2] = {0.f, 0.f};  // l: this lane's partial row sums
 
-  // Visible K/V tiles double-buffered: the next one's copies are in flight while this one computes.
-  int b = next_visible(cls, -1, si.nK);
-  if (b < si.nK) load_kv<D>(kvBuf, k, v, si, p.Hkv, hk, b);
-  for (int slot = 0; b < si.nK; slot ^= 1) {
-    const uint8_t c = cls[b];
-    const int k0 = b * BK;
-    const int bn = next_visible(cls, b, si.nK);
-    if (bn < si.nK) {
-      load_kv<D>(kvBuf + (slot ^ 1) * 2 * BK * G::LD, k, v, si, p.Hkv, hk, bn);  // its slot was last read before the barrier below
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
-    const uint16_t* sK = kvBuf + slot * 2 * BK * G::LD;
-    const uint16_t* sV = sK + BK * G::LD;
+  KvTiles<D> kv{kvBuf, k, v, &si, cls, p.Hkv, hk};
+  for (kv.start(); kv.ready();) {
+    const uint8_t c = cls[kv.b];
+    const int k0 = kv.b * BK;
+    const uint16_t* sK = kv.K();
+    const uint16_t* sV = kv.V();
 
     float sc[8][4];
 #pragma unroll
@@ -178,8 +229,7 @@ __global__ void __launch_bounds__(THREADS) fwd_kernel(DevPlan p, const uint16_t*
       acc_to_a<T>(a, sc, kc);
       mma_rows<T>(o, a, sV, G::LD, kc * 16);
     }
-    __syncthreads();  // this slot's reads are done before the next iteration refills it
-    b = bn;
+    kv.next();
   }
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -439,17 +489,14 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(DevPlan p, const uint16_t* 
   uint16_t* sQ = sm;
   uint16_t* sO = sQ + BQ * G::LD;
   uint16_t* const kvBuf = sO + BQ * G::LD;  // [2 slots][K tile, V tile]
-  const int s = p.qTiles[2 * blockIdx.x], qa = p.qTiles[2 * blockIdx.x + 1], h = blockIdx.y;
-  const SeqInfo si = seq_info(p, s);
-  const int grp = p.headGroup[h];
-  const uint8_t* cls = p.classes + p.classOff[static_cast<int64_t>(s) * p.G + grp] + static_cast<int64_t>(qa) * si.nK;
-  const int32_t* prog = p.prog + p.progOff[grp];
-  const int plen = p.progOff[grp + 1] - p.progOff[grp];
-  const int hk = h / (p.H / p.Hkv);
-  const int i0 = qa * BQ;
+  const QTile qt = q_tile(p);
+  const SeqInfo& si = qt.si;
+  const int h = qt.h, hk = qt.hk, i0 = qt.i0, plen = qt.plen;
+  const uint8_t* cls = qt.cls;
+  const int32_t* prog = qt.prog;
+  const int32_t* docs = qt.docs;
+  const float slope = qt.slope;
   const int w = warp_id(), lane = lane_id(), g = lane >> 2, tg = lane & 3;
-  const int32_t* docs = p.docIds ? p.docIds + si.ks : nullptr;
-  const float slope = p.alibi ? p.alibi[h] : 0.f;
   const int64_t qoff = (static_cast<int64_t>(si.qs + i0) * p.H + h) * D;
   load_tile<D>(sQ, q + qoff, static_cast<int64_t>(p.H) * D, si.lq - i0);
   load_tile<D>(sO, dout + qoff, static_cast<int64_t>(p.H) * D, si.lq - i0);
@@ -468,22 +515,12 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(DevPlan p, const uint16_t* 
   float acc[G::NC][4];
 #pragma unroll
   for (int n = 0; n < G::NC; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
-  // Visible K/V tiles double-buffered: the next one's copies are in flight while this one computes.
-  int b = next_visible(cls, -1, si.nK);
-  if (b < si.nK) load_kv<D>(kvBuf, k, v, si, p.Hkv, hk, b);
-  for (int slot = 0; b < si.nK; slot ^= 1) {
-    const uint8_t c = cls[b];
-    const int k0 = b * BK;
-    const int bn = next_visible(cls, b, si.nK);
-    if (bn < si.nK) {
-      load_kv<D>(kvBuf + (slot ^ 1) * 2 * BK * G::LD, k, v, si, p.Hkv, hk, bn);  // its slot was last read before the barrier below
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
-    const uint16_t* sK = kvBuf + slot * 2 * BK * G::LD;
-    const uint16_t* sV = sK + BK * G::LD;
+  KvTiles<D> kv{kvBuf, k, v, &si, cls, p.Hkv, hk};
+  for (kv.start(); kv.ready();) {
+    const uint8_t c = cls[kv.b];
+    const int k0 = kv.b * BK;
+    const uint16_t* sK = kv.K();
+    const uint16_t* sV = kv.V();
     float sc[8][4], dp[8][4];
     two_products<D, T>(sc, dp, sQ, sK, sO, sV, w * 16);
     uint32_t vis = inside_bits(rowL, k0 + 2 * tg, si.lq, si.lk);
@@ -504,8 +541,7 @@ __global__ void __launch_bounds__(THREADS) dq_kernel(DevPlan p, const uint16_t* 
       acc_to_a<T>(a, dp, kc);
       mma_rows<T>(acc, a, sK, G::LD, kc * 16);
     }
-    __syncthreads();  // this slot's reads are done before the next iteration refills it
-    b = bn;
+    kv.next();
   }
   cp_async_wait<0>();  // (a row with no visible tile never waited for its Q / dO copies)
 #pragma unroll
