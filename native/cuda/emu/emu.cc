@@ -26,6 +26,7 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -145,18 +147,52 @@ bool same_site(const char* fa, int la, const char* fb, int lb) {
 }
 
 // --- kernel names -------------------------------------------------------------------------------
+// A kernel in an anonymous namespace (or in a binary linked without -rdynamic) is not in the
+// dynamic symbol table dladdr reads: look its address up in the file's own .symtab instead.
+std::string symtab_name(const char* file, uintptr_t offset) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {};
+  std::vector<char> buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (buf.size() < sizeof(Elf64_Ehdr) || std::memcmp(buf.data(), ELFMAG, SELFMAG) != 0 || buf[EI_CLASS] != ELFCLASS64) return {};
+  const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(buf.data());
+  if (eh->e_shoff == 0 || eh->e_shoff + static_cast<size_t>(eh->e_shnum) * sizeof(Elf64_Shdr) > buf.size()) return {};
+  const auto* sh = reinterpret_cast<const Elf64_Shdr*>(buf.data() + eh->e_shoff);
+  for (int i = 0; i < eh->e_shnum; ++i) {
+    if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum) continue;
+    const Elf64_Shdr& strs = sh[sh[i].sh_link];
+    if (sh[i].sh_offset + sh[i].sh_size > buf.size() || strs.sh_offset + strs.sh_size > buf.size()) return {};
+    const auto* sym = reinterpret_cast<const Elf64_Sym*>(buf.data() + sh[i].sh_offset);
+    const size_t n = sh[i].sh_size / sizeof(Elf64_Sym);
+    for (size_t k = 0; k < n; ++k)
+      if (ELF64_ST_TYPE(sym[k].st_info) == STT_FUNC && sym[k].st_value == offset && sym[k].st_name < strs.sh_size)
+        return std::string(buf.data() + strs.sh_offset + sym[k].st_name);
+  }
+  return {};
+}
+
 std::string kernel_name(const void* kernel) {
   static std::mutex mu;
   static std::unordered_map<const void*, std::string> cache;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(kernel);
   if (it != cache.end()) return it->second;
-  std::string name;
+  std::string name, mangled;
   Dl_info info;
-  if (dladdr(kernel, &info) && info.dli_sname && info.dli_saddr == kernel) {
+  if (dladdr(kernel, &info)) {
+    if (info.dli_sname && info.dli_saddr == kernel)
+      mangled = info.dli_sname;
+    else if (info.dli_fname && *info.dli_fname) {
+      const auto* eh = static_cast<const Elf64_Ehdr*>(info.dli_fbase);
+      const uintptr_t base = eh && eh->e_type == ET_DYN ? reinterpret_cast<uintptr_t>(info.dli_fbase) : 0;
+      // (The main program's dli_fname may be a bare argv[0]: then /proc/self/exe.)
+      mangled = symtab_name(info.dli_fname, reinterpret_cast<uintptr_t>(kernel) - base);
+      if (mangled.empty()) mangled = symtab_name("/proc/self/exe", reinterpret_cast<uintptr_t>(kernel) - base);
+    }
+  }
+  if (!mangled.empty()) {
     int status = 0;
-    char* d = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-    name = status == 0 && d ? d : info.dli_sname;
+    char* d = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
+    name = status == 0 && d ? d : mangled;
     std::free(d);
   } else {
     char buf[64];

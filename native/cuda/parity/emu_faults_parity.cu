@@ -95,7 +95,7 @@ LMP_PARITY_CHECK_EMU(emu_deadlock_detected) {
   DevVec<int> di(64);
   DevVec<float> df(64);
   DevVec<uint32_t> du(64);
-  expect_throw("half the block at __syncthreads", {"deadlock", "__syncthreads", "half_block_sync_kernel", "block (0,0,0)", "exited"},
+  expect_throw("half the block at __syncthreads", {"deadlock", "__syncthreads", "kernel (anonymous namespace)::half_block_sync_kernel(int*)", "block (0,0,0)", "exited"},
                half_block_sync_kernel, dim3(2), dim3(32), di.p);
   expect_throw("two __syncthreads sites", {"divergent __syncthreads", "emu_faults_parity.cu"}, two_site_sync_kernel, dim3(1), dim3(32), di.p);
   expect_throw("a lane exits before shfl_xor", {"deadlock", "shfl_xor", "warp 0", "exited"}, lane_exits_kernel, dim3(1), dim3(32), df.p);
