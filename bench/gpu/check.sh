@@ -7,7 +7,7 @@
 #
 # Usage (device tool): run(command="bash bench/gpu/check.sh",
 #                          carry=["node_modules/node-addon-api", "node_modules/node-api-headers"])
-# Env: OUT (logs; default /tmp/lmp-gpu), LMP_GPU_BUDGET_S (seconds for all steps, default 720),
+# Env: OUT (logs; default /tmp/lmp-gpu), LMP_GPU_BUDGET_S (seconds for all steps, default 480: one device call runs at most 600 s, and the session has 15 minutes of device time in all, start included),
 #      LMP_PARITY_BUILD (build folder, default build/cuda-parity), LMP_PARITY_FILTER (--filter).
 # Writes $OUT/check.log (everything), $OUT/<step>.log per step and $OUT/summary.txt; exits 1 when
 # any step failed (every step still runs), 0 otherwise.
@@ -17,7 +17,7 @@ OUT=${OUT:-/tmp/lmp-gpu}
 mkdir -p "$OUT"
 LOG=$OUT/check.log
 SUMMARY=$OUT/summary.txt
-BUDGET=${LMP_GPU_BUDGET_S:-720}
+BUDGET=${LMP_GPU_BUDGET_S:-480}
 B=${LMP_PARITY_BUILD:-build/cuda-parity}
 T0=$(date +%s)
 : >"$LOG"
