@@ -12,7 +12,11 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const path = join(root, 'build/native-cuda-emu/Release/lmp.node');
 const built = existsSync(path);
-if (!built) console.log(`skipped: ${path} not built (npm run build:cuda-emu)`);
+if (!built) {
+  // .ci/run builds it and sets LMP_REQUIRE_CUDA=1: there a skip is a failure.
+  if (process.env['LMP_REQUIRE_CUDA']) throw new Error(`LMP_REQUIRE_CUDA is set but ${path} is not built (npm run build:cuda-emu)`);
+  console.log(`skipped: ${path} not built (npm run build:cuda-emu)`);
+}
 
 type EmuAddon = {
   cudaInfo(): { count: number; name: string; computeCapability: string };
