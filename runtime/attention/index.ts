@@ -139,16 +139,18 @@ export function kernelMasks(
   return { programs: masks.map(encodeMask), headGroup, classes, classOffsets, masks };
 }
 
-function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number; limit: number } } {
+/** The call's arguments other than the tensors: layout, block classes, score settings. */
+type LayoutArgs = Omit<NativeArgs, 'q' | 'k' | 'v' | 'distanceLimit' | 'qFar' | 'kFar'>;
+
+function layout(inp: Omit<AttentionInput, 'q' | 'k' | 'v'>, Tq: number): LayoutArgs {
   const { heads, headDim } = inp;
   const kvHeads = inp.kvHeads ?? heads;
-  const Tq = inp.q.length / (heads * headDim);
   const cuQ = inp.cuSeqlens ?? Int32Array.of(0, Tq);
   const cuK = inp.cuSeqlensK ?? cuQ;
   const km = kernelMasks(inp.mask, heads, cuQ, cuK, inp.docIds);
   const sc = inp.score ?? {};
   const temperature = sc.temperature ?? 1;
-  let scale = (sc.scale ?? 1 / Math.sqrt(headDim)) / temperature;
+  const scale = (sc.scale ?? 1 / Math.sqrt(headDim)) / temperature;
   const pos = inp.position ?? { kind: 'none' };
   let alibi: Float32Array | undefined = sc.alibi === true ? alibiSlopes(heads) : sc.alibi instanceof Float32Array ? sc.alibi : undefined;
   let alibiLimit = 0;
@@ -156,6 +158,32 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
     alibi = alibi ?? alibiSlopes(heads);
     alibiLimit = pos.distanceLimit ?? 0;
   }
+  return {
+    heads, kvHeads, headDim, cuSeqlensQ: cuQ, cuSeqlensK: cuK, docIds: inp.docIds,
+    programs: km.programs, headGroup: km.headGroup, classes: km.classes, classOffsets: km.classOffsets,
+    scale, softcap: sc.softcap ?? 0, alibi, alibiLimit,
+    power: sc.softplus?.power ?? 0, logLenBase: sc.softplus ? Math.log(sc.softplus.trainLength) : 0,
+  };
+}
+
+/**
+ * The options of a device attention plan (native CudaAttentionPlan): everything of a call but the
+ * tensors, for q/k/v that already live on the device. RoPE in the op is refused
+ * (LMP_E_CONFIG_UNSUPPORTED): the caller rotates q and k itself.
+ */
+export function attentionLayout(inp: Omit<AttentionInput, 'q' | 'k' | 'v'> & { readonly cuSeqlens: Int32Array }): LayoutArgs {
+  if (inp.position?.kind === 'rope')
+    throw Object.assign(new Error('device attention: RoPE inside the op (a distance limit) is not on CUDA; the model rotates q and k'), { code: 'LMP_E_CONFIG_UNSUPPORTED' });
+  return layout(inp, inp.cuSeqlens[inp.cuSeqlens.length - 1]!);
+}
+
+function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number; limit: number } } {
+  const { heads, headDim } = inp;
+  const kvHeads = inp.kvHeads ?? heads;
+  const Tq = inp.q.length / (heads * headDim);
+  const base = layout(inp, Tq);
+  const cuQ = base.cuSeqlensQ, cuK = base.cuSeqlensK;
+  const pos = inp.position ?? { kind: 'none' };
   let rope: { qPos: Float32Array; kPos: Float32Array; invFreq: Float32Array; mscale: number; limit: number } | undefined;
   let q = inp.q, k = inp.k;
   let far: { distanceLimit: number; qFar: Float32Array; kFar: Float32Array } | undefined;
@@ -185,29 +213,7 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
     }
     rope = { qPos, kPos, invFreq, mscale, limit };
   }
-  const args: NativeArgs = {
-    q,
-    k,
-    v: inp.v,
-    heads,
-    kvHeads,
-    headDim,
-    cuSeqlensQ: cuQ,
-    cuSeqlensK: cuK,
-    docIds: inp.docIds,
-    programs: km.programs,
-    headGroup: km.headGroup,
-    classes: km.classes,
-    classOffsets: km.classOffsets,
-    scale,
-    softcap: sc.softcap ?? 0,
-    alibi,
-    alibiLimit,
-    power: sc.softplus?.power ?? 0,
-    logLenBase: sc.softplus ? Math.log(sc.softplus.trainLength) : 0,
-    ...far,
-  };
-  if (!Number.isFinite(scale)) scale = 0;
+  const args: NativeArgs = { ...base, q, k, v: inp.v, ...far };
   return rope ? { args, rope } : { args };
 }
 

@@ -7,7 +7,7 @@
 import { attentionBackward, attentionForward, type AttentionBackend, type AttentionInput, type PositionOptions, type ScoreOptions } from '../attention/index.js';
 import type { AttentionArgs, AttentionOp } from './attention.js';
 
-function score(a: AttentionArgs): ScoreOptions {
+function score(a: Omit<AttentionArgs, 'q' | 'k' | 'v'>): ScoreOptions {
   const s = a.score;
   if (!s) return { scale: a.scale };
   return {
@@ -18,7 +18,7 @@ function score(a: AttentionArgs): ScoreOptions {
   };
 }
 
-function position(a: AttentionArgs): PositionOptions {
+function position(a: Omit<AttentionArgs, 'q' | 'k' | 'v'>): PositionOptions {
   const p = a.position;
   if (!p) return { kind: 'none' };
   if (p.kind === 'alibi') return p.distanceLimit ? { kind: 'alibi', distanceLimit: p.distanceLimit } : { kind: 'alibi' };
@@ -28,7 +28,8 @@ function position(a: AttentionArgs): PositionOptions {
   };
 }
 
-function input(a: AttentionArgs): AttentionInput {
+/** The arguments as runtime/attention's input, without the tensors (a device plan's layout). */
+export function layoutInput(a: Omit<AttentionArgs, 'q' | 'k' | 'v'>): Omit<AttentionInput, 'q' | 'k' | 'v'> & { cuSeqlens: Int32Array } {
   if (a.qOffset !== undefined && a.qOffset !== 0) {
     for (let s = 0; s + 1 < a.cuSeqlensQ.length; s++) {
       const lq = a.cuSeqlensQ[s + 1]! - a.cuSeqlensQ[s]!, lk = a.cuSeqlensK[s + 1]! - a.cuSeqlensK[s]!;
@@ -37,10 +38,12 @@ function input(a: AttentionArgs): AttentionInput {
     }
   }
   return {
-    q: a.q, k: a.k, v: a.v, heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim, cuSeqlens: a.cuSeqlensQ, cuSeqlensK: a.cuSeqlensK,
+    heads: a.heads, kvHeads: a.kvHeads, headDim: a.headDim, cuSeqlens: a.cuSeqlensQ, cuSeqlensK: a.cuSeqlensK,
     ...(a.docIds ? { docIds: a.docIds } : {}), mask: a.mask, score: score(a), position: position(a),
   };
 }
+
+const input = (a: AttentionArgs): AttentionInput => ({ q: a.q, k: a.k, v: a.v, ...layoutInput(a) });
 
 /** backend: the CPU kernels (default) or the CUDA ones (runtime/model/cuda-attention.ts). */
 export function fusedAttention(backend?: AttentionBackend): AttentionOp {

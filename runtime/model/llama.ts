@@ -206,11 +206,21 @@ export class LlamaModel {
   }
 
   private attnArgs(b: PackedBatch, q: Float32Array, k: Float32Array, v: Float32Array): AttentionArgs {
+    return { q, k, v, ...this._attnLayout(b) };
+  }
+
+  /** @internal a batch's attention arguments but the tensors (the CUDA model's device plan). */
+  _attnLayout(b: PackedBatch): Omit<AttentionArgs, 'q' | 'k' | 'v'> {
     const c = this.config;
     return {
-      q, k, v, heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, cuSeqlensQ: b.cuSeqlens, cuSeqlensK: b.cuSeqlens,
+      heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, cuSeqlensQ: b.cuSeqlens, cuSeqlensK: b.cuSeqlens,
       docIds: b.docIds, ...this.attnExtra(b.cuSeqlens, b.docIds, b.positionIds),
     };
+  }
+
+  /** Whether the model applies RoPE to q and k itself (RoPE without a distance limit). */
+  get ropeInModelApplied(): boolean {
+    return this.ropeInModel;
   }
 
   /** Runs the decoder over a batch; returns the final hidden state and saved activations. */

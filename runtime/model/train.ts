@@ -13,9 +13,14 @@
 //
 // Determinism: every native reduction uses a fixed order, so with the same thread count a
 // run killed and resumed from a checkpoint gives bit-identical losses and weights.
+//
+// Backend: 'cpu' (default) or 'cuda' (cuda-llama.ts: forward, backward, clipping and AdamW on the
+// device; model.params and the moments are brought back for checkpoints and evals, and by
+// syncModel()). Checkpoints are the same files either way, so each backend resumes the other's.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendJsonl, ensureDir, writeError } from '../fsutil.js';
+import { CudaLlama, type CudaModelOptions } from './cuda-llama.js';
 import { kernels } from './kernels.js';
 import { evaluate, formatProgress, type EvalResult } from './eval.js';
 import { latestCheckpoint, loadModel, saveModel } from './io.js';
@@ -74,6 +79,10 @@ export interface TrainerOptions {
   eval?: { every: number; batches: () => Iterable<PackedBatch> };
   /** progress line per step: true = to stderr, or a callback */
   progress?: boolean | ((line: string) => void);
+  /** where the steps run: 'cpu' (default) or 'cuda' (LMP_E_NO_DEVICE without a device) */
+  backend?: 'cpu' | 'cuda';
+  /** settings of the cuda backend (precision, deterministic attention backward) */
+  cuda?: CudaModelOptions;
 }
 
 export interface StepMetrics {
@@ -115,6 +124,10 @@ export class Trainer {
   private tokensSeenThisRun = 0;
   private readonly K = kernels();
   private readonly src: BatchSource;
+  /** the device copy (backend cuda) */
+  readonly device: CudaLlama | undefined;
+  /** model.params / m / v lag behind the device (backend cuda, after a step) */
+  private hostStale = false;
 
   constructor(readonly model: LlamaModel, source: Iterator<PackedBatch> | BatchSource, readonly opts: TrainerOptions) {
     this.src = source as BatchSource;
@@ -124,6 +137,22 @@ export class Trainer {
       this.m.set(n, new Float32Array(p.length));
       this.v.set(n, new Float32Array(p.length));
     }
+    if (opts.backend === 'cuda') this.device = new CudaLlama(model, opts.cuda);
+  }
+
+  /** Brings model.params and the AdamW moments up to date from the device (backend cuda; else nothing). */
+  syncModel(): LlamaModel {
+    if (this.device && this.hostStale) {
+      this.device.syncToHost(this.m, this.v);
+      this.hostStale = false;
+    }
+    return this.model;
+  }
+
+  /** Frees the device copy (backend cuda) after bringing the host up to date. */
+  close(): void {
+    this.syncModel();
+    this.device?.free();
   }
 
   private nextBatch(): PackedBatch {
@@ -145,21 +174,31 @@ export class Trainer {
       tokens += b.tokens.length;
     }
     const scale = count > 0 ? 1 / count : 0;
-    model.zeroGrads();
-    let lossSum = 0;
-    for (const b of batches) lossSum += model.backward(b, scale).lossSum;
-    // global gradient norm, fixed parameter order
-    let ss = 0;
-    for (const g of model.grads!.values()) ss += K.sumSquares(g);
-    const gradNorm = Math.sqrt(ss);
     const clip = o.clip ?? 0;
-    const gradScale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
-    this.step++;
-    const lr = lrAt(this.step, o.totalSteps, o.lr, o.schedule ?? { kind: 'constant' });
     const wd = o.weightDecay ?? 0.1;
-    for (const [n, p] of model.params) {
-      const decay = n.endsWith('norm.weight') ? 0 : wd;
-      K.adamw(p, model.grads!.get(n)!, this.m.get(n)!, this.v.get(n)!, lr, o.beta1 ?? 0.9, o.beta2 ?? 0.95, o.eps ?? 1e-8, decay, this.step, gradScale);
+    const decay = (n: string): number => (n.endsWith('norm.weight') ? 0 : wd);
+    let lossSum = 0, gradNorm: number, lr: number;
+    const dev = this.device;
+    if (dev) {
+      dev.zeroGrads();
+      for (const b of batches) dev.backward(b, scale);
+      for (const l of dev.takeLossSums()) lossSum += l;
+      this.step++;
+      lr = lrAt(this.step, o.totalSteps, o.lr, o.schedule ?? { kind: 'constant' });
+      gradNorm = dev.step({ lr, beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, decay, step: this.step, clip });
+      this.hostStale = true;
+    } else {
+      model.zeroGrads();
+      for (const b of batches) lossSum += model.backward(b, scale).lossSum;
+      // global gradient norm, fixed parameter order
+      let ss = 0;
+      for (const g of model.grads!.values()) ss += K.sumSquares(g);
+      gradNorm = Math.sqrt(ss);
+      const gradScale = clip > 0 && gradNorm > clip ? clip / (gradNorm + 1e-6) : 1;
+      this.step++;
+      lr = lrAt(this.step, o.totalSteps, o.lr, o.schedule ?? { kind: 'constant' });
+      for (const [n, p] of model.params)
+        K.adamw(p, model.grads!.get(n)!, this.m.get(n)!, this.v.get(n)!, lr, o.beta1 ?? 0.9, o.beta2 ?? 0.95, o.eps ?? 1e-8, decay(n), this.step, gradScale);
     }
     this.tokensSeen += tokens;
     const ms = performance.now() - t0;
@@ -172,7 +211,7 @@ export class Trainer {
       else process.stderr.write('\r' + line + (this.step >= o.totalSteps ? '\n' : ''));
     }
     if (o.eval && this.step % o.eval.every === 0) {
-      this.lastEval = evaluate(model, o.eval.batches());
+      this.lastEval = evaluate(this.syncModel(), o.eval.batches());
       if (o.logPath) this.log({ step: this.step, eval: this.lastEval });
     }
     if (o.checkpointDir && ((o.checkpointEvery && this.step % o.checkpointEvery === 0) || this.step === o.totalSteps)) this.saveCheckpoint(o.checkpointDir);
@@ -201,6 +240,7 @@ export class Trainer {
     const name = `step-${String(this.step).padStart(8, '0')}`;
     const tmp = join(dir, `.${name}.tmp-${process.pid}`);
     const final = join(dir, name);
+    this.syncModel();
     try {
       ensureDir(dir);
       rmSync(tmp, { recursive: true, force: true });
@@ -262,6 +302,11 @@ export class Trainer {
       if (!m || !v) throw checkpointError(`${ck}: optimizer state lacks '${n}'`);
       this.m.get(n)!.set(m.data);
       this.v.get(n)!.set(v.data);
+    }
+    if (this.device) {
+      this.device.uploadParams();
+      this.device.uploadMoments(this.m, this.v);
+      this.hostStale = false;
     }
     const st = readState(ck);
     this.step = st.step;

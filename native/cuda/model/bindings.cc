@@ -13,6 +13,7 @@
 #include "core/napi_util.h"
 #include "core/registry.h"
 #include "model/model.h"
+#include "model/napi_tensor.h"
 
 namespace lmp {
 namespace {
@@ -335,6 +336,9 @@ void Export(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+const cm::Tensor& cm::tensor_arg(const Napi::Value& v, const char* what) { return lmp::tensor_arg(v, what); }
+
 }  // namespace lmp
 
 LMP_REGISTER_MODULE(cuda_model, lmp::Export);

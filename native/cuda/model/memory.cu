@@ -221,6 +221,7 @@ void zero(const Tensor& t) {
 }
 
 void synchronize() { check_cuda(cudaStreamSynchronize(ctx().stream), "cudaStreamSynchronize"); }
+void* stream_handle() { return static_cast<void*>(ctx().stream); }
 
 // ------------------------------------------------------------------------------ conversions
 

@@ -47,6 +47,8 @@ void upload(const Tensor& dst, const void* src, size_t bytes, size_t dst_offset_
 void download(void* dst, const Tensor& src, size_t bytes, size_t src_offset_bytes = 0);  // waits
 void zero(const Tensor& t);
 void synchronize();  // waits for the module's stream; reports an earlier asynchronous fault
+// The module's stream (a cudaStream_t) for other modules' kernels on the same data (attention).
+void* stream_handle();
 struct MemInfo {
   size_t free = 0, total = 0;
 };

@@ -22,14 +22,11 @@ struct Parsed {
   size_t qLen = 0, kLen = 0, classesLen = 0;
 };
 
-inline void parse(const Napi::Object& o, Parsed& r) {
+// tensors = false: the layout only (a device plan, whose q/k/v live on the device): q, k, v are not
+// read (p.q/k/v stay null), their lengths follow from cuSeqlens and the head shapes; with a distance
+// limit the parse stops before qFar/kFar and validation (the CUDA plan refuses the limit).
+inline void parse(const Napi::Object& o, Parsed& r, bool tensors = true) {
   attn::Params& p = r.p;
-  auto q = array_arg<float>(field(o, "q"), "q");
-  auto k = array_arg<float>(field(o, "k"), "k");
-  auto v = array_arg<float>(field(o, "v"), "v");
-  check(k.length == v.length, "LMP_E_SHAPE", "k and v must have the same length");
-  p.q = q.data, p.k = k.data, p.v = v.data;
-  r.qLen = q.length, r.kLen = k.length;
   p.H = int_arg(field(o, "heads"), "heads");
   p.Hkv = int_arg(field(o, "kvHeads"), "kvHeads");
   p.D = int_arg(field(o, "headDim"), "headDim");
@@ -38,6 +35,18 @@ inline void parse(const Napi::Object& o, Parsed& r) {
   check(cuQ.length >= 1 && cuQ.length == cuK.length, "LMP_E_SHAPE", "cuSeqlensQ and cuSeqlensK must have the same length >= 1");
   p.S = static_cast<int64_t>(cuQ.length) - 1;
   p.cuQ = cuQ.data, p.cuK = cuK.data;
+  if (tensors) {
+    auto q = array_arg<float>(field(o, "q"), "q");
+    auto k = array_arg<float>(field(o, "k"), "k");
+    auto v = array_arg<float>(field(o, "v"), "v");
+    check(k.length == v.length, "LMP_E_SHAPE", "k and v must have the same length");
+    p.q = q.data, p.k = k.data, p.v = v.data;
+    r.qLen = q.length, r.kLen = k.length;
+  } else {
+    check(p.H >= 1 && p.Hkv >= 1 && p.D >= 1 && p.cuQ[p.S] >= 0 && p.cuK[p.S] >= 0, "LMP_E_SHAPE", "heads, kvHeads and headDim must be >= 1");
+    r.qLen = static_cast<size_t>(p.cuQ[p.S]) * static_cast<size_t>(p.H * p.D);
+    r.kLen = static_cast<size_t>(p.cuK[p.S]) * static_cast<size_t>(p.Hkv * p.D);
+  }
   Napi::Value docs = field(o, "docIds");
   if (!docs.IsUndefined() && !docs.IsNull()) {
     auto d = array_arg<int32_t>(docs, "docIds");
@@ -76,10 +85,11 @@ inline void parse(const Napi::Object& o, Parsed& r) {
   p.logLenBase = static_cast<float>(num_arg(field(o, "logLenBase"), "logLenBase"));
   Napi::Value lim = field(o, "distanceLimit");
   if (!lim.IsUndefined() && !lim.IsNull()) p.distLimit = int_arg(lim, "distanceLimit");
+  if (p.distLimit > 0 && !tensors) return;  // refused by the device plan (not on CUDA)
   if (p.distLimit > 0) {
     auto qf = array_arg<float>(field(o, "qFar"), "qFar");
     auto kf = array_arg<float>(field(o, "kFar"), "kFar");
-    check(qf.length == q.length && kf.length == k.length, "LMP_E_SHAPE", "qFar/kFar must have the shapes of q/k");
+    check(qf.length == r.qLen && kf.length == r.kLen, "LMP_E_SHAPE", "qFar/kFar must have the shapes of q/k");
     p.qFar = qf.data, p.kFar = kf.data;
   }
   attn::validate(p, r.qLen, r.kLen, cls.length);

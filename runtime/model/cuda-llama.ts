@@ -1,0 +1,382 @@
+// The Llama model's training step on a CUDA device (issue 14): the forward and backward of
+// llama.ts, layer for layer, over device tensors (native/cuda/model's CudaTensor and layer
+// kernels, cuBLAS GEMMs, native/cuda/attention's fused kernels through a CudaAttentionPlan), then
+// global-norm clipping and AdamW on the device. The host keeps the data runtime, the LR schedule,
+// logging and checkpoints (train.ts): parameters and AdamW moments come back to the host only
+// for a checkpoint, an eval or the end of the run (syncToHost), in the CPU trainer's layout, so
+// either backend resumes the other's checkpoints.
+//
+// Precision: 'bf16' (default) keeps fp32 master weights, gradients and optimizer state, GEMMs read
+// bf16 copies (written by AdamW's pass) and bf16 activations with fp32 accumulation; the residual
+// stream, the logits and the loss stay fp32. 'f32' runs every GEMM and activation in fp32. The
+// attention kernels take bf16 q/k/v in both (rounded on the way in; their gradients are fp32).
+//
+// Not on CUDA (LMP_E_CONFIG_UNSUPPORTED, at construction): head dims other than 32, 64, 128 and
+// the LM-Infinite RoPE distance limit. Out of device memory: LMP_E_CUDA_OOM, saying how much.
+import { attentionLayout, ropeFrequencies } from '../attention/index.js';
+import { dynamicLength } from '../attention/positions.js';
+import { native } from '../native.js';
+import { cudaDevices } from './cuda-attention.js';
+import { layoutInput } from './fused.js';
+import { defaultTargets, type LlamaModel, type PackedBatch, validateBatch } from './llama.js';
+
+type DType = 'f32' | 'bf16' | 'i32' | 'f64';
+type Typed = Float32Array | Int32Array | Float64Array | Uint16Array;
+
+/** A device tensor (native/cuda/model/bindings.cc). */
+export interface CudaTensor {
+  readonly dtype: DType;
+  readonly length: number;
+  readonly freed: boolean;
+  upload(a: Typed, offset?: number): void;
+  download(asFloat32?: boolean): Typed;
+  free(): void;
+}
+
+interface CudaPlan {
+  forward(q: CudaTensor, k: CudaTensor, v: CudaTensor, out: CudaTensor, lse: CudaTensor): void;
+  backward(q: CudaTensor, k: CudaTensor, v: CudaTensor, o: CudaTensor, dout: CudaTensor, lse: CudaTensor, dq: CudaTensor, dk: CudaTensor, dv: CudaTensor, deterministic: boolean): void;
+  free(): void;
+}
+
+type T = CudaTensor;
+interface CudaAddon {
+  CudaTensor: new (dtype: DType, n: number) => CudaTensor;
+  CudaAttentionPlan: new (options: object) => CudaPlan;
+  cudaEmbeddingForward(table: T, vocab: number, dim: number, tokens: T, out: T): void;
+  cudaEmbeddingIndex(tokens: Int32Array, vocab: number): Int32Array;
+  cudaEmbeddingBackward(dout: T, index: T, n: number, vocab: number, dim: number, dtable: T): void;
+  cudaRmsnormForward(x: T, w: T, rows: number, dim: number, eps: number, y: T, rstd: T): void;
+  cudaRmsnormBackward(dy: T, x: T, w: T, rstd: T, rows: number, dim: number, dx: T, accumulate: boolean, dw: T): void;
+  cudaSwigluForward(g: T, u: T, h: T): void;
+  cudaSwigluBackward(g: T, u: T, dh: T, dg: T, du: T): void;
+  cudaCrossEntropy(logits: T, rows: number, vocab: number, targets: T, weight: T, scale: number, loss: T, dlogits: T | null): void;
+  cudaRope(x: T, n: number, heads: number, headDim: number, positions: T, invFreq: T, mscale: number, inverse: boolean): void;
+  cudaRopeInvFreq(headDim: number, theta: number): Float64Array;
+  cudaAdamw(p: T, g: T, m: T, v: T, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, gradScale: number, scale: T | null, scaleIndex: number, pBf16: T | null): void;
+  cudaReduceSum(x: T, squares: boolean, out: T, slot: number): void;
+  cudaClipScale(ss: T, count: number, clip: number, out: T): void;
+  cudaGemm(o: { transA?: boolean; transB?: boolean; M: number; N: number; K: number; alpha?: number; beta?: number }, A: T, B: T, C: T): void;
+  cudaConvert(src: T, dst: T): void;
+  cudaSynchronize(): void;
+}
+
+const unsupported = (m: string): Error => Object.assign(new Error(m), { code: 'LMP_E_CONFIG_UNSUPPORTED' });
+
+/** The addon's CUDA model functions, or LMP_E_NO_DEVICE saying why there is no device. */
+export function cudaAddon(): CudaAddon {
+  const dev = cudaDevices();
+  if (dev.count === 0) throw Object.assign(new Error(`backend cuda: no CUDA device (${dev.why ?? 'none found'}); use --backend cpu or auto`), { code: 'LMP_E_NO_DEVICE' });
+  const a = native() as unknown as Partial<CudaAddon>;
+  if (typeof a.CudaTensor !== 'function' || typeof a.CudaAttentionPlan !== 'function' || typeof a.cudaGemm !== 'function')
+    throw Object.assign(new Error('backend cuda: this addon has no CUDA model layers (rebuild with npm run build:cuda)'), { code: 'LMP_E_NO_DEVICE' });
+  return a as CudaAddon;
+}
+
+export interface CudaModelOptions {
+  /** 'bf16' (default): bf16 GEMM operands and activations, fp32 master weights; 'f32': fp32 throughout */
+  readonly precision?: 'bf16' | 'f32';
+  /** fixed-order attention dQ (identical bits every run); default true */
+  readonly deterministic?: boolean;
+}
+
+export interface AdamwSettings {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** decoupled weight decay of a parameter (by its name) */
+  readonly decay: (name: string) => number;
+  /** 1-based step (bias correction) */
+  readonly step: number;
+  /** global-norm clip; 0 = none */
+  readonly clip: number;
+}
+
+/** Buffers of one layer's forward, kept for its backward. */
+interface LayerActs {
+  x: T; h1: T; r1: T; q: T; k: T; v: T; qb: T; kb: T; vb: T; ao: T; aoA: T; lse: T; x2: T; h2: T; r2: T; g: T; u: T; m: T;
+}
+
+/**
+ * The device copy of a LlamaModel being trained: master weights (from model.params), gradients,
+ * AdamW moments, and the step's activations.
+ */
+export class CudaLlama {
+  readonly precision: 'bf16' | 'f32';
+  private readonly A: CudaAddon;
+  private readonly act: 'bf16' | 'f32';
+  private readonly names: string[];
+  private readonly p = new Map<string, T>();
+  /** bf16 copies of the GEMM weights (precision bf16) */
+  private readonly w = new Map<string, T>();
+  private readonly g = new Map<string, T>();
+  private readonly m = new Map<string, T>();
+  private readonly v = new Map<string, T>();
+  private readonly ss: T;
+  private readonly clipOut: T;
+  private readonly lossOut: T;
+  private lossSlots = 0;
+  private readonly deterministic: boolean;
+  /** per-step buffers (freed after each backward) */
+  private scratch: T[] = [];
+  private freed = false;
+
+  constructor(readonly model: LlamaModel, opts: CudaModelOptions = {}) {
+    this.A = cudaAddon();
+    this.precision = opts.precision ?? 'bf16';
+    this.act = this.precision;
+    this.deterministic = opts.deterministic ?? true;
+    const hd = model.headDim, pos = model.position;
+    if (hd !== 32 && hd !== 64 && hd !== 128) throw unsupported(`backend cuda: head dim ${hd} (dim / heads) is not on CUDA (32, 64 or 128); use --backend cpu`);
+    if (pos.kind === 'rope' && !model.ropeInModelApplied) throw unsupported('backend cuda: the LM-Infinite RoPE distance limit (position rope limit) is not on CUDA yet; use --backend cpu');
+    this.names = [...model.params.keys()];
+    const allocated: T[] = [];
+    try {
+      for (const n of this.names) {
+        const host = model.params.get(n)!;
+        const mk = (d: DType): T => {
+          const t = new this.A.CudaTensor(d, host.length);
+          allocated.push(t);
+          return t;
+        };
+        this.p.set(n, mk('f32'));
+        this.g.set(n, mk('f32'));
+        this.m.set(n, mk('f32'));
+        this.v.set(n, mk('f32'));
+        if (this.act === 'bf16' && !n.endsWith('norm.weight')) this.w.set(n, mk('bf16'));
+      }
+      this.ss = new this.A.CudaTensor('f64', this.names.length);
+      this.clipOut = new this.A.CudaTensor('f64', 2);
+      this.lossOut = new this.A.CudaTensor('f64', 64);
+    } catch (e) {
+      for (const t of allocated) t.free();
+      throw e;
+    }
+    this.uploadParams();
+  }
+
+  /** Copies model.params to the device (and the bf16 GEMM copies). */
+  uploadParams(): void {
+    for (const n of this.names) {
+      this.p.get(n)!.upload(this.model.params.get(n)!);
+      const c = this.w.get(n);
+      if (c) this.A.cudaConvert(this.p.get(n)!, c);
+    }
+  }
+
+  /** Copies the AdamW moments to the device (a resumed run). */
+  uploadMoments(m: ReadonlyMap<string, Float32Array>, v: ReadonlyMap<string, Float32Array>): void {
+    for (const n of this.names) {
+      this.m.get(n)!.upload(m.get(n)!);
+      this.v.get(n)!.upload(v.get(n)!);
+    }
+  }
+
+  /** Parameters into model.params, and the moments into m / v when given (checkpoints, evals). */
+  syncToHost(m?: Map<string, Float32Array>, v?: Map<string, Float32Array>): void {
+    for (const n of this.names) {
+      this.model.params.get(n)!.set(this.p.get(n)!.download() as Float32Array);
+      if (m) m.get(n)!.set(this.m.get(n)!.download() as Float32Array);
+      if (v) v.get(n)!.set(this.v.get(n)!.download() as Float32Array);
+    }
+  }
+
+  /** The device gradients (tests; f32 copies). */
+  gradients(): Map<string, Float32Array> {
+    return new Map(this.names.map((n) => [n, this.g.get(n)!.download() as Float32Array]));
+  }
+
+  zeroGrads(): void {
+    for (const t of this.g.values()) t.upload(new Float32Array(t.length));
+    this.lossSlots = 0;
+  }
+
+  private tmp(d: DType, n: number): T {
+    const t = new this.A.CudaTensor(d, n);
+    this.scratch.push(t);
+    return t;
+  }
+  private up(a: Int32Array | Float32Array | Float64Array): T {
+    const t = this.tmp(a instanceof Int32Array ? 'i32' : a instanceof Float64Array ? 'f64' : 'f32', a.length);
+    t.upload(a);
+    return t;
+  }
+  /** x as the GEMM operand type: itself, or a bf16 copy */
+  private asAct(x: T): T {
+    if (x.dtype === this.act) return x;
+    const c = this.tmp(this.act, x.length);
+    this.A.cudaConvert(x, c);
+    return c;
+  }
+  private toBf16(x: T): T {
+    if (x.dtype === 'bf16') return x;
+    const c = this.tmp('bf16', x.length);
+    this.A.cudaConvert(x, c);
+    return c;
+  }
+  private releaseScratch(): void {
+    for (const t of this.scratch) t.free();
+    this.scratch = [];
+  }
+  private W(n: string): T {
+    return this.w.get(n) ?? this.p.get(n)!;
+  }
+  /** row-major C[M,N] = op(A) op(B) (+ C when beta = 1), lmp::sgemm's convention */
+  private mm(ta: boolean, tb: boolean, M: number, N: number, K: number, a: T, b: T, c: T, beta = 0): void {
+    this.A.cudaGemm({ transA: ta, transB: tb, M, N, K, beta }, a, b, c);
+  }
+
+  /** RoPE frequencies for a batch's positions, as rope.ts rotates on the CPU. */
+  private ropeTables(positions: Int32Array): { invFreq: T; mscale: number } | undefined {
+    const model = this.model;
+    if (!model.ropeInModelApplied) return undefined;
+    const hd = model.headDim, theta = model.config.ropeTheta, s = model.ropeScaling;
+    if (!s || s.kind === 'none' || (s.kind === 'dynamic' && dynamicLength(positions) <= s.originalLength))
+      return { invFreq: this.up(this.A.cudaRopeInvFreq(hd, theta)), mscale: 1 };
+    const length = s.kind === 'dynamic' ? { length: dynamicLength(positions) } : {};
+    const f = ropeFrequencies(hd, { base: theta, scaling: s, ...length });
+    return { invFreq: this.up(Float64Array.from(f.invFreq)), mscale: f.mscale };
+  }
+
+  /**
+   * Forward + backward of one packed batch; the gradients of (scale * summed weighted CE) are
+   * ADDED to the device gradients (zeroGrads first). The loss sum stays on the device until
+   * takeLossSums().
+   */
+  backward(b: PackedBatch, scale: number): void {
+    const model = this.model, c = model.config, A = this.A, act = this.act;
+    validateBatch(b, c.vocab);
+    if (this.lossSlots >= this.lossOut.length) throw Object.assign(new Error('backend cuda: more than 64 micro-batches in one step'), { code: 'LMP_E_ARG' });
+    const Tn = b.tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
+    const P = (n: string): T => this.p.get(n)!;
+    const G = (n: string): T => this.g.get(n)!;
+    let plan: CudaPlan | undefined;
+    try {
+      const targets = b.targets ?? defaultTargets(b);
+      const weight = new Float32Array(Tn);
+      for (let t = 0; t < Tn; t++) weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
+      const tokens = this.up(b.tokens), positions = this.up(b.positionIds);
+      const tg = this.up(targets), wt = this.up(weight), index = this.up(A.cudaEmbeddingIndex(b.tokens, V));
+      const rope = this.ropeTables(b.positionIds);
+      plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._attnLayout(b))), dtype: 'bf16' });
+      // forward
+      let x = this.tmp('f32', Tn * D);
+      A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tokens, x);
+      const acts: LayerActs[] = [];
+      for (let l = 0; l < c.layers; l++) {
+        const p = `model.layers.${l}.`;
+        const h1 = this.tmp(act, Tn * D), r1 = this.tmp('f32', Tn);
+        A.cudaRmsnormForward(x, P(p + 'input_layernorm.weight'), Tn, D, c.normEps, h1, r1);
+        const q = this.tmp(act, Tn * HQ), k = this.tmp(act, Tn * HK), v = this.tmp(act, Tn * HK);
+        this.mm(false, true, Tn, HQ, D, h1, this.W(p + 'self_attn.q_proj.weight'), q);
+        this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.k_proj.weight'), k);
+        this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.v_proj.weight'), v);
+        if (rope) {
+          A.cudaRope(q, Tn, c.heads, hd, positions, rope.invFreq, rope.mscale, false);
+          A.cudaRope(k, Tn, c.kvHeads, hd, positions, rope.invFreq, rope.mscale, false);
+        }
+        const qb = this.toBf16(q), kb = this.toBf16(k), vb = this.toBf16(v);
+        const ao = this.tmp('bf16', Tn * HQ), lse = this.tmp('f32', Tn * c.heads);
+        plan.forward(qb, kb, vb, ao, lse);
+        const aoA = this.asAct(ao);
+        const x2 = this.tmp('f32', Tn * D);
+        A.cudaConvert(x, x2);
+        this.mm(false, true, Tn, D, HQ, aoA, this.W(p + 'self_attn.o_proj.weight'), x2, 1);
+        const h2 = this.tmp(act, Tn * D), r2 = this.tmp('f32', Tn);
+        A.cudaRmsnormForward(x2, P(p + 'post_attention_layernorm.weight'), Tn, D, c.normEps, h2, r2);
+        const g = this.tmp(act, Tn * F), u = this.tmp(act, Tn * F), m = this.tmp(act, Tn * F);
+        this.mm(false, true, Tn, F, D, h2, this.W(p + 'mlp.gate_proj.weight'), g);
+        this.mm(false, true, Tn, F, D, h2, this.W(p + 'mlp.up_proj.weight'), u);
+        A.cudaSwigluForward(g, u, m);
+        const x3 = this.tmp('f32', Tn * D);
+        A.cudaConvert(x2, x3);
+        this.mm(false, true, Tn, D, F, m, this.W(p + 'mlp.down_proj.weight'), x3, 1);
+        acts.push({ x, h1, r1, q, k, v, qb, kb, vb, ao, aoA, lse, x2, h2, r2, g, u, m });
+        x = x3;
+      }
+      const headName = c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+      const hf = this.tmp(act, Tn * D), rf = this.tmp('f32', Tn);
+      A.cudaRmsnormForward(x, P('model.norm.weight'), Tn, D, c.normEps, hf, rf);
+      const logits = this.tmp('f32', Tn * V), loss = this.tmp('f32', Tn);
+      this.mm(false, true, Tn, V, D, hf, this.W(headName), logits);
+      A.cudaCrossEntropy(logits, Tn, V, tg, wt, scale, loss, logits);
+      A.cudaReduceSum(loss, false, this.lossOut, this.lossSlots++);
+      // backward
+      const dl = this.asAct(logits);
+      this.mm(true, false, V, D, Tn, dl, hf, G(headName), 1);
+      const dhf = this.tmp('f32', Tn * D);
+      this.mm(false, false, Tn, D, V, dl, this.W(headName), dhf);
+      const dX = this.tmp('f32', Tn * D);
+      A.cudaRmsnormBackward(dhf, x, P('model.norm.weight'), rf, Tn, D, dX, false, G('model.norm.weight'));
+      const dm = this.tmp(act, Tn * F), dg = this.tmp(act, Tn * F), du = this.tmp(act, Tn * F);
+      const dh = this.tmp('f32', Tn * D), dao = this.tmp(act, Tn * HQ);
+      const dq = this.tmp('f32', Tn * HQ), dk = this.tmp('f32', Tn * HK), dv = this.tmp('f32', Tn * HK);
+      for (let l = c.layers - 1; l >= 0; l--) {
+        const p = `model.layers.${l}.`, a = acts[l]!;
+        // MLP (dX: the gradient of the layer output x3 = x2 + mlp)
+        let dXA = this.asAct(dX);
+        this.mm(true, false, D, F, Tn, dXA, a.m, G(p + 'mlp.down_proj.weight'), 1);
+        this.mm(false, false, Tn, F, D, dXA, this.W(p + 'mlp.down_proj.weight'), dm);
+        A.cudaSwigluBackward(a.g, a.u, dm, dg, du);
+        this.mm(true, false, F, D, Tn, dg, a.h2, G(p + 'mlp.gate_proj.weight'), 1);
+        this.mm(true, false, F, D, Tn, du, a.h2, G(p + 'mlp.up_proj.weight'), 1);
+        this.mm(false, false, Tn, D, F, dg, this.W(p + 'mlp.gate_proj.weight'), dh);
+        this.mm(false, false, Tn, D, F, du, this.W(p + 'mlp.up_proj.weight'), dh, 1);
+        A.cudaRmsnormBackward(dh, a.x2, P(p + 'post_attention_layernorm.weight'), a.r2, Tn, D, dX, true, G(p + 'post_attention_layernorm.weight'));
+        // attention (dX: now the gradient of x2 = x + attn)
+        dXA = this.asAct(dX);
+        this.mm(true, false, D, HQ, Tn, dXA, a.aoA, G(p + 'self_attn.o_proj.weight'), 1);
+        this.mm(false, false, Tn, HQ, D, dXA, this.W(p + 'self_attn.o_proj.weight'), dao);
+        plan.backward(a.qb, a.kb, a.vb, a.ao, this.toBf16(dao), a.lse, dq, dk, dv, this.deterministic);
+        if (rope) {
+          A.cudaRope(dq, Tn, c.heads, hd, positions, rope.invFreq, rope.mscale, true);
+          A.cudaRope(dk, Tn, c.kvHeads, hd, positions, rope.invFreq, rope.mscale, true);
+        }
+        const dqA = this.asAct(dq), dkA = this.asAct(dk), dvA = this.asAct(dv);
+        this.mm(true, false, HQ, D, Tn, dqA, a.h1, G(p + 'self_attn.q_proj.weight'), 1);
+        this.mm(true, false, HK, D, Tn, dkA, a.h1, G(p + 'self_attn.k_proj.weight'), 1);
+        this.mm(true, false, HK, D, Tn, dvA, a.h1, G(p + 'self_attn.v_proj.weight'), 1);
+        this.mm(false, false, Tn, D, HQ, dqA, this.W(p + 'self_attn.q_proj.weight'), dh);
+        this.mm(false, false, Tn, D, HK, dkA, this.W(p + 'self_attn.k_proj.weight'), dh, 1);
+        this.mm(false, false, Tn, D, HK, dvA, this.W(p + 'self_attn.v_proj.weight'), dh, 1);
+        A.cudaRmsnormBackward(dh, a.x, P(p + 'input_layernorm.weight'), a.r1, Tn, D, dX, true, G(p + 'input_layernorm.weight'));
+      }
+      A.cudaEmbeddingBackward(dX, index, Tn, V, D, G('model.embed_tokens.weight'));
+      A.cudaSynchronize();
+    } finally {
+      plan?.free();
+      this.releaseScratch();
+    }
+  }
+
+  /** The loss sums of the micro-batches since zeroGrads (one download). */
+  takeLossSums(): number[] {
+    const all = this.lossOut.download() as Float64Array;
+    return Array.from(all.subarray(0, this.lossSlots));
+  }
+
+  /**
+   * Global-norm clipping and AdamW over every parameter, on the device; returns the gradient norm
+   * (the only value read back).
+   */
+  step(o: AdamwSettings): number {
+    const A = this.A;
+    this.names.forEach((n, i) => A.cudaReduceSum(this.g.get(n)!, true, this.ss, i));
+    A.cudaClipScale(this.ss, this.names.length, o.clip, this.clipOut);
+    for (const n of this.names)
+      A.cudaAdamw(this.p.get(n)!, this.g.get(n)!, this.m.get(n)!, this.v.get(n)!, o.lr, o.beta1, o.beta2, o.eps, o.decay(n), o.step, 1, this.clipOut, 1, this.w.get(n) ?? null);
+    return (this.clipOut.download() as Float64Array)[0]!;
+  }
+
+  /** Frees every device tensor (idempotent). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.releaseScratch();
+    for (const mp of [this.p, this.w, this.g, this.m, this.v]) for (const t of mp.values()) t.free();
+    this.ss.free();
+    this.clipOut.free();
+    this.lossOut.free();
+  }
+}
