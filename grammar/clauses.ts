@@ -155,6 +155,7 @@ export const DECL_SPECS: { readonly [K in DeclKind]: DeclSpec } = {
       c('ranks', 'data-parallel ranks (sequences are cost-balanced across them)'),
       c('seed', 'seed of the batch order (mixed into the curriculum sampler seed; 0: the curriculum order)'),
       c('resume', 'resume auto: continue from the latest checkpoint of the checkpoint folder when it has one, else start fresh'),
+      c('backend', 'where the training steps run: cpu (default), cuda (a GPU: an error without one) or auto (cuda when the addon has it and the driver reports a device, else cpu); lmpc run --backend overrides it'),
     ],
   },
   decode: {

@@ -1,4 +1,4 @@
-// `lmpc run [FILE] [--target NAME | --all] [--set PATH=VALUE ...] [--apply RESULT.json] [--steps N] [--resume] [--json]`
+// `lmpc run [FILE] [--target NAME | --all] [--set PATH=VALUE ...] [--apply RESULT.json] [--steps N] [--resume] [--backend cpu|cuda|auto] [--json]`
 //
 // Checks FILE, applies the --set overrides, builds it into a cache folder (.lmp-cache/ beside
 // the file, or the OS temp folder when that is not writable), and runs entry points through the
@@ -52,6 +52,7 @@ export interface RunOptionsCli {
   readonly apply?: string;
   readonly steps?: string;
   readonly resume?: boolean;
+  readonly backend?: string;
   readonly json?: boolean;
   readonly cacheDir?: string;
 }
@@ -90,7 +91,7 @@ function describe(r: RunResult): string {
     const span = ran === 0 && r.resumedFrom > 0 ? `already at step ${r.steps} of ${r.totalSteps}` : r.resumedFrom > 0 ? `steps ${r.resumedFrom + 1}-${r.steps} of ${r.totalSteps} (resumed from step ${r.resumedFrom})` : r.steps < r.totalSteps ? `${r.steps} of ${r.totalSteps} steps` : `${r.steps} steps`;
     const loss = ran > 0 ? `, loss ${r.firstLoss.toFixed(4)} -> ${r.finalLoss.toFixed(4)}` : '';
     const rate = ran > 0 ? `, ${formatRate(r.tokensPerSec)} tokens/s` : '';
-    const head = `train ${r.target} (run ${r.run}): ${span}${r.interrupted ? ' (interrupted)' : ''}, ${r.tokens} tokens${rate}, ${r.params} parameters${loss} (${r.seconds.toFixed(1)} s)\n`;
+    const head = `train ${r.target} (run ${r.run}${r.backend === 'cuda' ? ', on cuda' : ''}): ${span}${r.interrupted ? ' (interrupted)' : ''}, ${r.tokens} tokens${rate}, ${r.params} parameters${loss} (${r.seconds.toFixed(1)} s)\n`;
     // Held-out evals: one line each (the same figures --json reports under `evals`).
     const evals = r.evals.map((e) => {
       return `  eval perplexity ${e.data} step ${e.step}: loss ${e.overall.loss.toFixed(4)} ppl ${e.overall.ppl.toFixed(2)}${evalBreakdown(e)}\n`;
@@ -193,6 +194,7 @@ function resumeCommand(fileArg: string | undefined, opts: RunOptionsCli): string
   for (const s of opts.set ?? []) args.push('--set', s);
   if (opts.apply !== undefined) args.push('--apply', opts.apply);
   if (opts.steps !== undefined) args.push('--steps', opts.steps);
+  if (opts.backend !== undefined) args.push('--backend', opts.backend);
   if (opts.cacheDir !== undefined) args.push('--cache-dir', opts.cacheDir);
   args.push('--resume');
   return args.map(shellWord).join(' ');
@@ -223,6 +225,7 @@ export function register(program: Command): void {
     .option('--apply <file>', 'apply a saved optimize result (its best values, as --set would; --set still wins)')
     .option('--steps <n>', 'train for N steps instead of the block\'s steps')
     .option('--resume', 'continue each train from its checkpoint folder\'s latest checkpoint (as `resume auto` does, but a train without one is an error)')
+    .option('--backend <name>', 'where training steps run: cpu, cuda (a GPU; an error without one) or auto (cuda when a device is found); overrides each train\'s `backend`')
     .option('--cache-dir <dir>', 'where the build goes (default: .lmp-cache beside the file)')
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {
@@ -244,6 +247,9 @@ export function register(program: Command): void {
         steps = Number(opts.steps);
         if (!Number.isInteger(steps) || steps < 1) return usage(ctx, 'LMP_E_USAGE', `--steps must be a positive integer, found '${opts.steps}'`);
       }
+      const backends = ['cpu', 'cuda', 'auto'] as const;
+      const backend = backends.find((b) => b === opts.backend);
+      if (opts.backend !== undefined && !backend) return usage(ctx, 'LMP_E_USAGE', `--backend must be cpu, cuda or auto, found '${opts.backend}'`);
       // The file as written must check before any override is applied.
       let text = r.text;
       const built0 = await buildCached(text, label, absFile, opts.cacheDir);
@@ -287,7 +293,7 @@ export function register(program: Command): void {
       const results: (RunResult | OptimizeRunResult)[] = [];
       if (!json) ctx.io.stderr(`lmpc: running ${targets.map((t) => `${t.kind} ${t.name}`).join(', ')} from ${relative(process.cwd(), absFile) || absFile} (build: ${built.outDir}${built.skipped ? ', up to date' : ''})\n`);
       for (const t of targets) {
-        const options = { baseDir, session, specs, onNote, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}) };
+        const options = { baseDir, session, specs, onNote, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}), ...(backend !== undefined ? { backend } : {}) };
         try {
           let res: RunResult;
           switch (t.kind) {

@@ -42,6 +42,7 @@ export type {
   TileSpec,
   TokenizerSpec,
   TrainEvalSpec,
+  TrainBackend,
   TrainSpec,
 } from '../../runtime/entry/spec.js';
 

@@ -39,6 +39,7 @@ import {
   type TaskSpec,
   type TokenizerSpec,
   type TrainEvalSpec,
+  type TrainBackend,
   type TrainSpec,
 } from '../ir/types.js';
 
@@ -689,6 +690,7 @@ class Lowerer {
       ranks,
       seed: this.seed(d),
       resume: this.arg(d, 'resume') !== undefined ? 'auto' : null,
+      backend: this.arg(d, 'backend') !== undefined ? (String(exprValue(this.arg(d, 'backend')!)) as TrainBackend) : 'cpu',
     };
   }
 

@@ -73,6 +73,7 @@ export const CLAUSE_SEMANTICS: { readonly [K in DeclKind]: Readonly<Record<strin
     ranks: { arg: steps },
     seed,
     resume: { arg: oneOf('auto') },
+    backend: { arg: oneOf('cpu', 'cuda', 'auto') },
   },
   decode: {
     model: { arg: ref('model') },

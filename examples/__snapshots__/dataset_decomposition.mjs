@@ -125,7 +125,8 @@ var train_dd_run = {
   log: null,
   ranks: 1,
   seed: 0,
-  resume: null
+  resume: null,
+  backend: "cpu"
 };
 var data_speeches_cc = {
   kind: "data",
@@ -192,7 +193,8 @@ var train_cc_run = {
   log: null,
   ranks: 1,
   seed: 0,
-  resume: null
+  resume: null,
+  backend: "cpu"
 };
 async function dd_run(options = {}) {
   return runTrain(train_dd_run, options);

@@ -136,6 +136,7 @@ export const train_dd_run = {
   ranks: 1,
   seed: 0,
   resume: null,
+  backend: 'cpu',
 } as const satisfies Frozen<TrainSpec>;
 /** data speeches_cc (examples/dataset_decomposition.lmp:47:1) */
 export const data_speeches_cc = {
@@ -205,6 +206,7 @@ export const train_cc_run = {
   ranks: 1,
   seed: 0,
   resume: null,
+  backend: 'cpu',
 } as const satisfies Frozen<TrainSpec>;
 
 /** Run train dd_run (examples/dataset_decomposition.lmp:35:1). */

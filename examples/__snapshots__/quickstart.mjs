@@ -132,7 +132,8 @@ var train_quick = {
   log: null,
   ranks: 1,
   seed: 1,
-  resume: null
+  resume: null,
+  backend: "cpu"
 };
 var decode_sample = {
   kind: "decode",

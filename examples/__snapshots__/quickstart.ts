@@ -143,6 +143,7 @@ export const train_quick = {
   ranks: 1,
   seed: 1,
   resume: null,
+  backend: 'cpu',
 } as const satisfies Frozen<TrainSpec>;
 /** decode sample (examples/quickstart.lmp:44:1) */
 export const decode_sample = {

@@ -29,6 +29,7 @@ import { TokenStringRule } from './TokenStringRule.js';
 import { TokensPerStepRule } from './TokensPerStepRule.js';
 import { TopOneRule } from './TopOneRule.js';
 import { TrainCausalRule } from './TrainCausalRule.js';
+import { CudaBackendRule } from './CudaBackendRule.js';
 import { TypeRule } from './TypeRule.js';
 import { UnknownBuiltinRule } from './UnknownBuiltinRule.js';
 import { UnresolvedNameRule } from './UnresolvedNameRule.js';
@@ -48,6 +49,7 @@ export const ALL_RULES: readonly Rule[] = [
   TokensPerStepRule,
   MaskRowRule,
   TrainCausalRule,
+  CudaBackendRule,
   RedundantMaskRule,
   HeadGroupsRule,
   RepositionRule,

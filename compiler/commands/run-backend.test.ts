@@ -1,0 +1,83 @@
+// lmpc run --backend cpu | cuda | auto and the train clause `backend`. Without a CUDA device (the
+// usual CPU addon) cuda is a coded error and auto trains on the CPU. With one (a GPU, or .ci/run's
+// emulated CUDA addon with LMP_REQUIRE_CUDA=1) a train runs on cuda with the CPU run's losses
+// (within 1e-2 relative: bf16 GEMMs and attention), writes a checkpoint the CPU resumes, and a
+// model the CUDA trainer cannot run is refused (cuda) or trained on the CPU with a note (auto).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cudaDevices } from '../../runtime/model/cuda-attention.js';
+import { cli } from '../cli.testutil.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const dev = cudaDevices();
+if (dev.count === 0 && process.env['LMP_REQUIRE_CUDA']) throw new Error(`LMP_REQUIRE_CUDA is set but no CUDA device is found (${dev.why})`);
+
+const tmp = mkdtempSync(join(tmpdir(), 'lmp-backend-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The quickstart with another architecture and the corpus by absolute path. */
+function quick(arch: string, extra = ''): string {
+  const src = readFileSync(join(ROOT, 'examples', 'quickstart.lmp'), 'utf8')
+    .replace(/arch llama\([^)]*\)/, `arch llama(${arch})`)
+    .replaceAll('"corpus/', `"${join(ROOT, 'examples', 'corpus')}/`)
+    .replace('train quick {', `train quick {\n  ${extra}`);
+  const file = join(tmp, `q${Math.random().toString(36).slice(2, 8)}.lmp`);
+  writeFileSync(file, src);
+  return file;
+}
+
+type TrainJson = { backend: string; losses: number[]; checkpoint: string | null };
+const train = (out: string): TrainJson => (JSON.parse(out) as { results: TrainJson[] }).results[0]!;
+
+describe('lmpc run --backend', () => {
+  it('a backend that does not exist is a usage error', async () => {
+    const r = await cli(['run', join(ROOT, 'examples', 'quickstart.lmp'), '--backend', 'gpu']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/LMP_E_USAGE: --backend must be cpu, cuda or auto, found 'gpu'/);
+  });
+
+  it.skipIf(dev.count > 0)('without a device: cuda is LMP_E_NO_DEVICE (flag, clause or --set), auto trains on the CPU', async () => {
+    const f = quick('dim: 64, layers: 1, heads: 2, ffn: 64');
+    for (const args of [['--backend', 'cuda'], ['--set', 'quick.backend=cuda']]) {
+      const r = await cli(['run', f, '--target', 'quick', '--steps', '1', ...args]);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(/LMP_E_NO_DEVICE: .*backend cuda: no CUDA device .*use --backend cpu or auto/);
+    }
+    const a = await cli(['run', f, '--target', 'quick', '--steps', '1', '--backend', 'auto', '--json']);
+    expect(a.code, a.err).toBe(0);
+    expect(train(a.out).backend).toBe('cpu');
+  });
+
+  it.skipIf(dev.count === 0)('with a device: cuda trains like the CPU, its checkpoint resumes on the CPU; unsupported models are refused or fall back', async () => {
+    const f = quick('dim: 64, layers: 2, heads: 2, kv_heads: 1, ffn: 128', `checkpoint "${join(tmp, 'ck')}" every 2`);
+    const args = ['run', f, '--target', 'quick', '--json'];
+    const c = await cli([...args, '--steps', '4', '--backend', 'cpu']);
+    expect(c.code, c.err).toBe(0);
+    rmSync(join(tmp, 'ck'), { recursive: true, force: true });
+    const g = await cli([...args, '--steps', '2', '--backend', 'cuda']);
+    expect(g.code, g.err).toBe(0);
+    const gpu = train(g.out), cpu = train(c.out);
+    expect(gpu.backend).toBe('cuda');
+    for (let i = 0; i < 2; i++) expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThanOrEqual(1e-2 * cpu.losses[i]!);
+    // steps 3-4 on the CPU from the GPU's checkpoint
+    const r = await cli([...args, '--steps', '4', '--resume', '--backend', 'cpu']);
+    expect(r.code, r.err).toBe(0);
+    const res = train(r.out);
+    expect(res.backend).toBe('cpu');
+    for (let i = 0; i < 2; i++) expect(Math.abs(res.losses[i]! - cpu.losses[i + 2]!)).toBeLessThanOrEqual(1e-2 * cpu.losses[i + 2]!);
+    // head dim 16: cuda refuses with a code, auto trains on the CPU with a note, the clause is LMP0708
+    const h16 = quick('dim: 64, layers: 1, heads: 4, ffn: 64');
+    const no = await cli(['run', h16, '--target', 'quick', '--steps', '1', '--backend', 'cuda']);
+    expect(no.code).toBe(2);
+    expect(no.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*head dim 16/);
+    const auto = await cli(['run', h16, '--target', 'quick', '--steps', '1', '--backend', 'auto', '--json']);
+    expect(auto.code, auto.err).toBe(0);
+    expect(auto.err).toMatch(/note: backend auto: training on the CPU/);
+    expect(train(auto.out).backend).toBe('cpu');
+    const clause = await cli(['run', quick('dim: 64, layers: 1, heads: 4, ffn: 64', 'backend cuda'), '--target', 'quick', '--steps', '1']);
+    expect(clause.code).toBe(1);
+    expect(clause.out + clause.err).toMatch(/LMP0708/);
+  });
+});
