@@ -18,7 +18,8 @@ import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
 import type { DataConfig, TokenizerConfig } from '../data/config.js';
 import type { CurriculumConfig } from '../curriculum/config.js';
 import type { LlamaModel, PackedBatch } from '../model/llama.js';
-import { Trainer, type LrSchedule, type StepMetrics } from '../model/train.js';
+import { Trainer, type LrSchedule, type StepMetrics, type TrainerOptions } from '../model/train.js';
+import { cudaDevices } from '../model/cuda-attention.js';
 import { evaluate } from '../model/eval.js';
 import { recordTokenizer } from '../model/io.js';
 import { Rng } from '../data/rng.js';
@@ -26,7 +27,7 @@ import { ensureDir, writeError } from '../fsutil.js';
 import { masksByDocument, RankBalancer, trainCostModel, type RankBalanceReport } from './ranks.js';
 import { evalBreakdown, formatEvalBlock } from './format.js';
 import { acquireLock } from './lock.js';
-import type { AnySpec, DataSpec, DecodeSpec, EvalSpec, Frozen, OptimizeSpec, TrainEvalSpec, TrainSpec } from './spec.js';
+import type { AnySpec, DataSpec, DecodeSpec, EvalSpec, Frozen, OptimizeSpec, TrainBackend, TrainEvalSpec, TrainSpec } from './spec.js';
 import { runEvalWith, type EvalRunResult } from './eval.js';
 import { assertSupported, buildModel, context, failIn, RuntimeEntryError, thaw } from './common.js';
 import { runDecodeSpec, type DecodeRunResult } from './decode.js';
@@ -101,6 +102,8 @@ export interface RunOptions {
   readonly checkpointDir?: string;
   /** Notes that are not errors (a stale lock taken over, a resume with other total steps). */
   readonly onNote?: (message: string) => void;
+  /** Train: where the steps run, instead of the spec's `backend` (lmpc run --backend). */
+  readonly backend?: TrainBackend;
 }
 
 /** One periodic eval of a train (also a line of the metrics log). */
@@ -130,6 +133,8 @@ export interface TrainEvalBlockRecord {
 export interface TrainResult {
   readonly kind: 'train';
   readonly target: string;
+  /** Where the steps ran (the train's backend, `auto` resolved). */
+  readonly backend: 'cpu' | 'cuda';
   /** The run id (in every line of the metrics log; a resumed run keeps the checkpoint's). */
   readonly run: string;
   /** The step the run ended at (= totalSteps unless interrupted). */
@@ -408,7 +413,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     const o = spec.optimizer;
     if (o.kind !== 'adamw') return fail(new Error('only adamw is supported'));
     const schedule: LrSchedule = { kind: spec.schedule.decay, warmup: spec.schedule.warmup, finalFraction: spec.schedule.finalFraction };
-    const trainer = new Trainer(model, batches, {
+    const trainerOpts: TrainerOptions = {
       lr: o.lr,
       totalSteps: steps,
       schedule,
@@ -422,7 +427,13 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
       runId: run,
       ...(logPath ? { logPath } : {}),
       ...(ckDir ? { checkpointDir: ckDir, checkpointEvery: spec.checkpoint!.every } : {}),
-    });
+    };
+    let trainer: Trainer;
+    try {
+      trainer = newTrainer(model, batches, trainerOpts, options.backend ?? spec.backend ?? 'cpu', note);
+    } catch (e) {
+      return fail(e);
+    }
     let resumedFrom = 0;
     try {
       if (resumeFrom) {
@@ -458,6 +469,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
           tokensPerSec: stepSec > 0 ? tokens / stepSec : 0, elapsedSec: wall, etaSec: (wall / metrics.length) * (steps - m.step),
         });
         const due = (every: number): boolean => (every > 0 && m.step % every === 0) || m.step === steps;
+        if (prepared.some((ev) => due(ev.spec.every)) || blocks.some((ev) => due(ev.every))) trainer.syncModel();
         for (const ev of prepared) {
           if (!due(ev.spec.every)) continue;
           const r = runEvalOnce(model, ev, m.step);
@@ -487,6 +499,16 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
         trainer.lastCheckpoint = null;
       }
     } catch (e) {
+      try {
+        trainer.close();
+      } catch {
+        // the first error is the one to report
+      }
+      return fail(e);
+    }
+    try {
+      trainer.close(); // the trained weights on the host for what runs next; device memory back
+    } catch (e) {
       return fail(e);
     }
     if (spec.model.name) options.session?.models.set(spec.model.name, model);
@@ -494,6 +516,7 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     return {
       kind: 'train',
       target: name,
+      backend: trainer.device ? 'cuda' : 'cpu',
       run,
       steps: trainer.step,
       totalSteps: steps,
@@ -514,6 +537,25 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
     };
   } finally {
     release();
+  }
+}
+
+/**
+ * The trainer on the chosen backend. cuda: the device trainer, or its coded error (LMP_E_NO_DEVICE,
+ * LMP_E_CONFIG_UNSUPPORTED). auto: cuda when the addon has it and the driver reports a device and
+ * the model runs there, else cpu (a note says why when a device was there).
+ */
+function newTrainer(model: LlamaModel, batches: { next(): IteratorResult<PackedBatch> }, opts: TrainerOptions, backend: TrainBackend, note: (m: string) => void): Trainer {
+  if (backend === 'cpu') return new Trainer(model, batches, opts);
+  if (backend === 'cuda') return new Trainer(model, batches, { ...opts, backend: 'cuda' });
+  if (cudaDevices().count === 0) return new Trainer(model, batches, opts);
+  try {
+    return new Trainer(model, batches, { ...opts, backend: 'cuda' });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'LMP_E_CONFIG_UNSUPPORTED' && code !== 'LMP_E_NO_DEVICE' && code !== 'LMP_E_CUDA_OOM') throw e;
+    note(`backend auto: training on the CPU (${(e as Error).message})`);
+    return new Trainer(model, batches, opts);
   }
 }
 

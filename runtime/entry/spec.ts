@@ -161,7 +161,12 @@ export interface TrainSpec extends DeclSpec<'train'> {
   readonly seed: number;
   /** `resume auto`: continue from the checkpoint folder's `latest` when there is one; null: start fresh (refused over an existing checkpoint). */
   readonly resume: 'auto' | null;
+  /** `backend`: where the steps run (runtime/model/cuda-llama.ts for cuda); default cpu. */
+  readonly backend: TrainBackend;
 }
+
+/** cpu, cuda (LMP_E_NO_DEVICE without a device), auto (cuda when there is a device and the model runs there, else cpu) */
+export type TrainBackend = 'cpu' | 'cuda' | 'auto';
 
 export interface DecodeSpec extends DeclSpec<'decode'> {
   readonly model: ModelSpec | null;
