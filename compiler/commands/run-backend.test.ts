@@ -1,5 +1,5 @@
 // lmpc run --backend cpu | cuda | auto and the train clause `backend`. Without a CUDA device (the
-// usual CPU addon) cuda is a coded error and auto trains on the CPU. With one (a GPU, or .ci/run's
+// usual CPU addon) cuda is a coded error (train and decode) and auto trains on the CPU. With one (a GPU, or .ci/run's
 // emulated CUDA addon with LMP_REQUIRE_CUDA=1) a train runs on cuda with the CPU run's losses
 // (within 1e-2 relative: bf16 GEMMs and attention), writes a checkpoint the CPU resumes, and a
 // model the CUDA trainer cannot run is refused (cuda) or trained on the CPU with a note (auto).
@@ -48,6 +48,9 @@ describe('lmpc run --backend', () => {
     const a = await cli(['run', f, '--target', 'quick', '--steps', '1', '--backend', 'auto', '--json']);
     expect(a.code, a.err).toBe(0);
     expect(train(a.out).backend).toBe('cpu');
+    const d = await cli(['run', f, '--target', 'sample', '--backend', 'cuda']);
+    expect(d.code, d.err).toBe(2);
+    expect(d.err).toMatch(/LMP_E_NO_DEVICE/);
   });
 
   it.skipIf(dev.count === 0)('with a device: cuda trains like the CPU, its checkpoint resumes on the CPU; unsupported models are refused or fall back', async () => {
@@ -79,5 +82,15 @@ describe('lmpc run --backend', () => {
     const clause = await cli(['run', quick('dim: 64, layers: 1, heads: 4, ffn: 64', 'backend cuda'), '--target', 'quick', '--steps', '1']);
     expect(clause.code).toBe(1);
     expect(clause.out + clause.err).toMatch(/LMP0708/);
+    // decoding: the full cache runs on cuda; an evicting cache is refused (cuda) or stays on the CPU (auto)
+    const d = await cli(['run', f, '--target', 'sample', '--backend', 'cuda', '--json']);
+    expect(d.code, d.err).toBe(0);
+    const dec = (JSON.parse(d.out) as { results: { backend: string; tokens: number[] }[] }).results[0]!;
+    expect(dec.backend).toBe('cuda');
+    expect(dec.tokens.length).toBeGreaterThan(0);
+    const story = ['run', join(ROOT, 'examples', 'decoding.lmp'), '--target', 'story'];
+    const s = await cli([...story, '--backend', 'cuda']);
+    expect(s.code).toBe(2);
+    expect(s.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*cache keep.*not on CUDA yet/);
   });
 });

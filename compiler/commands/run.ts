@@ -115,7 +115,7 @@ function describeDecode(r: DecodeRunResult): string {
   const models = r.models.length > 1 ? ` [${r.models.map((m) => `${m.role} ${m.name} (${weightsOf(m)}, cache ${m.cache})`).join(', ')}]` : r.trained ? '' : ` (${weightsOf(r)})`;
   const n = r.prompts.reduce((a, p) => a + p.tokens.length, 0);
   const what = r.prompts.length > 1 ? `${r.prompts.length} prompts, ${n} tokens` : `${r.tokens.length} tokens, stop: ${r.stopReason}`;
-  let out = `decode ${r.target}${models}: ${what} (${r.seconds.toFixed(1)} s)\n`;
+  let out = `decode ${r.target}${models}${r.backend === 'cuda' ? ' on cuda' : ''}: ${what} (${r.seconds.toFixed(1)} s)\n`;
   const s = r.speculation;
   if (s) out += `  speculative decoding (draft ${s.draft}): ${s.rounds} rounds, acceptance rate ${s.acceptanceRate.toFixed(3)} (${s.accepted}/${s.drafted} drafted), mean accepted length ${s.meanAccepted.toFixed(2)}, ${s.tokensPerRound.toFixed(2)} tokens per round\n`;
   const c = r.cascade;
@@ -225,7 +225,7 @@ export function register(program: Command): void {
     .option('--apply <file>', 'apply a saved optimize result (its best values, as --set would; --set still wins)')
     .option('--steps <n>', 'train for N steps instead of the block\'s steps')
     .option('--resume', 'continue each train from its checkpoint folder\'s latest checkpoint (as `resume auto` does, but a train without one is an error)')
-    .option('--backend <name>', 'where training steps run: cpu, cuda (a GPU; an error without one) or auto (cuda when a device is found); overrides each train\'s `backend`')
+    .option('--backend <name>', 'where trains and decodes run: cpu, cuda (a GPU; an error without one) or auto (cuda when a device is found and the model runs there); overrides each train\'s `backend`')
     .option('--cache-dir <dir>', 'where the build goes (default: .lmp-cache beside the file)')
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {

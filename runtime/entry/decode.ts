@@ -18,6 +18,8 @@
 // Results per prompt in input order, plus speculation statistics (acceptance rate, mean accepted
 // length), the cascade's deferral rate and which model produced each token, and the prefill's
 // tokens and time.
+import { CudaLlama } from '../model/cuda-llama.js';
+import { cudaDevices } from '../model/cuda-attention.js';
 import { resolve } from 'node:path';
 import type { DataConfig, TokenizerConfig } from '../data/config.js';
 import { readSource, type SourceCounters } from '../data/sources.js';
@@ -97,6 +99,8 @@ export interface DecodeModelInfo {
 export interface DecodeRunResult {
   readonly kind: 'decode';
   readonly target: string;
+  /** Where the models ran (cuda when any of them ran on the device). */
+  readonly backend: 'cpu' | 'cuda';
   /** The first prompt's prompt, text, tokens and stop reason (the only one unless the prompt is a data declaration). */
   readonly prompt: string;
   readonly text: string;
@@ -141,6 +145,13 @@ export interface DecodeOptions {
   readonly baseDir?: string;
   readonly session?: { readonly models: ReadonlyMap<string, LlamaModel> };
   readonly onProgress?: (p: { target: string; phase: 'decode'; step: number; total: number }) => void;
+  /**
+   * Where the models run (lmpc run --backend): cpu (default); cuda: every model of the decode on
+   * the device with a full KV cache (cuda-llama.ts; another cache policy or prefilled prompt data
+   * is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where there is a device and the model runs there.
+   */
+  readonly backend?: 'cpu' | 'cuda' | 'auto';
+  readonly onNote?: (message: string) => void;
 }
 
 /** Tokens of one prefill forward at most: longer prompt lists are prefilled in consecutive batches (input order). */
@@ -287,10 +298,42 @@ export interface PreparedDecode {
   promptIds(text: string): number[];
   /** One prompt through the decode (plain, speculative or the cascade). */
   generate(prompt: readonly number[], index: number, text: string, over?: GenerateOverrides): Promise<DecodePromptResult>;
+  /** The backend the decode's models run on (auto resolved per model: cuda if any runs there). */
+  readonly backend: 'cpu' | 'cuda';
+  /** The backend asked for (options.backend, default cpu). */
+  readonly requested: 'cpu' | 'cuda' | 'auto';
+  /** Frees device memory (backend cuda); the CPU models stay. */
+  close(): void;
 }
 
 export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOptions = {}): Promise<PreparedDecode> {
   assertSupported('decode', spec.name, spec.where, spec.unsupported);
+  const backend = options.backend ?? 'cpu';
+  // the device copy of each model (backend cuda / auto); null: the model stays on the CPU
+  const devices = new Map<LlamaModel, CudaLlama | null>();
+  const onDevice = (s: Stage): CudaLlama | null => {
+    if (backend === 'cpu') return null;
+    if (devices.has(s.model)) return devices.get(s.model)!;
+    let dev: CudaLlama | null = null;
+    const refuse = (why: string): null => {
+      if (backend === 'cuda') throw Object.assign(new Error(`backend cuda: ${why}; use --backend cpu or auto`), { code: 'LMP_E_CONFIG_UNSUPPORTED' });
+      options.onNote?.(`backend auto: model ${s.spec.name ?? ''} decodes on the CPU (${why})`);
+      return null;
+    };
+    if (s.cache) dev = refuse(`model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (the full cache is)`);
+    else if (backend === 'auto' && cudaDevices().count === 0) dev = null;
+    else {
+      try {
+        dev = new CudaLlama(s.model, { train: false });
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (backend === 'cuda' || (code !== 'LMP_E_CONFIG_UNSUPPORTED' && code !== 'LMP_E_CUDA_OOM')) throw e;
+        dev = refuse((e as Error).message);
+      }
+    }
+    devices.set(s.model, dev);
+    return dev;
+  };
   const baseDir = options.baseDir ?? process.cwd();
   try {
     // ---- models: the decode's model (+ draft), or the cascade's models in order
@@ -336,7 +379,10 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
     const sources = new Map<Stage, ModelLogitsSource>();
     const shared = (s: Stage): LogitsSource => {
       let src = sources.get(s);
-      if (!src) sources.set(s, (src = new ModelLogitsSource(s.model, s.cache)));
+      if (!src) {
+        const dev = onDevice(s);
+        sources.set(s, (src = dev ? new ModelLogitsSource(s.model, undefined, undefined, dev.session()) : new ModelLogitsSource(s.model, s.cache)));
+      }
       return src;
     };
     const generate = async (prompt: readonly number[], index: number, text: string, over: GenerateOverrides = {}): Promise<DecodePromptResult> => {
@@ -369,7 +415,18 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
       return { ...base, text: r.text ?? tok.decode(r.tokens), tokens: r.tokens, stopReason: r.stopReason, model: first.spec.name, ...(r.trace ? { trace: traceOut(r.trace, candidatesTrace) } : {}) };
     };
     const ids = (t: string): number[] => (t === '' && !spec.template ? (tok.bos !== null ? [tok.bos] : [tok.eot]) : promptIds(t, tok, spec.template));
-    return { spec, tok, stages, draft, promptIds: ids, generate };
+    for (const s of [...stages, ...(draft ? [draft] : [])]) onDevice(s); // refusals before any token
+    return {
+      spec, tok, stages, draft, promptIds: ids, generate,
+      requested: backend,
+      get backend() {
+        return [...devices.values()].some((d) => d !== null) ? 'cuda' : 'cpu';
+      },
+      close: () => {
+        for (const d of devices.values()) d?.free();
+        devices.clear();
+      },
+    };
   } catch (e) {
     return failIn('decode', spec.name, spec.where)(e);
   }
@@ -408,6 +465,8 @@ async function dataPrompts(
   const sources: (LogitsSource | undefined)[] = [];
   const count = (method: 'prepack' | 'padded' | 'alone', tokensRun: number, sequences: number, seconds: number) => ({ method, prompts: ids.length, promptTokens: ids.reduce((a, p) => a + p.length, 0), tokensRun, sequences, seconds, skipped });
   if (pack.kind !== 'prepack' && pack.kind !== 'pad') return { texts, ids, sources, prefill: count('alone', 0, 0, 0) };
+  if (prep.requested === 'cuda')
+    throw Object.assign(new Error(`backend cuda: prefilled prompts (data ${data.name}, pack ${pack.kind}) are not on CUDA yet; use --backend cpu, or a pack that feeds prompts one by one`), { code: 'LMP_E_CONFIG_UNSUPPORTED' });
   if (first.cache) throw Object.assign(new Error(`prefilled prompts (pack ${pack.kind}) continue in a full cache; model ${first.spec.name} decodes with cache ${first.info.cache}`), { code: 'LMP_E_PREFILL' });
   const mask = first.model.mask;
   if ('groups' in mask ? mask.groups.length > 0 || !prefillMaskOk(mask.default) : !prefillMaskOk(mask))
@@ -447,6 +506,14 @@ export async function runDecodeSpec(spec: Frozen<DecodeSpec>, options: DecodeOpt
   const baseDir = options.baseDir ?? process.cwd();
   const prep = await prepareDecode(spec, options);
   try {
+    return await decodeAll(spec, options, prep, t0, name, baseDir);
+  } finally {
+    prep.close();
+  }
+}
+
+async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep: PreparedDecode, t0: number, name: string, baseDir: string): Promise<DecodeRunResult> {
+  try {
     let texts: string[], ids: number[][];
     let sources: (LogitsSource | undefined)[] = [];
     let prefill: DecodeRunResult['prefill'] = null;
@@ -482,6 +549,7 @@ export async function runDecodeSpec(spec: Frozen<DecodeSpec>, options: DecodeOpt
     return {
       kind: 'decode',
       target: name,
+      backend: prep.backend,
       prompt: head.prompt,
       text: head.text,
       tokens: head.tokens,

@@ -31,6 +31,7 @@ export interface CudaTensor {
   upload(a: Typed, offset?: number): void;
   download(asFloat32?: boolean): Typed;
   free(): void;
+  view(offset: number, length: number): CudaTensor;
 }
 
 interface CudaPlan {
@@ -78,6 +79,8 @@ export interface CudaModelOptions {
   readonly precision?: 'bf16' | 'f32';
   /** fixed-order attention dQ (identical bits every run); default true */
   readonly deterministic?: boolean;
+  /** false: inference only (no gradients or optimizer state on the device); default true */
+  readonly train?: boolean;
 }
 
 export interface AdamwSettings {
@@ -141,9 +144,11 @@ export class CudaLlama {
           return t;
         };
         this.p.set(n, mk('f32'));
-        this.g.set(n, mk('f32'));
-        this.m.set(n, mk('f32'));
-        this.v.set(n, mk('f32'));
+        if (opts.train !== false) {
+          this.g.set(n, mk('f32'));
+          this.m.set(n, mk('f32'));
+          this.v.set(n, mk('f32'));
+        }
         if (this.act === 'bf16' && !n.endsWith('norm.weight')) this.w.set(n, mk('bf16'));
       }
       this.ss = new this.A.CudaTensor('f64', this.names.length);
@@ -246,6 +251,7 @@ export class CudaLlama {
    */
   backward(b: PackedBatch, scale: number): void {
     const model = this.model, c = model.config, A = this.A, act = this.act;
+    if (this.g.size === 0) throw Object.assign(new Error('CudaLlama: built for inference (train: false)'), { code: 'LMP_E_ARG' });
     validateBatch(b, c.vocab);
     if (this.lossSlots >= this.lossOut.length) throw Object.assign(new Error('backend cuda: more than 64 micro-batches in one step'), { code: 'LMP_E_ARG' });
     const Tn = b.tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
@@ -350,6 +356,78 @@ export class CudaLlama {
     }
   }
 
+  /** A full-cache decoding session on the device (CudaKVSession). */
+  session(): CudaKVSession {
+    return new CudaKVSession(this);
+  }
+
+  /**
+   * @internal one decoding step: n new tokens at positions pos0..pos0+n-1; their keys (after RoPE)
+   * and values are written into rows [pos0, pos0 + n) of each layer's cache (bf16 [cap, kvHeads *
+   * headDim]), the queries attend to rows [0, pos0 + n). Returns the logits [n, vocab] (host).
+   */
+  _decodeStep(tokens: Int32Array, pos0: number, cacheK: readonly T[], cacheV: readonly T[]): Float32Array {
+    const model = this.model, c = model.config, A = this.A, act = this.act;
+    const n = tokens.length, L = pos0 + n, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
+    const P = (name: string): T => this.p.get(name)!;
+    let plan: CudaPlan | undefined;
+    try {
+      const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
+      const tk = this.up(tokens), pos = this.up(positions);
+      const rope = this.ropeTables(positions);
+      plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, L))), dtype: 'bf16' });
+      const x = this.tmp('f32', n * D);
+      A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tk, x);
+      const h = this.tmp(act, n * D), r = this.tmp('f32', n), q = this.tmp(act, n * HQ), ao = this.tmp('bf16', n * HQ), lse = this.tmp('f32', n * c.heads);
+      const g = this.tmp(act, n * F), u = this.tmp(act, n * F);
+      for (let l = 0; l < c.layers; l++) {
+        const p = `model.layers.${l}.`;
+        A.cudaRmsnormForward(x, P(p + 'input_layernorm.weight'), n, D, c.normEps, h, r);
+        this.mm(false, true, n, HQ, D, h, this.W(p + 'self_attn.q_proj.weight'), q);
+        // the new rows of the bf16 cache (f32 precision: projected in f32, rotated, then rounded)
+        const kNew = this.keep(cacheK[l]!.view(pos0 * HK, n * HK)), vNew = this.keep(cacheV[l]!.view(pos0 * HK, n * HK));
+        const kOut = act === 'bf16' ? kNew : this.tmp('f32', n * HK), vOut = act === 'bf16' ? vNew : this.tmp('f32', n * HK);
+        this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.k_proj.weight'), kOut);
+        this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.v_proj.weight'), vOut);
+        if (rope) {
+          A.cudaRope(q, n, c.heads, hd, pos, rope.invFreq, rope.mscale, false);
+          A.cudaRope(kOut, n, c.kvHeads, hd, pos, rope.invFreq, rope.mscale, false);
+        }
+        if (kOut !== kNew) {
+          A.cudaConvert(kOut, kNew);
+          A.cudaConvert(vOut, vNew);
+        }
+        plan.forward(this.toBf16(q), this.keep(cacheK[l]!.view(0, L * HK)), this.keep(cacheV[l]!.view(0, L * HK)), ao, lse);
+        this.mm(false, true, n, D, HQ, this.asAct(ao), this.W(p + 'self_attn.o_proj.weight'), x, 1);
+        A.cudaRmsnormForward(x, P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h, r);
+        this.mm(false, true, n, F, D, h, this.W(p + 'mlp.gate_proj.weight'), g);
+        this.mm(false, true, n, F, D, h, this.W(p + 'mlp.up_proj.weight'), u);
+        A.cudaSwigluForward(g, u, g);
+        this.mm(false, true, n, D, F, g, this.W(p + 'mlp.down_proj.weight'), x, 1);
+      }
+      A.cudaRmsnormForward(x, P('model.norm.weight'), n, D, c.normEps, h, r);
+      const logits = this.tmp('f32', n * V);
+      this.mm(false, true, n, V, D, h, this.W(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), logits);
+      return logits.download() as Float32Array;
+    } finally {
+      plan?.free();
+      this.releaseScratch();
+    }
+  }
+
+  /** @internal a bf16 tensor of n elements (a session's cache) */
+  _alloc(n: number): T {
+    return new this.A.CudaTensor('bf16', n);
+  }
+  /** @internal dst = src (device copy, same dtype and length) */
+  _copy(src: T, dst: T): void {
+    this.A.cudaConvert(src, dst);
+  }
+  private keep(t: T): T {
+    this.scratch.push(t); // views: detached with the step's buffers
+    return t;
+  }
+
   /** The loss sums of the micro-batches since zeroGrads (one download). */
   takeLossSums(): number[] {
     const all = this.lossOut.download() as Float64Array;
@@ -378,5 +456,96 @@ export class CudaLlama {
     this.ss.free();
     this.clipOut.free();
     this.lossOut.free();
+  }
+}
+
+/**
+ * Incremental decoding over one sequence on the device, with a full KV cache (bf16, grown by
+ * doubling): KVCacheSession's interface and results (logits after each appended token) for the
+ * decoding runtime (source.ts). Other cache policies are not on CUDA yet.
+ */
+export class CudaKVSession {
+  readonly policy = { kind: 'full' } as const;
+  length = 0;
+  seen = 0;
+  readonly cachedTokens: number[] = [];
+  private k: T[] = [];
+  private v: T[] = [];
+  private cap = 0;
+
+  constructor(readonly device: CudaLlama) {}
+
+  get model(): LlamaModel {
+    return this.device.model;
+  }
+
+  private ensure(n: number): void {
+    if (n <= this.cap) return;
+    const c = this.model.config, HK = c.kvHeads * this.model.headDim;
+    const cap = Math.max(n, this.cap * 2, 64);
+    const k: T[] = [], v: T[] = [];
+    try {
+      for (let l = 0; l < c.layers; l++) {
+        k.push(this.device._alloc(cap * HK));
+        v.push(this.device._alloc(cap * HK));
+        if (this.length > 0) {
+          const used = this.length * HK;
+          for (const [src, dst] of [[this.k[l]!, k[l]!], [this.v[l]!, v[l]!]] as const) {
+            const a = src.view(0, used), b = dst.view(0, used);
+            this.device._copy(a, b);
+            a.free();
+            b.free();
+          }
+        }
+      }
+    } catch (e) {
+      for (const t of [...k, ...v]) t.free();
+      throw e;
+    }
+    this.free();
+    this.k = k;
+    this.v = v;
+    this.cap = cap;
+  }
+
+  nextAll(tokens: Int32Array): Float32Array {
+    const V = this.model.config.vocab;
+    for (const t of tokens) if (t < 0 || t >= V) throw Object.assign(new Error(`token ${t} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
+    if (tokens.length === 0) return new Float32Array(0);
+    this.ensure(this.length + tokens.length);
+    const logits = this.device._decodeStep(tokens, this.length, this.k, this.v);
+    this.length += tokens.length;
+    this.seen += tokens.length;
+    for (const t of tokens) this.cachedTokens.push(t);
+    return logits;
+  }
+
+  next(tokens: Int32Array): Float32Array {
+    if (tokens.length === 0) throw Object.assign(new Error('next: no tokens'), { code: 'LMP_E_ARG' });
+    const all = this.nextAll(tokens), V = this.model.config.vocab;
+    return all.slice((tokens.length - 1) * V);
+  }
+
+  reset(): void {
+    this.length = 0;
+    this.seen = 0;
+    this.cachedTokens.length = 0;
+  }
+
+  /** Forget every position from n on (the next tokens overwrite them). */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length)
+      throw Object.assign(new Error(`truncate: ${n} is outside [0, ${this.length}]`), { code: 'LMP_E_ARG' });
+    this.length = n;
+    this.seen = n;
+    this.cachedTokens.length = n;
+  }
+
+  /** Frees the cache (the session can go on: it reallocates). */
+  free(): void {
+    for (const t of [...this.k, ...this.v]) t.free();
+    this.k = [];
+    this.v = [];
+    this.cap = 0;
   }
 }

@@ -218,6 +218,12 @@ export class LlamaModel {
     };
   }
 
+  /** @internal a decoding step's attention arguments but the tensors: n new queries, the last of L keys. */
+  _decodeLayout(n: number, L: number): Omit<AttentionArgs, 'q' | 'k' | 'v'> {
+    const c = this.config, cuK = Int32Array.of(0, L);
+    return { heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: cuK, qOffset: L - n, ...this.attnExtra(cuK) };
+  }
+
   /** Whether the model applies RoPE to q and k itself (RoPE without a distance limit). */
   get ropeInModelApplied(): boolean {
     return this.ropeInModel;
@@ -425,11 +431,7 @@ export class LlamaModel {
         this.rope(k, n, c.kvHeads, positions, false);
         kAll = cacheK[l]!.subarray(0, L * HK);
       }
-      const cuK = Int32Array.of(0, L);
-      const { out: ao } = this.attention.forward({
-        q, k: kAll, v: cacheV[l]!.subarray(0, L * HK), heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
-        cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: cuK, qOffset: pos0, ...this.attnExtra(cuK),
-      });
+      const { out: ao } = this.attention.forward({ q, k: kAll, v: cacheV[l]!.subarray(0, L * HK), ...this._decodeLayout(n, L) });
       this.stepOutAndMlp(p, n, ao, x);
     }
     return this.stepHead(x, n);

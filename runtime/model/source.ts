@@ -4,7 +4,8 @@
 // runs all candidates in one cached pass (speculative verification). With an evicting cache
 // policy (sinks_window, sirllm, infllm: createSession) positions cannot be rewound: a context that
 // extends what was fed runs only the new tokens, any other context restarts the session. A
-// source may start from a prefilled full-cache session (prepacked prefill) and its logits.
+// source may start from a prefilled full-cache session (prepacked prefill) and its logits, or run
+// on a session it is given (the CUDA full cache, cuda-llama.ts's CudaKVSession).
 import type { LogitsSource } from '../decode/decoder.js';
 import { createSession, type DecodeSession, type SessionPolicy } from './cache.js';
 import { KVCacheSession, type LlamaModel } from './llama.js';
@@ -23,9 +24,14 @@ export class ModelLogitsSource implements LogitsSource {
    * `preloaded`: start from a full-cache session that already holds a context (a prepacked
    * prefill's per-prompt split, runtime/model/prefill.ts) and the logits after it.
    */
-  constructor(readonly model: LlamaModel, policy?: SessionPolicy | { readonly kind: string; readonly [k: string]: unknown }, preloaded?: { readonly session: KVCacheSession; readonly logits: Float32Array }) {
+  constructor(
+    readonly model: LlamaModel,
+    policy?: SessionPolicy | { readonly kind: string; readonly [k: string]: unknown },
+    preloaded?: { readonly session: KVCacheSession; readonly logits: Float32Array },
+    session?: DecodeSession & { readonly policy: { readonly kind: string }; truncate(n: number): void },
+  ) {
     this.vocabSize = model.config.vocab;
-    this.session = preloaded ? preloaded.session : policy ? createSession(model, policy) : model.session();
+    this.session = session ?? (preloaded ? preloaded.session : policy ? createSession(model, policy) : model.session());
     if (preloaded) {
       this.cached = [...preloaded.session.cachedTokens];
       this.primed = preloaded.logits;
@@ -37,14 +43,15 @@ export class ModelLogitsSource implements LogitsSource {
     let c = 0;
     const max = Math.min(ctx.length - 1, this.cached.length);
     while (c < max && this.cached[c] === ctx[c]) c++;
-    if (!(this.session instanceof KVCacheSession && this.session.policy.kind === 'full')) {
+    const s = this.session as DecodeSession & { policy?: { kind: string }; truncate?: (n: number) => void };
+    if (!(typeof s.truncate === 'function' && s.policy?.kind === 'full')) {
       if (c === this.cached.length) return c; // extends what was fed
       c = 0;
       this.session.reset();
       this.cached.length = 0;
       return 0;
     }
-    this.session.truncate(c);
+    s.truncate!(c);
     this.cached.length = c;
     return c;
   }

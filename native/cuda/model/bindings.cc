@@ -1,6 +1,8 @@
 // N-API surface of the CUDA model layers (compiled only with -DLMP_CUDA=ON). Device memory is a
 // handle, `new CudaTensor(dtype, length)` ('f32' | 'bf16' | 'i32' | 'f64'; zero-filled), with
 // upload / download / free; the layer functions take handles and queue work on the module's stream.
+// `t.view(offset, length)` is a handle on elements [offset, offset + length) of t (no copy; it keeps
+// t alive, its free() only detaches it, and it refuses use once t is freed): a KV cache's rows.
 // Errors are coded (LMP_E_NO_DEVICE, LMP_E_CUDA_OOM, LMP_E_CUDA, LMP_E_SHAPE, LMP_E_DTYPE,
 // LMP_E_TOKEN, LMP_E_ARG); nothing aborts. A handle that is garbage collected frees its memory.
 #include <napi.h>
@@ -34,13 +36,29 @@ class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
                            InstanceMethod("upload", &CudaTensor::Upload),
                            InstanceMethod("download", &CudaTensor::Download),
                            InstanceMethod("free", &CudaTensor::Free),
+                           InstanceMethod("view", &CudaTensor::View),
                        });
   }
 
-  // new CudaTensor(dtype, length)
+  // new CudaTensor(dtype, length), or new CudaTensor(parent, offset, length): a view (t.view)
   explicit CudaTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaTensor>(info) {
     Napi::Env env = info.Env();
     LMP_NAPI_TRY(env, {
+      if (info[0].IsObject() && info[0].As<Napi::Object>().CheckTypeTag(&kTensorTag)) {
+        CudaTensor* parent = CudaTensor::Unwrap(info[0].As<Napi::Object>());
+        const cm::Tensor& pt = parent->tensor("view");
+        const int64_t off = int_arg(info[1], "offset"), n = int_arg(info[2], "length");
+        check(off >= 0 && n >= 0 && off <= pt.numel && n <= pt.numel - off, "LMP_E_SHAPE",
+              "view: elements [" + std::to_string(off) + ", " + std::to_string(off + n) + ") are outside a tensor of " + std::to_string(pt.numel));
+        t_ = pt;
+        t_.data = static_cast<char*>(pt.data) + off * static_cast<int64_t>(cm::dtype_size(pt.dtype));
+        t_.numel = n;
+        length_ = n;
+        parent_ = parent;
+        parentRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+        info.This().As<Napi::Object>().TypeTag(&kTensorTag);
+        return;
+      }
       if (!info[0].IsString()) fail("LMP_E_ARG", "CudaTensor: dtype must be 'f32', 'bf16', 'i32' or 'f64'");
       const cm::DType d = cm::parse_dtype(info[0].As<Napi::String>().Utf8Value());
       const int64_t n = int_arg(info[1], "length");
@@ -51,6 +69,7 @@ class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
     })
   }
   ~CudaTensor() override {
+    if (parent_) return;  // a view owns nothing
     try {
       cm::free(t_);
     } catch (...) {  // a finalizer never throws; the memory goes with the context
@@ -58,14 +77,25 @@ class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
   }
 
   const cm::Tensor& tensor(const char* what) const {
-    if (!t_.data && length_ > 0) fail("LMP_E_ARG", std::string(what) + ": the device tensor was freed");
+    if ((!t_.data && length_ > 0) || (parent_ && !parent_->live()))
+      fail("LMP_E_ARG", std::string(what) + (parent_ ? ": the tensor this view is of was freed" : ": the device tensor was freed"));
     return t_;
   }
+  bool live() const { return (t_.data || length_ == 0) && (!parent_ || parent_->live()); }
 
  private:
   Napi::Value Dtype(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), cm::dtype_name(t_.dtype)); }
   Napi::Value Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(length_)); }
-  Napi::Value Freed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !t_.data && length_ > 0); }
+  Napi::Value Freed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !live()); }
+
+  // view(offset, length): a CudaTensor over elements [offset, offset + length) of this one
+  Napi::Value View(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    LMP_NAPI_TRY(env, {
+      Napi::Function ctor = info.This().As<Napi::Object>().Get("constructor").As<Napi::Function>();
+      return ctor.New({info.This(), info[0], info[1]});
+    })
+  }
 
   // upload(typedArray, offset = 0): elements at `offset`. f32 <- Float32Array, i32 <- Int32Array,
   // f64 <- Float64Array, bf16 <- Uint16Array (bits) or Float32Array (rounded to nearest even on the device).
@@ -161,6 +191,12 @@ class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
   Napi::Value Free(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     LMP_NAPI_TRY(env, {
+      if (parent_) {  // detach: the memory is the parent's
+        t_.data = nullptr;
+        parent_ = nullptr;
+        parentRef_.Reset();
+        return env.Undefined();
+      }
       cm::free(t_);
       return env.Undefined();
     })
@@ -168,6 +204,8 @@ class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
 
   cm::Tensor t_;
   int64_t length_ = 0;
+  CudaTensor* parent_ = nullptr;    // a view: the tensor it is of (kept alive by parentRef_)
+  Napi::ObjectReference parentRef_;
 };
 
 const cm::Tensor& tensor_arg(const Napi::Value& v, const char* what) {
