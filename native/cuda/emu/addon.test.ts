@@ -18,7 +18,23 @@ if (!built) {
   console.log(`skipped: ${path} not built (npm run build:cuda-emu)`);
 }
 
+interface Tensor {
+  readonly length: number;
+  readonly freed: boolean;
+  upload(a: Float32Array | Uint16Array, offset?: number): void;
+  download(asFloat32?: boolean): Float32Array;
+  view(offset: number, length: number): Tensor;
+  free(): void;
+}
+interface Plan {
+  forward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor): void;
+  free(): void;
+  readonly stats: { qTiles: number; computedTiles: number };
+}
 type EmuAddon = {
+  CudaTensor: new (dtype: string, n: number) => Tensor;
+  CudaAttentionPlan: new (o: object) => Plan;
+  cudaConvert(src: Tensor, dst: Tensor): void;
   cudaInfo(): { count: number; name: string; computeCapability: string };
   cudaLogSoftmaxRows(x: Float32Array, rows: number, cols: number): Float32Array;
   cudaUniforms(seed: number | bigint, start: number | bigint, count: number): Float64Array;
@@ -69,5 +85,47 @@ describe.skipIf(!built)('the CUDA bindings under the emulator (build/native-cuda
   it('refuses bad arguments with coded errors', () => {
     expect(() => addon.cudaLogSoftmaxRows(new Float32Array(5), 2, 3)).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
     expect(() => addon.cudaLogSoftmaxRows(Float32Array.of(1, NaN), 1, 2)).toThrow(expect.objectContaining({ code: 'LMP_E_NAN' }));
+  });
+
+  it('CudaTensor.view addresses a range of its tensor, and refuses out-of-range views and a freed parent', () => {
+    const t = new addon.CudaTensor('f32', 10);
+    t.upload(Float32Array.from({ length: 10 }, (_, i) => i));
+    const v = t.view(3, 4);
+    expect(Array.from(v.download())).toEqual([3, 4, 5, 6]);
+    v.upload(Float32Array.of(-1, -2), 1); // writes t[4], t[5]
+    expect(Array.from(t.download())).toEqual([0, 1, 2, 3, -1, -2, 6, 7, 8, 9]);
+    const w = v.view(2, 2); // a view of a view: t[5..7)
+    expect(Array.from(w.download())).toEqual([-2, 6]);
+    expect(() => t.view(8, 3)).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
+    expect(() => t.view(-1, 1)).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
+    v.free(); // detaches the view only
+    expect(v.freed).toBe(true);
+    expect(t.freed).toBe(false);
+    expect(() => v.download()).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    t.free();
+    expect(w.freed).toBe(true);
+    expect(() => w.download()).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+  });
+
+  it('CudaAttentionPlan checks its tensors: bf16, sized by the plan', () => {
+    const H = 2, D = 32, T = 3;
+    const plan = new addon.CudaAttentionPlan({
+      heads: H, kvHeads: H, headDim: D, cuSeqlensQ: Int32Array.of(0, T), cuSeqlensK: Int32Array.of(0, T), programs: [Int32Array.of(0, 0)],
+      headGroup: Int32Array.of(0, 0), classes: Uint8Array.of(2), classOffsets: Int32Array.of(0), scale: 1 / Math.sqrt(D), softcap: 0, alibiLimit: 0, power: 0, logLenBase: 0,
+    });
+    expect(plan.stats.qTiles).toBe(1);
+    const bf = (n: number): Tensor => new addon.CudaTensor('bf16', n);
+    const q = bf(T * H * D), out = bf(T * H * D), lse = new addon.CudaTensor('f32', T * H);
+    q.upload(Float32Array.from({ length: T * H * D }, (_, i) => Math.sin(i)));
+    plan.forward(q, q, q, out, lse);
+    // full mask over 3 keys: out = softmax(q k^T / sqrt(D)) v, finite and within the range of v
+    const o = out.download(true), qv = q.download(true);
+    for (let i = 0; i < o.length; i++) expect(Math.abs(o[i]!)).toBeLessThanOrEqual(1.01);
+    expect(o.some((x, i) => x !== qv[i])).toBe(true);
+    expect(() => plan.forward(new addon.CudaTensor('f32', T * H * D), q, q, out, lse)).toThrow(expect.objectContaining({ code: 'LMP_E_DTYPE' }));
+    expect(() => plan.forward(bf(T * H * D + 1), q, q, out, lse)).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
+    plan.free();
+    expect(() => plan.forward(q, q, q, out, lse)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    expect(() => new addon.CudaAttentionPlan({ heads: H, kvHeads: H, headDim: 24, cuSeqlensQ: Int32Array.of(0, T), cuSeqlensK: Int32Array.of(0, T), programs: [Int32Array.of(0, 0)], headGroup: Int32Array.of(0, 0), classes: Uint8Array.of(2), classOffsets: Int32Array.of(0), scale: 1, softcap: 0, alibiLimit: 0, power: 0, logLenBase: 0 })).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
   });
 });
