@@ -121,8 +121,17 @@ export class CudaLlama {
   private readonly lossOut: T;
   private lossSlots = 0;
   private readonly deterministic: boolean;
-  /** per-step buffers (freed after each backward) */
+  /** the buffers of the call in progress (back to the pool at its end; views are detached) */
   private scratch: T[] = [];
+  private views: T[] = [];
+  /**
+   * Buffers of the previous call by dtype and length, reused by the next one: a step of the same
+   * shape allocates nothing (cudaMalloc and cudaFree synchronize the device). Buffers a call did
+   * not reuse are freed at its end, so a change of shape (another bucket length) frees the old set.
+   */
+  private pool = new Map<string, T[]>();
+  /** device allocations made by this object's calls (scratch; not the weights): a test's measure */
+  allocations = 0;
   private freed = false;
 
   constructor(readonly model: LlamaModel, opts: CudaModelOptions = {}) {
@@ -198,7 +207,12 @@ export class CudaLlama {
   }
 
   private tmp(d: DType, n: number): T {
-    const t = new this.A.CudaTensor(d, n);
+    const free = this.pool.get(d + ':' + n);
+    let t = free?.pop();
+    if (!t) {
+      t = new this.A.CudaTensor(d, n);
+      this.allocations++;
+    }
     this.scratch.push(t);
     return t;
   }
@@ -221,7 +235,16 @@ export class CudaLlama {
     return c;
   }
   private releaseScratch(): void {
-    for (const t of this.scratch) t.free();
+    for (const t of this.views) t.free();
+    this.views = [];
+    for (const list of this.pool.values()) for (const t of list) t.free(); // not reused by this call
+    this.pool.clear();
+    for (const t of this.scratch) {
+      const k = t.dtype + ':' + t.length;
+      let list = this.pool.get(k);
+      if (!list) this.pool.set(k, (list = []));
+      list.push(t);
+    }
     this.scratch = [];
   }
   private W(n: string): T {
@@ -424,7 +447,7 @@ export class CudaLlama {
     this.A.cudaConvert(src, dst);
   }
   private keep(t: T): T {
-    this.scratch.push(t); // views: detached with the step's buffers
+    this.views.push(t); // detached at the end of the call
     return t;
   }
 
@@ -452,6 +475,8 @@ export class CudaLlama {
     if (this.freed) return;
     this.freed = true;
     this.releaseScratch();
+    for (const list of this.pool.values()) for (const t of list) t.free();
+    this.pool.clear();
     for (const mp of [this.p, this.w, this.g, this.m, this.v]) for (const t of mp.values()) t.free();
     this.ss.free();
     this.clipOut.free();
