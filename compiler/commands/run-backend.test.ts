@@ -82,15 +82,30 @@ describe('lmpc run --backend', () => {
     const clause = await cli(['run', quick('dim: 64, layers: 1, heads: 4, ffn: 64', 'backend cuda'), '--target', 'quick', '--steps', '1']);
     expect(clause.code).toBe(1);
     expect(clause.out + clause.err).toMatch(/LMP0708/);
-    // decoding: the full cache runs on cuda; an evicting cache is refused (cuda) or stays on the CPU (auto)
+    // decoding: full and sinks + window caches run on cuda; SirLLM is refused (cuda) or stays on the CPU (auto)
+    type DecodeJson = { backend: string; tokens: number[] };
+    const dec = (out: string): DecodeJson => (JSON.parse(out) as { results: DecodeJson[] }).results[0]!;
     const d = await cli(['run', f, '--target', 'sample', '--backend', 'cuda', '--json']);
     expect(d.code, d.err).toBe(0);
-    const dec = (JSON.parse(d.out) as { results: { backend: string; tokens: number[] }[] }).results[0]!;
-    expect(dec.backend).toBe('cuda');
-    expect(dec.tokens.length).toBeGreaterThan(0);
-    const story = ['run', join(ROOT, 'examples', 'decoding.lmp'), '--target', 'story'];
-    const s = await cli([...story, '--backend', 'cuda']);
-    expect(s.code).toBe(2);
-    expect(s.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*cache keep.*not on CUDA yet/);
+    expect(dec(d.out).backend).toBe('cuda');
+    expect(dec(d.out).tokens.length).toBeGreaterThan(0);
+    const caches = f.replace(/\.lmp$/, '-caches.lmp');
+    writeFileSync(caches, readFileSync(f, 'utf8') +
+      '\nattention streaming { mask causal & (sink(4) | window(16))  cache keep(sink(4) | window(16)) reposition }\n' +
+      'attention sir { mask causal  cache sirllm(keep: 8, decay: 0.9) }\n' +
+      'decode stream { model tiny  attention streaming  prompt "The "  max_tokens 30  seed 7 }\n' +
+      'decode sirs { model tiny  attention sir  prompt "The "  max_tokens 30  seed 7 }\n');
+    const st = await cli(['run', caches, '--target', 'stream', '--backend', 'cuda', '--json']);
+    expect(st.code, st.err).toBe(0);
+    expect(dec(st.out).backend).toBe('cuda');
+    const sc = await cli(['run', caches, '--target', 'stream', '--backend', 'cpu', '--json']);
+    expect(dec(st.out).tokens.slice(0, 5)).toEqual(dec(sc.out).tokens.slice(0, 5));
+    const sir = await cli(['run', caches, '--target', 'sirs', '--backend', 'cuda']);
+    expect(sir.code).toBe(2);
+    expect(sir.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*cache sirllm.*not on CUDA yet/);
+    const sirAuto = await cli(['run', caches, '--target', 'sirs', '--backend', 'auto', '--json']);
+    expect(sirAuto.code, sirAuto.err).toBe(0);
+    expect(dec(sirAuto.out).backend).toBe('cpu');
+    expect(sirAuto.err).toMatch(/note: backend auto: model tiny decodes on the CPU/);
   });
 });

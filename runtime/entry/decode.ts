@@ -28,12 +28,13 @@ import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
 import { resolveTokenStrings, type SamplerSpec } from '../decode/chain.js';
 import { Decoder, quantile, type DecodeResult, type LogitsSource, type SpecStats, type StopReason } from '../decode/decoder.js';
 import type { StepTrace } from '../decode/sampler.js';
-import type { LlamaModel } from '../model/llama.js';
+import type { CachePolicy, LlamaModel } from '../model/llama.js';
+import { cacheKeepPolicy } from '../model/settings.js';
 import { paddedPrefill, prefillPacked, type PrefillResult } from '../model/prefill.js';
 import { ModelLogitsSource } from '../model/source.js';
 import { prefillMaskOk } from '../mask/checks.js';
 import { assertSupported, failIn, modelTokenizer, resolveModel, thaw, withAttention } from './common.js';
-import type { AttentionSpec, DataSpec, DecodeSpec, Frozen, ModelSpec } from './spec.js';
+import type { AttentionSpec, CacheSpec, DataSpec, DecodeSpec, Frozen, ModelSpec } from './spec.js';
 
 /** One trace step as reported: the statistics of the chosen token (candidates: how many the terminal chose from). */
 export interface TraceStep {
@@ -147,8 +148,9 @@ export interface DecodeOptions {
   readonly onProgress?: (p: { target: string; phase: 'decode'; step: number; total: number }) => void;
   /**
    * Where the models run (lmpc run --backend): cpu (default); cuda: every model of the decode on
-   * the device with a full KV cache (cuda-llama.ts; another cache policy or prefilled prompt data
-   * is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where there is a device and the model runs there.
+   * the device with a full or keep(sink(g) | window(w)) reposition KV cache (cuda-llama.ts; SirLLM,
+   * InfLLM or prefilled prompt data is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where there is a
+   * device and the model runs there.
    */
   readonly backend?: 'cpu' | 'cuda' | 'auto';
   readonly onNote?: (message: string) => void;
@@ -306,6 +308,17 @@ export interface PreparedDecode {
   close(): void;
 }
 
+/** The device cache policy of a stage (CudaKVSession): full, or keep(sink(g) | window(w)) reposition as sinks + window. */
+function devicePolicy(s: Stage): CachePolicy | { error: string } {
+  const c = s.cache;
+  if (!c) return { kind: 'full' };
+  if (c.kind === 'keep') {
+    const p = cacheKeepPolicy(c as unknown as Extract<CacheSpec, { kind: 'keep' }>);
+    return 'error' in p ? { error: p.error } : p;
+  }
+  return { error: `model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (full and keep(sink(g) | window(w)) reposition are)` };
+}
+
 export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOptions = {}): Promise<PreparedDecode> {
   assertSupported('decode', spec.name, spec.where, spec.unsupported);
   const backend = options.backend ?? 'cpu';
@@ -320,7 +333,8 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
       options.onNote?.(`backend auto: model ${s.spec.name ?? ''} decodes on the CPU (${why})`);
       return null;
     };
-    if (s.cache) dev = refuse(`model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (the full cache is)`);
+    const pol = devicePolicy(s);
+    if ('error' in pol) dev = refuse(pol.error);
     else if (backend === 'auto' && cudaDevices().count === 0) dev = null;
     else {
       try {
@@ -381,7 +395,8 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
       let src = sources.get(s);
       if (!src) {
         const dev = onDevice(s);
-        sources.set(s, (src = dev ? new ModelLogitsSource(s.model, undefined, undefined, dev.session()) : new ModelLogitsSource(s.model, s.cache)));
+        const pol = devicePolicy(s);
+        sources.set(s, (src = dev && !('error' in pol) ? new ModelLogitsSource(s.model, undefined, undefined, dev.session(pol)) : new ModelLogitsSource(s.model, s.cache)));
       }
       return src;
     };

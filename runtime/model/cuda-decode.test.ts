@@ -69,6 +69,27 @@ describe.skipIf(dev.count === 0)('CUDA decoding (full KV cache)', () => {
     });
   }
 
+  it('sinks + window (StreamingLLM, keys rotated by slot) follows the CPU session through evictions', () => {
+    const gpu = new CudaLlama(model, { train: false });
+    try {
+      const policy = { kind: 'sinks_window', sinks: 4, window: 20 } as const;
+      const a = model.session(policy), b = gpu.session(policy);
+      const prompt = Int32Array.from({ length: 30 }, (_, i) => (1 + 2 * i) % CFG.vocab);
+      const d0 = maxDiff(b.nextAll(prompt), a.nextAll(prompt));
+      expect(d0.diff).toBeLessThanOrEqual(1e-2 * d0.scale);
+      for (let i = 0; i < 12; i++) {
+        const t = Int32Array.of((1 + 2 * (30 + i)) % CFG.vocab);
+        const d = maxDiff(b.next(t), a.next(t));
+        if (!(d.diff <= 1e-2 * d.scale)) expect.fail(`step ${i}: max |cuda - cpu| ${d.diff} > 1e-2 * ${d.scale}`);
+      }
+      expect(b.length).toBe(24);
+      expect(b.cachedTokens).toEqual(a.cachedTokens);
+      expect(() => b.truncate(10)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    } finally {
+      gpu.free();
+    }
+  });
+
   it('greedy decoding gives the CPU tokens; a source rewinds the device cache to a shared prefix', () => {
     const gpu = new CudaLlama(model, { train: false });
     try {

@@ -18,7 +18,7 @@ import { dynamicLength } from '../attention/positions.js';
 import { native } from '../native.js';
 import { cudaDevices } from './cuda-attention.js';
 import { layoutInput } from './fused.js';
-import { defaultTargets, type LlamaModel, type PackedBatch, validateBatch } from './llama.js';
+import { type CachePolicy, defaultTargets, type LlamaModel, type PackedBatch, validateBatch } from './llama.js';
 
 type DType = 'f32' | 'bf16' | 'i32' | 'f64';
 type Typed = Float32Array | Int32Array | Float64Array | Uint16Array;
@@ -379,17 +379,19 @@ export class CudaLlama {
     }
   }
 
-  /** A full-cache decoding session on the device (CudaKVSession). */
-  session(): CudaKVSession {
-    return new CudaKVSession(this);
+  /** A decoding session on the device (CudaKVSession): full cache, or sinks + window. */
+  session(policy: CachePolicy = { kind: 'full' }): CudaKVSession {
+    return new CudaKVSession(this, policy);
   }
 
   /**
    * @internal one decoding step: n new tokens at positions pos0..pos0+n-1; their keys (after RoPE)
    * and values are written into rows [pos0, pos0 + n) of each layer's cache (bf16 [cap, kvHeads *
    * headDim]), the queries attend to rows [0, pos0 + n). Returns the logits [n, vocab] (host).
+   * shiftPositions (sinks + window): keys are cached before RoPE and rotated by their current slot
+   * for each step (llama.ts's _decodeStep), so positions shift as tokens are evicted.
    */
-  _decodeStep(tokens: Int32Array, pos0: number, cacheK: readonly T[], cacheV: readonly T[]): Float32Array {
+  _decodeStep(tokens: Int32Array, pos0: number, cacheK: readonly T[], cacheV: readonly T[], shiftPositions = false): Float32Array {
     const model = this.model, c = model.config, A = this.A, act = this.act;
     const n = tokens.length, L = pos0 + n, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
     const P = (name: string): T => this.p.get(name)!;
@@ -398,6 +400,9 @@ export class CudaLlama {
       const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
       const tk = this.up(tokens), pos = this.up(positions);
       const rope = this.ropeTables(positions);
+      const shift = shiftPositions && rope !== undefined;
+      const slots = shift ? this.up(Int32Array.from({ length: L }, (_, i) => i)) : undefined;
+      const kRot = shift ? this.tmp('bf16', L * HK) : undefined;
       plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, L))), dtype: 'bf16' });
       const x = this.tmp('f32', n * D);
       A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tk, x);
@@ -414,13 +419,20 @@ export class CudaLlama {
         this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.v_proj.weight'), vOut);
         if (rope) {
           A.cudaRope(q, n, c.heads, hd, pos, rope.invFreq, rope.mscale, false);
-          A.cudaRope(kOut, n, c.kvHeads, hd, pos, rope.invFreq, rope.mscale, false);
+          if (!shift) A.cudaRope(kOut, n, c.kvHeads, hd, pos, rope.invFreq, rope.mscale, false);
         }
         if (kOut !== kNew) {
           A.cudaConvert(kOut, kNew);
           A.cudaConvert(vOut, vNew);
         }
-        plan.forward(this.toBf16(q), this.keep(cacheK[l]!.view(0, L * HK)), this.keep(cacheV[l]!.view(0, L * HK)), ao, lse);
+        let kAll = this.keep(cacheK[l]!.view(0, L * HK));
+        if (kRot && slots) {
+          // the cached keys (before RoPE) rotated by their slot 0..L-1
+          A.cudaConvert(kAll, kRot);
+          A.cudaRope(kRot, L, c.kvHeads, hd, slots, rope!.invFreq, rope!.mscale, false);
+          kAll = kRot;
+        }
+        plan.forward(this.toBf16(q), kAll, this.keep(cacheV[l]!.view(0, L * HK)), ao, lse);
         this.mm(false, true, n, D, HQ, this.asAct(ao), this.W(p + 'self_attn.o_proj.weight'), x, 1);
         A.cudaRmsnormForward(x, P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h, r);
         this.mm(false, true, n, F, D, h, this.W(p + 'mlp.gate_proj.weight'), g);
@@ -485,12 +497,13 @@ export class CudaLlama {
 }
 
 /**
- * Incremental decoding over one sequence on the device, with a full KV cache (bf16, grown by
- * doubling): KVCacheSession's interface and results (logits after each appended token) for the
- * decoding runtime (source.ts). Other cache policies are not on CUDA yet.
+ * Incremental decoding over one sequence on the device: KVCacheSession's interface, policies
+ * (full: every position; sinks_window: the first `sinks` tokens and the latest `window`, keys
+ * cached before RoPE and rotated by their slot, StreamingLLM) and results (logits after each
+ * appended token) for the decoding runtime (source.ts). The cache is bf16, grown by doubling (full)
+ * or allocated at sinks + window. SirLLM and InfLLM are not on CUDA yet.
  */
 export class CudaKVSession {
-  readonly policy = { kind: 'full' } as const;
   length = 0;
   seen = 0;
   readonly cachedTokens: number[] = [];
@@ -498,7 +511,10 @@ export class CudaKVSession {
   private v: T[] = [];
   private cap = 0;
 
-  constructor(readonly device: CudaLlama) {}
+  constructor(readonly device: CudaLlama, readonly policy: CachePolicy = { kind: 'full' }) {
+    if (policy.kind === 'sinks_window' && !(Number.isInteger(policy.sinks) && policy.sinks >= 0 && Number.isInteger(policy.window) && policy.window >= 1))
+      throw Object.assign(new Error('sinks_window: sinks must be >= 0 and window >= 1 (integers)'), { code: 'LMP_E_ARG' });
+  }
 
   get model(): LlamaModel {
     return this.device.model;
@@ -533,16 +549,55 @@ export class CudaKVSession {
     this.cap = cap;
   }
 
+  /** Drops the oldest non-sink slot (sinks_window): rows after it move up one, on the device. */
+  private evictOne(): void {
+    if (this.policy.kind !== 'sinks_window') return;
+    const HK = this.model.config.kvHeads * this.model.headDim, g = this.policy.sinks, rows = this.length - g - 1;
+    if (rows > 0) {
+      const tmp = this.device._alloc(rows * HK);
+      try {
+        for (const c of [...this.k, ...this.v]) {
+          const src = c.view((g + 1) * HK, rows * HK), dst = c.view(g * HK, rows * HK);
+          this.device._copy(src, tmp);
+          this.device._copy(tmp, dst);
+          src.free();
+          dst.free();
+        }
+      } finally {
+        tmp.free();
+      }
+    }
+    this.cachedTokens.splice(g, 1);
+    this.length--;
+  }
+
   nextAll(tokens: Int32Array): Float32Array {
     const V = this.model.config.vocab;
     for (const t of tokens) if (t < 0 || t >= V) throw Object.assign(new Error(`token ${t} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
     if (tokens.length === 0) return new Float32Array(0);
-    this.ensure(this.length + tokens.length);
-    const logits = this.device._decodeStep(tokens, this.length, this.k, this.v);
-    this.length += tokens.length;
-    this.seen += tokens.length;
-    for (const t of tokens) this.cachedTokens.push(t);
-    return logits;
+    if (this.policy.kind === 'full') {
+      this.ensure(this.length + tokens.length);
+      const logits = this.device._decodeStep(tokens, this.length, this.k, this.v);
+      this.length += tokens.length;
+      this.seen += tokens.length;
+      for (const t of tokens) this.cachedTokens.push(t);
+      return logits;
+    }
+    const cap = this.policy.sinks + this.policy.window;
+    this.ensure(cap);
+    const out = new Float32Array(tokens.length * V);
+    let i = 0;
+    while (i < tokens.length) {
+      if (this.length === cap) this.evictOne();
+      const n = Math.min(tokens.length - i, cap - this.length);
+      const chunk = tokens.subarray(i, i + n);
+      out.set(this.device._decodeStep(chunk, this.length, this.k, this.v, true), i * V);
+      this.length += n;
+      this.seen += n;
+      for (const t of chunk) this.cachedTokens.push(t);
+      i += n;
+    }
+    return out;
   }
 
   next(tokens: Int32Array): Float32Array {
@@ -561,6 +616,8 @@ export class CudaKVSession {
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.length)
       throw Object.assign(new Error(`truncate: ${n} is outside [0, ${this.length}]`), { code: 'LMP_E_ARG' });
+    if (this.policy.kind !== 'full' && n !== this.length && this.seen !== this.length)
+      throw Object.assign(new Error('truncate: positions were evicted; cannot rewind a sinks_window cache'), { code: 'LMP_E_ARG' });
     this.length = n;
     this.seen = n;
     this.cachedTokens.length = n;
