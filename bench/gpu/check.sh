@@ -84,6 +84,8 @@ fi
 # Other helpers' steps (each a script of its own in bench/gpu/, sharing $B and $OUT): add lines here.
 [[ -f bench/gpu/model.sh ]] && step model 240 env LMP_PARITY_BUILD="$B" OUT="$OUT" bash bench/gpu/model.sh
 [[ -f bench/gpu/attention.sh ]] && step attention 420 env LMP_PARITY_BUILD="$B" OUT="$OUT" bash bench/gpu/attention.sh
+# The whole-model trainer/decoder vs PyTorch: only when .gpu-carry (bench/gpu/prepare-carry.sh) was carried.
+[[ -d .gpu-carry ]] && step train 300 env OUT="$OUT" bash bench/gpu/train.sh
 
 say "summary (step rc seconds):"
 tee -a "$LOG" <"$SUMMARY"
