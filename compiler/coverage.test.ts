@@ -288,6 +288,7 @@ const CLAUSES: Record<string, Partial<Slots>> = {
   'train.ranks': { train: 'model m\n  data d\n  steps 1\n  ranks 2' },
   'train.seed': { train: 'model m\n  data d\n  steps 1\n  seed 3' },
   'train.resume': { train: 'model m\n  data d\n  steps 1\n  checkpoint "out/ck2"\n  resume auto' },
+  'train.backend': { train: 'model m\n  data d\n  steps 1\n  backend auto' },
   'decode.model': {},
   'decode.attention': { extra: '\nattention q {\n  mask causal & window(4)\n}\n', decode: 'model m\n  attention q\n  max_tokens 3' },
   'decode.policy': {},

@@ -59,6 +59,7 @@ interface CudaAddon {
   cudaClipScale(ss: T, count: number, clip: number, out: T): void;
   cudaGemm(o: { transA?: boolean; transB?: boolean; M: number; N: number; K: number; alpha?: number; beta?: number }, A: T, B: T, C: T): void;
   cudaConvert(src: T, dst: T): void;
+  cudaZero(t: T): void;
   cudaSynchronize(): void;
 }
 
@@ -69,7 +70,7 @@ export function cudaAddon(): CudaAddon {
   const dev = cudaDevices();
   if (dev.count === 0) throw Object.assign(new Error(`backend cuda: no CUDA device (${dev.why ?? 'none found'}); use --backend cpu or auto`), { code: 'LMP_E_NO_DEVICE' });
   const a = native() as unknown as Partial<CudaAddon>;
-  if (typeof a.CudaTensor !== 'function' || typeof a.CudaAttentionPlan !== 'function' || typeof a.cudaGemm !== 'function')
+  if (typeof a.CudaTensor !== 'function' || typeof a.CudaAttentionPlan !== 'function' || typeof a.cudaGemm !== 'function' || typeof a.cudaZero !== 'function')
     throw Object.assign(new Error('backend cuda: this addon has no CUDA model layers (rebuild with npm run build:cuda)'), { code: 'LMP_E_NO_DEVICE' });
   return a as CudaAddon;
 }
@@ -202,7 +203,7 @@ export class CudaLlama {
   }
 
   zeroGrads(): void {
-    for (const t of this.g.values()) t.upload(new Float32Array(t.length));
+    for (const t of this.g.values()) this.A.cudaZero(t); // a device memset: no host copy
     this.lossSlots = 0;
   }
 
@@ -372,7 +373,8 @@ export class CudaLlama {
         A.cudaRmsnormBackward(dh, a.x, P(p + 'input_layernorm.weight'), a.r1, Tn, D, dX, true, G(p + 'input_layernorm.weight'));
       }
       A.cudaEmbeddingBackward(dX, index, Tn, V, D, G('model.embed_tokens.weight'));
-      A.cudaSynchronize();
+      // no wait here: the step's downloads (loss sums, gradient norm) wait for the stream, and the
+      // pool hands buffers to the next batch in stream order
     } finally {
       plan?.free();
       this.releaseScratch();

@@ -236,6 +236,7 @@ LMP_CUDA_FN(MemInfo) {
 }
 LMP_CUDA_FN(Synchronize) { LMP_CUDA_BODY(cm::synchronize();) }
 LMP_CUDA_FN(Convert) { LMP_CUDA_BODY(cm::convert(tensor_arg(info[0], "src"), tensor_arg(info[1], "dst"));) }
+LMP_CUDA_FN(Zero) { LMP_CUDA_BODY(cm::zero(tensor_arg(info[0], "t"));) }
 LMP_CUDA_FN(AddInplace) { LMP_CUDA_BODY(cm::add_inplace(tensor_arg(info[0], "y"), tensor_arg(info[1], "x"));) }
 
 // cudaEmbeddingForward(table, vocab, dim, tokens, out)
@@ -355,6 +356,7 @@ void Export(Napi::Env env, Napi::Object exports) {
       {"cudaSynchronize", Synchronize},
       {"cudaConvert", Convert},
       {"cudaAddInplace", AddInplace},
+      {"cudaZero", Zero},
       {"cudaEmbeddingForward", EmbeddingForward},
       {"cudaEmbeddingIndex", EmbeddingIndex},
       {"cudaEmbeddingBackward", EmbeddingBackward},
