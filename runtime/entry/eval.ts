@@ -67,6 +67,9 @@ export interface EvalOptions {
   readonly session?: { readonly models: Map<string, LlamaModel> };
   readonly specs?: ReadonlyMap<string, Frozen<AnySpec>>;
   readonly onProgress?: (p: { target: string; phase: 'eval'; step: number; total: number; message?: string }) => void;
+  /** where the eval's decode runs (lmpc run --backend; decode.ts DecodeOptions.backend); a bare model and perplexity stay on the CPU */
+  readonly backend?: 'cpu' | 'cuda' | 'auto';
+  readonly onNote?: (message: string) => void;
 }
 
 /** Tokens an answer may take when the decode sets no smaller max_tokens: passkey (5 digits), needle (RULER's 128), threading (one UUID), tsort (a short list). */
@@ -153,7 +156,9 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
     let prepared: Awaited<ReturnType<typeof prepareDecode>> | null = null;
     if (target.kind === 'decode') {
       decode = target as Frozen<DecodeSpec>;
-      prepared = await prepareDecode(decode, { baseDir, ...(options.session ? { session: options.session } : {}) });
+      prepared = await prepareDecode(decode, {
+        baseDir, ...(options.session ? { session: options.session } : {}), ...(options.backend ? { backend: options.backend } : {}), ...(options.onNote ? { onNote: options.onNote } : {}),
+      });
       const first = prepared.stages[0]!;
       model = first.model;
       tok = prepared.tok;
@@ -189,8 +194,12 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
       };
     } else generate = decoderGenerate(() => new ModelLogitsSource(model), tok, g);
     const onSample = options.onProgress ? (done: number, total: number) => options.onProgress!({ target: name, phase: 'eval', step: done, total }) : undefined;
-    const out = await runSamples(task, samples, generate, names, onSample);
-    return { ...head, metrics: out.metrics, cells: out.cells, samples: out.samples, seconds: (performance.now() - t0) / 1000 };
+    try {
+      const out = await runSamples(task, samples, generate, names, onSample);
+      return { ...head, metrics: out.metrics, cells: out.cells, samples: out.samples, seconds: (performance.now() - t0) / 1000 };
+    } finally {
+      prepared?.close();
+    }
   } catch (e) {
     return fail(e);
   }

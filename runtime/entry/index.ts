@@ -479,7 +479,10 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
         }
         for (const ev of blocks) {
           if (!due(ev.every)) continue;
-          const r = await runEval(ev.evalSpec!, { baseDir, session: live, ...(options.specs ? { specs: options.specs } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+          const r = await runEval(ev.evalSpec!, {
+            baseDir, session: live, ...(options.specs ? { specs: options.specs } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+            ...(options.backend ? { backend: options.backend } : {}), ...(options.onNote ? { onNote: options.onNote } : {}),
+          });
           const rec: TrainEvalBlockRecord = { step: m.step, eval: ev.eval!, task: r.task, metrics: r.metrics, cells: r.cells };
           evalBlocks.push(rec);
           trainer.log(rec);
