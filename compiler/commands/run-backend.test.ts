@@ -100,6 +100,20 @@ describe('lmpc run --backend', () => {
     expect(dec(st.out).backend).toBe('cuda');
     const sc = await cli(['run', caches, '--target', 'stream', '--backend', 'cpu', '--json']);
     expect(dec(st.out).tokens.slice(0, 5)).toEqual(dec(sc.out).tokens.slice(0, 5));
+    // prompt data prefilled prepacked on the device: the greedy continuations of the CPU run
+    const asks = join(tmp, 'asks.jsonl');
+    writeFileSync(asks, ['The whale', 'Call me', 'It was the best of', 'a'].map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
+    writeFileSync(caches, readFileSync(caches, 'utf8') +
+      `data asks { source jsonl("${asks}", field: "text")  tokenizer bytes  pack prepack(capacity: 32) }\n` +
+      'decode many { model tiny  prompt asks  policy top_k(1) -> sample  max_tokens 6  seed 7 }\n');
+    type ManyJson = { backend: string; prompts: { tokens: number[] }[]; prefill: { method: string; prompts: number } };
+    const many = (out: string): ManyJson => (JSON.parse(out) as { results: ManyJson[] }).results[0]!;
+    const mg = await cli(['run', caches, '--target', 'many', '--backend', 'cuda', '--json']);
+    expect(mg.code, mg.err).toBe(0);
+    const mc = await cli(['run', caches, '--target', 'many', '--backend', 'cpu', '--json']);
+    expect(many(mg.out).backend).toBe('cuda');
+    expect(many(mg.out).prefill).toMatchObject({ method: 'prepack', prompts: 4 });
+    expect(many(mg.out).prompts.map((p) => p.tokens)).toEqual(many(mc.out).prompts.map((p) => p.tokens));
     const sir = await cli(['run', caches, '--target', 'sirs', '--backend', 'cuda']);
     expect(sir.code).toBe(2);
     expect(sir.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*cache sirllm.*not on CUDA yet/);

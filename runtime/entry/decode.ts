@@ -148,9 +148,9 @@ export interface DecodeOptions {
   readonly onProgress?: (p: { target: string; phase: 'decode'; step: number; total: number }) => void;
   /**
    * Where the models run (lmpc run --backend): cpu (default); cuda: every model of the decode on
-   * the device with a full or keep(sink(g) | window(w)) reposition KV cache (cuda-llama.ts; SirLLM,
-   * InfLLM or prefilled prompt data is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where there is a
-   * device and the model runs there.
+   * the device with a full or keep(sink(g) | window(w)) reposition KV cache, prompt data prefilled
+   * there too (cuda-llama.ts; SirLLM or InfLLM is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where
+   * there is a device and the model runs there.
    */
   readonly backend?: 'cpu' | 'cuda' | 'auto';
   readonly onNote?: (message: string) => void;
@@ -302,10 +302,10 @@ export interface PreparedDecode {
   generate(prompt: readonly number[], index: number, text: string, over?: GenerateOverrides): Promise<DecodePromptResult>;
   /** The backend the decode's models run on (auto resolved per model: cuda if any runs there). */
   readonly backend: 'cpu' | 'cuda';
-  /** The backend asked for (options.backend, default cpu). */
-  readonly requested: 'cpu' | 'cuda' | 'auto';
   /** Frees device memory (backend cuda); the CPU models stay. */
   close(): void;
+  /** The device copy a stage decodes on, or null (the CPU). */
+  deviceOf(s: Stage): CudaLlama | null;
 }
 
 /** The device cache policy of a stage (CudaKVSession): full, or keep(sink(g) | window(w)) reposition as sinks + window. */
@@ -433,7 +433,6 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
     for (const s of [...stages, ...(draft ? [draft] : [])]) onDevice(s); // refusals before any token
     return {
       spec, tok, stages, draft, promptIds: ids, generate,
-      requested: backend,
       get backend() {
         return [...devices.values()].some((d) => d !== null) ? 'cuda' : 'cpu';
       },
@@ -441,6 +440,7 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
         for (const d of devices.values()) d?.free();
         devices.clear();
       },
+      deviceOf: (s) => onDevice(s),
     };
   } catch (e) {
     return failIn('decode', spec.name, spec.where)(e);
@@ -480,8 +480,6 @@ async function dataPrompts(
   const sources: (LogitsSource | undefined)[] = [];
   const count = (method: 'prepack' | 'padded' | 'alone', tokensRun: number, sequences: number, seconds: number) => ({ method, prompts: ids.length, promptTokens: ids.reduce((a, p) => a + p.length, 0), tokensRun, sequences, seconds, skipped });
   if (pack.kind !== 'prepack' && pack.kind !== 'pad') return { texts, ids, sources, prefill: count('alone', 0, 0, 0) };
-  if (prep.requested === 'cuda')
-    throw Object.assign(new Error(`backend cuda: prefilled prompts (data ${data.name}, pack ${pack.kind}) are not on CUDA yet; use --backend cpu, or a pack that feeds prompts one by one`), { code: 'LMP_E_CONFIG_UNSUPPORTED' });
   if (first.cache) throw Object.assign(new Error(`prefilled prompts (pack ${pack.kind}) continue in a full cache; model ${first.spec.name} decodes with cache ${first.info.cache}`), { code: 'LMP_E_PREFILL' });
   const mask = first.model.mask;
   if ('groups' in mask ? mask.groups.length > 0 || !prefillMaskOk(mask.default) : !prefillMaskOk(mask))
@@ -506,7 +504,8 @@ async function dataPrompts(
       const long = batch.findIndex((p) => p.length > cap);
       if (long >= 0) throw Object.assign(new Error(`prompt ${i + long} has ${batch[long]!.length} tokens, more than the prepack capacity ${cap}`), { code: 'LMP_E_PROMPTS' });
     }
-    const r: PrefillResult = pack.kind === 'prepack' ? prefillPacked(first.model, batch, { ...(cap !== null ? { capacity: cap } : {}), algorithm: pack.algorithm }) : paddedPrefill(first.model, batch, tok.eot);
+    const dev = prep.deviceOf(first) ?? undefined; // the packed forward on the GPU (backend cuda), sessions there too
+    const r: PrefillResult = pack.kind === 'prepack' ? prefillPacked(first.model, batch, { ...(cap !== null ? { capacity: cap } : {}), algorithm: pack.algorithm, ...(dev ? { device: dev } : {}) }) : paddedPrefill(first.model, batch, tok.eot, dev);
     tokensRun += r.tokensRun;
     sequences += r.sequences;
     batch.forEach((_, k) => sources.push(new ModelLogitsSource(first.model, undefined, { session: r.sessions[k]!, logits: r.logits[k]! })));

@@ -128,3 +128,29 @@ describe.skipIf(dev.count === 0)('CUDA decoding (full KV cache)', () => {
     }
   });
 });
+
+describe.skipIf(dev.count === 0)('CUDA prefill (prepacked and padded)', () => {
+  it('prefills packed prompts on the device: the logits and the sessions continue as the CPU prefill does', async () => {
+    const { paddedPrefill, prefillPacked } = await import('./prefill.js');
+    const model = LlamaModel.init(CFG, 5);
+    const gpu = new CudaLlama(model, { train: false });
+    try {
+      const prompts = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], Array.from({ length: 40 }, (_, i) => (i * 3) % CFG.vocab), [11, 12, 13, 14, 15, 16]];
+      for (const run of [(d?: CudaLlama) => prefillPacked(model, prompts, { capacity: 48, ...(d ? { device: d } : {}) }), (d?: CudaLlama) => paddedPrefill(model, prompts, 0, d)]) {
+        const cpu = run(), dv = run(gpu);
+        expect(dv.sequences).toBe(cpu.sequences);
+        prompts.forEach((p, i) => {
+          const d0 = maxDiff(dv.logits[i]!, cpu.logits[i]!);
+          if (!(d0.diff <= 1e-2 * d0.scale)) expect.fail(`prompt ${i}: prefill logits differ by ${d0.diff} (scale ${d0.scale})`);
+          expect(dv.sessions[i]!.length).toBe(p.length);
+          const t = Int32Array.of(17);
+          const d1 = maxDiff(dv.sessions[i]!.next(t), cpu.sessions[i]!.next(t));
+          if (!(d1.diff <= 1e-2 * d1.scale)) expect.fail(`prompt ${i}: the next token's logits differ by ${d1.diff}`);
+        });
+        for (const s of dv.sessions) (s as { free?: () => void }).free?.();
+      }
+    } finally {
+      gpu.free();
+    }
+  });
+});

@@ -268,6 +268,48 @@ export class CudaLlama {
     return { invFreq: this.up(Float64Array.from(f.invFreq)), mscale: f.mscale };
   }
 
+  /** The decoder layers over a packed batch (device inputs uploaded): the last hidden state and every layer's saved buffers. */
+  private trunk(b: PackedBatch, tokens: T, positions: T, rope: { invFreq: T; mscale: number } | undefined, plan: CudaPlan): { x: T; acts: LayerActs[] } {
+    const model = this.model, c = model.config, A = this.A, act = this.act;
+    const Tn = b.tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
+    const P = (n: string): T => this.p.get(n)!;
+    let x = this.tmp('f32', Tn * D);
+    A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tokens, x);
+    const acts: LayerActs[] = [];
+    for (let l = 0; l < c.layers; l++) {
+      const p = `model.layers.${l}.`;
+      const h1 = this.tmp(act, Tn * D), r1 = this.tmp('f32', Tn);
+      A.cudaRmsnormForward(x, P(p + 'input_layernorm.weight'), Tn, D, c.normEps, h1, r1);
+      const q = this.tmp(act, Tn * HQ), k = this.tmp(act, Tn * HK), v = this.tmp(act, Tn * HK);
+      this.mm(false, true, Tn, HQ, D, h1, this.W(p + 'self_attn.q_proj.weight'), q);
+      this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.k_proj.weight'), k);
+      this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.v_proj.weight'), v);
+      if (rope) {
+        A.cudaRope(q, Tn, c.heads, hd, positions, rope.invFreq, rope.mscale, false);
+        A.cudaRope(k, Tn, c.kvHeads, hd, positions, rope.invFreq, rope.mscale, false);
+      }
+      const qb = this.toBf16(q), kb = this.toBf16(k), vb = this.toBf16(v);
+      const ao = this.tmp('bf16', Tn * HQ), lse = this.tmp('f32', Tn * c.heads);
+      plan.forward(qb, kb, vb, ao, lse);
+      const aoA = this.asAct(ao);
+      const x2 = this.tmp('f32', Tn * D);
+      A.cudaConvert(x, x2);
+      this.mm(false, true, Tn, D, HQ, aoA, this.W(p + 'self_attn.o_proj.weight'), x2, 1);
+      const h2 = this.tmp(act, Tn * D), r2 = this.tmp('f32', Tn);
+      A.cudaRmsnormForward(x2, P(p + 'post_attention_layernorm.weight'), Tn, D, c.normEps, h2, r2);
+      const g = this.tmp(act, Tn * F), u = this.tmp(act, Tn * F), m = this.tmp(act, Tn * F);
+      this.mm(false, true, Tn, F, D, h2, this.W(p + 'mlp.gate_proj.weight'), g);
+      this.mm(false, true, Tn, F, D, h2, this.W(p + 'mlp.up_proj.weight'), u);
+      A.cudaSwigluForward(g, u, m);
+      const x3 = this.tmp('f32', Tn * D);
+      A.cudaConvert(x2, x3);
+      this.mm(false, true, Tn, D, F, m, this.W(p + 'mlp.down_proj.weight'), x3, 1);
+      acts.push({ x, h1, r1, q, k, v, qb, kb, vb, ao, aoA, lse, x2, h2, r2, g, u, m });
+      x = x3;
+    }
+    return { x, acts };
+  }
+
   /**
    * Forward + backward of one packed batch; the gradients of (scale * summed weighted CE) are
    * ADDED to the device gradients (zeroGrads first). The loss sum stays on the device until
@@ -290,41 +332,7 @@ export class CudaLlama {
       const tg = this.up(targets), wt = this.up(weight), index = this.up(A.cudaEmbeddingIndex(b.tokens, V));
       const rope = this.ropeTables(b.positionIds);
       plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._attnLayout(b))), dtype: 'bf16' });
-      // forward
-      let x = this.tmp('f32', Tn * D);
-      A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tokens, x);
-      const acts: LayerActs[] = [];
-      for (let l = 0; l < c.layers; l++) {
-        const p = `model.layers.${l}.`;
-        const h1 = this.tmp(act, Tn * D), r1 = this.tmp('f32', Tn);
-        A.cudaRmsnormForward(x, P(p + 'input_layernorm.weight'), Tn, D, c.normEps, h1, r1);
-        const q = this.tmp(act, Tn * HQ), k = this.tmp(act, Tn * HK), v = this.tmp(act, Tn * HK);
-        this.mm(false, true, Tn, HQ, D, h1, this.W(p + 'self_attn.q_proj.weight'), q);
-        this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.k_proj.weight'), k);
-        this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.v_proj.weight'), v);
-        if (rope) {
-          A.cudaRope(q, Tn, c.heads, hd, positions, rope.invFreq, rope.mscale, false);
-          A.cudaRope(k, Tn, c.kvHeads, hd, positions, rope.invFreq, rope.mscale, false);
-        }
-        const qb = this.toBf16(q), kb = this.toBf16(k), vb = this.toBf16(v);
-        const ao = this.tmp('bf16', Tn * HQ), lse = this.tmp('f32', Tn * c.heads);
-        plan.forward(qb, kb, vb, ao, lse);
-        const aoA = this.asAct(ao);
-        const x2 = this.tmp('f32', Tn * D);
-        A.cudaConvert(x, x2);
-        this.mm(false, true, Tn, D, HQ, aoA, this.W(p + 'self_attn.o_proj.weight'), x2, 1);
-        const h2 = this.tmp(act, Tn * D), r2 = this.tmp('f32', Tn);
-        A.cudaRmsnormForward(x2, P(p + 'post_attention_layernorm.weight'), Tn, D, c.normEps, h2, r2);
-        const g = this.tmp(act, Tn * F), u = this.tmp(act, Tn * F), m = this.tmp(act, Tn * F);
-        this.mm(false, true, Tn, F, D, h2, this.W(p + 'mlp.gate_proj.weight'), g);
-        this.mm(false, true, Tn, F, D, h2, this.W(p + 'mlp.up_proj.weight'), u);
-        A.cudaSwigluForward(g, u, m);
-        const x3 = this.tmp('f32', Tn * D);
-        A.cudaConvert(x2, x3);
-        this.mm(false, true, Tn, D, F, m, this.W(p + 'mlp.down_proj.weight'), x3, 1);
-        acts.push({ x, h1, r1, q, k, v, qb, kb, vb, ao, aoA, lse, x2, h2, r2, g, u, m });
-        x = x3;
-      }
+      const { x, acts } = this.trunk(b, tokens, positions, rope, plan);
       const headName = c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
       const hf = this.tmp(act, Tn * D), rf = this.tmp('f32', Tn);
       A.cudaRmsnormForward(x, P('model.norm.weight'), Tn, D, c.normEps, hf, rf);
@@ -375,6 +383,32 @@ export class CudaLlama {
       A.cudaEmbeddingBackward(dX, index, Tn, V, D, G('model.embed_tokens.weight'));
       // no wait here: the step's downloads (loss sums, gradient norm) wait for the stream, and the
       // pool hands buffers to the next batch in stream order
+    } finally {
+      plan?.free();
+      this.releaseScratch();
+    }
+  }
+
+  /**
+   * Prefill on the device (prefill.ts's engine): a packed forward; every layer's keys (after RoPE)
+   * and values [T, kvHeads * headDim] (bf16, device), and the logits of `rows` (host). `use`
+   * receives the keys and values while they are alive (they return to the pool after it).
+   */
+  _forwardKV<R>(b: PackedBatch, rows: Int32Array, use: (k: readonly T[], v: readonly T[], logits: Float32Array) => R): R {
+    const model = this.model, c = model.config, A = this.A, D = c.dim, V = c.vocab;
+    validateBatch(b, c.vocab);
+    let plan: CudaPlan | undefined;
+    try {
+      const tokens = this.up(b.tokens), positions = this.up(b.positionIds);
+      const rope = this.ropeTables(b.positionIds);
+      plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._attnLayout(b))), dtype: 'bf16' });
+      const { x, acts } = this.trunk(b, tokens, positions, rope, plan);
+      const n = rows.length, xs = this.tmp('f32', n * D);
+      rows.forEach((r, i) => A.cudaConvert(this.keep(x.view(r * D, D)), this.keep(xs.view(i * D, D))));
+      const h = this.tmp(this.act, n * D), rs = this.tmp('f32', n), logits = this.tmp('f32', n * V);
+      A.cudaRmsnormForward(xs, this.p.get('model.norm.weight')!, n, D, c.normEps, h, rs);
+      this.mm(false, true, n, V, D, h, this.W(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), logits);
+      return use(acts.map((a) => a.kb), acts.map((a) => a.vb), logits.download() as Float32Array);
     } finally {
       plan?.free();
       this.releaseScratch();
@@ -612,6 +646,27 @@ export class CudaKVSession {
     this.length = 0;
     this.seen = 0;
     this.cachedTokens.length = 0;
+  }
+
+  /**
+   * @internal start a full-cache session from a prefill's keys (after RoPE at 0..n-1) and values:
+   * rows [start, start + n) of each layer's device tensors (prefill.ts).
+   */
+  _load(k: readonly T[], v: readonly T[], start: number, tokens: ArrayLike<number>): void {
+    if (this.policy.kind !== 'full') throw Object.assign(new Error('_load: only a full cache can be loaded'), { code: 'LMP_E_ARG' });
+    const n = tokens.length, HK = this.model.config.kvHeads * this.model.headDim;
+    this.reset();
+    this.ensure(n);
+    for (let l = 0; l < this.model.config.layers; l++)
+      for (const [src, dst] of [[k[l]!, this.k[l]!], [v[l]!, this.v[l]!]] as const) {
+        const a = src.view(start * HK, n * HK), b = dst.view(0, n * HK);
+        this.device._copy(a, b);
+        a.free();
+        b.free();
+      }
+    this.length = n;
+    this.seen = n;
+    for (let i = 0; i < n; i++) this.cachedTokens.push(tokens[i]!);
   }
 
   /** Forget every position from n on (the next tokens overwrite them). */

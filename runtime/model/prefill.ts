@@ -11,12 +11,18 @@
 // (native/src/model/gemm.cc, `tb && M <= 4`): prompts that short are prefilled alone (a few
 // tokens each, nothing to gain from packing). `paddedPrefill` is the baseline:
 // every prompt its own sequence, right-padded to the longest (what a padded batch computes).
+// With `device` (a CudaLlama of the model, cuda-llama.ts) the packed forward runs on the GPU and
+// the prompts continue in device sessions (CudaKVSession), the same packing and results.
 import { bestFitDecreasing, firstFitDecreasing } from '../data/binpack.js';
+import type { CudaKVSession, CudaLlama } from './cuda-llama.js';
 import { KVCacheSession, type LlamaModel, type PackedBatch } from './llama.js';
+
+/** A prefilled session: the CPU's, or the device's (CudaKVSession). */
+export type PrefilledSession = KVCacheSession | CudaKVSession;
 
 export interface PrefillResult {
   /** one full-cache session per prompt, holding exactly that prompt */
-  sessions: KVCacheSession[];
+  sessions: PrefilledSession[];
   /** next-token logits [vocab] after each prompt */
   logits: Float32Array[];
   /** packed sequences (bins) and tokens run through the model (including padding) */
@@ -46,20 +52,37 @@ function sessionFrom(model: LlamaModel, k: Float32Array[], v: Float32Array[], st
   return s;
 }
 
+/**
+ * One packed forward and its split: `split(sessionAt, logits)` gets the logits of `rows` and a
+ * function making the session of a prompt starting at a row (CPU or device).
+ */
+function forwardAndSplit(model: LlamaModel, device: CudaLlama | undefined, b: PackedBatch, rows: Int32Array, split: (sessionAt: (start: number, prompt: readonly number[]) => PrefilledSession, logits: Float32Array) => void): void {
+  if (device) {
+    device._forwardKV(b, rows, (k, v, logits) => split((start, prompt) => {
+      const s = device.session();
+      s._load(k, v, start, prompt);
+      return s;
+    }, logits));
+    return;
+  }
+  const { k, v, logits } = model._forwardKV(b, rows);
+  split((start, prompt) => sessionFrom(model, k, v, start, prompt), logits);
+}
+
 /** Prepacked prefill. capacity: tokens per packed sequence (default: the longest prompt); algorithm: best-fit (default) or first-fit decreasing. */
-export function prefillPacked(model: LlamaModel, prompts: readonly (readonly number[])[], opts: { capacity?: number; algorithm?: 'bfd' | 'ffd' } = {}): PrefillResult {
+export function prefillPacked(model: LlamaModel, prompts: readonly (readonly number[])[], opts: { capacity?: number; algorithm?: 'bfd' | 'ffd'; device?: CudaLlama } = {}): PrefillResult {
   checkPrompts(model, prompts);
   const lens = prompts.map((p) => p.length);
   const capacity = opts.capacity ?? Math.max(...lens);
   if (!(Number.isInteger(capacity) && capacity >= Math.max(...lens))) throw argErr(`prefill: capacity ${capacity} is shorter than the longest prompt (${Math.max(...lens)})`);
   const V = model.config.vocab;
-  const sessions: KVCacheSession[] = new Array(prompts.length);
+  const sessions: PrefilledSession[] = new Array(prompts.length);
   const out: Float32Array[] = new Array(prompts.length);
   // the shortest prompts alone (see the top): their own GEMV-path forward, as decoding them alone
   const packedIdx: number[] = [];
   prompts.forEach((p, i) => {
     if (p.length > SMALL_M) return void packedIdx.push(i);
-    const s = model.session();
+    const s = opts.device ? opts.device.session() : model.session();
     out[i] = s.next(Int32Array.from(p)).slice();
     sessions[i] = s;
   });
@@ -84,11 +107,12 @@ export function prefillPacked(model: LlamaModel, prompts: readonly (readonly num
       }
     }
     const rows = Int32Array.from(packedIdx, (i) => start[i]! + prompts[i]!.length - 1);
-    const { k, v, logits } = model._forwardKV(b, rows);
-    packedIdx.forEach((i, r) => {
-      sessions[i] = sessionFrom(model, k, v, start[i]!, prompts[i]!);
-      out[i] = logits.slice(r * V, (r + 1) * V);
-    });
+    forwardAndSplit(model, opts.device, b, rows, (sessionAt, logits) =>
+      packedIdx.forEach((i, r) => {
+        sessions[i] = sessionAt(start[i]!, prompts[i]!);
+        out[i] = logits.slice(r * V, (r + 1) * V);
+      }),
+    );
   }
   return {
     sessions,
@@ -99,7 +123,7 @@ export function prefillPacked(model: LlamaModel, prompts: readonly (readonly num
 }
 
 /** Padded-batch prefill (the baseline): one sequence per prompt, right-padded to the longest. */
-export function paddedPrefill(model: LlamaModel, prompts: readonly (readonly number[])[], padId = 0): PrefillResult {
+export function paddedPrefill(model: LlamaModel, prompts: readonly (readonly number[])[], padId = 0, device?: CudaLlama): PrefillResult {
   checkPrompts(model, prompts);
   const L = Math.max(...prompts.map((p) => p.length)), B = prompts.length, T = B * L;
   const b: PackedBatch = { tokens: new Int32Array(T).fill(padId), cuSeqlens: Int32Array.from({ length: B + 1 }, (_, i) => i * L), positionIds: new Int32Array(T), docIds: new Int32Array(T), lossMask: new Uint8Array(T) };
@@ -108,12 +132,11 @@ export function paddedPrefill(model: LlamaModel, prompts: readonly (readonly num
     for (let t = 0; t < L; t++) b.positionIds[i * L + t] = t;
   }
   const rows = Int32Array.from(prompts, (p, i) => i * L + p.length - 1);
-  const { k, v, logits } = model._forwardKV(b, rows);
   const V = model.config.vocab;
-  return {
-    sessions: prompts.map((p, i) => sessionFrom(model, k, v, i * L, p)),
-    logits: prompts.map((_, i) => logits.slice(i * V, (i + 1) * V)),
-    sequences: B,
-    tokensRun: T,
-  };
+  let sessions: PrefilledSession[] = [], out: Float32Array[] = [];
+  forwardAndSplit(model, device, b, rows, (sessionAt, logits) => {
+    sessions = prompts.map((p, i) => sessionAt(i * L, p));
+    out = prompts.map((_, i) => logits.slice(i * V, (i + 1) * V));
+  });
+  return { sessions, logits: out, sequences: B, tokensRun: T };
 }

@@ -8,7 +8,8 @@
 // on a session it is given (the CUDA full cache, cuda-llama.ts's CudaKVSession).
 import type { LogitsSource } from '../decode/decoder.js';
 import { createSession, type DecodeSession, type SessionPolicy } from './cache.js';
-import { KVCacheSession, type LlamaModel } from './llama.js';
+import type { CudaKVSession } from './cuda-llama.js';
+import type { KVCacheSession, LlamaModel } from './llama.js';
 
 export class ModelLogitsSource implements LogitsSource {
   readonly vocabSize: number;
@@ -27,7 +28,7 @@ export class ModelLogitsSource implements LogitsSource {
   constructor(
     readonly model: LlamaModel,
     policy?: SessionPolicy | { readonly kind: string; readonly [k: string]: unknown },
-    preloaded?: { readonly session: KVCacheSession; readonly logits: Float32Array },
+    preloaded?: { readonly session: KVCacheSession | CudaKVSession; readonly logits: Float32Array },
     session?: DecodeSession & { readonly policy: { readonly kind: string }; truncate(n: number): void },
   ) {
     this.vocabSize = model.config.vocab;
