@@ -1,6 +1,6 @@
 // Kernel-level before/after of lmp alone, robust on a shared machine: two builds of the addon (or
 // two dispatch paths of one build) in ONE process, alternating repetition by repetition; medians.
-//   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode] [--attn-lengths 4096]
+//   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode] [--attn-lengths 4096] [--train-lengths 256,1024]
 //   node bench/peers/ab.mjs --paths avx2,avx512 [ADDON.node] [...]   (setSimdCap on one build)
 // gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096 (or
 // --attn-lengths), d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
@@ -72,7 +72,7 @@ for (const threads of list('threads', '1,2').map(Number)) {
   }
   if (only.has('train')) {
     const cfg = { dim: 256, layers: 6, heads: 4, kvHeads: 2, ffn: 768, vocab: 256, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false };
-    for (const T of [256, 1024]) {
+    for (const T of list('train-lengths', '256,1024').map(Number)) {
       const tokens = Int32Array.from({ length: T }, (_, i) => (i * 31 + 7 + ((i * i) % 13)) % cfg.vocab);
       const batch = { tokens, cuSeqlens: Int32Array.of(0, T), positionIds: Int32Array.from({ length: T }, (_, i) => i), docIds: new Int32Array(T), lossMask: new Uint8Array(T).fill(1) };
       const trs = R.map((M) => new M.Trainer(M.LlamaModel.init(cfg, 1, { attention: M.fusedAttention() }), (function* () { for (;;) yield batch; })(), { lr: 1e-3, totalSteps: 1000, clip: 1 }));
