@@ -82,7 +82,7 @@ describe('lmpc run --backend', () => {
     const clause = await cli(['run', quick('dim: 64, layers: 1, heads: 4, ffn: 64', 'backend cuda'), '--target', 'quick', '--steps', '1']);
     expect(clause.code).toBe(1);
     expect(clause.out + clause.err).toMatch(/LMP0708/);
-    // decoding: full and sinks + window caches run on cuda; SirLLM is refused (cuda) or stays on the CPU (auto)
+    // decoding: full, sinks + window and SirLLM caches run on cuda; InfLLM is refused (cuda) or stays on the CPU (auto)
     type DecodeJson = { backend: string; tokens: number[] };
     const dec = (out: string): DecodeJson => (JSON.parse(out) as { results: DecodeJson[] }).results[0]!;
     const d = await cli(['run', f, '--target', 'sample', '--backend', 'cuda', '--json']);
@@ -92,9 +92,11 @@ describe('lmpc run --backend', () => {
     const caches = f.replace(/\.lmp$/, '-caches.lmp');
     writeFileSync(caches, readFileSync(f, 'utf8') +
       '\nattention streaming { mask causal & (sink(4) | window(16))  cache keep(sink(4) | window(16)) reposition }\n' +
-      'attention sir { mask causal  cache sirllm(keep: 8, decay: 0.9) }\n' +
+      'attention sir { mask causal  cache sirllm(keep: 8, decay: 0.9, recent: 8) }\n' +
+      'attention inf { mask causal  cache infllm(block: 8, top: 2, local: 16) }\n' +
       'decode stream { model tiny  attention streaming  prompt "The "  max_tokens 30  seed 7 }\n' +
-      'decode sirs { model tiny  attention sir  prompt "The "  max_tokens 30  seed 7 }\n');
+      'decode sirs { model tiny  attention sir  prompt "The "  max_tokens 30  seed 7 }\n' +
+      'decode infs { model tiny  attention inf  prompt "The "  max_tokens 30  seed 7 }\n');
     const st = await cli(['run', caches, '--target', 'stream', '--backend', 'cuda', '--json']);
     expect(st.code, st.err).toBe(0);
     expect(dec(st.out).backend).toBe('cuda');
@@ -114,12 +116,18 @@ describe('lmpc run --backend', () => {
     expect(many(mg.out).backend).toBe('cuda');
     expect(many(mg.out).prefill).toMatchObject({ method: 'prepack', prompts: 4 });
     expect(many(mg.out).prompts.map((p) => p.tokens)).toEqual(many(mc.out).prompts.map((p) => p.tokens));
-    const sir = await cli(['run', caches, '--target', 'sirs', '--backend', 'cuda']);
-    expect(sir.code).toBe(2);
-    expect(sir.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*cache sirllm.*not on CUDA yet/);
-    const sirAuto = await cli(['run', caches, '--target', 'sirs', '--backend', 'auto', '--json']);
-    expect(sirAuto.code, sirAuto.err).toBe(0);
-    expect(dec(sirAuto.out).backend).toBe('cpu');
-    expect(sirAuto.err).toMatch(/note: backend auto: model tiny decodes on the CPU/);
+    // SirLLM (sinks 4 + keep 8 + recent 8 = 20 slots: the 30 new tokens evict) on the device
+    const sg = await cli(['run', caches, '--target', 'sirs', '--backend', 'cuda', '--json']);
+    expect(sg.code, sg.err).toBe(0);
+    expect(dec(sg.out).backend).toBe('cuda');
+    const scpu = await cli(['run', caches, '--target', 'sirs', '--backend', 'cpu', '--json']);
+    expect(dec(sg.out).tokens.slice(0, 5)).toEqual(dec(scpu.out).tokens.slice(0, 5));
+    const inf = await cli(['run', caches, '--target', 'infs', '--backend', 'cuda']);
+    expect(inf.code).toBe(2);
+    expect(inf.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*cache infllm.*not on CUDA yet/);
+    const infAuto = await cli(['run', caches, '--target', 'infs', '--backend', 'auto', '--json']);
+    expect(infAuto.code, infAuto.err).toBe(0);
+    expect(dec(infAuto.out).backend).toBe('cpu');
+    expect(infAuto.err).toMatch(/note: backend auto: model tiny decodes on the CPU/);
   });
 });

@@ -29,6 +29,7 @@ import { resolveTokenStrings, type SamplerSpec } from '../decode/chain.js';
 import { Decoder, quantile, type DecodeResult, type LogitsSource, type SpecStats, type StopReason } from '../decode/decoder.js';
 import type { StepTrace } from '../decode/sampler.js';
 import type { CachePolicy, LlamaModel } from '../model/llama.js';
+import type { SirLLMPolicy } from '../model/cache.js';
 import { cacheKeepPolicy } from '../model/settings.js';
 import { paddedPrefill, prefillPacked, type PrefillResult } from '../model/prefill.js';
 import { ModelLogitsSource } from '../model/source.js';
@@ -148,8 +149,8 @@ export interface DecodeOptions {
   readonly onProgress?: (p: { target: string; phase: 'decode'; step: number; total: number }) => void;
   /**
    * Where the models run (lmpc run --backend): cpu (default); cuda: every model of the decode on
-   * the device with a full or keep(sink(g) | window(w)) reposition KV cache, prompt data prefilled
-   * there too (cuda-llama.ts; SirLLM or InfLLM is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where
+   * the device with a full, SirLLM or keep(sink(g) | window(w)) reposition KV cache, prompt data
+   * prefilled there too (cuda-llama.ts; InfLLM is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where
    * there is a device and the model runs there.
    */
   readonly backend?: 'cpu' | 'cuda' | 'auto';
@@ -308,15 +309,19 @@ export interface PreparedDecode {
   deviceOf(s: Stage): CudaLlama | null;
 }
 
-/** The device cache policy of a stage (CudaKVSession): full, or keep(sink(g) | window(w)) reposition as sinks + window. */
-function devicePolicy(s: Stage): CachePolicy | { error: string } {
+/** The device cache policy of a stage (CudaKVSession): full, keep(sink(g) | window(w)) reposition as sinks + window, or SirLLM. */
+function devicePolicy(s: Stage): CachePolicy | SirLLMPolicy | { error: string } {
   const c = s.cache;
   if (!c) return { kind: 'full' };
   if (c.kind === 'keep') {
     const p = cacheKeepPolicy(c as unknown as Extract<CacheSpec, { kind: 'keep' }>);
     return 'error' in p ? { error: p.error } : p;
   }
-  return { error: `model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (full and keep(sink(g) | window(w)) reposition are)` };
+  if (c.kind === 'sirllm') {
+    const x = c as unknown as Extract<CacheSpec, { kind: 'sirllm' }>;
+    return { kind: 'sirllm', keep: x.keep, decay: x.decay, recent: x.recent };
+  }
+  return { error: `model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (full, sirllm and keep(sink(g) | window(w)) reposition are)` };
 }
 
 export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOptions = {}): Promise<PreparedDecode> {

@@ -65,6 +65,74 @@ export function surprisal(row: ArrayLike<number>, tok: number): number {
 }
 
 /**
+ * SirLLM's bookkeeping, shared by the CPU session below and the device one (cuda-llama.ts
+ * CudaKVSession): the cached tokens in slot order, their stream positions and scores, which slot a
+ * full cache evicts, and the scores of the tokens a step appended.
+ */
+export class SirLLMState {
+  readonly cap: number;
+  readonly sinks: number;
+  readonly recent: number;
+  /** cached tokens in slot order, their positions in the stream */
+  readonly cachedTokens: number[] = [];
+  readonly origins: number[] = [];
+  private readonly scores: Float64Array;
+  private lastLogits: Float32Array | null = null;
+
+  constructor(readonly policy: SirLLMPolicy) {
+    this.sinks = policy.sinks ?? 4;
+    this.recent = policy.recent ?? 64;
+    if (!isInt(policy.keep, 0) || !isInt(this.sinks, 0) || !isInt(this.recent, 1)) throw argErr('sirllm: keep and sinks must be integers >= 0, recent an integer >= 1');
+    if (!(policy.decay > 0 && policy.decay <= 1)) throw argErr('sirllm: decay must be in (0, 1]');
+    this.cap = this.sinks + policy.keep + this.recent;
+    this.scores = new Float64Array(this.cap);
+  }
+
+  get length(): number {
+    return this.cachedTokens.length;
+  }
+
+  /** current scores of the cached tokens, in slot order */
+  get tokenScores(): number[] {
+    return Array.from(this.scores.subarray(0, this.length));
+  }
+
+  /** The slot a full cache evicts: the lowest score among those neither sinks nor in the next recent window, the oldest on ties. */
+  victim(): number {
+    const lo = this.sinks, hi = this.length - this.recent + 1;
+    let e = lo;
+    for (let s = lo + 1; s < hi; s++) if (this.scores[s]! < this.scores[e]!) e = s;
+    return e;
+  }
+
+  /** Forgets slot e (the caller moves its cache rows after e up one). */
+  remove(e: number): void {
+    this.scores.copyWithin(e, e + 1, this.length);
+    this.cachedTokens.splice(e, 1);
+    this.origins.splice(e, 1);
+  }
+
+  /** After a step that appended `chunk` (first stream position `seen`) with logits [n, V]: decay, then score each new token. */
+  append(chunk: Int32Array, logits: Float32Array, V: number, seen: number): void {
+    const n = chunk.length, len = this.length;
+    for (let j = 0; j < n; j++) {
+      for (let s = 0; s < len + j; s++) this.scores[s]! *= this.policy.decay;
+      const prev = j === 0 ? this.lastLogits : logits.subarray((j - 1) * V, j * V);
+      this.scores[len + j] = prev ? surprisal(prev, chunk[j]!) : 0;
+      this.cachedTokens.push(chunk[j]!);
+      this.origins.push(seen + j);
+    }
+    this.lastLogits = logits.slice((n - 1) * V, n * V);
+  }
+
+  reset(): void {
+    this.cachedTokens.length = 0;
+    this.origins.length = 0;
+    this.lastLogits = null;
+  }
+}
+
+/**
  * SirLLM (Yao et al. 2024). The cache holds at most sinks + keep + recent tokens: the first
  * `sinks`, the latest `recent`, and `keep` key tokens. Each token gets the score
  * s = -log p(token | cached context) (its token entropy, from the logits the model produced just
@@ -76,48 +144,47 @@ export function surprisal(row: ArrayLike<number>, tok: number): number {
 export class SirLLMSession implements DecodeSession {
   private cacheK: Float32Array[] = [];
   private cacheV: Float32Array[] = [];
-  readonly cap: number;
-  readonly sinks: number;
-  readonly recent: number;
+  private readonly state: SirLLMState;
   length = 0;
   seen = 0;
-  /** cached tokens in slot order, their positions in the stream and their current scores */
-  readonly cachedTokens: number[] = [];
-  readonly origins: number[] = [];
-  private scores: Float64Array;
-  private lastLogits: Float32Array | null = null;
 
   constructor(readonly model: LlamaModel, readonly policy: SirLLMPolicy) {
-    this.sinks = policy.sinks ?? 4;
-    this.recent = policy.recent ?? 64;
-    if (!isInt(policy.keep, 0) || !isInt(this.sinks, 0) || !isInt(this.recent, 1)) throw argErr('sirllm: keep and sinks must be integers >= 0, recent an integer >= 1');
-    if (!(policy.decay > 0 && policy.decay <= 1)) throw argErr('sirllm: decay must be in (0, 1]');
-    this.cap = this.sinks + policy.keep + this.recent;
+    this.state = new SirLLMState(policy);
     const c = model.config, HK = c.kvHeads * model.headDim;
     for (let l = 0; l < c.layers; l++) {
       this.cacheK.push(new Float32Array(this.cap * HK));
       this.cacheV.push(new Float32Array(this.cap * HK));
     }
-    this.scores = new Float64Array(this.cap);
   }
 
-  /** current scores of the cached tokens, in slot order */
+  get cap(): number {
+    return this.state.cap;
+  }
+  get sinks(): number {
+    return this.state.sinks;
+  }
+  get recent(): number {
+    return this.state.recent;
+  }
+  /** cached tokens in slot order, their positions in the stream and their current scores */
+  get cachedTokens(): number[] {
+    return this.state.cachedTokens;
+  }
+  get origins(): number[] {
+    return this.state.origins;
+  }
   get tokenScores(): number[] {
-    return Array.from(this.scores.subarray(0, this.length));
+    return this.state.tokenScores;
   }
 
   private evictOne(): void {
-    const lo = this.sinks, hi = this.length - this.recent + 1;
-    let e = lo;
-    for (let s = lo + 1; s < hi; s++) if (this.scores[s]! < this.scores[e]!) e = s;
+    const e = this.state.victim();
     const HK = this.model.config.kvHeads * this.model.headDim;
     for (let l = 0; l < this.model.config.layers; l++) {
       this.cacheK[l]!.copyWithin(e * HK, (e + 1) * HK, this.length * HK);
       this.cacheV[l]!.copyWithin(e * HK, (e + 1) * HK, this.length * HK);
     }
-    this.scores.copyWithin(e, e + 1, this.length);
-    this.cachedTokens.splice(e, 1);
-    this.origins.splice(e, 1);
+    this.state.remove(e);
     this.length--;
   }
 
@@ -130,16 +197,9 @@ export class SirLLMSession implements DecodeSession {
       const n = Math.min(tokens.length - i, this.cap - this.length);
       const chunk = tokens.subarray(i, i + n);
       const logits = this.model._decodeStep(chunk, this.length, this.cacheK, this.cacheV, true);
-      for (let j = 0; j < n; j++) {
-        for (let s = 0; s < this.length + j; s++) this.scores[s]! *= this.policy.decay;
-        const prev = j === 0 ? this.lastLogits : logits.subarray((j - 1) * V, j * V);
-        this.scores[this.length + j] = prev ? surprisal(prev, chunk[j]!) : 0;
-        this.cachedTokens.push(chunk[j]!);
-        this.origins.push(this.seen + j);
-      }
+      this.state.append(chunk, logits, V, this.seen);
       this.length += n;
       this.seen += n;
-      this.lastLogits = logits.slice((n - 1) * V);
       out.set(logits, i * V);
       i += n;
     }
@@ -154,9 +214,7 @@ export class SirLLMSession implements DecodeSession {
   reset(): void {
     this.length = 0;
     this.seen = 0;
-    this.cachedTokens.length = 0;
-    this.origins.length = 0;
-    this.lastLogits = null;
+    this.state.reset();
   }
 }
 

@@ -90,6 +90,44 @@ describe.skipIf(dev.count === 0)('CUDA decoding (full KV cache)', () => {
     }
   });
 
+  it('SirLLM (entropy-scored key tokens, evicted slots moved on the device) follows the CPU session', async () => {
+    const { SirLLMSession } = await import('./cache.js');
+    // the counting model on a stream that breaks its pattern every third token: the surprising
+    // tokens score ~100x the predictable ones, so the victims are far from ties (the smallest gap
+    // between the lowest two candidates, CPU scores, decay 1: 0.13 nats; the bf16 logits move a
+    // surprisal by ~1e-2) and both sides evict the same slots, most of them not the oldest
+    const stream = Int32Array.from({ length: 40 }, (_, i) => (i % 3 === 2 ? (i * 17 + 5) % CFG.vocab : (3 + 2 * i) % CFG.vocab));
+    const gpu = new CudaLlama(model, { train: false });
+    try {
+      const policy = { kind: 'sirllm', keep: 5, decay: 1, recent: 6, sinks: 3 } as const;
+      const a = new SirLLMSession(model, policy), b = gpu.session(policy);
+      const prompt = stream.subarray(0, 17);
+      const d0 = maxDiff(b.nextAll(prompt), a.nextAll(prompt));
+      expect(d0.diff).toBeLessThanOrEqual(1e-2 * d0.scale);
+      expect(b.length).toBe(14); // 3 + 5 + 6: three evictions inside the prompt
+      let nonOldest = 0;
+      for (let i = 17; i < stream.length; i++) {
+        const before = [...b.origins];
+        const d = maxDiff(b.next(stream.subarray(i, i + 1)), a.next(stream.subarray(i, i + 1)));
+        if (!(d.diff <= 1e-2 * d.scale)) expect.fail(`token ${i}: max |cuda - cpu| ${d.diff} > 1e-2 * ${d.scale}`);
+        expect(b.origins).toEqual(a.origins);
+        expect(b.cachedTokens).toEqual(a.cachedTokens);
+        if (!b.origins.includes(before[3]!)) continue; // the oldest candidate went
+        nonOldest++;
+      }
+      expect(nonOldest).toBeGreaterThanOrEqual(10);
+      b.tokenScores.forEach((x, k) => expect(Math.abs(x - a.tokenScores[k]!)).toBeLessThanOrEqual(5e-2 * Math.max(1, a.tokenScores[k]!)));
+      expect(() => b.truncate(5)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+      b.reset();
+      a.reset();
+      const r = maxDiff(b.nextAll(prompt), a.nextAll(prompt));
+      expect(r.diff).toBeLessThanOrEqual(1e-2 * r.scale);
+      expect(b.cachedTokens).toEqual(a.cachedTokens);
+    } finally {
+      gpu.free();
+    }
+  });
+
   it('greedy decoding gives the CPU tokens; a source rewinds the device cache to a shared prefix', () => {
     const gpu = new CudaLlama(model, { train: false });
     try {

@@ -16,6 +16,7 @@
 import { attentionLayout, ropeFrequencies } from '../attention/index.js';
 import { dynamicLength } from '../attention/positions.js';
 import { native } from '../native.js';
+import { SirLLMState, type SirLLMPolicy } from './cache.js';
 import { cudaDevices } from './cuda-attention.js';
 import { layoutInput } from './fused.js';
 import { type CachePolicy, defaultTargets, type LlamaModel, type PackedBatch, validateBatch } from './llama.js';
@@ -415,8 +416,8 @@ export class CudaLlama {
     }
   }
 
-  /** A decoding session on the device (CudaKVSession): full cache, or sinks + window. */
-  session(policy: CachePolicy = { kind: 'full' }): CudaKVSession {
+  /** A decoding session on the device (CudaKVSession): full cache, sinks + window, or SirLLM. */
+  session(policy: CachePolicy | SirLLMPolicy = { kind: 'full' }): CudaKVSession {
     return new CudaKVSession(this, policy);
   }
 
@@ -535,25 +536,40 @@ export class CudaLlama {
 /**
  * Incremental decoding over one sequence on the device: KVCacheSession's interface, policies
  * (full: every position; sinks_window: the first `sinks` tokens and the latest `window`, keys
- * cached before RoPE and rotated by their slot, StreamingLLM) and results (logits after each
- * appended token) for the decoding runtime (source.ts). The cache is bf16, grown by doubling (full)
- * or allocated at sinks + window. SirLLM and InfLLM are not on CUDA yet.
+ * cached before RoPE and rotated by their slot, StreamingLLM; sirllm: SirLLM's entropy-scored key
+ * tokens, cache.ts SirLLMSession's policy with its bookkeeping, SirLLMState, scored from the logits
+ * each step brings to the host anyway, the evicted slot's rows moved on the device) and results
+ * (logits after each appended token) for the decoding runtime (source.ts). The cache is bf16, grown
+ * by doubling (full) or allocated at its capacity. InfLLM is not on CUDA yet.
  */
 export class CudaKVSession {
   length = 0;
   seen = 0;
-  readonly cachedTokens: number[] = [];
+  private readonly tokens: number[] = [];
+  private readonly sir: SirLLMState | null;
   private k: T[] = [];
   private v: T[] = [];
   private cap = 0;
 
-  constructor(readonly device: CudaLlama, readonly policy: CachePolicy = { kind: 'full' }) {
+  constructor(readonly device: CudaLlama, readonly policy: CachePolicy | SirLLMPolicy = { kind: 'full' }) {
     if (policy.kind === 'sinks_window' && !(Number.isInteger(policy.sinks) && policy.sinks >= 0 && Number.isInteger(policy.window) && policy.window >= 1))
       throw Object.assign(new Error('sinks_window: sinks must be >= 0 and window >= 1 (integers)'), { code: 'LMP_E_ARG' });
+    this.sir = policy.kind === 'sirllm' ? new SirLLMState(policy) : null;
   }
 
   get model(): LlamaModel {
     return this.device.model;
+  }
+  /** the cached tokens in slot order */
+  get cachedTokens(): number[] {
+    return this.sir ? this.sir.cachedTokens : this.tokens;
+  }
+  /** SirLLM only ([] for the other policies): the cached tokens' positions in the stream and their current scores */
+  get origins(): number[] {
+    return this.sir ? this.sir.origins : [];
+  }
+  get tokenScores(): number[] {
+    return this.sir ? this.sir.tokenScores : [];
   }
 
   private ensure(n: number): void {
@@ -585,15 +601,14 @@ export class CudaKVSession {
     this.cap = cap;
   }
 
-  /** Drops the oldest non-sink slot (sinks_window): rows after it move up one, on the device. */
-  private evictOne(): void {
-    if (this.policy.kind !== 'sinks_window') return;
-    const HK = this.model.config.kvHeads * this.model.headDim, g = this.policy.sinks, rows = this.length - g - 1;
+  /** Drops slot e (sinks_window: the oldest non-sink; sirllm: SirLLMState's victim): rows after it move up one, on the device. */
+  private evict(e: number): void {
+    const HK = this.model.config.kvHeads * this.model.headDim, rows = this.length - e - 1;
     if (rows > 0) {
       const tmp = this.device._alloc(rows * HK);
       try {
         for (const c of [...this.k, ...this.v]) {
-          const src = c.view((g + 1) * HK, rows * HK), dst = c.view(g * HK, rows * HK);
+          const src = c.view((e + 1) * HK, rows * HK), dst = c.view(e * HK, rows * HK);
           this.device._copy(src, tmp);
           this.device._copy(tmp, dst);
           src.free();
@@ -603,7 +618,8 @@ export class CudaKVSession {
         tmp.free();
       }
     }
-    this.cachedTokens.splice(g, 1);
+    if (this.sir) this.sir.remove(e);
+    else this.tokens.splice(e, 1);
     this.length--;
   }
 
@@ -616,21 +632,24 @@ export class CudaKVSession {
       const logits = this.device._decodeStep(tokens, this.length, this.k, this.v);
       this.length += tokens.length;
       this.seen += tokens.length;
-      for (const t of tokens) this.cachedTokens.push(t);
+      for (const t of tokens) this.tokens.push(t);
       return logits;
     }
-    const cap = this.policy.sinks + this.policy.window;
+    const pol = this.policy;
+    const cap = this.sir ? this.sir.cap : pol.kind === 'sinks_window' ? pol.sinks + pol.window : 0;
     this.ensure(cap);
     const out = new Float32Array(tokens.length * V);
     let i = 0;
     while (i < tokens.length) {
-      if (this.length === cap) this.evictOne();
+      if (this.length === cap) this.evict(this.sir ? this.sir.victim() : pol.kind === 'sinks_window' ? pol.sinks : 0);
       const n = Math.min(tokens.length - i, cap - this.length);
       const chunk = tokens.subarray(i, i + n);
-      out.set(this.device._decodeStep(chunk, this.length, this.k, this.v, true), i * V);
+      const logits = this.device._decodeStep(chunk, this.length, this.k, this.v, true);
+      if (this.sir) this.sir.append(chunk, logits, V, this.seen);
+      else for (const t of chunk) this.tokens.push(t);
+      out.set(logits, i * V);
       this.length += n;
       this.seen += n;
-      for (const t of chunk) this.cachedTokens.push(t);
       i += n;
     }
     return out;
@@ -645,7 +664,8 @@ export class CudaKVSession {
   reset(): void {
     this.length = 0;
     this.seen = 0;
-    this.cachedTokens.length = 0;
+    this.tokens.length = 0;
+    this.sir?.reset();
   }
 
   /**
@@ -666,18 +686,20 @@ export class CudaKVSession {
       }
     this.length = n;
     this.seen = n;
-    for (let i = 0; i < n; i++) this.cachedTokens.push(tokens[i]!);
+    for (let i = 0; i < n; i++) this.tokens.push(tokens[i]!);
   }
 
   /** Forget every position from n on (the next tokens overwrite them). */
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.length)
       throw Object.assign(new Error(`truncate: ${n} is outside [0, ${this.length}]`), { code: 'LMP_E_ARG' });
-    if (this.policy.kind !== 'full' && n !== this.length && this.seen !== this.length)
+    if (n === this.length) return;
+    if (this.policy.kind === 'sirllm') throw Object.assign(new Error('truncate: a SirLLM cache cannot rewind (its scores follow the stream)'), { code: 'LMP_E_ARG' });
+    if (this.policy.kind !== 'full' && this.seen !== this.length)
       throw Object.assign(new Error('truncate: positions were evicted; cannot rewind a sinks_window cache'), { code: 'LMP_E_ARG' });
     this.length = n;
     this.seen = n;
-    this.cachedTokens.length = n;
+    this.tokens.length = n;
   }
 
   /** Frees the cache (the session can go on: it reallocates). */
