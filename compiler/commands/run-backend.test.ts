@@ -82,7 +82,7 @@ describe('lmpc run --backend', () => {
     const clause = await cli(['run', quick('dim: 64, layers: 1, heads: 4, ffn: 64', 'backend cuda'), '--target', 'quick', '--steps', '1']);
     expect(clause.code).toBe(1);
     expect(clause.out + clause.err).toMatch(/LMP0708/);
-    // decoding: full, sinks + window and SirLLM caches run on cuda; InfLLM is refused (cuda) or stays on the CPU (auto)
+    // decoding: every cache (full, sinks + window, SirLLM, InfLLM) runs on cuda; a model the device cannot run is refused (cuda) or stays on the CPU (auto)
     type DecodeJson = { backend: string; tokens: number[] };
     const dec = (out: string): DecodeJson => (JSON.parse(out) as { results: DecodeJson[] }).results[0]!;
     const d = await cli(['run', f, '--target', 'sample', '--backend', 'cuda', '--json']);
@@ -122,12 +122,18 @@ describe('lmpc run --backend', () => {
     expect(dec(sg.out).backend).toBe('cuda');
     const scpu = await cli(['run', caches, '--target', 'sirs', '--backend', 'cpu', '--json']);
     expect(dec(sg.out).tokens.slice(0, 5)).toEqual(dec(scpu.out).tokens.slice(0, 5));
-    const inf = await cli(['run', caches, '--target', 'infs', '--backend', 'cuda']);
-    expect(inf.code).toBe(2);
-    expect(inf.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*cache infllm.*not on CUDA yet/);
-    const infAuto = await cli(['run', caches, '--target', 'infs', '--backend', 'auto', '--json']);
-    expect(infAuto.code, infAuto.err).toBe(0);
-    expect(dec(infAuto.out).backend).toBe('cpu');
-    expect(infAuto.err).toMatch(/note: backend auto: model tiny decodes on the CPU/);
+    // InfLLM (units of 8 beyond a local window of 16, top 2: units form within the 34 tokens)
+    const ig = await cli(['run', caches, '--target', 'infs', '--backend', 'cuda', '--json']);
+    expect(ig.code, ig.err).toBe(0);
+    expect(dec(ig.out).backend).toBe('cuda');
+    const icpu = await cli(['run', caches, '--target', 'infs', '--backend', 'cpu', '--json']);
+    expect(dec(ig.out).tokens.slice(0, 5)).toEqual(dec(icpu.out).tokens.slice(0, 5));
+    const h16d = await cli(['run', h16, '--target', 'sample', '--backend', 'cuda']);
+    expect(h16d.code).toBe(2);
+    expect(h16d.err).toMatch(/LMP_E_CONFIG_UNSUPPORTED: .*head dim 16/);
+    const h16a = await cli(['run', h16, '--target', 'sample', '--backend', 'auto', '--json']);
+    expect(h16a.code, h16a.err).toBe(0);
+    expect(dec(h16a.out).backend).toBe('cpu');
+    expect(h16a.err).toMatch(/note: backend auto: model \w+ decodes on the CPU/);
   });
 });

@@ -18,7 +18,7 @@
 // Results per prompt in input order, plus speculation statistics (acceptance rate, mean accepted
 // length), the cascade's deferral rate and which model produced each token, and the prefill's
 // tokens and time.
-import { CudaLlama } from '../model/cuda-llama.js';
+import { CudaLlama, type DevicePolicy } from '../model/cuda-llama.js';
 import { cudaDevices } from '../model/cuda-attention.js';
 import { resolve } from 'node:path';
 import type { DataConfig, TokenizerConfig } from '../data/config.js';
@@ -28,8 +28,7 @@ import { loadTokenizer, type LmpTokenizer } from '../data/tokenizers.js';
 import { resolveTokenStrings, type SamplerSpec } from '../decode/chain.js';
 import { Decoder, quantile, type DecodeResult, type LogitsSource, type SpecStats, type StopReason } from '../decode/decoder.js';
 import type { StepTrace } from '../decode/sampler.js';
-import type { CachePolicy, LlamaModel } from '../model/llama.js';
-import type { SirLLMPolicy } from '../model/cache.js';
+import type { LlamaModel } from '../model/llama.js';
 import { cacheKeepPolicy } from '../model/settings.js';
 import { paddedPrefill, prefillPacked, type PrefillResult } from '../model/prefill.js';
 import { ModelLogitsSource } from '../model/source.js';
@@ -149,8 +148,8 @@ export interface DecodeOptions {
   readonly onProgress?: (p: { target: string; phase: 'decode'; step: number; total: number }) => void;
   /**
    * Where the models run (lmpc run --backend): cpu (default); cuda: every model of the decode on
-   * the device with a full, SirLLM or keep(sink(g) | window(w)) reposition KV cache, prompt data
-   * prefilled there too (cuda-llama.ts; InfLLM is LMP_E_CONFIG_UNSUPPORTED); auto: cuda where
+   * the device with any of the KV caches (full, SirLLM, InfLLM, keep(sink(g) | window(w))
+   * reposition), prompt data prefilled there too (cuda-llama.ts); auto: cuda where
    * there is a device and the model runs there.
    */
   readonly backend?: 'cpu' | 'cuda' | 'auto';
@@ -309,8 +308,8 @@ export interface PreparedDecode {
   deviceOf(s: Stage): CudaLlama | null;
 }
 
-/** The device cache policy of a stage (CudaKVSession): full, keep(sink(g) | window(w)) reposition as sinks + window, or SirLLM. */
-function devicePolicy(s: Stage): CachePolicy | SirLLMPolicy | { error: string } {
+/** The device cache policy of a stage (CudaKVSession): full, keep(sink(g) | window(w)) reposition as sinks + window, SirLLM or InfLLM. */
+function devicePolicy(s: Stage): DevicePolicy | { error: string } {
   const c = s.cache;
   if (!c) return { kind: 'full' };
   if (c.kind === 'keep') {
@@ -321,7 +320,11 @@ function devicePolicy(s: Stage): CachePolicy | SirLLMPolicy | { error: string } 
     const x = c as unknown as Extract<CacheSpec, { kind: 'sirllm' }>;
     return { kind: 'sirllm', keep: x.keep, decay: x.decay, recent: x.recent };
   }
-  return { error: `model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (full, sirllm and keep(sink(g) | window(w)) reposition are)` };
+  if (c.kind === 'infllm') {
+    const x = c as unknown as Extract<CacheSpec, { kind: 'infllm' }>;
+    return { kind: 'infllm', block: x.block, top: x.top, local: x.local, sinks: x.sinks, representatives: x.representatives };
+  }
+  return { error: `model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (full, sirllm, infllm and keep(sink(g) | window(w)) reposition are)` };
 }
 
 export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOptions = {}): Promise<PreparedDecode> {

@@ -234,19 +234,17 @@ export class SirLLMSession implements DecodeSession {
  * the paper (which offloads it to CPU memory). While no unit exists prompts run in chunks; after
  * that one token per step (each token's selection is its own).
  */
-export class InfLLMSession implements DecodeSession {
-  private storeK: Float32Array[] = [];
-  private storeV: Float32Array[] = [];
+export class InfLLMState {
+  /** per layer, every token's key before RoPE, f32 [capSlots, kvHeads * headDim] (the device session: a host mirror) */
+  readonly storeK: Float32Array[] = [];
   private repK: Float32Array[] = [];
   private repScore: Float64Array[] = [];
-  private capSlots = 0;
+  capSlots = 0;
   readonly sinks: number;
   readonly local: number;
   readonly block: number;
   readonly top: number;
   readonly reps: number;
-  length = 0;
-  seen = 0;
   units = 0;
   readonly cachedTokens: number[] = [];
   /** per layer, the slots attended by the last step */
@@ -262,10 +260,14 @@ export class InfLLMSession implements DecodeSession {
       throw argErr('infllm: block >= 1, top >= 0, local >= 1, sinks >= 0 and 1 <= representatives <= block (integers)');
     for (let l = 0; l < model.config.layers; l++) {
       this.storeK.push(new Float32Array(0));
-      this.storeV.push(new Float32Array(0));
       this.repK.push(new Float32Array(0));
       this.repScore.push(new Float64Array(0));
     }
+  }
+
+  /** tokens in memory (attended or not) */
+  get length(): number {
+    return this.cachedTokens.length;
   }
 
   /** the largest number of tokens one step attends to */
@@ -277,16 +279,22 @@ export class InfLLMSession implements DecodeSession {
     return this.sinks + this.units * this.block;
   }
 
-  private ensure(n: number): void {
-    if (n <= this.capSlots) return;
-    const HK = this.model.config.kvHeads * this.model.headDim, cap = Math.max(n, this.capSlots * 2, 64);
+  /** The tokens of the next step out of `remaining`: prompt chunks while no unit exists, then one. */
+  stepSize(remaining: number): number {
+    return this.units === 0 ? Math.min(remaining, Math.max(1, this.sinks + this.local + this.block - 1 - this.length)) : 1;
+  }
+
+  /** Before a step of n tokens: forms the units that leave the local window, grows the key store to hold them (capSlots). */
+  prepare(n: number): void {
+    while (this.length + n - this.tailStart - this.local >= this.block) this.formUnit();
+    const need = this.length + n;
+    if (need <= this.capSlots) return;
+    const HK = this.model.config.kvHeads * this.model.headDim, cap = Math.max(need, this.capSlots * 2, 64);
     for (let l = 0; l < this.model.config.layers; l++) {
-      const k = new Float32Array(cap * HK), v = new Float32Array(cap * HK), r = new Float64Array(cap);
+      const k = new Float32Array(cap * HK), r = new Float64Array(cap);
       k.set(this.storeK[l]!.subarray(0, this.length * HK));
-      v.set(this.storeV[l]!.subarray(0, this.length * HK));
       r.set(this.repScore[l]!.subarray(0, this.length));
       this.storeK[l] = k;
-      this.storeV[l] = v;
       this.repScore[l] = r;
     }
     this.capSlots = cap;
@@ -317,7 +325,12 @@ export class InfLLMSession implements DecodeSession {
     return s;
   }
 
-  private select(l: number, qPre: Float32Array, n: number): Int32Array {
+  /**
+   * Layer l of a step of n tokens (their keys already in storeK at length..length+n-1; q their
+   * queries before RoPE, [n, heads * headDim]): the slots attended, in order (sinks, the chosen
+   * units, the tail), laid out at positions 0..S-1.
+   */
+  select(l: number, qPre: Float32Array, n: number): Int32Array {
     const c = this.model.config, HQ = c.heads * this.model.headDim, HK = c.kvHeads * this.model.headDim;
     const base = this.length, end = base + n, t0 = this.tailStart, K = this.storeK[l]!, r = this.repScore[l]!;
     for (let s = Math.max(t0, base); s < end; s++) r[s] = 0;
@@ -342,18 +355,75 @@ export class InfLLMSession implements DecodeSession {
     return sel;
   }
 
+  /** After the step: its tokens are in memory. */
+  advance(chunk: Int32Array): void {
+    for (const t of chunk) this.cachedTokens.push(t);
+  }
+
+  reset(): void {
+    this.units = 0;
+    this.cachedTokens.length = 0;
+    this.lastSelection = [];
+  }
+}
+
+export class InfLLMSession implements DecodeSession {
+  private storeV: Float32Array[] = [];
+  private readonly state: InfLLMState;
+  seen = 0;
+
+  constructor(readonly model: LlamaModel, readonly policy: InfLLMPolicy) {
+    this.state = new InfLLMState(model, policy);
+    for (let l = 0; l < model.config.layers; l++) this.storeV.push(new Float32Array(0));
+  }
+
+  get length(): number {
+    return this.state.length;
+  }
+  get units(): number {
+    return this.state.units;
+  }
+  get cachedTokens(): number[] {
+    return this.state.cachedTokens;
+  }
+  get lastSelection(): Int32Array[] {
+    return this.state.lastSelection;
+  }
+  get attendBound(): number {
+    return this.state.attendBound;
+  }
+  get sinks(): number {
+    return this.state.sinks;
+  }
+  get local(): number {
+    return this.state.local;
+  }
+  get block(): number {
+    return this.state.block;
+  }
+  get top(): number {
+    return this.state.top;
+  }
+  get reps(): number {
+    return this.state.reps;
+  }
+
   nextAll(tokens: Int32Array): Float32Array {
     checkTokens(this.model, tokens);
-    const V = this.model.config.vocab, out = new Float32Array(tokens.length * V);
+    const st = this.state, V = this.model.config.vocab, HK = this.model.config.kvHeads * this.model.headDim, out = new Float32Array(tokens.length * V);
     let i = 0;
     while (i < tokens.length) {
-      const n = this.units === 0 ? Math.min(tokens.length - i, Math.max(1, this.sinks + this.local + this.block - 1 - this.length)) : 1;
-      while (this.length + n - this.tailStart - this.local >= this.block) this.formUnit();
-      this.ensure(this.length + n);
+      const n = st.stepSize(tokens.length - i);
+      st.prepare(n);
+      if (this.storeV[0]!.length < st.capSlots * HK)
+        this.storeV = this.storeV.map((v) => {
+          const w = new Float32Array(st.capSlots * HK);
+          w.set(v.subarray(0, st.length * HK));
+          return w;
+        });
       const chunk = tokens.subarray(i, i + n);
-      out.set(this.model._selectStep(chunk, this.length, this.storeK, this.storeV, (l, q) => this.select(l, q, n)), i * V);
-      for (const t of chunk) this.cachedTokens.push(t);
-      this.length += n;
+      out.set(this.model._selectStep(chunk, st.length, st.storeK, this.storeV, (l, q) => st.select(l, q, n)), i * V);
+      st.advance(chunk);
       this.seen += n;
       i += n;
     }
@@ -366,11 +436,8 @@ export class InfLLMSession implements DecodeSession {
   }
 
   reset(): void {
-    this.length = 0;
     this.seen = 0;
-    this.units = 0;
-    this.cachedTokens.length = 0;
-    this.lastSelection = [];
+    this.state.reset();
   }
 }
 

@@ -1,5 +1,5 @@
-// Decoding on the device (cuda-llama.ts CudaKVSession, a full KV cache) against the CPU
-// KVCacheSession on the same weights. Runs where the addon has the CUDA backend and a device (a
+// Decoding on the device (cuda-llama.ts CudaKVSession: full, sinks + window, SirLLM and InfLLM
+// caches) against the CPU sessions (KVCacheSession, SirLLMSession, InfLLMSession) on the same weights. Runs where the addon has the CUDA backend and a device (a
 // GPU, or .ci/run's emulated CUDA addon with LMP_REQUIRE_CUDA=1); elsewhere it skips and says why.
 // Tolerance: logits |cuda - cpu| <= 6e-3 max|cpu| (f32: the attention's bf16 q/k/v and cache) and
 // 1e-2 (bf16) (measured under the emulator: 1.5e-3, 2.5e-3); greedy decoding of a trained model
@@ -127,6 +127,41 @@ describe.skipIf(dev.count === 0)('CUDA decoding (full KV cache)', () => {
       gpu.free();
     }
   });
+
+  for (const precision of ['f32', 'bf16'] as const)
+    it(`${precision}: InfLLM (memory units chosen per layer from the host key mirror, gathered on the device) follows the CPU session`, async () => {
+      const { InfLLMSession } = await import('./cache.js');
+      const gpu = new CudaLlama(model, { precision, train: false });
+      try {
+        const policy = { kind: 'infllm', block: 4, top: 2, local: 8, sinks: 2, representatives: 2 } as const;
+        const a = new InfLLMSession(model, policy), b = gpu.session(policy);
+        const stream = Int32Array.from({ length: 60 }, (_, i) => (i % 5 === 4 ? (i * 13 + 1) % CFG.vocab : (7 + 3 * i) % CFG.vocab));
+        const prompt = stream.subarray(0, 20);
+        const d0 = maxDiff(b.nextAll(prompt), a.nextAll(prompt));
+        expect(d0.diff).toBeLessThanOrEqual(1e-2 * d0.scale);
+        let unitsChosen = 0;
+        const picks = new Set<string>(); // which units layer 0 attended, over the steps that chose
+        for (let i = 20; i < stream.length; i++) {
+          const d = maxDiff(b.next(stream.subarray(i, i + 1)), a.next(stream.subarray(i, i + 1)));
+          if (!(d.diff <= 1e-2 * d.scale)) expect.fail(`token ${i}: max |cuda - cpu| ${d.diff} > 1e-2 * ${d.scale}`);
+          for (let l = 0; l < CFG.layers; l++) expect(Array.from(b.lastSelection[l]!), `token ${i}, layer ${l}`).toEqual(Array.from(a.lastSelection[l]!));
+          if (a.units > policy.top) {
+            unitsChosen++;
+            const units = Array.from(a.lastSelection[0]!).filter((x) => x >= policy.sinks && x < policy.sinks + a.units * policy.block && (x - policy.sinks) % policy.block === 0);
+            picks.add(units.map((x) => (x - policy.sinks) / policy.block).join());
+          }
+        }
+        expect(b.units).toBe(a.units);
+        expect(b.units).toBeGreaterThan(policy.top + 4); // most steps choose among several units
+        expect(unitsChosen).toBeGreaterThan(20);
+        // not always the latest units: the choice follows the queries
+        expect([...picks].some((p) => p.split(',').map(Number).some((u) => u < a.units - 2 * policy.top))).toBe(true);
+        expect(b.cachedTokens).toEqual(Array.from(stream));
+        expect(() => b.truncate(3)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+      } finally {
+        gpu.free();
+      }
+    });
 
   it('greedy decoding gives the CPU tokens; a source rewinds the device cache to a shared prefix', () => {
     const gpu = new CudaLlama(model, { train: false });

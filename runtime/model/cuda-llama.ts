@@ -16,7 +16,7 @@
 import { attentionLayout, ropeFrequencies } from '../attention/index.js';
 import { dynamicLength } from '../attention/positions.js';
 import { native } from '../native.js';
-import { SirLLMState, type SirLLMPolicy } from './cache.js';
+import { type InfLLMPolicy, InfLLMState, SirLLMState, type SirLLMPolicy } from './cache.js';
 import { cudaDevices } from './cuda-attention.js';
 import { layoutInput } from './fused.js';
 import { type CachePolicy, defaultTargets, type LlamaModel, type PackedBatch, validateBatch } from './llama.js';
@@ -416,8 +416,8 @@ export class CudaLlama {
     }
   }
 
-  /** A decoding session on the device (CudaKVSession): full cache, sinks + window, or SirLLM. */
-  session(policy: CachePolicy | SirLLMPolicy = { kind: 'full' }): CudaKVSession {
+  /** A decoding session on the device (CudaKVSession): full cache, sinks + window, SirLLM or InfLLM. */
+  session(policy: DevicePolicy = { kind: 'full' }): CudaKVSession {
     return new CudaKVSession(this, policy);
   }
 
@@ -425,22 +425,29 @@ export class CudaLlama {
    * @internal one decoding step: n new tokens at positions pos0..pos0+n-1; their keys (after RoPE)
    * and values are written into rows [pos0, pos0 + n) of each layer's cache (bf16 [cap, kvHeads *
    * headDim]), the queries attend to rows [0, pos0 + n). Returns the logits [n, vocab] (host).
-   * shiftPositions (sinks + window): keys are cached before RoPE and rotated by their current slot
-   * for each step (llama.ts's _decodeStep), so positions shift as tokens are evicted.
+   * shiftPositions (sinks + window, SirLLM): keys are cached before RoPE and rotated by their
+   * current slot for each step (llama.ts's _decodeStep), so positions shift as tokens are evicted.
+   * select (InfLLM, llama.ts's _selectStep): keys cached before RoPE; per layer the new keys go to
+   * `keys(l, k)` (the host mirror, f32 [n, kvHeads * headDim]) and the queries before RoPE to
+   * `select(l, q)`, which names the S slots attended (the same count in every layer); those rows are
+   * gathered, rotated by 0..S-1 and the queries placed at S-n..S-1.
    */
-  _decodeStep(tokens: Int32Array, pos0: number, cacheK: readonly T[], cacheV: readonly T[], shiftPositions = false): Float32Array {
+  _decodeStep(tokens: Int32Array, pos0: number, cacheK: readonly T[], cacheV: readonly T[], shiftPositions = false,
+    infllm?: { readonly keys: (l: number, k: Float32Array) => void; readonly select: (l: number, qPre: Float32Array) => Int32Array }): Float32Array {
     const model = this.model, c = model.config, A = this.A, act = this.act;
     const n = tokens.length, L = pos0 + n, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
     const P = (name: string): T => this.p.get(name)!;
     let plan: CudaPlan | undefined;
     try {
       const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
-      const tk = this.up(tokens), pos = this.up(positions);
-      const rope = this.ropeTables(positions);
+      const tk = this.up(tokens);
+      let pos = this.up(positions);
+      let rope = infllm ? undefined : this.ropeTables(positions);
       const shift = shiftPositions && rope !== undefined;
       const slots = shift ? this.up(Int32Array.from({ length: L }, (_, i) => i)) : undefined;
       const kRot = shift ? this.tmp('bf16', L * HK) : undefined;
-      plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, L))), dtype: 'bf16' });
+      if (!infllm) plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, L))), dtype: 'bf16' });
+      let S = -1, slotsS: T | undefined; // InfLLM: the attended count and its positions 0..S-1
       const x = this.tmp('f32', n * D);
       A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tk, x);
       const h = this.tmp(act, n * D), r = this.tmp('f32', n), q = this.tmp(act, n * HQ), ao = this.tmp('bf16', n * HQ), lse = this.tmp('f32', n * c.heads);
@@ -454,22 +461,55 @@ export class CudaLlama {
         const kOut = act === 'bf16' ? kNew : this.tmp('f32', n * HK), vOut = act === 'bf16' ? vNew : this.tmp('f32', n * HK);
         this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.k_proj.weight'), kOut);
         this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.v_proj.weight'), vOut);
-        if (rope) {
-          A.cudaRope(q, n, c.heads, hd, pos, rope.invFreq, rope.mscale, false);
-          if (!shift) A.cudaRope(kOut, n, c.kvHeads, hd, pos, rope.invFreq, rope.mscale, false);
+        let kAll: T, vAll: T;
+        if (infllm) {
+          infllm.keys(l, kOut.download(true) as Float32Array);
+          const sel = infllm.select(l, q.download(true) as Float32Array);
+          if (S < 0) {
+            S = sel.length;
+            const at = Int32Array.from({ length: S }, (_, i) => i);
+            rope = this.ropeTables(at);
+            slotsS = this.up(at);
+            pos = this.up(Int32Array.from({ length: n }, (_, i) => S - n + i));
+            plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, S))), dtype: 'bf16' });
+          } else if (sel.length !== S) throw Object.assign(new Error(`infllm: layer ${l} attends ${sel.length} slots, layer 0 ${S}`), { code: 'LMP_E_SHAPE' });
+          if (kOut !== kNew) {
+            A.cudaConvert(kOut, kNew);
+            A.cudaConvert(vOut, vNew);
+          }
+          // the selected rows, gathered by runs of consecutive slots (sinks, each unit, the tail)
+          kAll = this.tmp('bf16', S * HK);
+          vAll = this.tmp('bf16', S * HK);
+          for (let i = 0; i < S; ) {
+            let j = i + 1;
+            while (j < S && sel[j] === sel[j - 1]! + 1) j++;
+            for (const [src, dst] of [[cacheK[l]!, kAll], [cacheV[l]!, vAll]] as const)
+              this._copy(this.keep(src.view(sel[i]! * HK, (j - i) * HK)), this.keep(dst.view(i * HK, (j - i) * HK)));
+            i = j;
+          }
+          if (rope) {
+            A.cudaRope(q, n, c.heads, hd, pos, rope.invFreq, rope.mscale, false);
+            A.cudaRope(kAll, S, c.kvHeads, hd, slotsS!, rope.invFreq, rope.mscale, false);
+          }
+        } else {
+          if (rope) {
+            A.cudaRope(q, n, c.heads, hd, pos, rope.invFreq, rope.mscale, false);
+            if (!shift) A.cudaRope(kOut, n, c.kvHeads, hd, pos, rope.invFreq, rope.mscale, false);
+          }
+          if (kOut !== kNew) {
+            A.cudaConvert(kOut, kNew);
+            A.cudaConvert(vOut, vNew);
+          }
+          kAll = this.keep(cacheK[l]!.view(0, L * HK));
+          vAll = this.keep(cacheV[l]!.view(0, L * HK));
+          if (kRot && slots) {
+            // the cached keys (before RoPE) rotated by their slot 0..L-1
+            A.cudaConvert(kAll, kRot);
+            A.cudaRope(kRot, L, c.kvHeads, hd, slots, rope!.invFreq, rope!.mscale, false);
+            kAll = kRot;
+          }
         }
-        if (kOut !== kNew) {
-          A.cudaConvert(kOut, kNew);
-          A.cudaConvert(vOut, vNew);
-        }
-        let kAll = this.keep(cacheK[l]!.view(0, L * HK));
-        if (kRot && slots) {
-          // the cached keys (before RoPE) rotated by their slot 0..L-1
-          A.cudaConvert(kAll, kRot);
-          A.cudaRope(kRot, L, c.kvHeads, hd, slots, rope!.invFreq, rope!.mscale, false);
-          kAll = kRot;
-        }
-        plan.forward(this.toBf16(q), kAll, this.keep(cacheV[l]!.view(0, L * HK)), ao, lse);
+        plan!.forward(this.toBf16(q), kAll, vAll, ao, lse);
         this.mm(false, true, n, D, HQ, this.asAct(ao), this.W(p + 'self_attn.o_proj.weight'), x, 1);
         A.cudaRmsnormForward(x, P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h, r);
         this.mm(false, true, n, F, D, h, this.W(p + 'mlp.gate_proj.weight'), g);
@@ -538,23 +578,29 @@ export class CudaLlama {
  * (full: every position; sinks_window: the first `sinks` tokens and the latest `window`, keys
  * cached before RoPE and rotated by their slot, StreamingLLM; sirllm: SirLLM's entropy-scored key
  * tokens, cache.ts SirLLMSession's policy with its bookkeeping, SirLLMState, scored from the logits
- * each step brings to the host anyway, the evicted slot's rows moved on the device) and results
- * (logits after each appended token) for the decoding runtime (source.ts). The cache is bf16, grown
- * by doubling (full) or allocated at its capacity. InfLLM is not on CUDA yet.
+ * each step brings to the host anyway, the evicted slot's rows moved on the device; infllm: every
+ * token's key (before RoPE) and value on the device, cache.ts's InfLLMState choosing per layer
+ * from a host mirror of the keys and the step's queries, the chosen rows gathered on the device)
+ * and results (logits after each appended token) for the decoding runtime (source.ts). The cache
+ * is bf16, grown by doubling (full, infllm) or allocated at its capacity.
  */
+export type DevicePolicy = CachePolicy | SirLLMPolicy | InfLLMPolicy;
+
 export class CudaKVSession {
   length = 0;
   seen = 0;
   private readonly tokens: number[] = [];
   private readonly sir: SirLLMState | null;
+  private readonly inf: InfLLMState | null;
   private k: T[] = [];
   private v: T[] = [];
   private cap = 0;
 
-  constructor(readonly device: CudaLlama, readonly policy: CachePolicy | SirLLMPolicy = { kind: 'full' }) {
+  constructor(readonly device: CudaLlama, readonly policy: DevicePolicy = { kind: 'full' }) {
     if (policy.kind === 'sinks_window' && !(Number.isInteger(policy.sinks) && policy.sinks >= 0 && Number.isInteger(policy.window) && policy.window >= 1))
       throw Object.assign(new Error('sinks_window: sinks must be >= 0 and window >= 1 (integers)'), { code: 'LMP_E_ARG' });
     this.sir = policy.kind === 'sirllm' ? new SirLLMState(policy) : null;
+    this.inf = policy.kind === 'infllm' ? new InfLLMState(device.model, policy) : null;
   }
 
   get model(): LlamaModel {
@@ -562,7 +608,15 @@ export class CudaKVSession {
   }
   /** the cached tokens in slot order */
   get cachedTokens(): number[] {
-    return this.sir ? this.sir.cachedTokens : this.tokens;
+    return this.sir ? this.sir.cachedTokens : this.inf ? this.inf.cachedTokens : this.tokens;
+  }
+  /** InfLLM only ([] otherwise): per layer, the slots the last step attended */
+  get lastSelection(): Int32Array[] {
+    return this.inf ? this.inf.lastSelection : [];
+  }
+  /** InfLLM: memory units formed */
+  get units(): number {
+    return this.inf ? this.inf.units : 0;
   }
   /** SirLLM only ([] for the other policies): the cached tokens' positions in the stream and their current scores */
   get origins(): number[] {
@@ -635,6 +689,7 @@ export class CudaKVSession {
       for (const t of tokens) this.tokens.push(t);
       return logits;
     }
+    if (this.inf) return this.nextInf(tokens);
     const pol = this.policy;
     const cap = this.sir ? this.sir.cap : pol.kind === 'sinks_window' ? pol.sinks + pol.window : 0;
     this.ensure(cap);
@@ -655,6 +710,29 @@ export class CudaKVSession {
     return out;
   }
 
+  /** InfLLM: steps as InfLLMSession takes them; the keys' host mirror grows with the store. */
+  private nextInf(tokens: Int32Array): Float32Array {
+    const st = this.inf!, V = this.model.config.vocab, HK = this.model.config.kvHeads * this.model.headDim;
+    const out = new Float32Array(tokens.length * V);
+    let i = 0;
+    while (i < tokens.length) {
+      const n = st.stepSize(tokens.length - i);
+      st.prepare(n);
+      this.ensure(st.capSlots);
+      const chunk = tokens.subarray(i, i + n), base = st.length;
+      const logits = this.device._decodeStep(chunk, base, this.k, this.v, true, {
+        keys: (l, k) => st.storeK[l]!.set(k, base * HK),
+        select: (l, q) => st.select(l, q, n),
+      });
+      st.advance(chunk);
+      out.set(logits, i * V);
+      this.length += n;
+      this.seen += n;
+      i += n;
+    }
+    return out;
+  }
+
   next(tokens: Int32Array): Float32Array {
     if (tokens.length === 0) throw Object.assign(new Error('next: no tokens'), { code: 'LMP_E_ARG' });
     const all = this.nextAll(tokens), V = this.model.config.vocab;
@@ -666,6 +744,7 @@ export class CudaKVSession {
     this.seen = 0;
     this.tokens.length = 0;
     this.sir?.reset();
+    this.inf?.reset();
   }
 
   /**
@@ -694,7 +773,7 @@ export class CudaKVSession {
     if (!Number.isInteger(n) || n < 0 || n > this.length)
       throw Object.assign(new Error(`truncate: ${n} is outside [0, ${this.length}]`), { code: 'LMP_E_ARG' });
     if (n === this.length) return;
-    if (this.policy.kind === 'sirllm') throw Object.assign(new Error('truncate: a SirLLM cache cannot rewind (its scores follow the stream)'), { code: 'LMP_E_ARG' });
+    if (this.sir || this.inf) throw Object.assign(new Error(`truncate: a ${this.policy.kind} cache cannot rewind (its scores follow the stream)`), { code: 'LMP_E_ARG' });
     if (this.policy.kind !== 'full' && this.seen !== this.length)
       throw Object.assign(new Error('truncate: positions were evicted; cannot rewind a sinks_window cache'), { code: 'LMP_E_ARG' });
     this.length = n;
