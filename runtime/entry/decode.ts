@@ -316,14 +316,8 @@ function devicePolicy(s: Stage): DevicePolicy | { error: string } {
     const p = cacheKeepPolicy(c as unknown as Extract<CacheSpec, { kind: 'keep' }>);
     return 'error' in p ? { error: p.error } : p;
   }
-  if (c.kind === 'sirllm') {
-    const x = c as unknown as Extract<CacheSpec, { kind: 'sirllm' }>;
-    return { kind: 'sirllm', keep: x.keep, decay: x.decay, recent: x.recent };
-  }
-  if (c.kind === 'infllm') {
-    const x = c as unknown as Extract<CacheSpec, { kind: 'infllm' }>;
-    return { kind: 'infllm', block: x.block, top: x.top, local: x.local, sinks: x.sinks, representatives: x.representatives };
-  }
+  // the clause's fields are the policies' own, as createSession takes them on the CPU
+  if (c.kind === 'sirllm' || c.kind === 'infllm') return c as unknown as DevicePolicy;
   return { error: `model ${s.spec.name ?? ''} decodes with cache ${s.info.cache}, which is not on CUDA yet (full, sirllm, infllm and keep(sink(g) | window(w)) reposition are)` };
 }
 

@@ -441,7 +441,8 @@ export class CudaLlama {
     try {
       const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
       const tk = this.up(tokens);
-      let pos = this.up(positions);
+      // InfLLM: positions and RoPE tables follow the attended count S, known after layer 0's selection
+      let pos = infllm ? undefined : this.up(positions);
       let rope = infllm ? undefined : this.ropeTables(positions);
       const shift = shiftPositions && rope !== undefined;
       const slots = shift ? this.up(Int32Array.from({ length: L }, (_, i) => i)) : undefined;
@@ -461,10 +462,10 @@ export class CudaLlama {
         const kOut = act === 'bf16' ? kNew : this.tmp('f32', n * HK), vOut = act === 'bf16' ? vNew : this.tmp('f32', n * HK);
         this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.k_proj.weight'), kOut);
         this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.v_proj.weight'), vOut);
-        let kAll: T, vAll: T;
+        let sel: Int32Array | undefined;
         if (infllm) {
           infllm.keys(l, kOut.download(true) as Float32Array);
-          const sel = infllm.select(l, q.download(true) as Float32Array);
+          sel = infllm.select(l, q.download(true) as Float32Array);
           if (S < 0) {
             S = sel.length;
             const at = Int32Array.from({ length: S }, (_, i) => i);
@@ -473,11 +474,18 @@ export class CudaLlama {
             pos = this.up(Int32Array.from({ length: n }, (_, i) => S - n + i));
             plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, S))), dtype: 'bf16' });
           } else if (sel.length !== S) throw Object.assign(new Error(`infllm: layer ${l} attends ${sel.length} slots, layer 0 ${S}`), { code: 'LMP_E_SHAPE' });
-          if (kOut !== kNew) {
-            A.cudaConvert(kOut, kNew);
-            A.cudaConvert(vOut, vNew);
-          }
-          // the selected rows, gathered by runs of consecutive slots (sinks, each unit, the tail)
+        }
+        if (rope) {
+          A.cudaRope(q, n, c.heads, hd, pos!, rope.invFreq, rope.mscale, false);
+          if (!shift && !infllm) A.cudaRope(kOut, n, c.kvHeads, hd, pos!, rope.invFreq, rope.mscale, false);
+        }
+        if (kOut !== kNew) {
+          A.cudaConvert(kOut, kNew);
+          A.cudaConvert(vOut, vNew);
+        }
+        let kAll: T, vAll: T;
+        if (sel) {
+          // the selected rows, gathered by runs of consecutive slots (sinks, each unit, the tail), rotated by 0..S-1
           kAll = this.tmp('bf16', S * HK);
           vAll = this.tmp('bf16', S * HK);
           for (let i = 0; i < S; ) {
@@ -487,19 +495,8 @@ export class CudaLlama {
               this._copy(this.keep(src.view(sel[i]! * HK, (j - i) * HK)), this.keep(dst.view(i * HK, (j - i) * HK)));
             i = j;
           }
-          if (rope) {
-            A.cudaRope(q, n, c.heads, hd, pos, rope.invFreq, rope.mscale, false);
-            A.cudaRope(kAll, S, c.kvHeads, hd, slotsS!, rope.invFreq, rope.mscale, false);
-          }
+          if (rope) A.cudaRope(kAll, S, c.kvHeads, hd, slotsS!, rope.invFreq, rope.mscale, false);
         } else {
-          if (rope) {
-            A.cudaRope(q, n, c.heads, hd, pos, rope.invFreq, rope.mscale, false);
-            if (!shift) A.cudaRope(kOut, n, c.kvHeads, hd, pos, rope.invFreq, rope.mscale, false);
-          }
-          if (kOut !== kNew) {
-            A.cudaConvert(kOut, kNew);
-            A.cudaConvert(vOut, vNew);
-          }
           kAll = this.keep(cacheK[l]!.view(0, L * HK));
           vAll = this.keep(cacheV[l]!.view(0, L * HK));
           if (kRot && slots) {
@@ -690,13 +687,13 @@ export class CudaKVSession {
       return logits;
     }
     if (this.inf) return this.nextInf(tokens);
-    const pol = this.policy;
-    const cap = this.sir ? this.sir.cap : pol.kind === 'sinks_window' ? pol.sinks + pol.window : 0;
+    const sw = this.policy as Extract<CachePolicy, { kind: 'sinks_window' }>; // when not SirLLM
+    const cap = this.sir ? this.sir.cap : sw.sinks + sw.window;
     this.ensure(cap);
     const out = new Float32Array(tokens.length * V);
     let i = 0;
     while (i < tokens.length) {
-      if (this.length === cap) this.evict(this.sir ? this.sir.victim() : pol.kind === 'sinks_window' ? pol.sinks : 0);
+      if (this.length === cap) this.evict(this.sir ? this.sir.victim() : sw.sinks);
       const n = Math.min(tokens.length - i, cap - this.length);
       const chunk = tokens.subarray(i, i + n);
       const logits = this.device._decodeStep(chunk, this.length, this.k, this.v, true);
