@@ -14,6 +14,37 @@ export interface LogitsSource {
    * calls next() once per position (and counts each call).
    */
   score?(prefix: readonly number[], candidates: readonly number[]): Float32Array[] | Promise<Float32Array[]>;
+  /**
+   * Optional: the token after `tokens` drawn where the logits are (a GPU: the step then downloads
+   * one id, not the vocabulary's logits), for chains that reduce to `greedy` or `[temperature ->]
+   * sample` (deviceDraw). Calls `d.uniform()` exactly once for a `sample` draw and only when it draws;
+   * returns undefined when it cannot draw this time (the decoder then calls next()).
+   */
+  draw?(tokens: readonly number[], d: DeviceDraw): number | undefined | Promise<number | undefined>;
+}
+
+/** A terminal draw a LogitsSource makes itself (draw): the CPU chain's rules (runtime/decode/README.md). */
+export interface DeviceDraw {
+  readonly mode: 'greedy' | 'sample';
+  /** the float scale 1 / t the CPU chain multiplies the logits by (1 without temperature) */
+  readonly scale: number;
+  /** sample: the chain's next uniform of its SplitMix64 stream */
+  readonly uniform: () => number;
+  /** the end-of-sequence id (-1: none) and the bias the decoder adds to its logit first (0: none; -Infinity: banned) */
+  readonly eos: number;
+  readonly eosBias: number;
+}
+
+/** The device form of a checked chain: `greedy` (a temperature before it is a no-op), `sample`, `temperature(t) -> sample`; else undefined. */
+export function deviceDraw(chain: readonly SamplerSpec[]): { readonly mode: 'greedy' | 'sample'; readonly scale: number } | undefined {
+  const names = chain.map((s) => s.name).join(',');
+  if (names === 'greedy' || names === 'sample') return { mode: names, scale: 1 };
+  const t = chain[0];
+  // the chain's pending scale: float(1 / t), computed in double and rounded once (chain.cc); greedy
+  // takes its argmax over the scaled values too, so values that round equal tie as on the CPU
+  if ((names === 'temperature,sample' || names === 'temperature,greedy') && t?.name === 'temperature')
+    return { mode: names === 'temperature,sample' ? 'sample' : 'greedy', scale: Math.fround(1 / t.t) };
+  return undefined;
 }
 
 export type LengthUnit = 'words' | 'tokens' | 'chars';
@@ -157,15 +188,9 @@ export class Decoder {
 
   // ---- shared per-position rules ----
 
-  /** Applies min_tokens / length control to a logits array; returns the undo and whether EOS is forced. */
-  private constrain(
-    logits: Float32Array,
-    out: readonly number[],
-    ctl: LengthController | undefined,
-    extra: readonly number[] = [],
-  ): { undo: () => void; force: boolean } {
-    const eos = this.opts.eos;
-    if (eos === undefined) return { undo: () => {}, force: false };
+  /** min_tokens / length control at this position: the bias for EOS's logit and whether EOS is forced. */
+  private eosControl(out: readonly number[], ctl: LengthController | undefined, extra: readonly number[] = []): { bias: number; force: boolean } {
+    if (this.opts.eos === undefined) return { bias: 0, force: false };
     let bias = 0;
     let force = false;
     const n = out.length + extra.length;
@@ -179,10 +204,27 @@ export class Decoder {
       bias = -Infinity;
       force = false;
     }
-    if (bias === 0) return { undo: () => {}, force };
+    return { bias, force };
+  }
+
+  /** Applies eosControl's bias to a logits array; returns the undo. */
+  private applyBias(logits: Float32Array, bias: number): () => void {
+    const eos = this.opts.eos;
+    if (eos === undefined || bias === 0) return () => {};
     const old = logits[eos]!;
     logits[eos] = bias === -Infinity ? -Infinity : old + bias;
-    return { undo: () => void (logits[eos] = old), force };
+    return () => void (logits[eos] = old);
+  }
+
+  /** Applies min_tokens / length control to a logits array; returns the undo and whether EOS is forced. */
+  private constrain(
+    logits: Float32Array,
+    out: readonly number[],
+    ctl: LengthController | undefined,
+    extra: readonly number[] = [],
+  ): { undo: () => void; force: boolean } {
+    const { bias, force } = this.eosControl(out, ctl, extra);
+    return { undo: this.applyBias(logits, bias), force };
   }
 
   /** After emitting: returns a stop reason when generation ends here, and trims for stop strings. */
@@ -226,16 +268,23 @@ export class Decoder {
     const trace: StepTrace[] | undefined = this.opts.trace ? [] : undefined;
     const textLen = { n: 0 };
     if (this.opts.maxTokens === 0) return this.finish(out, 'max_tokens', trace);
+    // Where the source draws itself (a GPU keeps the logits), the chain's terminal runs there with
+    // this chain's uniforms; every other step (a forced EOS, a source that declines) runs here.
+    const dev = this.source.draw && !trace ? deviceDraw(sampler.chain) : undefined;
+    const uniform = (): number => sampler.uniform();
     for (;;) {
-      const logits = await this.source.next(tokens);
-      if (logits.length !== this.source.vocabSize)
-        throw new DecodeError('LMP_E_SHAPE', `the source returned ${logits.length} logits, its vocabSize is ${this.source.vocabSize}`);
-      const { undo, force } = this.constrain(logits, out, ctl);
-      let tok: number;
-      try {
-        tok = force ? this.opts.eos! : sampler.sample(logits);
-      } finally {
-        undo();
+      const { bias, force } = this.eosControl(out, ctl);
+      let tok = dev && !force ? await this.source.draw!(tokens, { ...dev, uniform, eos: this.opts.eos ?? -1, eosBias: bias }) : undefined;
+      if (tok === undefined) {
+        const logits = await this.source.next(tokens);
+        if (logits.length !== this.source.vocabSize)
+          throw new DecodeError('LMP_E_SHAPE', `the source returned ${logits.length} logits, its vocabSize is ${this.source.vocabSize}`);
+        const undo = this.applyBias(logits, bias);
+        try {
+          tok = force ? this.opts.eos! : sampler.sample(logits);
+        } finally {
+          undo();
+        }
       }
       sampler.accept(tok);
       if (trace && !force) trace.push(sampler.lastTrace(tok)!);

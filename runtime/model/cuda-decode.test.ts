@@ -5,11 +5,15 @@
 // 1e-2 (bf16) (measured under the emulator: 1.5e-3, 2.5e-3); greedy decoding of a trained model
 // gives the CPU's tokens.
 import { describe, expect, it } from 'vitest';
+import type { SamplerSpec } from '../decode/chain.js';
+import { Decoder, deviceDraw } from '../decode/decoder.js';
+import { Sampler } from '../decode/sampler.js';
 import type { ModelConfig } from './config.js';
 import { cudaDevices } from './cuda-attention.js';
-import { CudaLlama } from './cuda-llama.js';
+import { cudaAddon, CudaLlama } from './cuda-llama.js';
 import { LlamaModel, type PackedBatch } from './llama.js';
 import { ModelLogitsSource } from './source.js';
+import { rng } from './testutil.js';
 import { Trainer } from './train.js';
 
 const dev = cudaDevices();
@@ -222,6 +226,148 @@ describe.skipIf(dev.count === 0)('CUDA prefill (prepacked and padded)', () => {
         });
         for (const s of dv.sessions) (s as { free?: () => void }).free?.();
       }
+    } finally {
+      gpu.free();
+    }
+  });
+});
+
+// The decoder's terminal draw on the device (sample.cu draw_row, CudaKVSession.draw): the CPU chain
+// (native/src/sampling) is the reference. Same logits and the same uniform -> the same token, for
+// greedy, temperature -> greedy, sample, temperature -> sample, with ties, -inf, the EOS bias.
+describe.skipIf(dev.count === 0)('CUDA terminal draw (the sampler chain on the device)', () => {
+  const chains: { name: string; chain: SamplerSpec[] }[] = [
+    { name: 'greedy', chain: [{ name: 'greedy' }] },
+    { name: 'temperature(0.7) -> greedy', chain: [{ name: 'temperature', t: 0.7 }, { name: 'greedy' }] },
+    { name: 'sample', chain: [{ name: 'sample' }] },
+    { name: 'temperature(0.8) -> sample', chain: [{ name: 'temperature', t: 0.8 }, { name: 'sample' }] },
+  ];
+
+  it('cudaDrawRow gives the CPU chain\'s token on random rows (awkward vocabularies, ties, -inf, EOS bias)', () => {
+    const A = cudaAddon();
+    const r = rng(11);
+    let draws = 0, notArgmax = 0;
+    for (const V of [1, 37, 255, 256, 257, 1000, 4099]) {
+      for (const { name, chain } of chains) {
+        const d = deviceDraw(chain)!;
+        expect(d).toBeDefined();
+        const cpu = new Sampler(chain, { vocab: V, seed: 77 }), twin = new Sampler(chain, { vocab: V, seed: 77 });
+        for (let row = 0; row < 12; row++) {
+          // rows 0-3: continuous logits; 4-7: quantized to quarters (many ties); 8-11: a third -inf
+          const x = Float32Array.from({ length: V }, () => {
+            const g = (r() * 2 - 1) * 4;
+            return row >= 4 && row < 8 ? Math.round(g * 4) / 4 : g;
+          });
+          if (row >= 8) for (let i = 0; i < V; i++) if (r() < 0.33 && i !== V - 1) x[i] = -Infinity;
+          const eos = row % 3 === 0 ? -1 : Math.floor(r() * V);
+          const bias = row % 3 === 1 ? 2.5 : row % 3 === 2 && V > 1 ? -Infinity : 0;
+          const host = x.slice();
+          if (eos >= 0 && bias !== 0) host[eos] = bias === -Infinity ? -Infinity : host[eos]! + bias;
+          const want = cpu.sample(host);
+          const t = new A.CudaTensor('f32', 2 * V);
+          try {
+            t.upload(new Float32Array(V).fill(-1), 0); // row 0: filler, the draw reads row 1
+            t.upload(x, V);
+            const u = d.mode === 'sample' ? twin.uniform() : 0;
+            const got = A.cudaDrawRow(t, 1, V, d.mode === 'greedy' ? 0 : 1, d.scale, u, eos, eos >= 0 ? bias : 0);
+            if (got !== want) expect.fail(`${name}, V = ${V}, row ${row}: device ${got}, CPU ${want}`);
+          } finally {
+            t.free();
+          }
+          draws++;
+          if (want !== argmax(host)) notArgmax++;
+        }
+      }
+    }
+    expect(draws).toBe(7 * 4 * 12);
+    expect(notArgmax).toBeGreaterThan(50); // the sampled rows really sample
+  });
+
+  it('NaN and +inf are LMP_E_NAN, every logit -inf is LMP_E_NO_CANDIDATES, bad arguments are coded', () => {
+    const A = cudaAddon();
+    const t = new A.CudaTensor('f32', 300);
+    try {
+      const x = new Float32Array(300).fill(0.5);
+      x[299] = NaN;
+      t.upload(x);
+      for (const mode of [0, 1]) expect(() => A.cudaDrawRow(t, 0, 300, mode, 1, 0.5, -1, 0)).toThrow(expect.objectContaining({ code: 'LMP_E_NAN' }));
+      x[299] = Infinity;
+      t.upload(x);
+      expect(() => A.cudaDrawRow(t, 0, 300, 1, 1, 0.5, -1, 0)).toThrow(expect.objectContaining({ code: 'LMP_E_NAN' }));
+      x.fill(-Infinity);
+      x[17] = 3;
+      t.upload(x);
+      expect(A.cudaDrawRow(t, 0, 300, 1, 1, 0.99, -1, 0)).toBe(17);
+      // the EOS ban removes the only finite logit
+      for (const mode of [0, 1]) expect(() => A.cudaDrawRow(t, 0, 300, mode, 1, 0.5, 17, -Infinity)).toThrow(expect.objectContaining({ code: 'LMP_E_NO_CANDIDATES' }));
+      expect(() => A.cudaDrawRow(t, 1, 300, 0, 1, 0, -1, 0)).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
+      expect(() => A.cudaDrawRow(t, 0, 300, 1, 1, 1, -1, 0)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+      expect(() => A.cudaDrawRow(t, 0, 300, 2, 1, 0, -1, 0)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    } finally {
+      t.free();
+    }
+  });
+
+  const model = LlamaModel.init(CFG, 9);
+  /** The same source with its draw hidden: the decoder downloads the logits and samples on the host. */
+  const hostOnly = (s: ModelLogitsSource) => ({ vocabSize: s.vocabSize, next: (t: readonly number[]) => s.next(t) });
+
+  for (const policy of [{ kind: 'full' }, { kind: 'sinks_window', sinks: 2, window: 12 }, { kind: 'infllm', sinks: 2, local: 8, block: 4, top: 2, representatives: 2 }] as const) {
+    it(`${policy.kind}: Decoder tokens with the draw on the device equal the host draw from the same device logits (one id downloaded per step)`, async () => {
+      const gpu = new CudaLlama(model, { train: false });
+      try {
+        for (const { name, chain } of chains) {
+          for (const extra of [{}, { eos: 3, minTokens: 10 }, { eos: 5, length: { unit: 'tokens' as const, value: 14, within: 0.2 } }]) {
+            const opts = { chain, seed: 4242, maxTokens: 24, ...extra };
+            const src = new ModelLogitsSource(model, undefined, undefined, gpu.session(policy));
+            let drawn = 0;
+            const draw = src.draw.bind(src);
+            src.draw = (t, d) => {
+              const tok = draw(t, d);
+              if (tok !== undefined) drawn++;
+              return tok;
+            };
+            const a = await new Decoder(src, opts).generate([1, 4, 9, 16]);
+            const b = await new Decoder(hostOnly(new ModelLogitsSource(model, undefined, undefined, gpu.session(policy))), opts).generate([1, 4, 9, 16]);
+            if (JSON.stringify(a.tokens) !== JSON.stringify(b.tokens)) expect.fail(`${name} ${JSON.stringify(extra)}: device ${a.tokens} host ${b.tokens}`);
+            expect(a.stopReason).toBe(b.stopReason);
+            expect(drawn).toBeGreaterThanOrEqual(a.tokens.length); // every emitted token (and a final EOS) drawn on the device
+          }
+        }
+      } finally {
+        gpu.free();
+      }
+    });
+  }
+
+  it('a prefilled context\'s first token is drawn on the host from its logits, the rest on the device, with one RNG stream', async () => {
+    const gpu = new CudaLlama(model, { train: false });
+    try {
+      const chain: SamplerSpec[] = [{ name: 'temperature', t: 0.9 }, { name: 'sample' }];
+      const prompt = [2, 3, 5, 7, 11];
+      const pre = gpu.session();
+      const logits = pre.nextAll(Int32Array.from(prompt)).slice((prompt.length - 1) * CFG.vocab);
+      const src = new ModelLogitsSource(model, undefined, { session: pre, logits });
+      const a = await new Decoder(src, { chain, seed: 9, maxTokens: 20 }).generate(prompt);
+      const b = await new Decoder(hostOnly(new ModelLogitsSource(model, undefined, undefined, gpu.session())), { chain, seed: 9, maxTokens: 20 }).generate(prompt);
+      expect(a.tokens).toEqual(b.tokens);
+      expect(new Set(a.tokens).size).toBeGreaterThan(5);
+    } finally {
+      gpu.free();
+    }
+  });
+
+  it('SirLLM declines the device draw (its scores need the logits on the host) and decodes as before', async () => {
+    const gpu = new CudaLlama(model, { train: false });
+    try {
+      const policy = { kind: 'sirllm', sinks: 2, keep: 4, recent: 6, decay: 0.9 } as const;
+      const s = gpu.session(policy);
+      expect(s.draw(Int32Array.of(1, 2), { mode: 'greedy', scale: 1, uniform: () => 0, eos: -1, eosBias: 0 })).toBeUndefined();
+      expect(s.length).toBe(0);
+      const opts = { chain: chains[3]!.chain, seed: 1, maxTokens: 16 };
+      const a = await new Decoder(new ModelLogitsSource(model, undefined, undefined, gpu.session(policy)), opts).generate([1, 2, 3]);
+      const b = await new Decoder(hostOnly(new ModelLogitsSource(model, undefined, undefined, gpu.session(policy))), opts).generate([1, 2, 3]);
+      expect(a.tokens).toEqual(b.tokens);
     } finally {
       gpu.free();
     }

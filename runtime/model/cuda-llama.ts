@@ -14,6 +14,7 @@
 // Not on CUDA (LMP_E_CONFIG_UNSUPPORTED, at construction): head dims other than 32, 64, 128 and
 // the LM-Infinite RoPE distance limit. Out of device memory: LMP_E_CUDA_OOM, saying how much.
 import { attentionLayout, ropeFrequencies } from '../attention/index.js';
+import type { DeviceDraw } from '../decode/decoder.js';
 import { dynamicLength } from '../attention/positions.js';
 import { native } from '../native.js';
 import { type InfLLMPolicy, InfLLMState, SirLLMState, type SirLLMPolicy } from './cache.js';
@@ -54,6 +55,7 @@ interface CudaAddon {
   cudaSwigluBackward(g: T, u: T, dh: T, dg: T, du: T): void;
   cudaCrossEntropy(logits: T, rows: number, vocab: number, targets: T, weight: T, scale: number, loss: T, dlogits: T | null): void;
   cudaRope(x: T, n: number, heads: number, headDim: number, positions: T, invFreq: T, mscale: number, inverse: boolean): void;
+  cudaDrawRow(logits: T, row: number, vocab: number, mode: number, scale: number, u: number, eos: number, eosBias: number): number;
   cudaRopeInvFreq(headDim: number, theta: number): Float64Array;
   cudaAdamw(p: T, g: T, m: T, v: T, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, gradScale: number, scale: T | null, scaleIndex: number, pBf16: T | null): void;
   cudaReduceSum(x: T, squares: boolean, out: T, slot: number): void;
@@ -431,9 +433,11 @@ export class CudaLlama {
    * `keys(l, k)` (the host mirror, f32 [n, kvHeads * headDim]) and the queries before RoPE to
    * `select(l, q)`, which names the S slots attended (the same count in every layer); those rows are
    * gathered, rotated by 0..S-1 and the queries placed at S-n..S-1.
+   * take: what the step returns from its device logits [n, vocab] (default: downloaded; a draw: one id).
    */
-  _decodeStep(tokens: Int32Array, pos0: number, cacheK: readonly T[], cacheV: readonly T[], shiftPositions = false,
-    infllm?: { readonly keys: (l: number, k: Float32Array) => void; readonly select: (l: number, qPre: Float32Array) => Int32Array }): Float32Array {
+  _decodeStep<R = Float32Array>(tokens: Int32Array, pos0: number, cacheK: readonly T[], cacheV: readonly T[], shiftPositions = false,
+    infllm?: { readonly keys: (l: number, k: Float32Array) => void; readonly select: (l: number, qPre: Float32Array) => Int32Array },
+    take: (logits: T, n: number) => R = (l) => l.download() as R): R {
     const model = this.model, c = model.config, A = this.A, act = this.act;
     const n = tokens.length, L = pos0 + n, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
     const P = (name: string): T => this.p.get(name)!;
@@ -517,11 +521,19 @@ export class CudaLlama {
       A.cudaRmsnormForward(x, P('model.norm.weight'), n, D, c.normEps, h, r);
       const logits = this.tmp('f32', n * V);
       this.mm(false, true, n, V, D, h, this.W(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), logits);
-      return logits.download() as Float32Array;
+      return take(logits, n);
     } finally {
       plan?.free();
       this.releaseScratch();
     }
+  }
+
+  /** @internal the Decoder's terminal draw (runtime/decode deviceDraw) on row `row` of device logits [rows, vocab]; returns the id */
+  _draw(logits: T, row: number, d: DeviceDraw): number {
+    const V = this.model.config.vocab;
+    return d.mode === 'greedy'
+      ? this.A.cudaDrawRow(logits, row, V, 0, d.scale, 0, d.eos, d.eosBias)
+      : this.A.cudaDrawRow(logits, row, V, 1, d.scale, d.uniform(), d.eos, d.eosBias);
   }
 
   /** @internal a bf16 tensor of n elements (a session's cache) */
@@ -676,58 +688,82 @@ export class CudaKVSession {
 
   nextAll(tokens: Int32Array): Float32Array {
     const V = this.model.config.vocab;
-    for (const t of tokens) if (t < 0 || t >= V) throw Object.assign(new Error(`token ${t} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
     if (tokens.length === 0) return new Float32Array(0);
+    const out = new Float32Array(tokens.length * V);
+    this.feed(tokens, (logits, i) => out.set(logits instanceof Float32Array ? logits : (logits.download() as Float32Array), i * V));
+    return out;
+  }
+
+  /**
+   * The token after `tokens` drawn on the device (runtime/decode's LogitsSource.draw): the steps run
+   * as nextAll's, the last one's logits stay on the device and only the drawn id comes back. SirLLM
+   * scores every token from the logits on the host, so it declines (undefined) and nextAll runs.
+   */
+  draw(tokens: Int32Array, d: DeviceDraw): number | undefined {
+    if (this.sir || tokens.length === 0) return undefined;
+    let tok = -1;
+    this.feed(tokens, (logits, i, n) => {
+      if (i + n === tokens.length) tok = this.device._draw(logits as T, n - 1, d); // earlier chunks' logits are not needed
+    });
+    return tok;
+  }
+
+  /**
+   * Runs `tokens` through the cache in the policy's steps; use(logits [n, vocab], index of the step's
+   * first token, n) for each: on the device, or on the host where the policy needed them there (SirLLM).
+   */
+  private feed(tokens: Int32Array, use: (logits: T | Float32Array, i: number, n: number) => void): void {
+    const V = this.model.config.vocab;
+    for (const t of tokens) if (t < 0 || t >= V) throw Object.assign(new Error(`token ${t} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
     if (this.policy.kind === 'full') {
       this.ensure(this.length + tokens.length);
-      const logits = this.device._decodeStep(tokens, this.length, this.k, this.v);
+      this.device._decodeStep(tokens, this.length, this.k, this.v, false, undefined, (l, n) => use(l, 0, n));
       this.length += tokens.length;
       this.seen += tokens.length;
       for (const t of tokens) this.tokens.push(t);
-      return logits;
+      return;
     }
-    if (this.inf) return this.nextInf(tokens);
+    if (this.inf) return this.feedInf(tokens, use);
     const sw = this.policy as Extract<CachePolicy, { kind: 'sinks_window' }>; // when not SirLLM
     const cap = this.sir ? this.sir.cap : sw.sinks + sw.window;
     this.ensure(cap);
-    const out = new Float32Array(tokens.length * V);
     let i = 0;
     while (i < tokens.length) {
       if (this.length === cap) this.evict(this.sir ? this.sir.victim() : sw.sinks);
       const n = Math.min(tokens.length - i, cap - this.length);
       const chunk = tokens.subarray(i, i + n);
-      const logits = this.device._decodeStep(chunk, this.length, this.k, this.v, true);
-      if (this.sir) this.sir.append(chunk, logits, V, this.seen);
-      else for (const t of chunk) this.tokens.push(t);
-      out.set(logits, i * V);
+      if (this.sir) {
+        const logits = this.device._decodeStep(chunk, this.length, this.k, this.v, true);
+        this.sir.append(chunk, logits, V, this.seen);
+        use(logits, i, n);
+      } else {
+        this.device._decodeStep(chunk, this.length, this.k, this.v, true, undefined, (l) => use(l, i, n));
+        for (const t of chunk) this.tokens.push(t);
+      }
       this.length += n;
       this.seen += n;
       i += n;
     }
-    return out;
   }
 
   /** InfLLM: steps as InfLLMSession takes them; the keys' host mirror grows with the store. */
-  private nextInf(tokens: Int32Array): Float32Array {
-    const st = this.inf!, V = this.model.config.vocab, HK = this.model.config.kvHeads * this.model.headDim;
-    const out = new Float32Array(tokens.length * V);
+  private feedInf(tokens: Int32Array, use: (logits: T | Float32Array, i: number, n: number) => void): void {
+    const st = this.inf!, HK = this.model.config.kvHeads * this.model.headDim;
     let i = 0;
     while (i < tokens.length) {
       const n = st.stepSize(tokens.length - i);
       st.prepare(n);
       this.ensure(st.capSlots);
       const chunk = tokens.subarray(i, i + n), base = st.length;
-      const logits = this.device._decodeStep(chunk, base, this.k, this.v, true, {
+      this.device._decodeStep(chunk, base, this.k, this.v, true, {
         keys: (l, k) => st.storeK[l]!.set(k, base * HK),
         select: (l, q) => st.select(l, q, n),
-      });
+      }, (l) => use(l, i, n));
       st.advance(chunk);
-      out.set(logits, i * V);
       this.length += n;
       this.seen += n;
       i += n;
     }
-    return out;
   }
 
   next(tokens: Int32Array): Float32Array {

@@ -6,7 +6,7 @@
 // extends what was fed runs only the new tokens, any other context restarts the session. A
 // source may start from a prefilled full-cache session (prepacked prefill) and its logits, or run
 // on a session it is given (the CUDA full cache, cuda-llama.ts's CudaKVSession).
-import type { LogitsSource } from '../decode/decoder.js';
+import type { DeviceDraw, LogitsSource } from '../decode/decoder.js';
 import { createSession, type DecodeSession, type SessionPolicy } from './cache.js';
 import type { CudaKVSession } from './cuda-llama.js';
 import type { KVCacheSession, LlamaModel } from './llama.js';
@@ -72,6 +72,28 @@ export class ModelLogitsSource implements LogitsSource {
     const c = this.sync(tokens);
     const all = this.run(tokens.slice(c));
     return all.slice(all.length - this.vocabSize);
+  }
+
+  /**
+   * The token after `tokens` drawn by the session where its logits are (CudaKVSession.draw: one id
+   * downloaded per step); undefined where the session cannot (a CPU session, SirLLM) or where a
+   * prefill's logits for exactly this context are already on the host.
+   */
+  draw(tokens: readonly number[], d: DeviceDraw): number | undefined {
+    const s = this.session as DecodeSession & { draw?: (t: Int32Array, d: DeviceDraw) => number | undefined };
+    if (typeof s.draw !== 'function' || tokens.length === 0) return undefined;
+    if (this.primed && tokens.length === this.cached.length && tokens.every((t, i) => t === this.cached[i])) return undefined;
+    this.primed = null;
+    const c = this.sync(tokens);
+    const fresh = tokens.slice(c);
+    const tok = s.draw(Int32Array.from(fresh), d);
+    if (tok === undefined) {
+      // declined before running anything: next() runs the same tokens
+      return undefined;
+    }
+    for (const t of fresh) this.cached.push(t);
+    this.computed += fresh.length;
+    return tok;
   }
 
   score(prefix: readonly number[], candidates: readonly number[]): Float32Array[] {

@@ -284,6 +284,18 @@ LMP_CUDA_FN(CrossEntropy) {
                                   tensor_arg(info[3], "targets"), tensor_arg(info[4], "weight"), static_cast<float>(num_arg(info[5], "scale")),
                                   tensor_arg(info[6], "loss"), optional_tensor(info[7], "dlogits"));)
 }
+// cudaDrawRow(logits, row, vocab, mode (0 greedy, 1 sample), scale, u, eos (-1 none), eosBias) -> token id
+LMP_CUDA_FN(DrawRow) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    const int64_t eos = int_arg(info[6], "eos");
+    check(eos >= -1 && eos <= 0x7fffffff, "LMP_E_ARG", "eos must be -1 or a token id");
+    const int32_t tok = cm::draw_row(tensor_arg(info[0], "logits"), int_arg(info[1], "row"), int_arg(info[2], "vocab"),
+                                     static_cast<int>(int_arg(info[3], "mode")), static_cast<float>(num_arg(info[4], "scale")),
+                                     num_arg(info[5], "u"), static_cast<int32_t>(eos), num_arg(info[7], "eosBias"));
+    return Napi::Number::New(env, tok);
+  })
+}
 // cudaRope(x, n, heads, headDim, positions, invFreq, mscale, inverse)
 LMP_CUDA_FN(Rope) {
   LMP_CUDA_BODY(cm::rope(tensor_arg(info[0], "x"), int_arg(info[1], "n"), int_arg(info[2], "heads"), int_arg(info[3], "headDim"),
@@ -365,6 +377,7 @@ void Export(Napi::Env env, Napi::Object exports) {
       {"cudaSwigluForward", SwigluForward},
       {"cudaSwigluBackward", SwigluBackward},
       {"cudaCrossEntropy", CrossEntropy},
+      {"cudaDrawRow", DrawRow},
       {"cudaRope", Rope},
       {"cudaRopeInvFreq", RopeInvFreq},
       {"cudaAdamw", Adamw},

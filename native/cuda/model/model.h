@@ -60,6 +60,14 @@ void convert(const Tensor& src, const Tensor& dst);
 // y += x (y f32; x f32 or bf16)
 void add_inplace(const Tensor& y, const Tensor& x);
 
+// ------------------------------------------------------------------------------ decoding
+// The Decoder's terminal draw on row `row` of device logits [rows, vocab] (f32), sample.cu: mode 0
+// greedy (the largest x * scale, the lowest id on ties), 1 sample (weights fexp(x * scale - max), the
+// first id, ascending, whose running sum exceeds u * total; u drawn by the host chain). eos >= 0:
+// logit[eos] becomes float(x + eos_bias) first (-inf for a -inf bias). Waits for the stream and
+// returns the token; LMP_E_NAN (NaN or +inf), LMP_E_NO_CANDIDATES (every logit -inf), as the CPU chain.
+int32_t draw_row(const Tensor& logits, int64_t row, int64_t vocab, int mode, float scale, double u, int32_t eos, double eos_bias);
+
 // ------------------------------------------------------------------------------ layers
 // out[t, :] = table[tokens[t], :]; table [vocab, dim] f32|bf16, tokens i32 [n], out [n, dim] f32|bf16.
 // A token outside [0, vocab) is LMP_E_TOKEN (the first one, as the CPU reports it; out is then undefined).

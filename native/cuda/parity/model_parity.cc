@@ -30,6 +30,7 @@
 #include "model/layers.h"
 #include "model/model.h"
 #include "parity/parity.h"
+#include "sampling/sampling.h"
 
 namespace {
 
@@ -684,7 +685,61 @@ double time_ms(const std::function<void()>& f, int reps) {
 
 }  // namespace
 
+// The decoder's terminal draw on device logits (sample.cu) against the CPU chain on the same row:
+// greedy / temperature -> greedy / sample / temperature -> sample, continuous and quantized (tied)
+// logits, -inf entries, an EOS bias; the uniform of a sample draw is the CPU chain's next one.
+void draw_case(lmp::parity::Rng& rng, size_t V, int chainKind) {
+  namespace ls = lmp::sampling;
+  std::vector<ls::Spec> specs;
+  const double temp = chainKind == 1 ? 0.7 : 0.8;
+  if (chainKind == 1 || chainKind == 3) {
+    specs.emplace_back();
+    specs.back().kind = ls::Kind::Temperature;
+    specs.back().a = temp;
+  }
+  specs.emplace_back();
+  specs.back().kind = chainKind <= 1 ? ls::Kind::Greedy : ls::Kind::Sample;
+  ls::Chain cpu(specs, V, 99), twin(specs, V, 99);
+  const int mode = chainKind <= 1 ? 0 : 1;
+  const float scale = chainKind == 1 || chainKind == 3 ? static_cast<float>(1.0 / temp) : 1.f;
+  Dev d(DType::F32, static_cast<int64_t>(2 * V));
+  for (int row = 0; row < 12; ++row) {
+    std::vector<float> x = rng.floats(V, -4, 4);
+    if (row >= 4 && row < 8)
+      for (float& v : x) v = std::round(v * 4) / 4;  // ties
+    if (row >= 8)
+      for (size_t i = 0; i + 1 < V; i += 3) x[i] = -INFINITY;
+    const int32_t eos = row % 3 == 0 ? -1 : static_cast<int32_t>((row * 7919) % V);
+    const double bias = row % 3 == 1 ? 2.5 : row % 3 == 2 && V > 1 ? -INFINITY : 0.0;
+    std::vector<float> host = x;
+    if (eos >= 0 && bias != 0) host[eos] = std::isinf(bias) ? -INFINITY : static_cast<float>(static_cast<double>(host[eos]) + bias);
+    const int32_t want = cpu.sample(host.data(), V, nullptr);
+    std::vector<float> both(2 * V, -1.f);
+    std::copy(x.begin(), x.end(), both.begin() + V);
+    put(d.t, both);
+    const double u = mode == 1 ? twin.uniform() : 0.0;
+    const int32_t got = cm::draw_row(d, 1, static_cast<int64_t>(V), mode, scale, u, eos, eos >= 0 ? bias : 0.0);
+    expect(got == want, "draw V=" + std::to_string(V) + " chain " + std::to_string(chainKind) + " row " + std::to_string(row) + ": cuda " +
+                            std::to_string(got) + ", cpu " + std::to_string(want));
+  }
+}
+
 // ================================================================================ checks
+
+LMP_PARITY_CHECK(model_draw) {
+  lmp::parity::Rng rng = lmp::parity::rng();
+  for (size_t V : {size_t(1), size_t(37), size_t(257), size_t(4099), lmp::parity::pick(5000, 128256)})
+    for (int k = 0; k < 4; ++k) draw_case(rng, V, k);
+  Dev d(DType::F32, 300);
+  std::vector<float> x(300, 0.5f);
+  x[299] = NAN;
+  put(d.t, x);
+  expect_error("draw NaN", "LMP_E_NAN", [&] { cm::draw_row(d, 0, 300, 0, 1.f, 0.0, -1, 0.0); });
+  std::fill(x.begin(), x.end(), -INFINITY);
+  put(d.t, x);
+  expect_error("draw all -inf", "LMP_E_NO_CANDIDATES", [&] { cm::draw_row(d, 0, 300, 1, 1.f, 0.5, -1, 0.0); });
+  expect_error("draw past the logits", "LMP_E_SHAPE", [&] { cm::draw_row(d, 1, 300, 0, 1.f, 0.0, -1, 0.0); });
+}
 
 LMP_PARITY_CHECK(model_conversions) {
   lmp::parity::Rng rng = lmp::parity::rng();
