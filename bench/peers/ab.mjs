@@ -2,6 +2,7 @@
 // two dispatch paths of one build) in ONE process, alternating repetition by repetition; medians.
 //   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode] [--attn-lengths 4096] [--train-lengths 256,1024]
 //   node bench/peers/ab.mjs --paths avx2,avx512 [ADDON.node] [...]   (setSimdCap on one build)
+//   --old-src DIR: bundle the old side's TypeScript runtime from DIR (a worktree of the old commit)
 // gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096 (or
 // --attn-lengths), d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
 // (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model.
@@ -19,7 +20,7 @@ if (sides.length !== 2 || sides.some((s) => !s.addon)) {
   process.exit(2);
 }
 const R = [];
-for (const s of sides) R.push(paths && R.length ? R[0] : await runtime(s.addon));
+for (const s of sides) R.push(paths && R.length ? R[0] : await runtime(s.addon, s === sides[0] && arg('old-src') ? arg('old-src') : undefined));
 const only = new Set(list('only', 'gemm,attention,train,decode'));
 const reps = Number(arg('reps', '7'));
 // Before each measurement: this side's thread count and (with --paths) dispatch cap.

@@ -21,12 +21,13 @@ export const tmp = mkdtempSync(join(tmpdir(), 'lmp-peers-'));
 /**
  * The TypeScript runtime bundled with esbuild (what a user's built module imports), on the addon
  * at LMP_NATIVE_PATH, or on `addon` (a second copy of the runtime with its own addon: the
- * before/after comparisons load an older build beside the current one).
+ * before/after comparisons load an older build beside the current one), bundled from the
+ * TypeScript under `src` (default: this checkout; an older worktree to compare TypeScript changes).
  */
 let bundles = 0;
-export async function runtime(addon) {
+export async function runtime(addon, src = root) {
   const { build } = await import('esbuild');
-  const rt = (p) => JSON.stringify(join(root, p));
+  const rt = (p) => JSON.stringify(join(resolve(src), p));
   writeFileSync(join(tmp, 'entry.ts'), `export { LlamaModel } from ${rt('runtime/model/llama.ts')};
 export { Trainer } from ${rt('runtime/model/train.ts')};
 export { saveModel } from ${rt('runtime/model/io.ts')};

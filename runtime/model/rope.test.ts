@@ -21,6 +21,26 @@ describe('model RoPE', () => {
     }
   });
 
+  it('the cached cos/sin tables give the per-call values bit for bit (positions past the table, a grown table, another theta)', () => {
+    // a position >= 2^17 makes the kernel compute every angle in the call; the rows of the other positions must not change
+    const far = Int32Array.from([...pos, 1 << 17]);
+    const y = randF32(far.length * heads * hd, rng(4));
+    for (const theta of [500, 10000])
+      for (const inverse of [false, true]) {
+        const direct = y.slice();
+        kernels().rope(direct, far.length, heads, hd, far, theta, inverse);
+        const cached = y.slice(0, n * heads * hd);
+        kernels().rope(cached, n, heads, hd, pos, theta, inverse);
+        // and again after the table grew past 1024 positions
+        kernels().rope(new Float32Array(2 * heads * hd), 2, heads, hd, Int32Array.of(0, 5000), theta, false);
+        const grown = y.slice(0, n * heads * hd);
+        kernels().rope(grown, n, heads, hd, pos, theta, inverse);
+        for (const [name, got] of [['cached', cached], ['grown', grown]] as const)
+          for (let i = 0; i < got.length; i++)
+            if (!Object.is(got[i], direct[i])) throw new Error(`${name} theta=${theta} inverse=${inverse}: element ${i} ${got[i]} != ${direct[i]}`);
+      }
+  });
+
   it('linear scaling rotates by position / s (float64), other scalings are applyRope exactly', () => {
     const a = x.slice();
     rotate(kernels(), a, n, heads, hd, pos, 500, { kind: 'linear', factor: 4 }, false);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -180,25 +182,77 @@ void cross_entropy(const float* logits, int64_t rows, int64_t vocab, const int32
   }, 4);
 }
 
+namespace {
+// cos / sin of position p times inv_freq[i] (float, from the double angle), for p in [0, positions):
+// a training step rotates q and k of every layer at the same positions, forward and backward, and
+// computing them per call was ~1.5% of the step. Immutable once built; the few latest (theta,
+// head_dim) pairs are kept, each grown (rebuilt) to the largest position asked for.
+struct RopeTable {
+  double theta;
+  int64_t head_dim, positions;
+  std::vector<float> cs, sn;  // [positions][head_dim / 2]
+};
+std::shared_ptr<const RopeTable> rope_table(double theta, int64_t head_dim, int64_t need, const std::vector<double>& inv_freq) {
+  static std::mutex mu;
+  static std::vector<std::shared_ptr<const RopeTable>> tables;
+  std::lock_guard<std::mutex> lock(mu);
+  for (size_t i = 0; i < tables.size(); ++i)
+    if (tables[i]->theta == theta && tables[i]->head_dim == head_dim) {
+      if (tables[i]->positions >= need) return tables[i];
+      tables.erase(tables.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  auto t = std::make_shared<RopeTable>();
+  t->theta = theta;
+  t->head_dim = head_dim;
+  t->positions = std::max<int64_t>(need, 1024);
+  const int64_t half = head_dim / 2;
+  t->cs.resize(static_cast<size_t>(t->positions * half));
+  t->sn.resize(t->cs.size());
+  for (int64_t p = 0; p < t->positions; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      const double a = static_cast<double>(p) * inv_freq[static_cast<size_t>(i)];
+      t->cs[static_cast<size_t>(p * half + i)] = static_cast<float>(std::cos(a));
+      t->sn[static_cast<size_t>(p * half + i)] = static_cast<float>(std::sin(a));
+    }
+  if (tables.size() >= 4) tables.erase(tables.begin());
+  tables.push_back(t);
+  return t;
+}
+constexpr int64_t kRopeTableMax = 1 << 17;  // positions beyond it are computed per call
+}  // namespace
+
 void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const int32_t* positions, double theta, bool inverse) {
   check(head_dim % 2 == 0, "LMP_E_SHAPE", "rope: head_dim must be even");
   const int64_t half = head_dim / 2;
   std::vector<double> inv_freq(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i) inv_freq[i] = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+  int64_t lo = 0, hi = -1;
+  for (int64_t t = 0; t < n; ++t) lo = std::min<int64_t>(lo, positions[t]), hi = std::max<int64_t>(hi, positions[t]);
+  // the same floats either way: a table entry is the per-call value (negating a sine is exact)
+  const std::shared_ptr<const RopeTable> table = lo >= 0 && hi < kRopeTableMax && n > 0 ? rope_table(theta, head_dim, hi + 1, inv_freq) : nullptr;
   parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e, int) {
-    std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+    std::vector<float> cbuf(static_cast<size_t>(half)), sbuf(static_cast<size_t>(half));
     for (size_t t = b; t < e; ++t) {
-      for (int64_t i = 0; i < half; ++i) {
-        const double a = static_cast<double>(positions[t]) * inv_freq[i];
-        cs[i] = static_cast<float>(std::cos(a));
-        sn[i] = static_cast<float>(inverse ? -std::sin(a) : std::sin(a));
+      const float* cs = cbuf.data();
+      const float* sn = sbuf.data();
+      if (table) {
+        cs = table->cs.data() + positions[t] * half;
+        sn = table->sn.data() + positions[t] * half;
+      } else {
+        for (int64_t i = 0; i < half; ++i) {
+          const double a = static_cast<double>(positions[t]) * inv_freq[i];
+          cbuf[i] = static_cast<float>(std::cos(a));
+          sbuf[i] = static_cast<float>(std::sin(a));
+        }
       }
+      const float sg = inverse ? -1.f : 1.f;
       for (int64_t h = 0; h < heads; ++h) {
         float* xh = x + (t * heads + h) * head_dim;
         for (int64_t i = 0; i < half; ++i) {
-          const float a = xh[i], bb = xh[i + half];
-          xh[i] = a * cs[i] - bb * sn[i];
-          xh[i + half] = bb * cs[i] + a * sn[i];
+          const float a = xh[i], bb = xh[i + half], s = sg * sn[i];
+          xh[i] = a * cs[i] - bb * s;
+          xh[i + half] = bb * cs[i] + a * s;
         }
       }
     }
