@@ -33,7 +33,8 @@ export interface CudaTensor {
   upload(a: Typed, offset?: number): void;
   download(asFloat32?: boolean): Typed;
   free(): void;
-  view(offset: number, length: number): CudaTensor;
+  /** elements [offset, offset + length), no copy; `dtype` of the same element size reinterprets the bytes */
+  view(offset: number, length: number, dtype?: DType): CudaTensor;
 }
 
 interface CudaPlan {
@@ -220,6 +221,28 @@ export class CudaLlama {
     this.scratch.push(t);
     return t;
   }
+  /**
+   * Several 4-byte arrays (a batch's tokens, positions, targets, loss weights, embedding index) in
+   * ONE upload: one i32 buffer and a view of each part (f32 parts as f32 views of the same bytes).
+   */
+  private upAll(parts: readonly (Int32Array | Float32Array)[]): T[] {
+    let n = 0;
+    for (const p of parts) n += p.length;
+    const host = new Int32Array(n);
+    let o = 0;
+    for (const p of parts) {
+      host.set(p instanceof Int32Array ? p : new Int32Array(p.buffer, p.byteOffset, p.length), o);
+      o += p.length;
+    }
+    const all = this.tmp('i32', n);
+    all.upload(host);
+    o = 0;
+    return parts.map((p) => {
+      const v = this.keep(all.view(o, p.length, p instanceof Int32Array ? 'i32' : 'f32'));
+      o += p.length;
+      return v;
+    });
+  }
   private up(a: Int32Array | Float32Array | Float64Array): T {
     const t = this.tmp(a instanceof Int32Array ? 'i32' : a instanceof Float64Array ? 'f64' : 'f32', a.length);
     t.upload(a);
@@ -331,8 +354,7 @@ export class CudaLlama {
       const targets = b.targets ?? defaultTargets(b);
       const weight = new Float32Array(Tn);
       for (let t = 0; t < Tn; t++) weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
-      const tokens = this.up(b.tokens), positions = this.up(b.positionIds);
-      const tg = this.up(targets), wt = this.up(weight), index = this.up(A.cudaEmbeddingIndex(b.tokens, V));
+      const [tokens, positions, tg, wt, index] = this.upAll([b.tokens, b.positionIds, targets, weight, A.cudaEmbeddingIndex(b.tokens, V)]);
       const rope = this.ropeTables(b.positionIds);
       plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._attnLayout(b))), dtype: 'bf16' });
       const { x, acts } = this.trunk(b, tokens, positions, rope, plan);
@@ -402,7 +424,7 @@ export class CudaLlama {
     validateBatch(b, c.vocab);
     let plan: CudaPlan | undefined;
     try {
-      const tokens = this.up(b.tokens), positions = this.up(b.positionIds);
+      const [tokens, positions] = this.upAll([b.tokens, b.positionIds]);
       const rope = this.ropeTables(b.positionIds);
       plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._attnLayout(b))), dtype: 'bf16' });
       const { x, acts } = this.trunk(b, tokens, positions, rope, plan);

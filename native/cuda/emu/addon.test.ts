@@ -23,7 +23,8 @@ interface Tensor {
   readonly freed: boolean;
   upload(a: Float32Array | Uint16Array, offset?: number): void;
   download(asFloat32?: boolean): Float32Array;
-  view(offset: number, length: number): Tensor;
+  view(offset: number, length: number, dtype?: string): Tensor;
+  readonly dtype: string;
   free(): void;
 }
 interface Plan {
@@ -105,6 +106,21 @@ describe.skipIf(!built)('the CUDA bindings under the emulator (build/native-cuda
     t.free();
     expect(w.freed).toBe(true);
     expect(() => w.download()).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+  });
+
+  it('CudaTensor.view with a dtype of the same element size reads the same bytes as that type (a batch in one upload)', () => {
+    const t = new addon.CudaTensor('i32', 6);
+    const f = Float32Array.of(0.5, -3.25);
+    const host = Int32Array.of(7, 8, 9, 0, 0, 11);
+    host.set(new Int32Array(f.buffer), 3);
+    (t.upload as (a: Int32Array) => void)(host);
+    const fv = t.view(3, 2, 'f32');
+    expect(fv.dtype).toBe('f32');
+    expect(Array.from(fv.download())).toEqual([0.5, -3.25]);
+    expect(Array.from(t.view(0, 3).download() as unknown as Int32Array)).toEqual([7, 8, 9]);
+    expect(() => t.view(0, 2, 'f64')).toThrow(expect.objectContaining({ code: 'LMP_E_DTYPE' }));
+    expect(() => t.view(0, 2, 'bf16')).toThrow(expect.objectContaining({ code: 'LMP_E_DTYPE' }));
+    t.free();
   });
 
   it('CudaAttentionPlan checks its tensors: bf16, sized by the plan', () => {

@@ -1,8 +1,9 @@
 // N-API surface of the CUDA model layers (compiled only with -DLMP_CUDA=ON). Device memory is a
 // handle, `new CudaTensor(dtype, length)` ('f32' | 'bf16' | 'i32' | 'f64'; zero-filled), with
 // upload / download / free; the layer functions take handles and queue work on the module's stream.
-// `t.view(offset, length)` is a handle on elements [offset, offset + length) of t (no copy; it keeps
-// t alive, its free() only detaches it, and it refuses use once t is freed): a KV cache's rows.
+// `t.view(offset, length[, dtype])` is a handle on elements [offset, offset + length) of t (no copy; it keeps
+// t alive, its free() only detaches it, and it refuses use once t is freed): a KV cache's rows; a
+// dtype of the same element size reads the same bytes as that type (i32 <-> f32).
 // Errors are coded (LMP_E_NO_DEVICE, LMP_E_CUDA_OOM, LMP_E_CUDA, LMP_E_SHAPE, LMP_E_DTYPE,
 // LMP_E_TOKEN, LMP_E_ARG); nothing aborts. A handle that is garbage collected frees its memory.
 #include <napi.h>
@@ -53,6 +54,13 @@ class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
         t_ = pt;
         t_.data = static_cast<char*>(pt.data) + off * static_cast<int64_t>(cm::dtype_size(pt.dtype));
         t_.numel = n;
+        if (info[3].IsString()) {
+          // the same bytes as another dtype of the same element size (a batch uploaded as one i32 buffer)
+          const cm::DType d = cm::parse_dtype(info[3].As<Napi::String>().Utf8Value());
+          check(cm::dtype_size(d) == cm::dtype_size(pt.dtype), "LMP_E_DTYPE",
+                std::string("view: ") + cm::dtype_name(d) + " elements are not the size of " + cm::dtype_name(pt.dtype) + " ones");
+          t_.dtype = d;
+        }
         length_ = n;
         parent_ = parent;
         parentRef_ = Napi::Persistent(info[0].As<Napi::Object>());
@@ -93,7 +101,7 @@ class CudaTensor : public Napi::ObjectWrap<CudaTensor> {
     Napi::Env env = info.Env();
     LMP_NAPI_TRY(env, {
       Napi::Function ctor = info.This().As<Napi::Object>().Get("constructor").As<Napi::Function>();
-      return ctor.New({info.This(), info[0], info[1]});
+      return ctor.New({info.This(), info[0], info[1], info[2]});
     })
   }
 
