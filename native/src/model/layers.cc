@@ -186,7 +186,9 @@ namespace {
 // cos / sin of position p times inv_freq[i] (float, from the double angle), for p in [0, positions):
 // a training step rotates q and k of every layer at the same positions, forward and backward, and
 // computing them per call was ~1.5% of the step. Immutable once built; the few latest (theta,
-// head_dim) pairs are kept, each grown (rebuilt) to the largest position asked for.
+// head_dim) pairs are kept, each rebuilt at least twice as large when a call needs more.
+constexpr int64_t kRopeTableMax = 1 << 15;  // positions at or beyond it are computed per call (a table of 32k
+                                            // positions at head dim 128 is 16 MiB)
 struct RopeTable {
   double theta;
   int64_t head_dim, positions;
@@ -196,16 +198,19 @@ std::shared_ptr<const RopeTable> rope_table(double theta, int64_t head_dim, int6
   static std::mutex mu;
   static std::vector<std::shared_ptr<const RopeTable>> tables;
   std::lock_guard<std::mutex> lock(mu);
+  int64_t had = 0;
   for (size_t i = 0; i < tables.size(); ++i)
     if (tables[i]->theta == theta && tables[i]->head_dim == head_dim) {
       if (tables[i]->positions >= need) return tables[i];
+      had = tables[i]->positions;
       tables.erase(tables.begin() + static_cast<std::ptrdiff_t>(i));
       break;
     }
   auto t = std::make_shared<RopeTable>();
   t->theta = theta;
   t->head_dim = head_dim;
-  t->positions = std::max<int64_t>(need, 1024);
+  // grown geometrically: a decode asks for one more position per token
+  t->positions = std::min(std::max({need, 2 * had, int64_t{1024}}), kRopeTableMax);
   const int64_t half = head_dim / 2;
   t->cs.resize(static_cast<size_t>(t->positions * half));
   t->sn.resize(t->cs.size());
@@ -219,7 +224,6 @@ std::shared_ptr<const RopeTable> rope_table(double theta, int64_t head_dim, int6
   tables.push_back(t);
   return t;
 }
-constexpr int64_t kRopeTableMax = 1 << 17;  // positions beyond it are computed per call
 }  // namespace
 
 void rope(float* x, int64_t n, int64_t heads, int64_t head_dim, const int32_t* positions, double theta, bool inverse) {
