@@ -3,6 +3,7 @@
 //   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode] [--attn-lengths 4096] [--train-lengths 256,1024]
 //   node bench/peers/ab.mjs --paths avx2,avx512 [ADDON.node] [...]   (setSimdCap on one build)
 //   --old-src DIR: bundle the old side's TypeScript runtime from DIR (a worktree of the old commit)
+//   --cap avx2: run both builds on that dispatch path (setSimdCap), e.g. the AVX2 kernels on an AVX-512 machine
 // gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096 (or
 // --attn-lengths), d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
 // (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model.
@@ -27,7 +28,7 @@ const reps = Number(arg('reps', '7'));
 const use = (i, threads) => {
   const N = R[i].native();
   N.setNumThreads(threads);
-  if (sides[i].cap) N.setSimdCap(sides[i].cap);
+  if (sides[i].cap ?? arg('cap')) N.setSimdCap(sides[i].cap ?? arg('cap'));
 };
 /** Alternates fn(0) and fn(1) `reps` times; returns the medians of what fn returns. */
 function ab(threads, fn) {

@@ -85,6 +85,38 @@ void pack_b(const float* B, int64_t ldb, bool tb, int64_t j0, int64_t nr, int64_
   }
 }
 
+#ifdef LMP_GEMM_AVX2
+// pack_a<6> for a full panel on the AVX2 path: A as stored by 8 x 8 in-register transposes of 6
+// rows (2 zero rows), A^T by one 6-lane masked copy per depth (pack_a12_avx512's AVX2 twin).
+void pack_a6_avx2(const float* A, int64_t lda, bool ta, int64_t i0, int64_t k0, int64_t kc, float* dst) {
+  const __m256i m6 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  if (ta) {
+    for (int64_t k = 0; k < kc; ++k) _mm256_maskstore_ps(dst + k * 6, m6, _mm256_maskload_ps(A + (k0 + k) * lda + i0, m6));
+    return;
+  }
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    __m256 r[8];
+    for (int c = 0; c < 6; ++c) r[c] = _mm256_loadu_ps(A + (i0 + c) * lda + k0 + k);
+    r[6] = r[7] = _mm256_setzero_ps();
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    const __m256 o[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20), _mm256_permute2f128_ps(u2, u6, 0x20),
+                         _mm256_permute2f128_ps(u3, u7, 0x20), _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                         _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+    for (int i = 0; i < 8; ++i) _mm256_maskstore_ps(dst + (k + i) * 6, m6, o[i]);
+  }
+  for (; k < kc; ++k)
+    for (int c = 0; c < 6; ++c) dst[k * 6 + c] = A[(i0 + c) * lda + k0 + k];
+}
+#endif
+
 // acc[MR][NR] = sum_k a[k][r] * b[k][c]  (AVX2/FMA: 6 x 16)
 void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* acc) {
   constexpr int64_t MR = 6, NR = 16;
@@ -442,6 +474,12 @@ void sgemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 #ifdef LMP_GEMM_AVX512
                 if (MR == 12 && M - ip * MR >= MR) {
                   pack_a12_avx512(A, lda, ta, ip * MR, pc, kc, Ap + ip * MR * kc);
+                  continue;
+                }
+#endif
+#ifdef LMP_GEMM_AVX2
+                if (MR == 6 && M - ip * MR >= MR) {
+                  pack_a6_avx2(A, lda, ta, ip * MR, pc, kc, Ap + ip * MR * kc);
                   continue;
                 }
 #endif
