@@ -6,14 +6,18 @@
 //     the checks of runtime/model/cuda-{train,decode}.test.ts, which CI runs under the emulator;
 //   timing: a ~125M-parameter Llama (dim 768, 12 layers, 12 heads of 64, ffn 2048, vocab 32000) in
 //     bf16: training tokens/s and model FLOP utilization at B sequences of T tokens (causal, packed
-//     as varlen), and greedy decode tokens/s at batch 1 (full cache and sinks + window).
+//     as varlen), greedy decode tokens/s at batch 1 (full cache and sinks + window), and the Decoder's
+//     temperature -> sample with the draw on the device against the host draw (same tokens, tokens/s).
 // Output: one JSON object per line on stdout ({part, ...}); PASS/FAIL lines for parity.
 // Env: LMP_BENCH_SMALL=1 (tiny timing sizes: a check of the script itself, e.g. under the emulator),
 //      LMP_BENCH_T (default 2048), LMP_BENCH_B (sequences per step, default 4), LMP_BENCH_STEPS (5).
+import type { SamplerSpec } from '../../runtime/decode/chain.js';
+import { Decoder } from '../../runtime/decode/decoder.js';
 import type { ModelConfig } from '../../runtime/model/config.js';
 import { cudaDevices } from '../../runtime/model/cuda-attention.js';
 import { CudaLlama } from '../../runtime/model/cuda-llama.js';
 import { LlamaModel, type PackedBatch } from '../../runtime/model/llama.js';
+import { ModelLogitsSource } from '../../runtime/model/source.js';
 import { Trainer } from '../../runtime/model/train.js';
 
 const env = process.env;
@@ -101,7 +105,7 @@ function parity(): void {
   verdict('greedy_decode', agree >= 22, `${agree}/24 greedy tokens equal (cpu ${ta.join(' ')})`);
 }
 
-function timing(): void {
+async function timing(): Promise<void> {
   const cfg: ModelConfig = small
     ? { vocab: 257, dim: 64, layers: 2, heads: 2, kvHeads: 2, ffn: 128, ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: true }
     : { vocab: 32000, dim: 768, layers: 12, heads: 12, kvHeads: 12, ffn: 2048, ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: true };
@@ -141,6 +145,23 @@ function timing(): void {
     emit({ part: 'decode', policy: policy.kind, prompt: prompt.length, generated: gen, prefillTokensPerSec: prompt.length / ((p1 - p0) / 1000), generateTokensPerSec: gen / ((p2 - p1) / 1000) });
     s.free();
   }
+  // the Decoder with temperature -> sample: the terminal draw on the device (one id per step) against
+  // the same chain drawn on the host from the downloaded logits; the tokens must agree
+  const chain: SamplerSpec[] = [{ name: 'temperature', t: 0.8 }, { name: 'sample' }];
+  const runs: Record<string, { tokens: number[]; sec: number }> = {};
+  for (const where of ['device', 'host'] as const) {
+    const session = dev.session();
+    const src = new ModelLogitsSource(model, undefined, undefined, session);
+    const source = where === 'device' ? src : { vocabSize: src.vocabSize, next: (t: readonly number[]) => src.next(t) };
+    const dec = new Decoder(source, { chain, seed: 7, maxTokens: gen });
+    const t0 = performance.now();
+    const r = await dec.generate([...prompt]);
+    runs[where] = { tokens: r.tokens, sec: (performance.now() - t0) / 1000 };
+    session.free();
+  }
+  const same = JSON.stringify(runs['device']!.tokens) === JSON.stringify(runs['host']!.tokens);
+  verdict('device_draw', same, `temperature(0.8) -> sample, ${gen} tokens: device draw ${same ? '=' : '!='} host draw`);
+  emit({ part: 'decode_draw', prompt: prompt.length, generated: gen, deviceTokensPerSec: gen / runs['device']!.sec, hostTokensPerSec: gen / runs['host']!.sec, sameTokens: same });
   dev.free();
 }
 
@@ -151,5 +172,5 @@ if (d.count === 0) {
 }
 console.log(`device: ${d.name}`);
 if (env['LMP_BENCH_PART'] !== 'timing') parity();
-if (env['LMP_BENCH_PART'] !== 'parity') timing();
+if (env['LMP_BENCH_PART'] !== 'parity') await timing();
 process.exit(failed ? 1 : 0);
