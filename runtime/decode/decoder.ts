@@ -16,8 +16,8 @@ export interface LogitsSource {
   score?(prefix: readonly number[], candidates: readonly number[]): Float32Array[] | Promise<Float32Array[]>;
   /**
    * Optional: the token after `tokens` drawn where the logits are (a GPU: the step then downloads
-   * one id, not the vocabulary's logits), for chains that reduce to `greedy` or `[temperature ->]
-   * sample` (deviceDraw). Calls `d.uniform()` exactly once for a `sample` draw and only when it draws;
+   * one id, not the vocabulary's logits), for chains of temperature, top_k and a greedy or sample
+   * terminal (deviceDraw). Calls `d.uniform()` exactly once for a `sample` draw and only when it draws;
    * returns undefined when it cannot draw this time (the decoder then calls next()).
    */
   draw?(tokens: readonly number[], d: DeviceDraw): number | undefined | Promise<number | undefined>;
@@ -28,6 +28,10 @@ export interface DeviceDraw {
   readonly mode: 'greedy' | 'sample';
   /** the float scale 1 / t the CPU chain multiplies the logits by (1 without temperature) */
   readonly scale: number;
+  /** sample: keep only the topK largest scaled logits (value desc, id asc; 0: no cut) */
+  readonly topK: number;
+  /** sample: the float scale of a temperature after the cut (1: none) */
+  readonly post: number;
   /** sample: the chain's next uniform of its SplitMix64 stream */
   readonly uniform: () => number;
   /** the end-of-sequence id (-1: none) and the bias the decoder adds to its logit first (0: none; -Infinity: banned) */
@@ -35,16 +39,24 @@ export interface DeviceDraw {
   readonly eosBias: number;
 }
 
-/** The device form of a checked chain: `greedy` (a temperature before it is a no-op), `sample`, `temperature(t) -> sample`; else undefined. */
-export function deviceDraw(chain: readonly SamplerSpec[]): { readonly mode: 'greedy' | 'sample'; readonly scale: number } | undefined {
-  const names = chain.map((s) => s.name).join(',');
-  if (names === 'greedy' || names === 'sample') return { mode: names, scale: 1 };
-  const t = chain[0];
-  // the chain's pending scale: float(1 / t), computed in double and rounded once (chain.cc); greedy
-  // takes its argmax over the scaled values too, so values that round equal tie as on the CPU
-  if ((names === 'temperature,sample' || names === 'temperature,greedy') && t?.name === 'temperature')
-    return { mode: names === 'temperature,sample' ? 'sample' : 'greedy', scale: Math.fround(1 / t.t) };
-  return undefined;
+/**
+ * The device form of a checked chain, or undefined: `[temperature ->] [top_k ->] [temperature ->]
+ * sample`, and `[temperature ->] [top_k ->] greedy` (top_k keeps the argmax; no temperature after a
+ * cut before greedy, where a rounding tie could pick a token the cut dropped).
+ */
+export function deviceDraw(chain: readonly SamplerSpec[]): { readonly mode: 'greedy' | 'sample'; readonly scale: number; readonly topK: number; readonly post: number } | undefined {
+  // float(1 / t), computed in double and rounded once, as chain.cc's pending scale (dense) and its
+  // sparse view's multiplier; greedy takes its argmax over the scaled values, so values that round
+  // equal tie as on the CPU
+  const f = (s: SamplerSpec | undefined): number => (s?.name === 'temperature' ? Math.fround(1 / s.t) : 1);
+  let i = 0;
+  const pre = chain[i]?.name === 'temperature' ? chain[i++] : undefined;
+  const cut = chain[i]?.name === 'top_k' ? chain[i++] : undefined;
+  const post = cut && chain[i]?.name === 'temperature' ? chain[i++] : undefined;
+  const last = chain[i];
+  if (i + 1 !== chain.length || !last || (last.name !== 'greedy' && last.name !== 'sample')) return undefined;
+  if (last.name === 'greedy') return post ? undefined : { mode: 'greedy', scale: f(pre), topK: 0, post: 1 };
+  return { mode: 'sample', scale: f(pre), topK: cut?.name === 'top_k' ? cut.k : 0, post: f(post) };
 }
 
 export type LengthUnit = 'words' | 'tokens' | 'chars';

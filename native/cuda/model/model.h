@@ -66,7 +66,10 @@ void add_inplace(const Tensor& y, const Tensor& x);
 // first id, ascending, whose running sum exceeds u * total; u drawn by the host chain). eos >= 0:
 // logit[eos] becomes float(x + eos_bias) first (-inf for a -inf bias). Waits for the stream and
 // returns the token; LMP_E_NAN (NaN or +inf), LMP_E_NO_CANDIDATES (every logit -inf), as the CPU chain.
-int32_t draw_row(const Tensor& logits, int64_t row, int64_t vocab, int mode, float scale, double u, int32_t eos, double eos_bias);
+// top_k > 0 (sample): only the top_k largest x * scale (value desc, id asc; finite) are drawn from,
+// each weighed by fexp(x * scale * post - max): `post` is a temperature after the cut (1: none).
+int32_t draw_row(const Tensor& logits, int64_t row, int64_t vocab, int mode, float scale, double u, int32_t eos, double eos_bias, int64_t top_k = 0,
+                 float post = 1.f);
 
 // ------------------------------------------------------------------------------ layers
 // out[t, :] = table[tokens[t], :]; table [vocab, dim] f32|bf16, tokens i32 [n], out [n, dim] f32|bf16.
