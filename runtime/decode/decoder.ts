@@ -32,6 +32,8 @@ export interface DeviceDraw {
   readonly topK: number;
   /** sample: the float scale of a temperature after the cut (1: none) */
   readonly post: number;
+  /** sample: min_p's p (0: none): keep scaled logits >= float(max + ln p) */
+  readonly minP: number;
   /** sample: the chain's next uniform of its SplitMix64 stream */
   readonly uniform: () => number;
   /** the end-of-sequence id (-1: none) and the bias the decoder adds to its logit first (0: none; -Infinity: banned) */
@@ -40,11 +42,12 @@ export interface DeviceDraw {
 }
 
 /**
- * The device form of a checked chain, or undefined: `[temperature ->] [top_k ->] [temperature ->]
- * sample`, and `[temperature ->] [top_k ->] greedy` (top_k keeps the argmax; no temperature after a
- * cut before greedy, where a rounding tie could pick a token the cut dropped).
+ * The device form of a checked chain, or undefined: `[temperature ->] [top_k ->] [min_p ->]
+ * [temperature ->] sample`, and `[temperature ->] [top_k ->] [min_p ->] greedy` (both cuts keep the
+ * argmax; no temperature after a cut before greedy, where a rounding tie could pick a token the cut
+ * dropped).
  */
-export function deviceDraw(chain: readonly SamplerSpec[]): { readonly mode: 'greedy' | 'sample'; readonly scale: number; readonly topK: number; readonly post: number } | undefined {
+export function deviceDraw(chain: readonly SamplerSpec[]): Omit<DeviceDraw, 'uniform' | 'eos' | 'eosBias'> | undefined {
   // float(1 / t), computed in double and rounded once, as chain.cc's pending scale (dense) and its
   // sparse view's multiplier; greedy takes its argmax over the scaled values, so values that round
   // equal tie as on the CPU
@@ -52,11 +55,12 @@ export function deviceDraw(chain: readonly SamplerSpec[]): { readonly mode: 'gre
   let i = 0;
   const pre = chain[i]?.name === 'temperature' ? chain[i++] : undefined;
   const cut = chain[i]?.name === 'top_k' ? chain[i++] : undefined;
-  const post = cut && chain[i]?.name === 'temperature' ? chain[i++] : undefined;
+  const minp = chain[i]?.name === 'min_p' ? chain[i++] : undefined;
+  const post = (cut || minp) && chain[i]?.name === 'temperature' ? chain[i++] : undefined;
   const last = chain[i];
   if (i + 1 !== chain.length || !last || (last.name !== 'greedy' && last.name !== 'sample')) return undefined;
-  if (last.name === 'greedy') return post ? undefined : { mode: 'greedy', scale: f(pre), topK: 0, post: 1 };
-  return { mode: 'sample', scale: f(pre), topK: cut?.name === 'top_k' ? cut.k : 0, post: f(post) };
+  if (last.name === 'greedy') return post ? undefined : { mode: 'greedy', scale: f(pre), topK: 0, post: 1, minP: 0 };
+  return { mode: 'sample', scale: f(pre), topK: cut?.name === 'top_k' ? cut.k : 0, post: f(post), minP: minp?.name === 'min_p' ? minp.p : 0 };
 }
 
 export type LengthUnit = 'words' | 'tokens' | 'chars';

@@ -234,8 +234,8 @@ describe.skipIf(dev.count === 0)('CUDA prefill (prepacked and padded)', () => {
 
 // The decoder's terminal draw on the device (sample.cu draw_row, CudaKVSession.draw): the CPU chain
 // (native/src/sampling) is the reference. Same logits and the same uniform -> the same token, for
-// greedy, temperature -> greedy, sample, temperature -> sample and top_k cuts with temperatures
-// before and after, with ties, -inf, the EOS bias.
+// greedy, temperature -> greedy, sample, temperature -> sample and top_k / min_p cuts with
+// temperatures before and after, with ties, -inf, the EOS bias.
 describe.skipIf(dev.count === 0)('CUDA terminal draw (the sampler chain on the device)', () => {
   const chains: { name: string; chain: SamplerSpec[] }[] = [
     { name: 'greedy', chain: [{ name: 'greedy' }] },
@@ -249,16 +249,21 @@ describe.skipIf(dev.count === 0)('CUDA terminal draw (the sampler chain on the d
     { name: 'top_k(3) -> temperature(1.5) -> sample', chain: [{ name: 'top_k', k: 3 }, { name: 'temperature', t: 1.5 }, { name: 'sample' }] },
     { name: 'temperature(0.8) -> top_k(50) -> temperature(0.9) -> sample', chain: [{ name: 'temperature', t: 0.8 }, { name: 'top_k', k: 50 }, { name: 'temperature', t: 0.9 }, { name: 'sample' }] },
     { name: 'top_k(7) -> greedy', chain: [{ name: 'top_k', k: 7 }, { name: 'greedy' }] },
+    { name: 'min_p(0.05) -> sample', chain: [{ name: 'min_p', p: 0.05 }, { name: 'sample' }] },
+    { name: 'temperature(0.8) -> top_k(20) -> min_p(0.1) -> temperature(1.2) -> sample', chain: [{ name: 'temperature', t: 0.8 }, { name: 'top_k', k: 20 }, { name: 'min_p', p: 0.1 }, { name: 'temperature', t: 1.2 }, { name: 'sample' }] },
+    { name: 'min_p(0.2) -> greedy', chain: [{ name: 'min_p', p: 0.2 }, { name: 'greedy' }] },
   ];
 
   it('deviceDraw takes temperature / top_k / greedy|sample chains and refuses the rest', () => {
-    expect(deviceDraw([{ name: 'top_k', k: 3 }, { name: 'temperature', t: 2 }, { name: 'sample' }])).toEqual({ mode: 'sample', scale: 1, topK: 3, post: Math.fround(0.5) });
-    expect(deviceDraw([{ name: 'temperature', t: 0.7 }, { name: 'top_k', k: 9 }, { name: 'greedy' }])).toEqual({ mode: 'greedy', scale: Math.fround(1 / 0.7), topK: 0, post: 1 });
+    expect(deviceDraw([{ name: 'top_k', k: 3 }, { name: 'temperature', t: 2 }, { name: 'sample' }])).toEqual({ mode: 'sample', scale: 1, topK: 3, post: Math.fround(0.5), minP: 0 });
+    expect(deviceDraw([{ name: 'temperature', t: 0.7 }, { name: 'top_k', k: 9 }, { name: 'greedy' }])).toEqual({ mode: 'greedy', scale: Math.fround(1 / 0.7), topK: 0, post: 1, minP: 0 });
+    expect(deviceDraw([{ name: 'min_p', p: 0.1 }, { name: 'temperature', t: 2 }, { name: 'sample' }])).toEqual({ mode: 'sample', scale: 1, topK: 0, post: Math.fround(0.5), minP: 0.1 });
     for (const chain of [
       [{ name: 'top_k', k: 3 }, { name: 'temperature', t: 2 }, { name: 'greedy' }],
       [{ name: 'top_p', p: 0.9 }, { name: 'sample' }],
       [{ name: 'temperature', t: 2 }, { name: 'temperature', t: 2 }, { name: 'sample' }],
       [{ name: 'top_k', k: 3 }, { name: 'top_k', k: 2 }, { name: 'sample' }],
+      [{ name: 'min_p', p: 0.1 }, { name: 'top_k', k: 2 }, { name: 'sample' }],
       [{ name: 'mirostat', tau: 3 }],
     ] as SamplerSpec[][])
       expect(deviceDraw(chain)).toBeUndefined();
@@ -290,7 +295,7 @@ describe.skipIf(dev.count === 0)('CUDA terminal draw (the sampler chain on the d
             t.upload(new Float32Array(V).fill(-1), 0); // row 0: filler, the draw reads row 1
             t.upload(x, V);
             const u = d.mode === 'sample' ? twin.uniform() : 0;
-            const got = A.cudaDrawRow(t, 1, V, d.mode === 'greedy' ? 0 : 1, d.scale, u, eos, eos >= 0 ? bias : 0, d.topK, d.post);
+            const got = A.cudaDrawRow(t, 1, V, d.mode === 'greedy' ? 0 : 1, d.scale, u, eos, eos >= 0 ? bias : 0, d.topK, d.post, d.minP);
             if (got !== want) expect.fail(`${name}, V = ${V}, row ${row}: device ${got}, CPU ${want}`);
           } finally {
             t.free();
@@ -300,7 +305,7 @@ describe.skipIf(dev.count === 0)('CUDA terminal draw (the sampler chain on the d
         }
       }
     }
-    expect(draws).toBe(7 * 9 * 12);
+    expect(draws).toBe(7 * 12 * 12);
     expect(notArgmax).toBeGreaterThan(50); // the sampled rows really sample
   });
 
@@ -337,7 +342,7 @@ describe.skipIf(dev.count === 0)('CUDA terminal draw (the sampler chain on the d
     it(`${policy.kind}: Decoder tokens with the draw on the device equal the host draw from the same device logits (one id downloaded per step)`, async () => {
       const gpu = new CudaLlama(model, { train: false });
       try {
-        for (const { name, chain } of [...chains, cuts[3]!]) {
+        for (const { name, chain } of [...chains, cuts[3]!, cuts[6]!]) {
           for (const extra of [{}, { eos: 3, minTokens: 10 }, { eos: 5, length: { unit: 'tokens' as const, value: 14, within: 0.2 } }]) {
             const opts = { chain, seed: 4242, maxTokens: 24, ...extra };
             const src = new ModelLogitsSource(model, undefined, undefined, gpu.session(policy));
@@ -383,7 +388,7 @@ describe.skipIf(dev.count === 0)('CUDA terminal draw (the sampler chain on the d
     try {
       const policy = { kind: 'sirllm', sinks: 2, keep: 4, recent: 6, decay: 0.9 } as const;
       const s = gpu.session(policy);
-      expect(s.draw(Int32Array.of(1, 2), { mode: 'greedy', scale: 1, topK: 0, post: 1, uniform: () => 0, eos: -1, eosBias: 0 })).toBeUndefined();
+      expect(s.draw(Int32Array.of(1, 2), { mode: 'greedy', scale: 1, topK: 0, post: 1, minP: 0, uniform: () => 0, eos: -1, eosBias: 0 })).toBeUndefined();
       expect(s.length).toBe(0);
       const opts = { chain: chains[3]!.chain, seed: 1, maxTokens: 16 };
       const a = await new Decoder(new ModelLogitsSource(model, undefined, undefined, gpu.session(policy)), opts).generate([1, 2, 3]);

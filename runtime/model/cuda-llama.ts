@@ -56,7 +56,7 @@ interface CudaAddon {
   cudaSwigluBackward(g: T, u: T, dh: T, dg: T, du: T): void;
   cudaCrossEntropy(logits: T, rows: number, vocab: number, targets: T, weight: T, scale: number, loss: T, dlogits: T | null): void;
   cudaRope(x: T, n: number, heads: number, headDim: number, positions: T, invFreq: T, mscale: number, inverse: boolean): void;
-  cudaDrawRow(logits: T, row: number, vocab: number, mode: number, scale: number, u: number, eos: number, eosBias: number, topK?: number, post?: number): number;
+  cudaDrawRow(logits: T, row: number, vocab: number, mode: number, scale: number, u: number, eos: number, eosBias: number, topK?: number, post?: number, minP?: number): number;
   cudaRopeInvFreq(headDim: number, theta: number): Float64Array;
   cudaAdamw(p: T, g: T, m: T, v: T, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, gradScale: number, scale: T | null, scaleIndex: number, pBf16: T | null): void;
   cudaReduceSum(x: T, squares: boolean, out: T, slot: number): void;
@@ -555,7 +555,7 @@ export class CudaLlama {
     const V = this.model.config.vocab;
     return d.mode === 'greedy'
       ? this.A.cudaDrawRow(logits, row, V, 0, d.scale, 0, d.eos, d.eosBias)
-      : this.A.cudaDrawRow(logits, row, V, 1, d.scale, d.uniform(), d.eos, d.eosBias, d.topK, d.post);
+      : this.A.cudaDrawRow(logits, row, V, 1, d.scale, d.uniform(), d.eos, d.eosBias, d.topK, d.post, d.minP);
   }
 
   /** @internal a bf16 tensor of n elements (a session's cache) */

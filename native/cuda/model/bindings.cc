@@ -292,7 +292,7 @@ LMP_CUDA_FN(CrossEntropy) {
                                   tensor_arg(info[3], "targets"), tensor_arg(info[4], "weight"), static_cast<float>(num_arg(info[5], "scale")),
                                   tensor_arg(info[6], "loss"), optional_tensor(info[7], "dlogits"));)
 }
-// cudaDrawRow(logits, row, vocab, mode (0 greedy, 1 sample), scale, u, eos (-1 none), eosBias[, topK (0 none), post]) -> token id
+// cudaDrawRow(logits, row, vocab, mode (0 greedy, 1 sample), scale, u, eos (-1 none), eosBias[, topK (0 none), post, minP (0 none)]) -> token id
 LMP_CUDA_FN(DrawRow) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
@@ -302,7 +302,8 @@ LMP_CUDA_FN(DrawRow) {
                                      static_cast<int>(int_arg(info[3], "mode")), static_cast<float>(num_arg(info[4], "scale")),
                                      num_arg(info[5], "u"), static_cast<int32_t>(eos), num_arg(info[7], "eosBias"),
                                      info.Length() > 8 ? int_arg(info[8], "topK") : 0,
-                                     info.Length() > 9 ? static_cast<float>(num_arg(info[9], "post")) : 1.f);
+                                     info.Length() > 9 ? static_cast<float>(num_arg(info[9], "post")) : 1.f,
+                                     info.Length() > 10 ? num_arg(info[10], "minP") : 0.0);
     return Napi::Number::New(env, tok);
   })
 }

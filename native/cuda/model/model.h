@@ -68,8 +68,9 @@ void add_inplace(const Tensor& y, const Tensor& x);
 // returns the token; LMP_E_NAN (NaN or +inf), LMP_E_NO_CANDIDATES (every logit -inf), as the CPU chain.
 // top_k > 0 (sample): only the top_k largest x * scale (value desc, id asc; finite) are drawn from,
 // each weighed by fexp(x * scale * post - max): `post` is a temperature after the cut (1: none).
+// min_p > 0 (sample): only x * scale >= float(max + ln min_p) too (the CPU's min_p).
 int32_t draw_row(const Tensor& logits, int64_t row, int64_t vocab, int mode, float scale, double u, int32_t eos, double eos_bias, int64_t top_k = 0,
-                 float post = 1.f);
+                 float post = 1.f, double min_p = 0);
 
 // ------------------------------------------------------------------------------ layers
 // out[t, :] = table[tokens[t], :]; table [vocab, dim] f32|bf16, tokens i32 [n], out [n, dim] f32|bf16.

@@ -1,5 +1,5 @@
 // The decoder's terminal draw on logits that stay on the device (model.h draw_row): the CPU chain's
-// `greedy` and `[temperature ->] [top_k ->] [temperature ->] sample` (native/src/sampling/chain.cc), with the Decoder's
+// `greedy` and `[temperature ->] [top_k ->] [min_p ->] [temperature ->] sample` (native/src/sampling/chain.cc), with the Decoder's
 // end-of-sequence bias (min_tokens, length targets) applied first, so a decoding step downloads one
 // token id instead of the vocabulary's logits. Same rules and the same float exp (core/fexp.h,
 // -fmad=false) as the CPU, so the same uniform gives the same token:
@@ -40,11 +40,11 @@ __device__ __forceinline__ uint32_t order_key(float v) {
 // One block of kThreads for one row; thread t owns ids [t * chunk, (t + 1) * chunk), so scanning the
 // chunk sums in thread order walks ascending ids as the CPU does. v = x * scale (the pending
 // temperature); sample with topk > 0 keeps the topk largest v by (value desc, id asc) (the CPU's
-// top_k, finite values only) and weighs each kept token by fexp(v * post - max) (post: a temperature
+// top_k, finite values only), with minpLog > -inf only v >= float(max v + minpLog) (min_p), and weighs each kept token by fexp(v * post - max) (post: a temperature
 // after the cut, as the CPU's sparse view multiplies its values). out[0] = token, out[1] = flags
 // (1: NaN or +inf, 2: no finite logit).
-__global__ void draw_k(const float* x, int64_t vocab, int mode, float scale, int64_t topk, float post, double u, int32_t eos, double bias,
-                       int32_t* out) {
+__global__ void draw_k(const float* x, int64_t vocab, int mode, float scale, int64_t topk, double minpLog, float post, double u, int32_t eos,
+                       double bias, int32_t* out) {
   __shared__ float sf[kThreads];
   __shared__ double sd[kThreads];
   __shared__ double chunk_sum[kThreads];
@@ -146,9 +146,12 @@ __global__ void draw_k(const float* x, int64_t vocab, int mode, float scale, int
     __syncthreads();
     eqBase = si[t];
   }
+  // min_p: v >= float(max + ln p) (the CPU's gather_ge bar; top_k keeps the maximum, so the order of
+  // the two cuts does not matter: each keeps a prefix of the same value order)
+  const float bar = minpLog > -INFINITY ? static_cast<float>(static_cast<double>(mx) + minpLog) : -INFINITY;
   // kept(j), walked in ascending j by the thread that owns j (eqSeen: keys equal to tau so far)
   auto kept = [&](float v, int& eqSeen) -> bool {
-    if (!(v > -INFINITY)) return false;
+    if (!(v > -INFINITY) || !(v >= bar)) return false;
     if (!cut) return true;
     const uint32_t key = order_key(v);
     if (key > tau) return true;
@@ -218,7 +221,7 @@ __global__ void draw_k(const float* x, int64_t vocab, int mode, float scale, int
 }  // namespace
 
 int32_t draw_row(const Tensor& logits, int64_t row, int64_t vocab, int mode, float scale, double u, int32_t eos, double eos_bias, int64_t top_k,
-                 float post) {
+                 float post, double min_p) {
   need_dtype(logits, "logits", DType::F32);
   if (vocab <= 0 || row < 0 || (row + 1) * vocab > logits.numel) fail("LMP_E_SHAPE", "draw: row " + std::to_string(row) + " of vocab " + std::to_string(vocab) + " is outside the logits");
   if (mode != 0 && mode != 1) fail("LMP_E_ARG", "draw: mode must be 0 (greedy) or 1 (sample)");
@@ -227,10 +230,13 @@ int32_t draw_row(const Tensor& logits, int64_t row, int64_t vocab, int mode, flo
   if (eos >= vocab) fail("LMP_E_ARG", "draw: eos " + std::to_string(eos) + " is outside the vocabulary");
   if (top_k < 0) fail("LMP_E_ARG", "draw: top_k must be >= 0 (0: none)");
   if (!(post > 0 && std::isfinite(post))) fail("LMP_E_ARG", "draw: the scale after top_k must be finite and > 0");
+  if (!(min_p >= 0 && min_p <= 1)) fail("LMP_E_ARG", "draw: min_p must be in [0, 1]");
+  // ln p by the host libm, as the CPU chain's std::log (0: no cut)
+  const double minp_log = min_p > 0 ? std::log(min_p) : -INFINITY;
   Context& c = ctx();
   int32_t* out = static_cast<int32_t*>(workspace(2 * sizeof(int32_t)));
   check_cuda(cu::launch(draw_k, dim3(1), dim3(kThreads), 0, c.stream, static_cast<const float*>(logits.data) + row * vocab, vocab, mode,
-                        scale, top_k, post, u, eos, eos_bias, out),
+                        scale, top_k, minp_log, post, u, eos, eos_bias, out),
              "draw");
   int32_t host[2] = {-1, 0};
   check_cuda(cudaMemcpyAsync(host, out, sizeof(host), cudaMemcpyDeviceToHost, c.stream), "cudaMemcpyAsync (draw)");

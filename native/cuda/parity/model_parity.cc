@@ -689,7 +689,8 @@ double time_ms(const std::function<void()>& f, int reps) {
 // greedy / temperature -> greedy / sample / temperature -> sample, continuous and quantized (tied)
 // logits, -inf entries, an EOS bias; the uniform of a sample draw is the CPU chain's next one.
 // chainKind 0 greedy, 1 temperature(0.7) -> greedy, 2 sample, 3 temperature(0.8) -> sample,
-// 4 top_k(5) -> sample, 5 temperature(0.7) -> top_k(20) -> temperature(0.9) -> sample.
+// 4 top_k(5) -> sample, 5 temperature(0.7) -> top_k(20) -> temperature(0.9) -> sample,
+// 6 top_k(20) -> min_p(0.1) -> sample.
 void draw_case(lmp::parity::Rng& rng, size_t V, int chainKind) {
   namespace ls = lmp::sampling;
   std::vector<ls::Spec> specs;
@@ -701,8 +702,10 @@ void draw_case(lmp::parity::Rng& rng, size_t V, int chainKind) {
   };
   const double temp = chainKind == 1 || chainKind == 5 ? 0.7 : 0.8;
   if (chainKind == 1 || chainKind == 3 || chainKind == 5) add(ls::Kind::Temperature, temp, 0);
-  const int64_t topk = chainKind == 4 ? 5 : chainKind == 5 ? 20 : 0;
+  const int64_t topk = chainKind == 4 ? 5 : chainKind >= 5 ? 20 : 0;
   if (topk) add(ls::Kind::TopK, 0, topk);
+  const double minp = chainKind == 6 ? 0.1 : 0.0;
+  if (minp > 0) add(ls::Kind::MinP, minp, 0);
   if (chainKind == 5) add(ls::Kind::Temperature, 0.9, 0);
   add(chainKind <= 1 ? ls::Kind::Greedy : ls::Kind::Sample, 0, 0);
   ls::Chain cpu(specs, V, 99), twin(specs, V, 99);
@@ -725,7 +728,7 @@ void draw_case(lmp::parity::Rng& rng, size_t V, int chainKind) {
     std::copy(x.begin(), x.end(), both.begin() + V);
     put(d.t, both);
     const double u = mode == 1 ? twin.uniform() : 0.0;
-    const int32_t got = cm::draw_row(d, 1, static_cast<int64_t>(V), mode, scale, u, eos, eos >= 0 ? bias : 0.0, topk, post);
+    const int32_t got = cm::draw_row(d, 1, static_cast<int64_t>(V), mode, scale, u, eos, eos >= 0 ? bias : 0.0, topk, post, minp);
     expect(got == want, "draw V=" + std::to_string(V) + " chain " + std::to_string(chainKind) + " row " + std::to_string(row) + ": cuda " +
                             std::to_string(got) + ", cpu " + std::to_string(want));
   }
@@ -736,7 +739,7 @@ void draw_case(lmp::parity::Rng& rng, size_t V, int chainKind) {
 LMP_PARITY_CHECK(model_draw) {
   lmp::parity::Rng rng = lmp::parity::rng();
   for (size_t V : {size_t(1), size_t(37), size_t(257), size_t(4099), lmp::parity::pick(5000, 128256)})
-    for (int k = 0; k < 6; ++k) draw_case(rng, V, k);
+    for (int k = 0; k < 7; ++k) draw_case(rng, V, k);
   Dev d(DType::F32, 300);
   std::vector<float> x(300, 0.5f);
   x[299] = NAN;
