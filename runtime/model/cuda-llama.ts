@@ -716,13 +716,18 @@ export class CudaKVSession {
     return out;
   }
 
+  /** Whether draw() runs (every policy but SirLLM, whose scores need the logits on the host). */
+  get drawsOnDevice(): boolean {
+    return this.sir === null;
+  }
+
   /**
    * The token after `tokens` drawn on the device (runtime/decode's LogitsSource.draw): the steps run
    * as nextAll's, the last one's logits stay on the device and only the drawn id comes back. SirLLM
    * scores every token from the logits on the host, so it declines (undefined) and nextAll runs.
    */
   draw(tokens: Int32Array, d: DeviceDraw): number | undefined {
-    if (this.sir || tokens.length === 0) return undefined;
+    if (!this.drawsOnDevice || tokens.length === 0) return undefined;
     let tok = -1;
     this.feed(tokens, (logits, i, n) => {
       if (i + n === tokens.length) tok = this.device._draw(logits as T, n - 1, d); // earlier chunks' logits are not needed

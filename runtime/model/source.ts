@@ -57,20 +57,26 @@ export class ModelLogitsSource implements LogitsSource {
     return c;
   }
 
-  private run(tokens: readonly number[]): Float32Array {
-    const out = this.session.nextAll(Int32Array.from(tokens));
+  /** Feeds `tokens` (what sync left to run) through the session with `step` and records them as cached. */
+  private run<R>(tokens: readonly number[], step: (t: Int32Array) => R = (t) => this.session.nextAll(t) as R): R {
+    const out = step(Int32Array.from(tokens));
     for (const t of tokens) this.cached.push(t);
     this.computed += tokens.length;
     return out;
   }
 
+  /** Whether the prefill's logits are those after exactly `tokens`. */
+  private primedFor(tokens: readonly number[]): boolean {
+    return this.primed !== null && tokens.length === this.cached.length && tokens.every((t, i) => t === this.cached[i]);
+  }
+
   next(tokens: readonly number[]): Float32Array {
     if (tokens.length === 0) throw Object.assign(new Error('next: the context is empty'), { code: 'LMP_E_ARG' });
-    const primed = this.primed;
+    const primed = this.primedFor(tokens) ? this.primed : null;
     this.primed = null;
-    if (primed && tokens.length === this.cached.length && tokens.every((t, i) => t === this.cached[i])) return primed.slice();
+    if (primed) return primed.slice();
     const c = this.sync(tokens);
-    const all = this.run(tokens.slice(c));
+    const all = this.run<Float32Array>(tokens.slice(c));
     return all.slice(all.length - this.vocabSize);
   }
 
@@ -80,20 +86,10 @@ export class ModelLogitsSource implements LogitsSource {
    * prefill's logits for exactly this context are already on the host.
    */
   draw(tokens: readonly number[], d: DeviceDraw): number | undefined {
-    const s = this.session as DecodeSession & { draw?: (t: Int32Array, d: DeviceDraw) => number | undefined };
-    if (typeof s.draw !== 'function' || tokens.length === 0) return undefined;
-    if (this.primed && tokens.length === this.cached.length && tokens.every((t, i) => t === this.cached[i])) return undefined;
+    const s = this.session as DecodeSession & { drawsOnDevice?: boolean; draw?: (t: Int32Array, d: DeviceDraw) => number | undefined };
+    if (!s.drawsOnDevice || !s.draw || tokens.length === 0 || this.primedFor(tokens)) return undefined;
     this.primed = null;
-    const c = this.sync(tokens);
-    const fresh = tokens.slice(c);
-    const tok = s.draw(Int32Array.from(fresh), d);
-    if (tok === undefined) {
-      // declined before running anything: next() runs the same tokens
-      return undefined;
-    }
-    for (const t of fresh) this.cached.push(t);
-    this.computed += fresh.length;
-    return tok;
+    return this.run(tokens.slice(this.sync(tokens)), (t) => s.draw!(t, d)!);
   }
 
   score(prefix: readonly number[], candidates: readonly number[]): Float32Array[] {
@@ -101,7 +97,7 @@ export class ModelLogitsSource implements LogitsSource {
     this.primed = null;
     const ctx = [...prefix, ...candidates];
     const c = this.sync(prefix);
-    const all = this.run(ctx.slice(c));
+    const all = this.run<Float32Array>(ctx.slice(c));
     const V = this.vocabSize, first = prefix.length - 1 - c; // row of the last prefix token
     return Array.from({ length: candidates.length + 1 }, (_, i) => all.slice((first + i) * V, (first + i + 1) * V));
   }

@@ -64,14 +64,8 @@ __global__ void draw_k(const float* x, int64_t vocab, int mode, float scale, int
     finite += s > -INFINITY;
     if (s > m) m = s, arg = j;
   }
-  si[t] = bad;
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (t < s) si[t] = si[t] | si[t + s];
-    __syncthreads();
-  }
-  const int anyBad = si[0];
-  __syncthreads();
+  const int anyBad = block_sum(bad, si);
+  const int finiteAll = block_sum(finite, si);
   const float mx = block_max(m, sf);
   if (anyBad || mx == -INFINITY) {
     if (t == 0) out[0] = -1, out[1] = anyBad ? 1 : 2;
@@ -90,19 +84,9 @@ __global__ void draw_k(const float* x, int64_t vocab, int mode, float scale, int
   }
   // top-k: the k-th largest key by a radix select from the top byte down (counts in shared memory),
   // then of the keys equal to it the lowest ids, as many as k leaves
-  bool cut = false;
+  const bool cut = topk > 0 && static_cast<int64_t>(finiteAll) > topk;
   uint32_t tau = 0;
   int need = 0, eqBase = 0;
-  if (topk > 0) {
-    si[t] = finite;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-      if (t < s) si[t] = si[t] + si[t + s];
-      __syncthreads();
-    }
-    cut = static_cast<int64_t>(si[0]) > topk;
-    __syncthreads();
-  }
   if (cut) {
     uint32_t prefix = 0, pmask = 0;
     if (t == 0) krem = static_cast<int>(topk);
@@ -158,18 +142,8 @@ __global__ void draw_k(const float* x, int64_t vocab, int mode, float scale, int
     if (key < tau) return false;
     return eqBase + eqSeen++ < need;
   };
-  float mk = -INFINITY;
-  {
-    int seen = 0;
-    for (int64_t j = b; j < e; ++j) {
-      const float v = biased(x, j, eos, bias) * scale;
-      if (kept(v, seen)) {
-        const float z = v * post;
-        mk = z > mk ? z : mk;
-      }
-    }
-  }
-  const float mz = block_max(mk, sf);
+  // the largest kept weight's exponent: both cuts keep the maximum, and v * post rounds monotonically
+  const float mz = mx * post;
   double local = 0;
   {
     int seen = 0;

@@ -13,6 +13,7 @@
 
 #include "attention/attention.h"
 #include "core/threadpool.h"
+#include "core/transpose.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the reductions, GCC bug 105593).

@@ -12,6 +12,7 @@
 
 #include "attention/attention.h"
 #include "core/threadpool.h"
+#include "core/transpose.h"
 
 namespace lmp {
 namespace attn {

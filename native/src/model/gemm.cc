@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/status.h"
 #include "core/threadpool.h"
+#include "core/transpose.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the reductions, GCC bug 105593).
@@ -99,18 +100,8 @@ void pack_a6_avx2(const float* A, int64_t lda, bool ta, int64_t i0, int64_t k0, 
     __m256 r[8];
     for (int c = 0; c < 6; ++c) r[c] = _mm256_loadu_ps(A + (i0 + c) * lda + k0 + k);
     r[6] = r[7] = _mm256_setzero_ps();
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    const __m256 o[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20), _mm256_permute2f128_ps(u2, u6, 0x20),
-                         _mm256_permute2f128_ps(u3, u7, 0x20), _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-                         _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
-    for (int i = 0; i < 8; ++i) _mm256_maskstore_ps(dst + (k + i) * 6, m6, o[i]);
+    transpose8(r);
+    for (int i = 0; i < 8; ++i) _mm256_maskstore_ps(dst + (k + i) * 6, m6, r[i]);
   }
   for (; k < kc; ++k)
     for (int c = 0; c < 6; ++c) dst[k * 6 + c] = A[(i0 + c) * lda + k0 + k];
