@@ -65,6 +65,8 @@ interface CudaAddon {
   cudaConvert(src: T, dst: T): void;
   cudaZero(t: T): void;
   cudaSynchronize(): void;
+  /** the arrays back to back into dst (i32 / f32) through page-locked staging: one host copy, one transfer */
+  cudaUploadParts(dst: T, parts: readonly (Int32Array | Float32Array)[]): void;
 }
 
 const unsupported = (m: string): Error => Object.assign(new Error(m), { code: 'LMP_E_CONFIG_UNSUPPORTED' });
@@ -74,7 +76,7 @@ export function cudaAddon(): CudaAddon {
   const dev = cudaDevices();
   if (dev.count === 0) throw Object.assign(new Error(`backend cuda: no CUDA device (${dev.why ?? 'none found'}); use --backend cpu or auto`), { code: 'LMP_E_NO_DEVICE' });
   const a = native() as unknown as Partial<CudaAddon>;
-  if (typeof a.CudaTensor !== 'function' || typeof a.CudaAttentionPlan !== 'function' || typeof a.cudaGemm !== 'function' || typeof a.cudaZero !== 'function')
+  if (typeof a.CudaTensor !== 'function' || typeof a.CudaAttentionPlan !== 'function' || typeof a.cudaGemm !== 'function' || typeof a.cudaZero !== 'function' || typeof a.cudaUploadParts !== 'function')
     throw Object.assign(new Error('backend cuda: this addon has no CUDA model layers (rebuild with npm run build:cuda)'), { code: 'LMP_E_NO_DEVICE' });
   return a as CudaAddon;
 }
@@ -228,15 +230,9 @@ export class CudaLlama {
   private upAll(parts: readonly (Int32Array | Float32Array)[]): T[] {
     let n = 0;
     for (const p of parts) n += p.length;
-    const host = new Int32Array(n);
-    let o = 0;
-    for (const p of parts) {
-      host.set(p instanceof Int32Array ? p : new Int32Array(p.buffer, p.byteOffset, p.length), o);
-      o += p.length;
-    }
     const all = this.tmp('i32', n);
-    all.upload(host);
-    o = 0;
+    this.A.cudaUploadParts(all, parts); // one copy into page-locked staging, one transfer
+    let o = 0;
     return parts.map((p) => {
       const v = this.keep(all.view(o, p.length, p instanceof Int32Array ? 'i32' : 'f32'));
       o += p.length;

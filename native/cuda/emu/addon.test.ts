@@ -36,6 +36,7 @@ type EmuAddon = {
   CudaTensor: new (dtype: string, n: number) => Tensor;
   CudaAttentionPlan: new (o: object) => Plan;
   cudaConvert(src: Tensor, dst: Tensor): void;
+  cudaUploadParts(dst: Tensor, parts: readonly ArrayBufferView[]): void;
   cudaInfo(): { count: number; name: string; computeCapability: string };
   cudaLogSoftmaxRows(x: Float32Array, rows: number, cols: number): Float32Array;
   cudaUniforms(seed: number | bigint, start: number | bigint, count: number): Float64Array;
@@ -121,6 +122,32 @@ describe.skipIf(!built)('the CUDA bindings under the emulator (build/native-cuda
     expect(() => t.view(0, 2, 'f64')).toThrow(expect.objectContaining({ code: 'LMP_E_DTYPE' }));
     expect(() => t.view(0, 2, 'bf16')).toThrow(expect.objectContaining({ code: 'LMP_E_DTYPE' }));
     t.free();
+  });
+
+  it('cudaUploadParts sends 4-byte arrays back to back through the page-locked staging; the host may reuse them at once', () => {
+    const t = new addon.CudaTensor('i32', 12);
+    const a = Int32Array.of(1, -2, 3), f = Float32Array.of(0.5, -1.25), u = Uint32Array.of(4294967295);
+    addon.cudaUploadParts(t, [a, f, new Int32Array(0), u, a.subarray(1)]);
+    a.fill(9); // rewritten right after the call: the upload copied it already
+    const got = t.download() as unknown as Int32Array;
+    const bits = new Int32Array(Float32Array.of(0.5, -1.25).buffer);
+    expect(Array.from(got)).toEqual([1, -2, 3, bits[0], bits[1], -1, -2, 3, 0, 0, 0, 0]);
+    // many rounds without a download between them: the staging buffers are reused safely (the
+    // emulator reports a buffer rewritten before its copy finished)
+    const ts = Array.from({ length: 6 }, () => new addon.CudaTensor('i32', 1000));
+    const src = new Int32Array(1000);
+    ts.forEach((x, r) => {
+      src.forEach((_, i) => (src[i] = r * 1000 + i));
+      addon.cudaUploadParts(x, [src]);
+    });
+    ts.forEach((x, r) => expect((x.download() as unknown as Int32Array)[999]).toBe(r * 1000 + 999));
+    expect(() => addon.cudaUploadParts(t, [new Int32Array(13)])).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
+    expect(() => addon.cudaUploadParts(t, [new Float64Array(2)])).toThrow(expect.objectContaining({ code: 'LMP_E_DTYPE' }));
+    expect(() => addon.cudaUploadParts(new addon.CudaTensor('bf16', 4), [a])).toThrow(expect.objectContaining({ code: 'LMP_E_DTYPE' }));
+    expect(() => addon.cudaUploadParts(t, a as unknown as ArrayBufferView[])).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    t.free();
+    expect(() => addon.cudaUploadParts(t, [a])).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    for (const x of ts) x.free();
   });
 
   it('CudaAttentionPlan checks its tensors: bf16, sized by the plan', () => {

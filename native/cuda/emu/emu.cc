@@ -622,6 +622,16 @@ struct Memory {
   std::mutex mu;
   std::map<uintptr_t, size_t> dev;   // start -> bytes
   std::map<uintptr_t, size_t> host;  // cudaMallocHost
+  // cudaMemcpyAsync from page-locked memory (a GPU's DMA reads it later): each copy's source range
+  // and a hash of its bytes at issue, until a synchronization the copy must have finished by
+  struct Flight {
+    uintptr_t src;
+    size_t bytes;
+    uint64_t hash;
+    uint64_t seq;
+  };
+  std::vector<Flight> flights;
+  uint64_t seq = 0;
   std::set<const void*> streams, events;
   std::unordered_map<const void*, int> max_dyn_smem;  // cudaFuncSetAttribute
 };
@@ -651,6 +661,13 @@ bool in_map(const std::map<uintptr_t, size_t>& m, const void* p, size_t bytes) {
   return a >= it->first && a + bytes <= it->first + it->second && a + bytes >= a;
 }
 
+uint64_t fnv1a(const void* p, size_t n) {
+  const unsigned char* b = static_cast<const unsigned char*>(p);
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
 thread_local cudaError_t g_last = cudaSuccess;
 cudaError_t set_err(cudaError_t e) {
   if (e != cudaSuccess) g_last = e;
@@ -662,6 +679,28 @@ cudaError_t bad(cudaError_t e, const std::string& why) {
 }
 
 constexpr size_t kSmemDefault = 48 * 1024, kSmemOptin = 232448;  // sm_90: 227 KiB opt-in
+
+// Retires the async copies from page-locked memory issued up to `seq` (all with UINT64_MAX), and, for
+// every one whose source bytes (or, with `overlap`, only those meeting [lo, lo + n)) the host has
+// changed since the copy was issued, reports the race: on a GPU the DMA may have read either. Called
+// with mem().mu held.
+cudaError_t retire_flights(uint64_t seq, const char* where, uintptr_t lo = 0, size_t n = 0, bool overlap = false) {
+  Memory& m = mem();
+  cudaError_t r = cudaSuccess;
+  std::vector<Memory::Flight> keep;
+  for (const Memory::Flight& f : m.flights) {
+    const bool meets = !overlap || (f.src < lo + n && lo < f.src + f.bytes);
+    if (meets && fnv1a(reinterpret_cast<const void*>(f.src), f.bytes) != f.hash) {
+      r = bad(cudaErrorInvalidValue, std::string(where) + ": the host changed page-locked memory [" + std::to_string(f.src) + ", +" +
+                                         std::to_string(f.bytes) + ") that a cudaMemcpyAsync had not finished reading (wait for an event recorded after the copy first)");
+      continue;  // reported once
+    }
+    if (!overlap && f.seq <= seq) continue;
+    keep.push_back(f);
+  }
+  m.flights.swap(keep);
+  return r;
+}
 
 }  // namespace
 
@@ -853,6 +892,9 @@ cudaError_t cudaFreeHost(void* p) {
   if (!p) return cudaSuccess;
   {
     std::lock_guard<std::mutex> lock(mem().mu);
+    // cudaFreeHost waits for the device: the copies in flight finish first
+    const cudaError_t e = lmp::emu::retire_flights(UINT64_MAX, "cudaFreeHost");
+    if (e != cudaSuccess) return e;
     auto it = mem().host.find(reinterpret_cast<uintptr_t>(p));
     if (it == mem().host.end()) return bad(cudaErrorInvalidValue, "cudaFreeHost: not a pointer cudaMallocHost returned");
     mem().host.erase(it);
@@ -880,7 +922,25 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
-  return cudaMemcpy(dst, src, bytes, kind);
+  const uintptr_t s = reinterpret_cast<uintptr_t>(src);
+  bool pinned_src = false, pinned_dst = false;
+  {
+    std::lock_guard<std::mutex> lock(mem().mu);
+    pinned_src = bytes && (kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDefault) && lmp::emu::in_map(mem().host, src, bytes);
+    pinned_dst = bytes && lmp::emu::in_map(mem().host, dst, bytes);
+    // a new copy from a range still in flight: its earlier copy must not have seen other bytes
+    if (pinned_src) {
+      const cudaError_t e = lmp::emu::retire_flights(0, "cudaMemcpyAsync", s, bytes, true);
+      if (e != cudaSuccess) return e;
+    }
+  }
+  const cudaError_t e = cudaMemcpy(dst, src, bytes, kind);
+  if (e != cudaSuccess) return e;
+  std::lock_guard<std::mutex> lock(mem().mu);
+  if (pinned_src) mem().flights.push_back({s, bytes, lmp::emu::fnv1a(src, bytes), ++mem().seq});
+  // a device-to-host copy into pageable memory returns when done, so every earlier copy has finished
+  if (bytes && kind == cudaMemcpyDeviceToHost && !pinned_dst) return lmp::emu::retire_flights(UINT64_MAX, "cudaMemcpyAsync");
+  return cudaSuccess;
 }
 
 cudaError_t cudaMemset(void* p, int value, size_t bytes) {
@@ -926,9 +986,12 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   std::lock_guard<std::mutex> lock(mem().mu);
   if (s && !mem().streams.count(s)) return bad(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
-  return cudaSuccess;
+  return lmp::emu::retire_flights(UINT64_MAX, "cudaStreamSynchronize");  // one queue: everything issued has finished
 }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() {
+  std::lock_guard<std::mutex> lock(mem().mu);
+  return lmp::emu::retire_flights(UINT64_MAX, "cudaDeviceSynchronize");
+}
 
 cudaError_t cudaGetDeviceCount(int* count) {
   if (!count) return set_err(cudaErrorInvalidValue);
@@ -972,6 +1035,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
 
 struct EmuEvent {
   bool recorded = false;
+  uint64_t seq = 0;  // the async copies issued before it (mem().seq at the record)
   std::chrono::steady_clock::time_point t;
 };
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, 0); }
@@ -991,10 +1055,15 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
   if (!ev) return bad(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event");
   ev->recorded = true;
   ev->t = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mem().mu);
+  ev->seq = mem().seq;
   return cudaSuccess;
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
-  return find_event(e) ? cudaSuccess : bad(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
+  EmuEvent* ev = find_event(e);
+  if (!ev) return bad(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
+  std::lock_guard<std::mutex> lock(mem().mu);
+  return lmp::emu::retire_flights(ev->seq, "cudaEventSynchronize");  // the copies issued before its record have finished
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   EmuEvent *a = find_event(start), *b = find_event(end);

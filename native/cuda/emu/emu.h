@@ -23,7 +23,12 @@
 //
 // Device memory is host memory (cudaMalloc: 256-byte aligned, tracked: cudaFree of an unknown
 // pointer fails, cudaMemcpy ranges are checked against the allocations, leaks are reported at
-// exit). Streams and events are synchronous. cuBLAS (gemm) runs as plain loops with fp32
+// exit). Streams and events are synchronous, but a cudaMemcpyAsync from page-locked memory
+// (cudaMallocHost) is in flight until a synchronization it must have finished by (its stream or
+// the device synchronized, an event recorded after it synchronized, a device-to-host copy into
+// pageable memory, cudaFreeHost): if the host changes its source bytes before that, the emulator
+// reports the race (a GPU's DMA could read either), at that synchronization or at the next copy
+// from the same range. cuBLAS (gemm) runs as plain loops with fp32
 // accumulation, column-major exactly as cuBLAS documents.
 //
 // Tensor-core and ldmatrix layouts follow the PTX ISA (sections cited in emu.cc).
@@ -113,6 +118,7 @@ struct CUevent_st;
 typedef CUevent_st* cudaEvent_t;
 #define cudaStreamNonBlocking 0x01
 #define cudaEventDefault 0x00
+#define cudaEventDisableTiming 0x02
 #define cudaHostAllocDefault 0x00
 
 struct cudaDeviceProp {

@@ -243,6 +243,32 @@ LMP_CUDA_FN(MemInfo) {
   })
 }
 LMP_CUDA_FN(Synchronize) { LMP_CUDA_BODY(cm::synchronize();) }
+// cudaUploadParts(dst, [typedArray, ...]): the arrays back to back into dst (an i32 or f32 tensor;
+// each array of 4-byte elements: Int32Array, Uint32Array, Float32Array) by one page-locked staging
+// copy and one transfer; the arrays are free to change on return.
+LMP_CUDA_FN(UploadParts) {
+  LMP_CUDA_BODY({
+    const cm::Tensor& t = tensor_arg(info[0], "dst");
+    check(t.dtype == cm::DType::I32 || t.dtype == cm::DType::F32, "LMP_E_DTYPE",
+          std::string("cudaUploadParts: dst must be an i32 or f32 tensor, not ") + cm::dtype_name(t.dtype));
+    if (!info[1].IsArray()) fail("LMP_E_ARG", "cudaUploadParts: expected an array of typed arrays");
+    Napi::Array a = info[1].As<Napi::Array>();
+    std::vector<cm::HostPart> parts(a.Length());
+    int64_t n = 0;
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsTypedArray()) fail("LMP_E_ARG", "cudaUploadParts: part " + std::to_string(i) + " is not a typed array");
+      Napi::TypedArray ta = v.As<Napi::TypedArray>();
+      const napi_typedarray_type k = ta.TypedArrayType();
+      if (k != napi_int32_array && k != napi_uint32_array && k != napi_float32_array)
+        fail("LMP_E_DTYPE", "cudaUploadParts: part " + std::to_string(i) + " must be an Int32Array, Uint32Array or Float32Array");
+      parts[i] = {static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ElementLength() * 4};
+      n += static_cast<int64_t>(ta.ElementLength());
+    }
+    check(n <= t.numel, "LMP_E_SHAPE", "cudaUploadParts: " + std::to_string(n) + " elements do not fit a tensor of " + std::to_string(t.numel));
+    cm::upload_parts(t, parts.data(), parts.size());
+  })
+}
 LMP_CUDA_FN(Convert) { LMP_CUDA_BODY(cm::convert(tensor_arg(info[0], "src"), tensor_arg(info[1], "dst"));) }
 LMP_CUDA_FN(Zero) { LMP_CUDA_BODY(cm::zero(tensor_arg(info[0], "t"));) }
 LMP_CUDA_FN(AddInplace) { LMP_CUDA_BODY(cm::add_inplace(tensor_arg(info[0], "y"), tensor_arg(info[1], "x"));) }
@@ -377,6 +403,7 @@ void Export(Napi::Env env, Napi::Object exports) {
   } fns[] = {
       {"cudaMemInfo", MemInfo},
       {"cudaSynchronize", Synchronize},
+      {"cudaUploadParts", UploadParts},
       {"cudaConvert", Convert},
       {"cudaAddInplace", AddInplace},
       {"cudaZero", Zero},

@@ -25,6 +25,16 @@ struct Context {
   int* flag = nullptr;   // device int: the first bad index of the last checked kernel, as n - index
   void* ws = nullptr;    // device workspace (grown on demand, after the stream drains)
   size_t ws_bytes = 0;
+  // page-locked upload staging (memory.cu upload_parts): two buffers used in turn; `done` is
+  // recorded after the copy that reads a buffer, and waited for before the host writes it again
+  struct Staging {
+    void* host = nullptr;
+    size_t bytes = 0;
+    cudaEvent_t done = nullptr;
+    bool pending = false;
+  } stage[2];
+  int stage_next = 0;
+  bool stage_off = false;  // cudaMallocHost failed once: the pageable path from then on
 };
 // The module's context, created on first use (throws LMP_E_NO_DEVICE / LMP_E_CUDA).
 Context& ctx();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "model/internal.cuh"
@@ -84,6 +85,10 @@ static void release_context() {
 #endif
   if (c->ws) cudaFree(c->ws);
   if (c->flag) cudaFree(c->flag);
+  for (Context::Staging& st : c->stage) {
+    if (st.done) cudaEventDestroy(st.done);
+    if (st.host) cudaFreeHost(st.host);
+  }
   if (c->stream) cudaStreamDestroy(c->stream);
   delete c;
 }
@@ -200,12 +205,63 @@ static void check_range(const Tensor& t, size_t bytes, size_t offset, const char
                             " do not fit a device tensor of " + std::to_string(t.bytes()) + " bytes");
 }
 
+// The staging buffer for the next `bytes` of upload, waited for and grown as needed; nullptr when
+// page-locked memory cannot be had (the caller then takes the pageable path).
+static Context::Staging* staging(size_t bytes) {
+  Context& c = ctx();
+  if (c.stage_off || bytes > kStagedMax) return nullptr;
+  Context::Staging& st = c.stage[c.stage_next];
+  c.stage_next ^= 1;
+  if (!st.done) check_cuda(cudaEventCreateWithFlags(&st.done, cudaEventDisableTiming), "cudaEventCreate (staging)");
+  // the copy that last read this buffer must have finished before the host writes it
+  if (st.pending) check_cuda(cudaEventSynchronize(st.done), "cudaEventSynchronize (staging)");
+  st.pending = false;
+  if (st.bytes < bytes) {
+    const size_t grown = std::min(kStagedMax, std::max({bytes, size_t{64} << 10, 2 * st.bytes}));
+    if (st.host) check_cuda(cudaFreeHost(st.host), "cudaFreeHost (staging)");
+    st.host = nullptr;
+    st.bytes = 0;
+    if (cudaMallocHost(&st.host, grown) != cudaSuccess) {
+      cudaGetLastError();  // not sticky: clear it
+      st.host = nullptr;
+      c.stage_off = true;
+      return nullptr;
+    }
+    st.bytes = grown;
+  }
+  return &st;
+}
+
+void upload_parts(const Tensor& dst, const HostPart* parts, size_t count, size_t off) {
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += parts[i].bytes;
+  check_range(dst, total, off, "upload");
+  if (total == 0) return;
+  Context& c = ctx();
+  char* d = static_cast<char*>(dst.data) + off;
+  Context::Staging* st = staging(total);
+  if (!st) {
+    // From pageable memory each copy returns once its source has been copied out (the driver
+    // stages it; it may wait for the stream first).
+    for (size_t i = 0; i < count; ++i) {
+      if (parts[i].bytes) check_cuda(cudaMemcpyAsync(d, parts[i].data, parts[i].bytes, cudaMemcpyHostToDevice, c.stream), "cudaMemcpyAsync (upload)");
+      d += parts[i].bytes;
+    }
+    return;
+  }
+  char* h = static_cast<char*>(st->host);
+  for (size_t i = 0; i < count; ++i) {
+    if (parts[i].bytes) std::memcpy(h, parts[i].data, parts[i].bytes);
+    h += parts[i].bytes;
+  }
+  check_cuda(cudaMemcpyAsync(d, st->host, total, cudaMemcpyHostToDevice, c.stream), "cudaMemcpyAsync (upload)");
+  check_cuda(cudaEventRecord(st->done, c.stream), "cudaEventRecord (staging)");
+  st->pending = true;
+}
+
 void upload(const Tensor& dst, const void* src, size_t bytes, size_t off) {
-  check_range(dst, bytes, off, "upload");
-  if (bytes == 0) return;
-  // From pageable memory this returns once src has been copied out (the driver stages it).
-  check_cuda(cudaMemcpyAsync(static_cast<char*>(dst.data) + off, src, bytes, cudaMemcpyHostToDevice, ctx().stream),
-             "cudaMemcpyAsync (upload)");
+  const HostPart part{src, bytes};
+  upload_parts(dst, &part, 1, off);
 }
 
 void download(void* dst, const Tensor& src, size_t bytes, size_t off) {

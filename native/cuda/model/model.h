@@ -43,7 +43,18 @@ struct Tensor {
 void require_device();
 Tensor alloc(DType dtype, int64_t numel);  // zero-filled; LMP_E_CUDA_OOM when it does not fit
 void free(Tensor& t);                      // idempotent (data = nullptr after)
+// Host bytes into dst at dst_offset_bytes, without waiting for the stream: up to kStagedMax bytes go
+// through page-locked staging memory (copied there at once, so src is free on return; two buffers,
+// each reused after the copy that read it has finished), larger ones by the driver's pageable path.
 void upload(const Tensor& dst, const void* src, size_t bytes, size_t dst_offset_bytes = 0);
+// Several host arrays back to back into dst from dst_offset_bytes on: one staging copy and one
+// transfer (a training step's batch: tokens, positions, targets, weights, embedding index).
+struct HostPart {
+  const void* data;
+  size_t bytes;
+};
+void upload_parts(const Tensor& dst, const HostPart* parts, size_t count, size_t dst_offset_bytes = 0);
+constexpr size_t kStagedMax = size_t{16} << 20;
 void download(void* dst, const Tensor& src, size_t bytes, size_t src_offset_bytes = 0);  // waits
 void zero(const Tensor& t);
 void synchronize();  // waits for the module's stream; reports an earlier asynchronous fault

@@ -119,6 +119,51 @@ LMP_PARITY_CHECK_EMU(emu_cp_async_lands_at_wait) {
   parity::expect_equal("reads after the wait see the data", l.data(), ref.data(), 64);
 }
 
+// A cudaMemcpyAsync from page-locked memory is in flight until a synchronization: the host changing
+// its source before then is reported (at the synchronization or at the next copy from that range);
+// after an event recorded behind the copy has been waited for, it is not.
+LMP_PARITY_CHECK_EMU(emu_pinned_copy_race) {
+  DevVec<int> d(64);
+  int* h = nullptr;
+  parity::cuda_ok(cudaMallocHost(&h, 64 * sizeof(int)), "cudaMallocHost");
+  cudaStream_t s = nullptr;
+  cudaEvent_t ev = nullptr;
+  parity::cuda_ok(cudaStreamCreate(&s), "cudaStreamCreate");
+  parity::cuda_ok(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
+  for (int i = 0; i < 64; ++i) h[i] = i;
+  parity::cuda_ok(cudaMemcpyAsync(d.p, h, 64 * sizeof(int), cudaMemcpyHostToDevice, s), "copy 1");
+  h[3] = -1;  // the race
+  parity::expect(cudaStreamSynchronize(s) == cudaErrorInvalidValue, "a change before the stream synchronized is reported");
+  (void)cudaGetLastError();
+  parity::expect(cudaStreamSynchronize(s) == cudaSuccess, "reported once");
+  parity::cuda_ok(cudaMemcpyAsync(d.p, h, 64 * sizeof(int), cudaMemcpyHostToDevice, s), "copy 2");
+  h[4] = -1;
+  parity::expect(cudaMemcpyAsync(d.p, h + 4, 4 * sizeof(int), cudaMemcpyHostToDevice, s) == cudaErrorInvalidValue,
+                 "a new copy from a range in flight whose bytes changed is reported");
+  (void)cudaGetLastError();
+  parity::cuda_ok(cudaStreamSynchronize(s), "drain");
+  // the right order: copy, record, wait, then write
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 64; ++i) h[i] = 100 * round + i;
+    parity::cuda_ok(cudaMemcpyAsync(d.p, h, 64 * sizeof(int), cudaMemcpyHostToDevice, s), "copy");
+    parity::cuda_ok(cudaEventRecord(ev, s), "record");
+    parity::cuda_ok(cudaEventSynchronize(ev), "wait");
+  }
+  std::vector<int> got = d.download(), want(64);
+  for (int i = 0; i < 64; ++i) want[i] = 200 + i;
+  parity::expect_equal("data of the last round", got.data(), want.data(), 64);
+  // an event recorded BEFORE the copy does not cover it
+  parity::cuda_ok(cudaEventRecord(ev, s), "record before");
+  parity::cuda_ok(cudaMemcpyAsync(d.p, h, 64 * sizeof(int), cudaMemcpyHostToDevice, s), "copy 3");
+  parity::cuda_ok(cudaEventSynchronize(ev), "wait on the earlier event");
+  h[0] = 7;
+  parity::expect(cudaFreeHost(h) == cudaErrorInvalidValue, "cudaFreeHost waits for the copy and sees the change");
+  (void)cudaGetLastError();
+  parity::cuda_ok(cudaFreeHost(h), "cudaFreeHost");
+  parity::cuda_ok(cudaEventDestroy(ev), "cudaEventDestroy");
+  parity::cuda_ok(cudaStreamDestroy(s), "cudaStreamDestroy");
+}
+
 LMP_PARITY_CHECK_EMU(emu_device_memory_tracking) {
   const size_t live = emu::live_device_allocations();
   void* p = nullptr;

@@ -883,6 +883,44 @@ LMP_PARITY_CHECK(model_memory) {
   expect(mi.total > 0 && mi.free <= mi.total, "mem_info: " + std::to_string(mi.free >> 20) + " MiB free of " + std::to_string(mi.total >> 20));
 }
 
+// Uploads through the page-locked staging (memory.cu): parts back to back at an offset, many rounds
+// that reuse both buffers while the host rewrites its arrays, sizes that grow the buffers and one
+// above kStagedMax (the pageable path); every byte as sent (the emulator also reports a staging
+// buffer rewritten before its copy finished).
+LMP_PARITY_CHECK(model_staged_uploads) {
+  lmp::parity::Rng rng = lmp::parity::rng();
+  for (const int64_t n : {int64_t(1), int64_t(37), int64_t(16385), int64_t(300001)}) {
+    // five rounds into five tensors with no synchronization between them, the host arrays
+    // rewritten each round: both staging buffers are reused while earlier copies may be queued
+    std::vector<std::unique_ptr<Dev>> t;
+    std::vector<std::vector<int32_t>> want;
+    std::vector<int32_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(2 * n));
+    for (int round = 0; round < 5; ++round) {
+      for (auto& x : a) x = static_cast<int32_t>(rng.next() >> 33);
+      for (auto& x : b) x = static_cast<int32_t>(rng.next() >> 33);
+      t.push_back(std::make_unique<Dev>(DType::I32, 3 * n + 5));
+      const cm::HostPart parts[3] = {{a.data(), a.size() * 4}, {nullptr, 0}, {b.data(), b.size() * 4}};
+      cm::upload_parts(t.back()->t, parts, 3, 5 * 4);
+      std::vector<int32_t> w(static_cast<size_t>(3 * n + 5), 0);
+      std::copy(a.begin(), a.end(), w.begin() + 5);
+      std::copy(b.begin(), b.end(), w.begin() + 5 + n);
+      want.push_back(std::move(w));
+    }
+    for (int round = 0; round < 5; ++round)
+      expect(get_raw<int32_t>(t[round]->t) == want[round], "n = " + std::to_string(n) + " round " + std::to_string(round));
+  }
+  const size_t big = cm::kStagedMax / 4 + 3;
+  Dev t(DType::F32, static_cast<int64_t>(big));
+  std::vector<float> v(big);
+  for (size_t i = 0; i < big; ++i) v[i] = static_cast<float>(i % 1000) * 0.5f;
+  put(t.t, v);
+  expect(get(t.t) == v, "an upload above kStagedMax (pageable path)");
+  std::vector<int32_t> x(8);
+  const cm::HostPart over[2] = {{x.data(), 32}, {x.data(), 32}};
+  Dev small(DType::I32, 15);
+  expect_error("parts past the end", "LMP_E_SHAPE", [&] { cm::upload_parts(small, over, 2); });
+}
+
 // ------------------------------------------------------------------------------ GPU only: realistic sizes
 
 // Both take a minute or two (CPU references at these sizes, ~10 GB of device buffers): they run when
