@@ -2,6 +2,7 @@
 // programs, classes, tile lists ordered longest first), and the forward / backward drivers.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "attention/attention_cuda.h"
 #include "attention/kernels_attn.h"
 #include "core/status.h"
+#include "model/model.h"
 
 namespace lmp {
 namespace cuda {
@@ -91,11 +93,29 @@ void require_device() {
   }
 }
 
+// The plan's tables as one host image, each at a 256-byte aligned offset, so that a plan costs one
+// device allocation and one upload (a step builds one: a dozen cudaMalloc / cudaMemcpy / cudaFree,
+// each of which waits for the device, were most of a decoding step's host time).
+struct Image {
+  std::vector<unsigned char> bytes;
+  std::vector<std::pair<size_t, const void**>> at;  // offset of each table -> the DevPlan field
+  template <typename T>
+  void add(const T* src, size_t n, const T** field) {
+    *field = nullptr;
+    if (!src || n == 0) return;
+    const size_t off = (bytes.size() + 255) / 256 * 256;
+    bytes.resize(off + n * sizeof(T));
+    std::memcpy(bytes.data() + off, src, n * sizeof(T));
+    at.emplace_back(off, reinterpret_cast<const void**>(field));
+  }
+};
+
 struct Plan::Impl {
   ca::DevPlan dev{};
   PlanStats stats;
   int64_t D = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0;
-  Buf cuQ, cuK, docs, headGroup, prog, progOff, classes, classOff, qTiles, kTiles, alibi, delta;
+  Buf tables;         // the Image, then the backward's delta ([Tq * H] f32)
+  float* delta = nullptr;
 };
 
 Plan::Plan(const Params& p, size_t classesLen) : impl(new Impl()) {
@@ -176,18 +196,33 @@ Plan::Plan(const Params& p, size_t classesLen) : impl(new Impl()) {
   require_device();
   size_t classOffN = static_cast<size_t>(p.S * p.G);
   ca::DevPlan& d = m.dev;
-  d.cuQ = m.cuQ.upload(p.cuQ, static_cast<size_t>(p.S) + 1, "plan upload");
-  d.cuK = m.cuK.upload(p.cuK, static_cast<size_t>(p.S) + 1, "plan upload");
-  d.docIds = p.docIds ? m.docs.upload(p.docIds, static_cast<size_t>(m.Tk), "plan upload") : nullptr;
-  d.headGroup = m.headGroup.upload(p.headGroup, static_cast<size_t>(p.H), "plan upload");
-  d.prog = m.prog.upload(post.data(), post.size(), "plan upload");
-  d.progOff = m.progOff.upload(off.data(), off.size(), "plan upload");
-  d.classes = m.classes.upload(p.classes, classesLen, "plan upload");
-  d.classOff = m.classOff.upload(p.classOff, classOffN, "plan upload");
-  d.qTiles = m.qTiles.upload(qt.data(), qt.size(), "plan upload");
-  d.kTiles = m.kTiles.upload(kt.data(), kt.size(), "plan upload");
-  d.alibi = p.alibi ? m.alibi.upload(p.alibi, static_cast<size_t>(p.H), "plan upload") : nullptr;
-  m.delta.alloc<float>(static_cast<size_t>(m.Tq * p.H), "plan delta");
+  Image img;
+  img.add(p.cuQ, static_cast<size_t>(p.S) + 1, &d.cuQ);
+  img.add(p.cuK, static_cast<size_t>(p.S) + 1, &d.cuK);
+  img.add(p.docIds, p.docIds ? static_cast<size_t>(m.Tk) : 0, &d.docIds);
+  img.add(p.headGroup, static_cast<size_t>(p.H), &d.headGroup);
+  img.add<int32_t>(post.data(), post.size(), &d.prog);
+  img.add<int32_t>(off.data(), off.size(), &d.progOff);
+  img.add(p.classes, classesLen, &d.classes);
+  img.add(p.classOff, classOffN, &d.classOff);
+  img.add<int32_t>(qt.data(), qt.size(), &d.qTiles);
+  img.add<int32_t>(kt.data(), kt.size(), &d.kTiles);
+  img.add(p.alibi, p.alibi ? static_cast<size_t>(p.H) : 0, &d.alibi);
+  const size_t deltaOff = (img.bytes.size() + 255) / 256 * 256, deltaN = static_cast<size_t>(m.Tq * p.H);
+  unsigned char* base = m.tables.alloc<unsigned char>(deltaOff + deltaN * sizeof(float), "plan tables");
+  if (base) {
+    for (auto& [o, field] : img.at) *field = base + o;
+    m.delta = deltaN ? reinterpret_cast<float*>(base + deltaOff) : nullptr;
+    // one staged upload on the model module's stream (page-locked, no wait); the kernels that read
+    // the tables are queued after it (on that stream, or on the legacy stream, which waits for it)
+    if (!img.bytes.empty()) {
+      lmp::cuda::model::Tensor t;
+      t.dtype = lmp::cuda::model::DType::I32;
+      t.data = base;
+      t.numel = static_cast<int64_t>((deltaOff + deltaN * sizeof(float)) / 4);
+      lmp::cuda::model::upload(t, img.bytes.data(), img.bytes.size());
+    }
+  }
   d.H = static_cast<int>(p.H);
   d.Hkv = static_cast<int>(p.Hkv);
   d.G = static_cast<int>(p.G);
@@ -217,7 +252,7 @@ void backward(Plan& plan, Dtype dt, const uint16_t* q, const uint16_t* k, const 
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
   const int D = static_cast<int>(m.D);
   const bool f16 = dt == Dtype::F16;
-  float* delta = static_cast<float*>(m.delta.p);
+  float* delta = m.delta;
   cuda_ok(ca::launch_delta(D, f16, m.Tq * m.H, o, dout, delta, st), "attention backward (delta)");
   if (!deterministic && m.Tq > 0) cuda_ok(cudaMemsetAsync(dq, 0, static_cast<size_t>(m.Tq * m.H * m.D) * sizeof(float), st), "attention backward");
   cuda_ok(ca::launch_dkdv(m.dev, D, f16, !deterministic, static_cast<int>(m.stats.kTiles), q, k, v, dout, lse, delta, dq, dk, dv, st),

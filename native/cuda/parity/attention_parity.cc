@@ -480,3 +480,31 @@ LMP_PARITY_CHECK(attention_errors) {
   const std::string b = code_of(c, 5);
   lmp::parity::expect(b == "LMP_E_CONFIG_UNSUPPORTED", "distance limit: " + b);
 }
+
+#if defined(LMP_CUDA_EMU)
+// A plan is one device allocation (its tables and the backward's delta), whatever the mask: the
+// emulator's count of live allocations grows by one per plan and falls back when it goes.
+LMP_PARITY_CHECK_EMU(attention_plan_one_allocation) {
+  for (const bool docs : {false, true}) {
+    Case c;
+    c.lens = {70, 1, 60};
+    c.H = 2;
+    c.Hkv = 1;
+    c.alibi = !docs;
+    if (docs) {
+      c.groups = {lmp::and_({lmp::causal(), lmp::same_doc()})};
+      c.docLens = {1, 30, 1, 38, 1, 20, 1, 39};
+    }
+    lmp::Data d;
+    lmp::build(c, d);
+    { lmp::cuda::attention::Plan warm(d.p, d.classes.size()); }  // the module's context, once
+    const size_t live = lmp::emu::live_device_allocations();
+    {
+      lmp::cuda::attention::Plan plan(d.p, d.classes.size());
+      lmp::parity::expect(lmp::emu::live_device_allocations() == live + 1,
+                          std::string(docs ? "document mask" : "ALiBi") + ": " + std::to_string(lmp::emu::live_device_allocations() - live) + " allocations");
+    }
+    lmp::parity::expect(lmp::emu::live_device_allocations() == live, "freed with the plan");
+  }
+}
+#endif
