@@ -179,10 +179,10 @@ function attention(eff: EffectiveDecl, cannot: Report, noEffect: Report): void {
       if ('error' in p) cannot(cc, 'this cache policy', p.error, 'write cache keep(sink(G) | window(W)) reposition');
     }
   }
-  // The CPU kernels' tiles are fixed (runtime/attention TILE_Q x TILE_KV); `tile` only feeds
+  // The kernels' tiles are fixed (runtime/attention TILE_Q x TILE_KV, native/cuda/attention the same); `tile` only feeds
   // kernels.json's per-backend table and explain's tile statistics.
   const tc = clausesOf(eff, 'tile')[0]?.clause;
-  if (tc && tc.args[0]) noEffect(tc.args[0], `tile`, `the CPU attention kernels use fixed ${TILE_Q}x${TILE_KV} tiles (the CUDA backend has no attention kernel yet); it sets only kernels.json's tile table and lmpc explain's tile statistics`, 'remove it, or keep it to size the explain report');
+  if (tc && tc.args[0]) noEffect(tc.args[0], `tile`, `the attention kernels (CPU and CUDA) use fixed ${TILE_Q}x${TILE_KV} tiles; it sets only kernels.json's tile table and lmpc explain's tile statistics`, 'remove it, or keep it to size the explain report');
   const pc = clausesOf(eff, 'position')[0]?.clause;
   const pos = asBuiltin(pc?.args[0], 'position');
   const limit = pc?.modifiers.find((m) => m.keyword === 'limit');
