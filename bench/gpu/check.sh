@@ -86,6 +86,7 @@ fi
 [[ -f bench/gpu/attention.sh ]] && step attention 420 env LMP_PARITY_BUILD="$B" OUT="$OUT" bash bench/gpu/attention.sh
 # The whole-model trainer/decoder vs PyTorch: only when .gpu-carry (bench/gpu/prepare-carry.sh) was carried.
 [[ -d .gpu-carry ]] && step train 300 env OUT="$OUT" bash bench/gpu/train.sh
+[[ -d .gpu-carry/export ]] && step export 300 env OUT="$OUT" bash bench/gpu/export.sh
 
 say "summary (step rc seconds):"
 tee -a "$LOG" <"$SUMMARY"

@@ -75,7 +75,9 @@ def main(argv=None, package_dir=S.HERE):
         if device.type == "cuda":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
             device = torch.device("cuda", torch.cuda.current_device())
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # CUDA: NCCL for the model's collectives (FSDP2), gloo beside it for the small CPU tensors of
+        # the token counts, loss sums and schedule hashes (NCCL has no CPU tensors)
+        dist.init_process_group("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if distributed else 0
     world = dist.get_world_size() if distributed else 1
     try:
