@@ -17,7 +17,7 @@ const has = (p: string): boolean => levels.indexOf(cpu) >= levels.indexOf(p);
 afterAll(() => N.setSimdCap(null));
 
 const sizes: [number, number, number][] = [
-  [1, 1, 1], [1, 515, 67], [3, 37, 100], [4, 40, 1000], [5, 33, 17], [11, 31, 9], [12, 32, 256], [13, 65, 257], [25, 97, 300], [100, 33, 517], [130, 3, 64],
+  [1, 1, 1], [1, 515, 67], [3, 37, 100], [4, 40, 1000], [5, 33, 17], [11, 31, 9], [12, 32, 256], [13, 65, 257], [16, 70, 129], [17, 39, 48], [25, 97, 300], [100, 33, 517], [130, 3, 64],
 ];
 
 function run(path: string, ta: boolean, tb: boolean, M: number, Nn: number, Kd: number, alpha: number, beta: number, A: Float32Array, B: Float32Array, C0: Float32Array): Float32Array {
@@ -53,6 +53,32 @@ describe('gemm dispatch paths', () => {
         }
       }
   });
+
+  // Batched decoding (runtime/model/batch.ts) relies on it: gemmRows (x[M, K] . W[N, K]^T, M <= 16)
+  // gives every row the bits of gemm with that row alone, on every path (a batch of sequences
+  // decodes as each alone).
+  for (const path of ['avx512', 'avx2', 'scalar'])
+    it.skipIf(!has(path))(`${path}: gemmRows gives each row the bits of the row alone (M = 1..16)${has(path) ? '' : ` (skipped: no ${path})`}`, () => {
+      const r = rng(19);
+      for (const [Nn, Kd] of [[37, 100], [64, 512], [131, 33], [5, 1536]]) {
+        const B = randF32(Nn * Kd, r);
+        for (let M = 1; M <= 16; M++) {
+          const A = randF32(M * Kd, r), C0 = randF32(M * Nn, r);
+          for (const [alpha, beta] of [[1, 0], [0.5, 1]] as const) {
+            expect(N.setSimdCap(path)).toBe(path);
+            const all = C0.slice();
+            K.gemmRows(M, Nn, Kd, alpha, A, Kd, B, Kd, beta, all, Nn);
+            expectClose(all, refGemm(false, true, M, Nn, Kd, A, B, C0, alpha, beta), 1e-4 * Math.sqrt(Kd), 1e-4, `${path} gemmRows ${M}x${Nn}x${Kd}`);
+            for (let i = 0; i < M; i++) {
+              const one = run(path, false, true, 1, Nn, Kd, alpha, beta, A.subarray(i * Kd, (i + 1) * Kd), B, C0.slice(i * Nn, (i + 1) * Nn));
+              const row = all.slice(i * Nn, (i + 1) * Nn);
+              expect(Buffer.compare(Buffer.from(row.buffer), Buffer.from(one.buffer)), `${path} M=${M} row ${i} N=${Nn} K=${Kd} beta=${beta}`).toBe(0);
+            }
+          }
+        }
+      }
+      expect(() => K.gemmRows(17, 4, 4, 1, new Float32Array(68), 4, new Float32Array(16), 4, 0, new Float32Array(68), 4)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    });
 
   it('setSimdCap rejects unknown paths with LMP_E_ARG', () => {
     expect(() => N.setSimdCap('sse9')).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));

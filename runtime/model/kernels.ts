@@ -17,6 +17,11 @@ export interface ModelKernels {
    */
   gemmAsync(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number,
     B: F32, ldb: number, beta: number, C: F32, ldc: number): Promise<void>;
+  /**
+   * C[M,N] = alpha * A[M,K] B^T + beta * C (B stored [N, K]: a weight) for M <= 16, every row with
+   * exactly the bits of the same call with M = 1 (batched decoding: each sequence as alone).
+   */
+  gemmRows(M: number, N: number, K: number, alpha: number, A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number): void;
   embeddingForward(table: F32, vocab: number, dim: number, tokens: I32, out: F32): void;
   embeddingBackward(dout: F32, tokens: I32, vocab: number, dim: number, dtable: F32): void;
   rmsnormForward(x: F32, w: F32, rows: number, dim: number, eps: number, y: F32, rstd: F32): void;
@@ -50,6 +55,7 @@ export function kernels(): ModelKernels {
     gemm: f('modelGemm'),
     // looked up on first use, so builds without it still serve every synchronous kernel
     gemmAsync: (...a) => f<ModelKernels['gemmAsync']>('modelGemmAsync')(...a),
+    gemmRows: f('modelGemmRows'),
     embeddingForward: f('modelEmbeddingForward'),
     embeddingBackward: f('modelEmbeddingBackward'),
     rmsnormForward: f('modelRmsnormForward'),

@@ -38,6 +38,26 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   })
 }
 
+// gemmRows(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): C = alpha A B^T + beta C, M <= 16, each
+// row with the bits of M = 1 (gemm.h sgemm_rows_bt)
+Napi::Value GemmRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    const int64_t M = int_arg(info[0], "M"), N = int_arg(info[1], "N"), K = int_arg(info[2], "K");
+    const float alpha = static_cast<float>(num_arg(info[3], "alpha"));
+    auto A = array_arg<float>(info[4], "A");
+    const int64_t lda = int_arg(info[5], "lda");
+    auto B = array_arg<float>(info[6], "B");
+    const int64_t ldb = int_arg(info[7], "ldb");
+    const float beta = static_cast<float>(num_arg(info[8], "beta"));
+    auto C = array_arg<float>(info[9], "C");
+    const int64_t ldc = int_arg(info[10], "ldc");
+    sgemm_check(false, true, M, N, K, A.length, lda, B.length, ldb, C.length, ldc);
+    sgemm_rows_bt(M, N, K, alpha, A.data, lda, B.data, ldb, beta, C.data, ldc);
+    return env.Undefined();
+  })
+}
+
 Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
@@ -365,6 +385,7 @@ void Export(Napi::Env env, Napi::Object exports) {
     exports.Set(name, Napi::Function::New(env, fn, name));
   };
   add("modelGemm", Gemm);
+  add("modelGemmRows", GemmRows);
   add("modelGemmAsync", GemmAsync);
   add("modelEmbeddingForward", EmbeddingForward);
   add("modelEmbeddingBackward", EmbeddingBackward);

@@ -199,31 +199,6 @@ LMP_TARGET_AVX512 float dot_avx512(const float* a, const float* b, int64_t K) {
   return dot_tail(a, b, k, K, reduce16(acc));
 }
 
-// Four rows of B at once (four weight streams in flight: decoding's GEMVs read the weights once
-// per token, and one stream at a time left the core's memory parallelism unused). Each row keeps
-// its own accumulator and reduction, exactly as dot_avx512.
-LMP_TARGET_AVX512 void dot16x4_avx512(const float* a, const float* b, int64_t ldb, int64_t K, float* out) {
-  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
-  const float *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb;
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    // The next four rows, one cache line each per step: the weights stream from L3 / memory and
-    // a single core's hardware prefetch alone left it waiting on them.
-    _mm_prefetch(reinterpret_cast<const char*>(b0 + 4 * ldb + k), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b1 + 4 * ldb + k), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b2 + 4 * ldb + k), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b3 + 4 * ldb + k), _MM_HINT_T0);
-    const __m512 x = _mm512_loadu_ps(a + k);
-    c0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + k), c0);
-    c1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + k), c1);
-    c2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b2 + k), c2);
-    c3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b3 + k), c3);
-  }
-  out[0] = dot_tail(a, b0, k, K, reduce16(c0));
-  out[1] = dot_tail(a, b1, k, K, reduce16(c1));
-  out[2] = dot_tail(a, b2, k, K, reduce16(c2));
-  out[3] = dot_tail(a, b3, k, K, reduce16(c3));
-}
 #endif
 
 // a . b over K on the path in force: 16 lanes (one zmm, or two ymm), then sum8 and dot_tail.
@@ -247,31 +222,83 @@ inline float dot(const float* a, const float* b, int64_t K, bool avx512) {
 #endif
 }
 
+#ifdef LMP_GEMM_AVX512
+// Four rows of B (four weight streams in flight: decoding's GEMVs read the weights once per token,
+// and one stream at a time left the core's memory parallelism unused) against up to four rows of A
+// (batched decoding: each weight row is read from memory once for all the batch's rows, from L1
+// after). acc[r][c] is summed exactly as dot_avx512 sums row r with column c (lane l over k = l
+// (mod 16), k ascending), so a row's result does not depend on the other rows of the call: a batch
+// of R sequences gives each the bits of R = 1.
+template <int R>
+LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* b, int64_t ldb, int64_t K, float* out, int64_t ldo) {
+  __m512 c[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < 4; ++q) c[r][q] = _mm512_setzero_ps();
+  const float* bq[4] = {b, b + ldb, b + 2 * ldb, b + 3 * ldb};
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    for (int q = 0; q < 4; ++q) _mm_prefetch(reinterpret_cast<const char*>(bq[q] + 4 * ldb + k), _MM_HINT_T0);
+    const __m512 w0 = _mm512_loadu_ps(bq[0] + k), w1 = _mm512_loadu_ps(bq[1] + k), w2 = _mm512_loadu_ps(bq[2] + k), w3 = _mm512_loadu_ps(bq[3] + k);
+    for (int r = 0; r < R; ++r) {
+      const __m512 x = _mm512_loadu_ps(a[r] + k);
+      c[r][0] = _mm512_fmadd_ps(x, w0, c[r][0]);
+      c[r][1] = _mm512_fmadd_ps(x, w1, c[r][1]);
+      c[r][2] = _mm512_fmadd_ps(x, w2, c[r][2]);
+      c[r][3] = _mm512_fmadd_ps(x, w3, c[r][3]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < 4; ++q) out[r * ldo + q] = dot_tail(a[r], bq[q], k, K, reduce16(c[r][q]));
+}
+
+LMP_TARGET_AVX512 void dot16x4_rows_avx512(const float* const* a, int rows, const float* b, int64_t ldb, int64_t K, float* out, int64_t ldo) {
+  switch (rows) {
+    case 1: return dot16x4xr_avx512<1>(a, b, ldb, K, out, ldo);
+    case 2: return dot16x4xr_avx512<2>(a, b, ldb, K, out, ldo);
+    case 3: return dot16x4xr_avx512<3>(a, b, ldb, K, out, ldo);
+    default: return dot16x4xr_avx512<4>(a, b, ldb, K, out, ldo);
+  }
+}
+#endif
+
+// Small M with B transposed (decoding: sgemm for M <= 4, sgemm_rows_bt for batched decoding).
+// Columns outer (four weight rows at a time on the AVX-512 path), rows inner, so the weights stream
+// from memory once per call whatever M is; every element is one `dot` of its row and column, the
+// same bits for any M.
 void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, bool ta,
                       const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool avx512) {
   parallel_for(
       static_cast<size_t>(N),
       [&](size_t jb, size_t je, int) {
-        std::vector<float> arow;
-        for (int64_t i = 0; i < M; ++i) {
-          const float* a = A + i * lda;
-          if (ta) {
-            arow.resize(static_cast<size_t>(K));
-            for (int64_t k = 0; k < K; ++k) arow[k] = A[k * lda + i];
-            a = arow.data();
-          }
-          float* ci = C + i * ldc;
-          size_t j = jb;
-#ifdef LMP_GEMM_AVX512
-          if (avx512)
-            for (; j + 4 <= je; j += 4) {
-              float s4[4];
-              dot16x4_avx512(a, B + static_cast<int64_t>(j) * ldb, ldb, K, s4);
-              for (int r = 0; r < 4; ++r) ci[j + r] = out_value(alpha, s4[r], beta, ci[j + r]);
-            }
-#endif
-          for (; j < je; ++j) ci[j] = out_value(alpha, dot(a, B + static_cast<int64_t>(j) * ldb, K, avx512), beta, ci[j]);
+        std::vector<float> at;
+        std::vector<const float*> a(static_cast<size_t>(M));
+        if (ta) {
+          at.resize(static_cast<size_t>(M * K));
+          for (int64_t k = 0; k < K; ++k)
+            for (int64_t i = 0; i < M; ++i) at[i * K + k] = A[k * lda + i];
         }
+        for (int64_t i = 0; i < M; ++i) a[i] = ta ? at.data() + i * K : A + i * lda;
+        size_t j = jb;
+#ifdef LMP_GEMM_AVX512
+        if (avx512) {
+          float s[4 * 4];
+          for (; j + 4 <= je; j += 4)
+            for (int64_t i = 0; i < M; i += 4) {
+              const int rows = static_cast<int>(std::min<int64_t>(4, M - i));
+              dot16x4_rows_avx512(a.data() + i, rows, B + static_cast<int64_t>(j) * ldb, ldb, K, s, 4);
+              for (int r = 0; r < rows; ++r)
+                for (int q = 0; q < 4; ++q) {
+                  float* cij = C + (i + r) * ldc + j + q;
+                  *cij = out_value(alpha, s[r * 4 + q], beta, *cij);
+                }
+            }
+        }
+#endif
+        for (; j < je; ++j)
+          for (int64_t i = 0; i < M; ++i) {
+            float* cij = C + i * ldc + j;
+            *cij = out_value(alpha, dot(a[i], B + static_cast<int64_t>(j) * ldb, K, avx512), beta, *cij);
+          }
       },
       16);
 }
@@ -549,6 +576,18 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
 #endif
   }
   sgemm_blocked<6, 16>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, tile_avx2);
+}
+
+void sgemm_rows_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                   float* C, int64_t ldc) {
+  check(M >= 0 && M <= kRowsMax, "LMP_E_ARG", "gemmRows: M must be in 0.." + std::to_string(kRowsMax) + ", got " + std::to_string(M));
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f || force_scalar()) {
+    sgemm(false, true, 1, N, K, alpha, A, lda, B, ldb, beta, C, ldc);  // the M = 1 call, row by row
+    for (int64_t i = 1; i < M; ++i) sgemm(false, true, 1, N, K, alpha, A + i * lda, lda, B, ldb, beta, C + i * ldc, ldc);
+    return;
+  }
+  sgemm_small_m_bt(M, N, K, alpha, A, lda, false, B, ldb, beta, C, ldc, simd_level() >= kSimdAvx512);
 }
 
 }  // namespace lmp

@@ -16,6 +16,13 @@ namespace lmp {
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// C[M,N] = alpha * A[M,K] * B^T + beta * C (B stored N x K: a weight) for M <= kRowsMax by the
+// decoding path: each row of C gets exactly the bits of the same call with M = 1 (sgemm takes that
+// path for M <= 4 only), so a batch of sequences decodes as each alone (runtime/model/batch.ts).
+constexpr int64_t kRowsMax = 16;
+void sgemm_rows_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                   float* C, int64_t ldc);
+
 // Validates sizes/leading dimensions against buffer lengths (elements); throws lmp::Error.
 void sgemm_check(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, size_t a_len, int64_t lda,
                  size_t b_len, int64_t ldb, size_t c_len, int64_t ldc);
