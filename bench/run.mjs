@@ -10,7 +10,7 @@ const areas = {
   attention: ['attention/run.mjs'],
   sampling: ['sampling/run.mjs'],
   data: ['data/run.mjs'],
-  train: ['train/run.mjs', 'train/decode.mjs'],
+  train: ['train/run.mjs', 'train/decode.mjs', 'train/decode-batch.mjs'],
 };
 const wanted = process.argv.slice(2);
 for (const name of wanted) {

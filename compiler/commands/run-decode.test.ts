@@ -278,6 +278,9 @@ ${alone}`,
     expect(packed!.prefill.tokensRun).toBe(packed!.prefill.promptTokens); // no padding
     expect(batch!.prefill).toMatchObject({ method: 'padded', sequences: 6, tokensRun: 6 * Math.max(...prompts.map((p) => p.length)) });
     for (const r of [packed!, batch!]) {
+      // the six prompts decoded together (batched decoding, the default), still each as alone
+      expect(r.batched.size).toBe(16);
+      expect(r.batched.forwards).toBeLessThan(r.batched.steps / 2);
       expect(r.prompts.map((p: any) => p.prompt)).toEqual(prompts);
       r.prompts.forEach((p: any, i: number) => {
         const s = singles[i]!;
@@ -289,6 +292,61 @@ ${alone}`,
         if (r === packed) p.trace.forEach((t: any, k: number) => expect(t.logprob, `prompt ${i} token ${k}`).toBe(s.trace[k].logprob));
         else p.trace.forEach((t: any, k: number) => expect(Math.abs(t.logprob - s.trace[k].logprob)).toBeLessThan(1e-5));
       });
+    }
+  }, 120_000);
+
+  it('prompts decoded together (the default) give each prompt the tokens and ln p of decoding them one after another (--decode-batch 1); bad values are usage errors', async () => {
+    const many = Array.from({ length: 11 }, (_, i) => prompts[i % prompts.length]! + ' ' + 'the cat sat'.slice(0, i));
+    writeFileSync(join(DIR, 'many.jsonl'), many.map((p) => JSON.stringify({ prompt: p })).join('\n') + '\n');
+    const file = `${MODELS}
+data many {
+  source jsonl("many.jsonl", field: "prompt")
+  tokenizer bytes
+}
+
+attention win {
+  mask causal & (sink(2) | window(12))
+  cache keep(sink(2) | window(12)) reposition
+}
+
+decode lots {
+  model big
+  prompt many
+  max_tokens 16
+  policy temperature(0.8) -> top_k(20) -> sample
+  trace logprob
+  seed 5
+}
+
+decode window {
+  model big
+  attention win
+  prompt many
+  max_tokens 16
+  trace logprob
+  seed 6
+}
+`;
+    const together = await runFile('many.lmp', file, ['--decode-batch', '4']);
+    const apart = await runFile('many1.lmp', file, ['--decode-batch', '1']);
+    for (let d = 0; d < 2; d++) {
+      const a = together[d]!, b = apart[d]!;
+      expect(a.batched).toMatchObject({ size: 4 });
+      expect(a.batched.forwards).toBeLessThan(a.batched.steps / 2);
+      expect(b.batched).toBeNull();
+      expect(a.prompts.map((p: any) => p.prompt)).toEqual(many);
+      a.prompts.forEach((p: any, i: number) => {
+        expect(p.tokens, `decode ${d} prompt ${i}`).toEqual(b.prompts[i].tokens);
+        expect(p.trace.map((t: any) => t.logprob)).toEqual(b.prompts[i].trace.map((t: any) => t.logprob));
+      });
+    }
+    const text = await cli(['run', join(DIR, 'many.lmp'), '--target', 'lots', '--decode-batch', '4']);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/batched decoding: up to 4 prompts at once, \d+ steps in \d+ forwards \(mean batch [\d.]+\)/);
+    for (const bad of ['0', '17', '2.5', 'x']) {
+      const r = await cli(['run', join(DIR, 'many.lmp'), '--target', 'lots', '--decode-batch', bad]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/LMP_E_USAGE: --decode-batch must be an integer in 1..16/);
     }
   }, 120_000);
 });

@@ -53,6 +53,7 @@ export interface RunOptionsCli {
   readonly steps?: string;
   readonly resume?: boolean;
   readonly backend?: string;
+  readonly decodeBatch?: string;
   readonly json?: boolean;
   readonly cacheDir?: string;
 }
@@ -122,6 +123,8 @@ function describeDecode(r: DecodeRunResult): string {
   if (c) out += `  cascade ${c.models.join(' -> ')} defer when ${c.rule}: deferred ${c.deferred} of ${c.prompts} (rate ${c.rate.toFixed(3)}); answered by ${Object.entries(c.answeredBy).map(([m, k]) => `${m} ${k}`).join(', ')}\n`;
   const f = r.prefill;
   if (f) out += `  prefill ${f.method}: ${f.prompts} prompts, ${f.promptTokens} prompt tokens${f.method !== 'alone' ? `, ${f.tokensRun} tokens run in ${f.sequences} sequences, ${(f.seconds * 1000).toFixed(1)} ms` : ''}${f.skipped ? `, ${f.skipped} documents skipped` : ''}\n`;
+  const b = r.batched;
+  if (b && b.forwards > 0) out += `  batched decoding: up to ${b.size} prompts at once, ${b.steps} steps in ${b.forwards} forwards (mean batch ${(b.steps / b.forwards).toFixed(2)})\n`;
   for (const p of r.prompts) {
     const stages = p.cascade ? ` [${p.cascade.map((st) => `${st.model} ${Number.isNaN(st.statistic) ? 'no tokens' : st.statistic.toFixed(3)}${st.deferred ? ' -> defer' : ''}`).join('; ')}] answered by ${p.model}` : '';
     if (r.prompts.length > 1) out += `--- prompt ${p.index} (${p.tokens.length} tokens, stop: ${p.stopReason})${stages}\n${p.prompt}${p.text}\n`;
@@ -195,6 +198,7 @@ function resumeCommand(fileArg: string | undefined, opts: RunOptionsCli): string
   if (opts.apply !== undefined) args.push('--apply', opts.apply);
   if (opts.steps !== undefined) args.push('--steps', opts.steps);
   if (opts.backend !== undefined) args.push('--backend', opts.backend);
+  if (opts.decodeBatch !== undefined) args.push('--decode-batch', opts.decodeBatch);
   if (opts.cacheDir !== undefined) args.push('--cache-dir', opts.cacheDir);
   args.push('--resume');
   return args.map(shellWord).join(' ');
@@ -226,6 +230,7 @@ export function register(program: Command): void {
     .option('--steps <n>', 'train for N steps instead of the block\'s steps')
     .option('--resume', 'continue each train from its checkpoint folder\'s latest checkpoint (as `resume auto` does, but a train without one is an error)')
     .option('--backend <name>', 'where trains and decodes run: cpu, cuda (a GPU; an error without one) or auto (cuda when a device is found and the model runs there); overrides each train\'s `backend`')
+    .option('--decode-batch <n>', 'decode blocks: prompts from data decoded together on the CPU, up to N at once in one forward per token (1..16, default 16; 1: one after another); each prompt gets the tokens it gets alone')
     .option('--cache-dir <dir>', 'where the build goes (default: .lmp-cache beside the file)')
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {
@@ -250,6 +255,9 @@ export function register(program: Command): void {
       const backends = ['cpu', 'cuda', 'auto'] as const;
       const backend = backends.find((b) => b === opts.backend);
       if (opts.backend !== undefined && !backend) return usage(ctx, 'LMP_E_USAGE', `--backend must be cpu, cuda or auto, found '${opts.backend}'`);
+      const decodeBatch = opts.decodeBatch !== undefined ? Number(opts.decodeBatch) : undefined;
+      if (decodeBatch !== undefined && !(Number.isInteger(decodeBatch) && decodeBatch >= 1 && decodeBatch <= 16))
+        return usage(ctx, 'LMP_E_USAGE', `--decode-batch must be an integer in 1..16, found '${opts.decodeBatch}'`);
       // The file as written must check before any override is applied.
       let text = r.text;
       const built0 = await buildCached(text, label, absFile, opts.cacheDir);
@@ -293,7 +301,7 @@ export function register(program: Command): void {
       const results: (RunResult | OptimizeRunResult)[] = [];
       if (!json) ctx.io.stderr(`lmpc: running ${targets.map((t) => `${t.kind} ${t.name}`).join(', ')} from ${relative(process.cwd(), absFile) || absFile} (build: ${built.outDir}${built.skipped ? ', up to date' : ''})\n`);
       for (const t of targets) {
-        const options = { baseDir, session, specs, onNote, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}), ...(backend !== undefined ? { backend } : {}) };
+        const options = { baseDir, session, specs, onNote, ...(onProgress ? { onProgress } : {}), ...(steps !== undefined ? { steps } : {}), ...(backend !== undefined ? { backend } : {}), ...(decodeBatch !== undefined ? { decodeBatch } : {}) };
         try {
           let res: RunResult;
           switch (t.kind) {

@@ -31,6 +31,7 @@ import type { StepTrace } from '../decode/sampler.js';
 import type { LlamaModel } from '../model/llama.js';
 import { cacheKeepPolicy } from '../model/settings.js';
 import { paddedPrefill, prefillPacked, type PrefillResult } from '../model/prefill.js';
+import { DecodeBatcher } from '../model/batch.js';
 import { ModelLogitsSource } from '../model/source.js';
 import { prefillMaskOk } from '../mask/checks.js';
 import { assertSupported, failIn, modelTokenizer, resolveModel, thaw, withAttention } from './common.js';
@@ -139,6 +140,8 @@ export interface DecodeRunResult {
     /** Documents of the data skipped as prompts (empty, missing field, outside its length filter). */
     readonly skipped: number;
   } | null;
+  /** Prompts from data decoded together (DecodeOptions.batch): sequences per forward, steps and forwards; else null. */
+  readonly batched: { readonly size: number; readonly steps: number; readonly forwards: number } | null;
   readonly seconds: number;
 }
 
@@ -154,7 +157,17 @@ export interface DecodeOptions {
    */
   readonly backend?: 'cpu' | 'cuda' | 'auto';
   readonly onNote?: (message: string) => void;
+  /**
+   * Prompts from data decoded together on the CPU (lmpc run --decode-batch): up to this many at
+   * once, their single-token steps in one forward (runtime/model/batch.ts; each prompt's tokens are
+   * those it gets alone). Default 16; 1 decodes them one after another. Not with speculative
+   * decoding, a cascade or a model on the GPU (those decode one prompt at a time).
+   */
+  readonly batch?: number;
 }
+
+/** Prompts from data decoded together by default (DecodeOptions.batch). */
+export const DECODE_BATCH = 16;
 
 /** Tokens of one prefill forward at most: longer prompt lists are prefilled in consecutive batches (input order). */
 export const PREFILL_BATCH_TOKENS = 65536;
@@ -539,15 +552,30 @@ async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep:
       ids = [prep.promptIds(texts[0]!)];
     }
     const results: DecodePromptResult[] = [];
-    for (let p = 0; p < ids.length; p++) {
-      options.onProgress?.({ target: name, phase: 'decode', step: p, total: ids.length });
-      const src = sources[p];
-      // prompts from data: prompt i samples with seed + i (as an eval's requests), so that each
-      // equals decoding that prompt alone with `seed S + i`
-      const seed = spec.prompt && 'data' in spec.prompt ? { seed: spec.seed + p } : {};
-      results.push(await prep.generate(ids[p]!, p, texts[p]!, { ...seed, ...(src ? { source: src } : {}) }));
-    }
     const first = prep.stages[0]!;
+    const size = options.batch ?? DECODE_BATCH;
+    if (!Number.isInteger(size) || size < 1 || size > 16) throw Object.assign(new Error(`decode batch must be an integer in 1..16, got ${size}`), { code: 'LMP_E_USAGE' });
+    // prompts from data: prompt i samples with seed + i (as an eval's requests), so that each
+    // equals decoding that prompt alone with `seed S + i`
+    const one = (p: number, source?: LogitsSource): Promise<DecodePromptResult> => {
+      options.onProgress?.({ target: name, phase: 'decode', step: p, total: ids.length });
+      const seed = spec.prompt && 'data' in spec.prompt ? { seed: spec.seed + p } : {};
+      return prep.generate(ids[p]!, p, texts[p]!, { ...seed, ...(source ? { source } : {}) });
+    };
+    let batched: DecodeRunResult['batched'] = null;
+    if (size > 1 && ids.length > 1 && !spec.cascade && !prep.draft && !prep.deviceOf(first)) {
+      // up to `size` prompts in flight, each on its own cache; their steps share forwards
+      const batcher = new DecodeBatcher(size);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        for (let p = next++; p < ids.length; p = next++) {
+          const src = sources[p] instanceof ModelLogitsSource ? sources[p] : new ModelLogitsSource(first.model, first.cache);
+          results[p] = await one(p, (src as ModelLogitsSource).via(batcher));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(size, ids.length) }, worker));
+      batched = { size, ...batcher.stats };
+    } else for (let p = 0; p < ids.length; p++) results.push(await one(p, sources[p]));
     const head = results[0]!;
     let speculation: SpeculationStats | null = null;
     if (prep.draft) {
@@ -578,6 +606,7 @@ async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep:
       speculation,
       cascade,
       prefill,
+      batched,
       seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {

@@ -104,6 +104,8 @@ export interface RunOptions {
   readonly onNote?: (message: string) => void;
   /** Train: where the steps run, instead of the spec's `backend` (lmpc run --backend). */
   readonly backend?: TrainBackend;
+  /** Decode: prompts from data decoded together on the CPU, up to this many (DecodeOptions.batch; default 16, 1: one at a time). */
+  readonly decodeBatch?: number;
 }
 
 /** One periodic eval of a train (also a line of the metrics log). */
@@ -564,7 +566,7 @@ function newTrainer(model: LlamaModel, batches: { next(): IteratorResult<PackedB
 
 /** Runs a decode block (decode.ts): plain, speculative or a cascade, over one prompt or a data declaration of prompts (prepacked prefill). */
 export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = {}): Promise<DecodeRunResult> {
-  return runDecodeSpec(spec, options);
+  return runDecodeSpec(spec, { ...options, ...(options.decodeBatch !== undefined ? { batch: options.decodeBatch } : {}) });
 }
 
 /**

@@ -169,6 +169,12 @@ export class LlamaModel {
     this.K.gemm(ta, tb, M, N, Kd, 1, A, ta ? M : Kd, B, tb ? Kd : N, beta, C, N);
   }
 
+  /** x[M, Kd] times a weight [N, Kd] transposed, each row with the bits of M = 1 (batched decoding), or plain mm. */
+  private mmW(rows: boolean, M: number, N: number, Kd: number, A: Float32Array, B: Float32Array, C: Float32Array, beta = 0): void {
+    if (rows) this.K.gemmRows(M, N, Kd, 1, A, Kd, B, Kd, beta, C, N);
+    else this.mm(false, true, M, N, Kd, A, B, C, beta);
+  }
+
   zeroGrads(): void {
     if (!this.grads) {
       this.grads = new Map();
@@ -406,44 +412,56 @@ export class LlamaModel {
   }
 
   /** Decoding steps, after attention: x += o_proj(ao), then x += MLP(RMSNorm(x)) (n rows). */
-  private stepOutAndMlp(p: string, n: number, ao: Float32Array, x: Float32Array): void {
+  private stepOutAndMlp(p: string, n: number, ao: Float32Array, x: Float32Array, rows = false): void {
     const c = this.config, K = this.K, D = c.dim, HQ = c.heads * this.headDim;
-    this.mm(false, true, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
+    this.mmW(rows, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
     const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
     K.rmsnormForward(x, this.P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h2, r2);
     const g = new Float32Array(n * c.ffn), u = new Float32Array(n * c.ffn);
-    this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
-    this.mm(false, true, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
+    this.mmW(rows, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
+    this.mmW(rows, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
     K.swigluForward(g, u, g);
-    this.mm(false, true, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
+    this.mmW(rows, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
   }
 
   /** Final RMSNorm and output head over n rows of x: logits [n, vocab]. */
-  private stepHead(x: Float32Array, n: number): Float32Array {
+  private stepHead(x: Float32Array, n: number, rows = false): Float32Array {
     const c = this.config;
     const hf = new Float32Array(n * c.dim), rf = new Float32Array(n);
     this.K.rmsnormForward(x, this.P('model.norm.weight'), n, c.dim, c.normEps, hf, rf);
     const logits = new Float32Array(n * c.vocab);
-    this.mm(false, true, n, c.vocab, c.dim, hf, this.headWeight(), logits);
+    this.mmW(rows, n, c.vocab, c.dim, hf, this.headWeight(), logits);
     return logits;
+  }
+
+  /** A step's token embeddings [n, dim]. */
+  private stepEmbed(tokens: Int32Array): Float32Array {
+    const c = this.config, x = new Float32Array(tokens.length * c.dim);
+    this.K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, c.dim, tokens, x);
+    return x;
+  }
+
+  /** Layer p's input RMSNorm of x (n rows) and its q, k, v projections into q, k, v (rows: gemmRows). */
+  private stepQkv(p: string, n: number, x: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, rows = false): void {
+    const c = this.config, D = c.dim, hd = this.headDim;
+    const h1 = new Float32Array(n * D), r1 = new Float32Array(n);
+    this.K.rmsnormForward(x, this.P(p + 'input_layernorm.weight'), n, D, c.normEps, h1, r1);
+    this.mmW(rows, n, c.heads * hd, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
+    this.mmW(rows, n, c.kvHeads * hd, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
+    this.mmW(rows, n, c.kvHeads * hd, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
   }
 
   /** @internal used by KVCacheSession */
   _decodeStep(tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[], shiftPositions = false): Float32Array {
-    const c = this.config, K = this.K, n = tokens.length, D = c.dim, hd = this.headDim;
+    const c = this.config, n = tokens.length, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd, L = pos0 + n;
     const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
-    const x = new Float32Array(n * D);
-    K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, D, tokens, x);
+    const x = this.stepEmbed(tokens);
     for (let l = 0; l < c.layers; l++) {
       const p = `model.layers.${l}.`;
-      const h1 = new Float32Array(n * D), r1 = new Float32Array(n);
-      K.rmsnormForward(x, this.P(p + 'input_layernorm.weight'), n, D, c.normEps, h1, r1);
       const q = new Float32Array(n * HQ);
       const k = cacheK[l]!.subarray(pos0 * HK, L * HK), v = cacheV[l]!.subarray(pos0 * HK, L * HK);
-      this.mm(false, true, n, HQ, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
-      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
-      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
+      this.stepQkv(p, n, x, q, k, v);
       this.rope(q, n, c.heads, positions, false);
       let kAll: Float32Array;
       if (shiftPositions && this.ropeInModel) {
@@ -462,6 +480,55 @@ export class LlamaModel {
   }
 
   /**
+   * @internal one decoding step of B sequences at once (runtime/model/batch.ts): sequence b appends
+   * tokens[b] at slot seqs[b].pos0 of its cache (seqs[b].shift: keys cached before RoPE and rotated
+   * by slot, as _decodeStep's shiftPositions) and gets the logits after it, row b of [B, vocab]. The
+   * projections, MLPs and head run once over the B rows, so the weights stream from memory once per
+   * step, not once per sequence; the small-M GEMMs are row-stable (gemm.cc kSmallM) and RoPE, the
+   * norms and the attention (one call per sequence) work per row, so every row has exactly the bits
+   * of its sequence's own _decodeStep (B <= 16).
+   */
+  _decodeBatch(tokens: Int32Array, seqs: readonly BatchSeq[]): Float32Array {
+    const c = this.config, n = tokens.length, hd = this.headDim;
+    const HQ = c.heads * hd, HK = c.kvHeads * hd;
+    if (seqs.length !== n || n === 0 || n > 16) throw Object.assign(new Error(`_decodeBatch: ${n} tokens for ${seqs.length} sequences (1..16)`), { code: 'LMP_E_ARG' });
+    const positions = Int32Array.from(seqs, (q) => q.pos0);
+    // dynamic NTK scales by the call's largest position: one row at a time, as each sequence's own step
+    const rope = (t: Float32Array, heads: number): void => {
+      if (this.ropeScaling?.kind !== 'dynamic') return this.rope(t, n, heads, positions, false);
+      for (let b = 0; b < n; b++) this.rope(t.subarray(b * heads * hd, (b + 1) * heads * hd), 1, heads, positions.subarray(b, b + 1), false);
+    };
+    const x = this.stepEmbed(tokens);
+    for (let l = 0; l < c.layers; l++) {
+      const p = `model.layers.${l}.`;
+      const q = new Float32Array(n * HQ), k = new Float32Array(n * HK), v = new Float32Array(n * HK);
+      this.stepQkv(p, n, x, q, k, v, true);
+      rope(q, c.heads);
+      const shifted = seqs.some((s) => s.shift) && this.ropeInModel;
+      if (!shifted) rope(k, c.kvHeads); // (unshifted sequences' keys rotated at their position; shifted ones stay raw)
+      const ao = new Float32Array(n * HQ);
+      for (let b = 0; b < n; b++) {
+        const s = seqs[b]!, L = s.pos0 + 1, kb = k.subarray(b * HK, (b + 1) * HK);
+        let kAll: Float32Array;
+        if (s.shift && this.ropeInModel) {
+          s.cacheK[l]!.set(kb, s.pos0 * HK);
+          kAll = s.cacheK[l]!.slice(0, L * HK);
+          this.rope(kAll, L, c.kvHeads, Int32Array.from({ length: L }, (_, i) => i), false);
+        } else {
+          if (shifted) this.rope(kb, 1, c.kvHeads, positions.subarray(b, b + 1), false);
+          s.cacheK[l]!.set(kb, s.pos0 * HK);
+          kAll = s.cacheK[l]!.subarray(0, L * HK);
+        }
+        s.cacheV[l]!.set(v.subarray(b * HK, (b + 1) * HK), s.pos0 * HK);
+        const { out } = this.attention.forward({ q: q.subarray(b * HQ, (b + 1) * HQ), k: kAll, v: s.cacheV[l]!.subarray(0, L * HK), ...this._decodeLayout(1, L) });
+        ao.set(out, b * HQ);
+      }
+      this.stepOutAndMlp(p, n, ao, x, true);
+    }
+    return this.stepHead(x, n, true);
+  }
+
+  /**
    * @internal one decoding step over a selected key set (cache.ts: InfLLM). The new tokens' keys
    * and values (before RoPE) are written at slots [base, base + n) of `storeK/storeV` (per layer,
    * [slots, kvHeads * headDim]); `select(l, qPre)` sees the new tokens' queries before RoPE and
@@ -469,18 +536,13 @@ export class LlamaModel {
    * by their index in the selection (positions 0..S-1), the queries by S-n..S-1, causal.
    */
   _selectStep(tokens: Int32Array, base: number, storeK: Float32Array[], storeV: Float32Array[], select: (l: number, qPre: Float32Array) => Int32Array): Float32Array {
-    const c = this.config, K = this.K, n = tokens.length, D = c.dim, hd = this.headDim;
+    const c = this.config, n = tokens.length, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd;
-    const x = new Float32Array(n * D);
-    K.embeddingForward(this.P('model.embed_tokens.weight'), c.vocab, D, tokens, x);
+    const x = this.stepEmbed(tokens);
     for (let l = 0; l < c.layers; l++) {
       const p = `model.layers.${l}.`;
-      const h1 = new Float32Array(n * D), r1 = new Float32Array(n);
-      K.rmsnormForward(x, this.P(p + 'input_layernorm.weight'), n, D, c.normEps, h1, r1);
       const q = new Float32Array(n * HQ);
-      this.mm(false, true, n, HQ, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
-      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.k_proj.weight'), storeK[l]!.subarray(base * HK, (base + n) * HK));
-      this.mm(false, true, n, HK, D, h1, this.P(p + 'self_attn.v_proj.weight'), storeV[l]!.subarray(base * HK, (base + n) * HK));
+      this.stepQkv(p, n, x, q, storeK[l]!.subarray(base * HK, (base + n) * HK), storeV[l]!.subarray(base * HK, (base + n) * HK));
       const sel = select(l, q);
       const S = sel.length;
       const kS = new Float32Array(S * HK), vS = new Float32Array(S * HK);
@@ -528,6 +590,15 @@ export type CachePolicy = { readonly kind: 'full' } | { readonly kind: 'sinks_wi
  * returns the logits [vocab] after the last one; nextAll returns the logits of every appended
  * token [n, vocab]. `length` is the number of cached positions, `seen` the tokens consumed.
  */
+/** One sequence of a batched decoding step (LlamaModel._decodeBatch): its cache and the slot of its new token. */
+export interface BatchSeq {
+  readonly pos0: number;
+  readonly cacheK: Float32Array[];
+  readonly cacheV: Float32Array[];
+  /** keys cached before RoPE, rotated by slot each step (sinks_window) */
+  readonly shift: boolean;
+}
+
 export class KVCacheSession {
   private cacheK: Float32Array[] = [];
   private cacheV: Float32Array[] = [];
@@ -602,6 +673,30 @@ export class KVCacheSession {
     if (tokens.length === 0) throw Object.assign(new Error('next: no tokens'), { code: 'LMP_E_ARG' });
     const all = this.nextAll(tokens), V = this.model.config.vocab;
     return all.slice((tokens.length - 1) * V);
+  }
+
+  /**
+   * @internal the slot of one more token in a batched step (runtime/model/batch.ts), as nextAll
+   * would place it (room made, the oldest non-sink slot evicted when a sinks_window cache is full);
+   * _commitOne(token) after the step records it.
+   */
+  _prepareOne(token: number): BatchSeq {
+    const V = this.model.config.vocab;
+    if (!Number.isInteger(token) || token < 0 || token >= V) throw Object.assign(new Error(`token ${token} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
+    if (this.policy.kind === 'full') this.ensure(this.length + 1);
+    else {
+      const cap = this.policy.sinks + this.policy.window;
+      this.ensure(cap);
+      if (this.length === cap) this.evictOne();
+    }
+    return { pos0: this.length, cacheK: this.cacheK, cacheV: this.cacheV, shift: this.policy.kind !== 'full' };
+  }
+
+  /** @internal see _prepareOne */
+  _commitOne(token: number): void {
+    this.length++;
+    this.seen++;
+    this.cachedTokens.push(token);
   }
 
   reset(): void {

@@ -7,9 +7,10 @@
 // source may start from a prefilled full-cache session (prepacked prefill) and its logits, or run
 // on a session it is given (the CUDA full cache, cuda-llama.ts's CudaKVSession).
 import type { DeviceDraw, LogitsSource } from '../decode/decoder.js';
+import type { DecodeBatcher } from './batch.js';
 import { createSession, type DecodeSession, type SessionPolicy } from './cache.js';
 import type { CudaKVSession } from './cuda-llama.js';
-import type { KVCacheSession, LlamaModel } from './llama.js';
+import { KVCacheSession, type LlamaModel } from './llama.js';
 
 export class ModelLogitsSource implements LogitsSource {
   readonly vocabSize: number;
@@ -71,12 +72,31 @@ export class ModelLogitsSource implements LogitsSource {
   }
 
   next(tokens: readonly number[]): Float32Array {
+    return this.step(tokens) as Float32Array;
+  }
+
+  /**
+   * This source with its single-token steps batched with other sources' (runtime/model/batch.ts):
+   * next() returns a promise for a step that extends the cached context by one token on a CPU
+   * KVCacheSession (full or sinks + window), and runs everything else (a prompt, a rewind, other
+   * caches) at once as next() does. The logits are the same bits either way.
+   */
+  via(batcher: DecodeBatcher): LogitsSource {
+    return { vocabSize: this.vocabSize, next: (t) => this.step(t, batcher), score: (p, c) => this.score(p, c) };
+  }
+
+  private step(tokens: readonly number[], batcher?: DecodeBatcher): Float32Array | Promise<Float32Array> {
     if (tokens.length === 0) throw Object.assign(new Error('next: the context is empty'), { code: 'LMP_E_ARG' });
     const primed = this.primedFor(tokens) ? this.primed : null;
     this.primed = null;
     if (primed) return primed.slice();
-    const c = this.sync(tokens);
-    const all = this.run<Float32Array>(tokens.slice(c));
+    const rest = tokens.slice(this.sync(tokens));
+    if (batcher && rest.length === 1 && this.session instanceof KVCacheSession) {
+      this.cached.push(rest[0]!);
+      this.computed++;
+      return batcher.step(this.session, rest[0]!);
+    }
+    const all = this.run<Float32Array>(rest);
     return all.slice(all.length - this.vocabSize);
   }
 
