@@ -6,13 +6,15 @@
 //     the checks of runtime/model/cuda-{train,decode}.test.ts, which CI runs under the emulator;
 //   timing: a ~125M-parameter Llama (dim 768, 12 layers, 12 heads of 64, ffn 2048, vocab 32000) in
 //     bf16: training tokens/s and model FLOP utilization at B sequences of T tokens (causal, packed
-//     as varlen), greedy decode tokens/s at batch 1 (full cache and sinks + window), and the Decoder's
+//     as varlen), greedy decode tokens/s at batch 1 (full cache and sinks + window) and at batch 32
+//     (batched device steps), and the Decoder's
 //     temperature -> sample with the draw on the device against the host draw (same tokens, tokens/s).
 // Output: one JSON object per line on stdout ({part, ...}); PASS/FAIL lines for parity.
 // Env: LMP_BENCH_SMALL=1 (tiny timing sizes: a check of the script itself, e.g. under the emulator),
 //      LMP_BENCH_T (default 2048), LMP_BENCH_B (sequences per step, default 4), LMP_BENCH_STEPS (5).
 import type { SamplerSpec } from '../../runtime/decode/chain.js';
 import { Decoder } from '../../runtime/decode/decoder.js';
+import { DecodeBatcher } from '../../runtime/model/batch.js';
 import type { ModelConfig } from '../../runtime/model/config.js';
 import { cudaDevices } from '../../runtime/model/cuda-attention.js';
 import { CudaLlama } from '../../runtime/model/cuda-llama.js';
@@ -144,6 +146,37 @@ async function timing(): Promise<void> {
     const p2 = performance.now();
     emit({ part: 'decode', policy: policy.kind, prompt: prompt.length, generated: gen, prefillTokensPerSec: prompt.length / ((p1 - p0) / 1000), generateTokensPerSec: gen / ((p2 - p1) / 1000) });
     s.free();
+  }
+  // decode at batch 32 (full cache, greedy): 32 Decoders at once, their steps in batched device
+  // forwards (runtime/model/batch.ts: GEMMs over the 32 rows, one attention plan per sequence, one
+  // download of [32, vocab] logits per step); generation tokens/s without the prompts' prefill (timed
+  // apart); agree: sequences whose tokens equal that prompt decoded alone (cuBLAS may round 32 rows
+  // differently from 1, so near-ties may differ)
+  {
+    const nb = small ? 4 : 32, bgen = small ? 8 : 128;
+    const prompts = Array.from({ length: nb }, (_, b) => Array.from({ length: prompt.length }, (_, i) => (i * 7 + b * 13) % cfg.vocab));
+    const greedyChain: SamplerSpec[] = [{ name: 'greedy' }];
+    const batcher = new DecodeBatcher(nb);
+    const sessions = prompts.map(() => dev.session());
+    const t0 = performance.now();
+    const outs = await Promise.all(prompts.map((p, b) => new Decoder(new ModelLogitsSource(model, undefined, undefined, sessions[b]).via(batcher), { chain: greedyChain, maxTokens: bgen }).generate(p)));
+    const sec = (performance.now() - t0) / 1000;
+    for (const s of sessions) s.free();
+    const q0 = performance.now();
+    for (const p of prompts) {
+      const s = dev.session();
+      s.nextAll(Int32Array.from(p));
+      s.free();
+    }
+    const pre = (performance.now() - q0) / 1000;
+    let agree = 0;
+    for (const b of [0, nb - 1]) {
+      const s = dev.session();
+      const alone = await new Decoder(new ModelLogitsSource(model, undefined, undefined, s), { chain: greedyChain, maxTokens: bgen }).generate(prompts[b]!);
+      s.free();
+      if (JSON.stringify(alone.tokens) === JSON.stringify(outs[b]!.tokens)) agree++;
+    }
+    emit({ part: 'decode_batch', batch: nb, prompt: prompt.length, generated: bgen, generateTokensPerSec: (nb * (bgen - 1)) / Math.max(1e-9, sec - pre), meanRowsPerForward: batcher.stats.steps / batcher.stats.forwards, seconds: sec, prefillSeconds: pre, agreeWithAlone: `${agree}/2` });
   }
   // the Decoder with temperature -> sample: the terminal draw on the device (one id per step) against
   // the same chain drawn on the host from the downloaded logits; the tokens must agree

@@ -1,7 +1,7 @@
 """The PyTorch peer of bench/gpu/train-bench.ts on the same GPU: the same ~125M Llama as Hugging
 Face LlamaForCausalLM (SDPA attention), fp32 weights under bf16 autocast with fused AdamW (lmp's
 bf16 precision: fp32 master weights, bf16 GEMMs), B sequences of T tokens (causal), eager and
-torch.compile; then greedy generate at batch 1 (bf16 weights, dynamic cache) with a 512-token
+torch.compile; then greedy generate at batch 1 and 32 (bf16 weights, dynamic cache) with a 512-token
 prompt (generation tokens/s: generate's time less one prefill). One JSON object per line on
 stdout, as train-bench.ts.
 
@@ -73,23 +73,32 @@ def main() -> None:
             torch.cuda.empty_cache()
     model = LlamaForCausalLM(cfg).to(dev, dtype=torch.bfloat16 if dev.type == "cuda" else torch.float32).eval()
     plen, gen = (32, 8) if a.small else (512, 128)
-    prompt = (torch.arange(plen, device=dev) * 7 % cfg.vocab_size).unsqueeze(0)
-    with torch.no_grad():
-        model.generate(prompt, max_new_tokens=4, do_sample=False)  # warm-up
+    def clock() -> float:
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        model(prompt)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t1 = time.perf_counter()
-        out = model.generate(prompt, max_new_tokens=gen, min_new_tokens=gen, do_sample=False)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t2 = time.perf_counter()
-    print(json.dumps({"part": "decode", "peer": "transformers-generate", "prompt": plen, "generated": int(out.shape[1] - plen),
-                      "prefillTokensPerSec": plen / (t1 - t0), "generateTokensPerSec": gen / max(1e-9, (t2 - t1) - (t1 - t0))}), flush=True)
+        return time.perf_counter()
 
+    @torch.no_grad()
+    def timed_generate(prompts):
+        """(prefill seconds, generate seconds, generated tokens per row) for greedy generate of gen tokens
+        from prompts [B, plen] (no padding: every row has plen tokens)."""
+        mask = torch.ones_like(prompts)
+        model.generate(prompts, attention_mask=mask, pad_token_id=0, max_new_tokens=4, do_sample=False)  # warm-up
+        t0 = clock()
+        model(prompts)
+        t1 = clock()
+        out = model.generate(prompts, attention_mask=mask, pad_token_id=0, max_new_tokens=gen, min_new_tokens=gen, do_sample=False)
+        t2 = clock()
+        return t1 - t0, t2 - t1, int(out.shape[1] - plen)
+
+    pre, total, got = timed_generate((torch.arange(plen, device=dev) * 7 % cfg.vocab_size).unsqueeze(0))
+    print(json.dumps({"part": "decode", "peer": "transformers-generate", "prompt": plen, "generated": got,
+                      "prefillTokensPerSec": plen / pre, "generateTokensPerSec": gen / max(1e-9, total - pre)}), flush=True)
+    # batch 32 (4 with --small): the same prompt length, other content per row, greedy
+    nb = 4 if a.small else 32
+    pre, total, got = timed_generate(torch.stack([(torch.arange(plen, device=dev) * 7 + b * 13) % cfg.vocab_size for b in range(nb)]))
+    print(json.dumps({"part": "decode_batch", "peer": "transformers-generate", "batch": nb, "prompt": plen, "generated": got,
+                      "generateTokensPerSec": nb * (gen - 1) / max(1e-9, total - pre)}), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -108,7 +108,7 @@ describe('lmpc run --backend', () => {
     writeFileSync(caches, readFileSync(caches, 'utf8') +
       `data asks { source jsonl("${asks}", field: "text")  tokenizer bytes  pack prepack(capacity: 32) }\n` +
       'decode many { model tiny  prompt asks  policy top_k(1) -> sample  max_tokens 6  seed 7 }\n');
-    type ManyJson = { backend: string; prompts: { tokens: number[] }[]; prefill: { method: string; prompts: number } };
+    type ManyJson = { backend: string; prompts: { tokens: number[] }[]; prefill: { method: string; prompts: number }; batched: { steps: number; forwards: number } };
     const many = (out: string): ManyJson => (JSON.parse(out) as { results: ManyJson[] }).results[0]!;
     const mg = await cli(['run', caches, '--target', 'many', '--backend', 'cuda', '--json']);
     expect(mg.code, mg.err).toBe(0);
@@ -116,6 +116,8 @@ describe('lmpc run --backend', () => {
     expect(many(mg.out).backend).toBe('cuda');
     expect(many(mg.out).prefill).toMatchObject({ method: 'prepack', prompts: 4 });
     expect(many(mg.out).prompts.map((p) => p.tokens)).toEqual(many(mc.out).prompts.map((p) => p.tokens));
+    // the four prompts' steps decoded together on the device (batched decoding, the default)
+    expect(many(mg.out).batched.forwards).toBeLessThan(many(mg.out).batched.steps);
     // SirLLM (sinks 4 + keep 8 + recent 8 = 20 slots: the 30 new tokens evict) on the device
     const sg = await cli(['run', caches, '--target', 'sirs', '--backend', 'cuda', '--json']);
     expect(sg.code, sg.err).toBe(0);

@@ -230,7 +230,7 @@ export function register(program: Command): void {
     .option('--steps <n>', 'train for N steps instead of the block\'s steps')
     .option('--resume', 'continue each train from its checkpoint folder\'s latest checkpoint (as `resume auto` does, but a train without one is an error)')
     .option('--backend <name>', 'where trains and decodes run: cpu, cuda (a GPU; an error without one) or auto (cuda when a device is found and the model runs there); overrides each train\'s `backend`')
-    .option('--decode-batch <n>', 'decode blocks: prompts from data decoded together on the CPU, up to N at once in one forward per token (1..16, default 16; 1: one after another); each prompt gets the tokens it gets alone')
+    .option('--decode-batch <n>', 'decode blocks: prompts from data decoded together, up to N at once, their tokens in shared forwards (1..64, default 16; 16 rows per forward at most on the CPU; 1: one after another); on the CPU each prompt gets exactly the tokens it gets alone')
     .option('--cache-dir <dir>', 'where the build goes (default: .lmp-cache beside the file)')
     .option('--json', 'print only JSON on stdout')
     .action(async function (this: Command, fileArg: string | undefined, opts: RunOptionsCli) {
@@ -256,8 +256,8 @@ export function register(program: Command): void {
       const backend = backends.find((b) => b === opts.backend);
       if (opts.backend !== undefined && !backend) return usage(ctx, 'LMP_E_USAGE', `--backend must be cpu, cuda or auto, found '${opts.backend}'`);
       const decodeBatch = opts.decodeBatch !== undefined ? Number(opts.decodeBatch) : undefined;
-      if (decodeBatch !== undefined && !(Number.isInteger(decodeBatch) && decodeBatch >= 1 && decodeBatch <= 16))
-        return usage(ctx, 'LMP_E_USAGE', `--decode-batch must be an integer in 1..16, found '${opts.decodeBatch}'`);
+      if (decodeBatch !== undefined && !(Number.isInteger(decodeBatch) && decodeBatch >= 1 && decodeBatch <= 64))
+        return usage(ctx, 'LMP_E_USAGE', `--decode-batch must be an integer in 1..64, found '${opts.decodeBatch}'`);
       // The file as written must check before any override is applied.
       let text = r.text;
       const built0 = await buildCached(text, label, absFile, opts.cacheDir);

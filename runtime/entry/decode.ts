@@ -158,10 +158,10 @@ export interface DecodeOptions {
   readonly backend?: 'cpu' | 'cuda' | 'auto';
   readonly onNote?: (message: string) => void;
   /**
-   * Prompts from data decoded together on the CPU (lmpc run --decode-batch): up to this many at
-   * once, their single-token steps in one forward (runtime/model/batch.ts; each prompt's tokens are
-   * those it gets alone). Default 16; 1 decodes them one after another. Not with speculative
-   * decoding, a cascade or a model on the GPU (those decode one prompt at a time).
+   * Prompts from data decoded together (lmpc run --decode-batch, 1..64): up to this many at once,
+   * their single-token steps in one forward (16 rows at most on the CPU; runtime/model/batch.ts; each prompt's tokens are
+   * those it gets alone; on a GPU within its GEMMs' rounding). Default 16; 1 decodes them one
+   * after another. Not with speculative decoding or a cascade (those decode one prompt at a time).
    */
   readonly batch?: number;
 }
@@ -319,6 +319,8 @@ export interface PreparedDecode {
   close(): void;
   /** The device copy a stage decodes on, or null (the CPU). */
   deviceOf(s: Stage): CudaLlama | null;
+  /** A new source of the stage's model with a cache of its own (on its device when it has one), not the shared one. */
+  newSource(s: Stage): ModelLogitsSource;
 }
 
 /** The device cache policy of a stage (CudaKVSession): full, keep(sink(g) | window(w)) reposition as sinks + window, SirLLM or InfLLM. */
@@ -406,13 +408,14 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
     };
     // one source per model, reused across prompts (a full cache rewinds to the common prefix)
     const sources = new Map<Stage, ModelLogitsSource>();
+    const newSource = (s: Stage): ModelLogitsSource => {
+      const dev = onDevice(s);
+      const pol = devicePolicy(s);
+      return dev && !('error' in pol) ? new ModelLogitsSource(s.model, undefined, undefined, dev.session(pol)) : new ModelLogitsSource(s.model, s.cache);
+    };
     const shared = (s: Stage): LogitsSource => {
       let src = sources.get(s);
-      if (!src) {
-        const dev = onDevice(s);
-        const pol = devicePolicy(s);
-        sources.set(s, (src = dev && !('error' in pol) ? new ModelLogitsSource(s.model, undefined, undefined, dev.session(pol)) : new ModelLogitsSource(s.model, s.cache)));
-      }
+      if (!src) sources.set(s, (src = newSource(s)));
       return src;
     };
     const generate = async (prompt: readonly number[], index: number, text: string, over: GenerateOverrides = {}): Promise<DecodePromptResult> => {
@@ -447,7 +450,7 @@ export async function prepareDecode(spec: Frozen<DecodeSpec>, options: DecodeOpt
     const ids = (t: string): number[] => (t === '' && !spec.template ? (tok.bos !== null ? [tok.bos] : [tok.eot]) : promptIds(t, tok, spec.template));
     for (const s of [...stages, ...(draft ? [draft] : [])]) onDevice(s); // refusals before any token
     return {
-      spec, tok, stages, draft, promptIds: ids, generate,
+      spec, tok, stages, draft, promptIds: ids, generate, newSource,
       get backend() {
         return [...devices.values()].some((d) => d !== null) ? 'cuda' : 'cpu';
       },
@@ -554,7 +557,7 @@ async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep:
     const results: DecodePromptResult[] = [];
     const first = prep.stages[0]!;
     const size = options.batch ?? DECODE_BATCH;
-    if (!Number.isInteger(size) || size < 1 || size > 16) throw Object.assign(new Error(`decode batch must be an integer in 1..16, got ${size}`), { code: 'LMP_E_USAGE' });
+    if (!Number.isInteger(size) || size < 1 || size > 64) throw Object.assign(new Error(`decode batch must be an integer in 1..64, got ${size}`), { code: 'LMP_E_USAGE' });
     // prompts from data: prompt i samples with seed + i (as an eval's requests), so that each
     // equals decoding that prompt alone with `seed S + i`
     const one = (p: number, source?: LogitsSource): Promise<DecodePromptResult> => {
@@ -563,14 +566,15 @@ async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep:
       return prep.generate(ids[p]!, p, texts[p]!, { ...seed, ...(source ? { source } : {}) });
     };
     let batched: DecodeRunResult['batched'] = null;
-    if (size > 1 && ids.length > 1 && !spec.cascade && !prep.draft && !prep.deviceOf(first)) {
-      // up to `size` prompts in flight, each on its own cache; their steps share forwards
+    if (size > 1 && ids.length > 1 && !spec.cascade && !prep.draft) {
+      // up to `size` prompts in flight, each on its own cache; their steps share forwards (caches
+      // that cannot join a batched step, SirLLM / InfLLM and the GPU's evicting ones, step alone)
       const batcher = new DecodeBatcher(size);
       let next = 0;
       const worker = async (): Promise<void> => {
         for (let p = next++; p < ids.length; p = next++) {
-          const src = sources[p] instanceof ModelLogitsSource ? sources[p] : new ModelLogitsSource(first.model, first.cache);
-          results[p] = await one(p, (src as ModelLogitsSource).via(batcher));
+          const given = sources[p];
+          results[p] = await one(p, (given instanceof ModelLogitsSource ? given : prep.newSource(first)).via(batcher));
         }
       };
       await Promise.all(Array.from({ length: Math.min(size, ids.length) }, worker));

@@ -1,17 +1,39 @@
-// Batched decoding on the CPU: many sequences that each decode one token at a time (the Decoders
-// of a decode block's prompts, run concurrently) share one forward per step. A ModelLogitsSource
-// given a DecodeBatcher sends each single-token step of its KVCacheSession (full or sinks + window)
-// here instead of running it: step() queues it and returns a promise; once every decoder waiting
-// on the event loop has queued its step (a setImmediate after the microtasks that resumed them),
-// flush() runs the queued steps of each model in groups of up to `maxBatch` through
-// LlamaModel._decodeBatch, which streams the weights once for the group and gives every row the
-// bits of that sequence's own step. So a batch decodes each prompt exactly as it decodes alone,
-// only faster: decoding reads every weight once per token at batch 1, and the weights are most of
-// what it reads.
-import type { KVCacheSession, LlamaModel } from './llama.js';
+// Batched decoding: many sequences that each decode one token at a time (the Decoders of a decode
+// block's prompts, run concurrently) share one forward per step. A ModelLogitsSource given a
+// DecodeBatcher sends each single-token step of a batchable session (the CPU KVCacheSession, full
+// or sinks + window; the GPU CudaKVSession with a full cache) here instead of running it: step()
+// queues it and returns a promise; once every decoder waiting on the event loop has queued its
+// step (a setImmediate after the microtasks that resumed them), flush() runs the queued steps of
+// each engine (a LlamaModel, or a CudaLlama) in groups of up to `maxBatch` (and its batchRows) through its
+// _decodeBatch, which reads the weights once for the group. On the CPU every row has the bits of
+// that sequence's own step, so a batch decodes each prompt exactly as it decodes alone, only
+// faster: decoding reads every weight once per token at batch 1, and the weights are most of what
+// it reads. (On a GPU, cuBLAS may round a B-row GEMM differently from a 1-row one.)
+
+/** What runs a batched step: LlamaModel (CPU: up to 16 rows, gemmRows' row-stable range), CudaLlama (GPU: 64). */
+export interface BatchEngine {
+  readonly batchRows: number;
+  _decodeBatch(tokens: Int32Array, seqs: readonly unknown[]): Float32Array;
+}
+
+/** A decoding session whose single-token steps can join batched steps (KVCacheSession, CudaKVSession). */
+export interface BatchSession {
+  /** whether it can now (a CudaKVSession: a full cache) */
+  readonly batchable: boolean;
+  _batchEngine(): BatchEngine;
+  /** its cache's slot for one more token (room made), for the engine's _decodeBatch */
+  _prepareOne(token: number): unknown;
+  /** records the token once the step ran */
+  _commitOne(token: number): void;
+}
+
+export function isBatchSession(s: unknown): s is BatchSession {
+  const b = s as Partial<BatchSession> | null;
+  return !!b && typeof b._prepareOne === 'function' && typeof b._commitOne === 'function' && typeof b._batchEngine === 'function' && b.batchable === true;
+}
 
 interface Pending {
-  readonly session: KVCacheSession;
+  readonly session: BatchSession;
   readonly token: number;
   readonly resolve: (logits: Float32Array) => void;
   readonly reject: (e: unknown) => void;
@@ -23,13 +45,13 @@ export class DecodeBatcher {
   /** steps run and forwards made (steps / forwards: the mean batch) */
   readonly stats = { steps: 0, forwards: 0 };
 
-  /** maxBatch: sequences per forward, 1..16 (the GEMM's row-stable small-M range) */
+  /** maxBatch: sequences per forward, 1..64 (an engine takes at most its batchRows at once) */
   constructor(readonly maxBatch = 16) {
-    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 16) throw Object.assign(new Error(`DecodeBatcher: maxBatch must be an integer in 1..16, got ${maxBatch}`), { code: 'LMP_E_ARG' });
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 64) throw Object.assign(new Error(`DecodeBatcher: maxBatch must be an integer in 1..64, got ${maxBatch}`), { code: 'LMP_E_ARG' });
   }
 
   /** The logits after `token` appended to `session` (its cache then holds the token). */
-  step(session: KVCacheSession, token: number): Promise<Float32Array> {
+  step(session: BatchSession, token: number): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
       this.pending.push({ session, token, resolve, reject });
       if (!this.scheduled) {
@@ -43,19 +65,21 @@ export class DecodeBatcher {
     this.scheduled = false;
     const all = this.pending;
     this.pending = [];
-    const byModel = new Map<LlamaModel, Pending[]>();
+    const byEngine = new Map<BatchEngine, Pending[]>();
     for (const r of all) {
-      const g = byModel.get(r.session.model);
+      const e = r.session._batchEngine(), g = byEngine.get(e);
       if (g) g.push(r);
-      else byModel.set(r.session.model, [r]);
+      else byEngine.set(e, [r]);
     }
-    for (const [model, rows] of byModel)
-      for (let i = 0; i < rows.length; i += this.maxBatch) this.run(model, rows.slice(i, i + this.maxBatch));
+    for (const [engine, rows] of byEngine) {
+      const g = Math.min(this.maxBatch, engine.batchRows);
+      for (let i = 0; i < rows.length; i += g) this.run(engine, rows.slice(i, i + g));
+    }
   }
 
-  private run(model: LlamaModel, rows: Pending[]): void {
+  private run(engine: BatchEngine, rows: Pending[]): void {
     const ok: Pending[] = [];
-    const seqs = [];
+    const seqs: unknown[] = [];
     for (const r of rows) {
       try {
         seqs.push(r.session._prepareOne(r.token));
@@ -66,8 +90,8 @@ export class DecodeBatcher {
     }
     if (ok.length === 0) return;
     try {
-      const logits = model._decodeBatch(Int32Array.from(ok, (r) => r.token), seqs);
-      const V = model.config.vocab;
+      const logits = engine._decodeBatch(Int32Array.from(ok, (r) => r.token), seqs);
+      const V = logits.length / ok.length;
       this.stats.steps += ok.length;
       this.stats.forwards++;
       ok.forEach((r, b) => {

@@ -10,6 +10,7 @@ import { Decoder, deviceDraw } from '../decode/decoder.js';
 import { Sampler } from '../decode/sampler.js';
 import type { ModelConfig } from './config.js';
 import { cudaDevices } from './cuda-attention.js';
+import { DecodeBatcher } from './batch.js';
 import { cudaAddon, CudaLlama } from './cuda-llama.js';
 import { LlamaModel, type PackedBatch } from './llama.js';
 import { ModelLogitsSource } from './source.js';
@@ -188,6 +189,51 @@ describe.skipIf(dev.count === 0)('CUDA decoding (full KV cache)', () => {
       gpu.free();
     }
   });
+
+  for (const precision of ['f32', 'bf16'] as const)
+    it(`${precision}: batched device steps (DecodeBatcher over CudaKVSessions) follow each session's own steps; greedy tokens equal`, async () => {
+      const gpu = new CudaLlama(model, { precision, train: false });
+      try {
+        // logits of batched steps vs the same sessions stepped alone (the emulator's GEMM loops give
+        // the same bits; a GPU's cuBLAS may round B rows otherwise: the CPU tolerance of this file)
+        const tol = precision === 'f32' ? 6e-3 : 1e-2;
+        const prompts = [[5, 7, 9], [1], [2, 4, 6, 8, 10, 12, 14], [30, 31], [11, 13, 15, 17, 19]];
+        const alone = prompts.map((p) => gpu.session()), joint = prompts.map((p) => gpu.session());
+        prompts.forEach((p, i) => {
+          alone[i]!.nextAll(Int32Array.from(p));
+          joint[i]!.nextAll(Int32Array.from(p));
+        });
+        let tok = prompts.map((p) => p[p.length - 1]!);
+        for (let step = 0; step < 6; step++) {
+          const next = tok.map((t) => (t + 2) % CFG.vocab);
+          const seqs = joint.map((j, i) => j._prepareOne(next[i]!));
+          const rows = gpu._decodeBatch(Int32Array.from(next), seqs);
+          joint.forEach((j, i) => j._commitOne(next[i]!));
+          alone.forEach((a, i) => {
+            const ref = a.next(Int32Array.of(next[i]!)), got = rows.subarray(i * CFG.vocab, (i + 1) * CFG.vocab);
+            const d = maxDiff(got, ref);
+            if (!(d.diff <= tol * d.scale)) expect.fail(`step ${step} sequence ${i}: max |batched - alone| ${d.diff} > ${tol} * ${d.scale}`);
+          });
+          tok = next;
+        }
+        expect(joint.map((j) => j.length)).toEqual(alone.map((a) => a.length));
+        // through the batcher: concurrent greedy decoders on device caches give the CPU's tokens
+        const batcher = new DecodeBatcher(4);
+        const chain: SamplerSpec[] = [{ name: 'greedy' }];
+        const ps = [[5, 7, 9, 11], [2, 4, 6], [20, 22, 24, 26, 28], [9, 11], [1, 3, 5, 7, 9, 11]];
+        const got = await Promise.all(ps.map((p) => new Decoder(new ModelLogitsSource(model, undefined, undefined, gpu.session()).via(batcher), { chain, maxTokens: 12 }).generate(p)));
+        for (let i = 0; i < ps.length; i++) {
+          const want = await new Decoder(new ModelLogitsSource(model), { chain, maxTokens: 12 }).generate(ps[i]!);
+          expect(got[i]!.tokens, `prompt ${i}`).toEqual(want.tokens);
+        }
+        expect(batcher.stats.forwards).toBeLessThan(batcher.stats.steps / 2);
+        // evicting device caches do not join batched steps
+        expect(gpu.session({ kind: 'sinks_window', sinks: 1, window: 8 }).batchable).toBe(false);
+        expect(() => gpu.session({ kind: 'sinks_window', sinks: 1, window: 8 })._prepareOne(1)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+      } finally {
+        gpu.free();
+      }
+    });
 
   it('a freed session reallocates; tokens outside the vocabulary are coded errors', () => {
     const gpu = new CudaLlama(model, { train: false });

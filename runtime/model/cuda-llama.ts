@@ -529,19 +529,87 @@ export class CudaLlama {
           }
         }
         plan!.forward(this.toBf16(q), kAll, vAll, ao, lse);
-        this.mm(false, true, n, D, HQ, this.asAct(ao), this.W(p + 'self_attn.o_proj.weight'), x, 1);
-        A.cudaRmsnormForward(x, P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h, r);
-        this.mm(false, true, n, F, D, h, this.W(p + 'mlp.gate_proj.weight'), g);
-        this.mm(false, true, n, F, D, h, this.W(p + 'mlp.up_proj.weight'), u);
-        A.cudaSwigluForward(g, u, g);
-        this.mm(false, true, n, D, F, g, this.W(p + 'mlp.down_proj.weight'), x, 1);
+        this.stepOutAndMlp(p, n, ao, x, { h, r, g, u });
       }
-      A.cudaRmsnormForward(x, P('model.norm.weight'), n, D, c.normEps, h, r);
-      const logits = this.tmp('f32', n * V);
-      this.mm(false, true, n, V, D, h, this.W(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), logits);
+      const logits = this.stepHead(x, n, h, r);
       return take(logits, n);
     } finally {
       plan?.free();
+      this.releaseScratch();
+    }
+  }
+
+  /** A decoding step's attention output projection (into the residual x), post-norm and MLP over n rows; h, r, g, u: scratch. */
+  private stepOutAndMlp(p: string, n: number, ao: T, x: T, w: { h: T; r: T; g: T; u: T }): void {
+    const c = this.model.config, A = this.A, D = c.dim, HQ = c.heads * this.model.headDim, F = c.ffn;
+    this.mm(false, true, n, D, HQ, this.asAct(ao), this.W(p + 'self_attn.o_proj.weight'), x, 1);
+    A.cudaRmsnormForward(x, this.p.get(p + 'post_attention_layernorm.weight')!, n, D, c.normEps, w.h, w.r);
+    this.mm(false, true, n, F, D, w.h, this.W(p + 'mlp.gate_proj.weight'), w.g);
+    this.mm(false, true, n, F, D, w.h, this.W(p + 'mlp.up_proj.weight'), w.u);
+    A.cudaSwigluForward(w.g, w.u, w.g);
+    this.mm(false, true, n, D, F, w.g, this.W(p + 'mlp.down_proj.weight'), x, 1);
+  }
+  /** The final norm and output head over n rows of x: device logits [n, vocab]; h, r: scratch. */
+  private stepHead(x: T, n: number, h: T, r: T): T {
+    const c = this.model.config;
+    this.A.cudaRmsnormForward(x, this.p.get('model.norm.weight')!, n, c.dim, c.normEps, h, r);
+    const logits = this.tmp('f32', n * c.vocab);
+    this.mm(false, true, n, c.vocab, c.dim, h, this.W(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), logits);
+    return logits;
+  }
+
+  /**
+   * @internal one decoding step of B sequences with full caches (runtime/model/batch.ts on the GPU):
+   * sequence b appends tokens[b] at slot seqs[b].pos0 of its cache and gets the logits after it,
+   * row b of [B, vocab] (one download). The projections, MLPs and head are GEMMs over the B rows
+   * (the weights read once per step), RoPE by each row's own position, the attention one plan per
+   * sequence. Each row equals that sequence's own _decodeStep up to the GEMMs' rounding (cuBLAS may
+   * pick other kernels for M = B than for M = 1; the emulator's loops give the same bits).
+   */
+  /** Rows of one _decodeBatch at most. */
+  readonly batchRows = 64;
+
+  _decodeBatch(tokens: Int32Array, seqs: readonly CudaBatchSeq[]): Float32Array {
+    const model = this.model, c = model.config, A = this.A, act = this.act;
+    const n = tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
+    if (seqs.length !== n || n === 0) throw Object.assign(new Error(`_decodeBatch: ${n} tokens for ${seqs.length} sequences`), { code: 'LMP_E_ARG' });
+    if (model.ropeScaling?.kind === 'dynamic') throw unsupported('_decodeBatch: dynamic NTK RoPE scales per sequence length (decode these sequences one by one)');
+    const P = (name: string): T => this.p.get(name)!;
+    const plans: CudaPlan[] = [];
+    try {
+      const positions = Int32Array.from(seqs, (q) => q.pos0);
+      const [tk, pos] = this.upAll([tokens, positions]);
+      const rope = this.ropeTables(positions);
+      for (const q of seqs) plans.push(new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(1, q.pos0 + 1))), dtype: 'bf16' }));
+      const x = this.tmp('f32', n * D);
+      A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tk!, x);
+      const h = this.tmp(act, n * D), r = this.tmp('f32', n), q = this.tmp(act, n * HQ), k = this.tmp(act, n * HK), v = this.tmp(act, n * HK);
+      const ao = this.tmp('bf16', n * HQ), lse = this.tmp('f32', n * c.heads), g = this.tmp(act, n * F), u = this.tmp(act, n * F);
+      for (let l = 0; l < c.layers; l++) {
+        const p = `model.layers.${l}.`;
+        A.cudaRmsnormForward(x, P(p + 'input_layernorm.weight'), n, D, c.normEps, h, r);
+        this.mm(false, true, n, HQ, D, h, this.W(p + 'self_attn.q_proj.weight'), q);
+        this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.k_proj.weight'), k);
+        this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.v_proj.weight'), v);
+        if (rope) {
+          A.cudaRope(q, n, c.heads, hd, pos!, rope.invFreq, rope.mscale, false);
+          A.cudaRope(k, n, c.kvHeads, hd, pos!, rope.invFreq, rope.mscale, false);
+        }
+        const qb = this.toBf16(q);
+        seqs.forEach((sq, b) => {
+          const L = sq.pos0 + 1;
+          // the new rows into the bf16 cache (f32 precision: rounded here, as _decodeStep does)
+          this._copy(this.keep(k.view(b * HK, HK)), this.keep(sq.k[l]!.view(sq.pos0 * HK, HK)));
+          this._copy(this.keep(v.view(b * HK, HK)), this.keep(sq.v[l]!.view(sq.pos0 * HK, HK)));
+          plans[b]!.forward(this.keep(qb.view(b * HQ, HQ)), this.keep(sq.k[l]!.view(0, L * HK)), this.keep(sq.v[l]!.view(0, L * HK)),
+            this.keep(ao.view(b * HQ, HQ)), this.keep(lse.view(b * c.heads, c.heads)));
+        });
+        this.stepOutAndMlp(p, n, ao, x, { h, r, g, u });
+      }
+      const logits = this.stepHead(x, n, h, r);
+      return logits.download() as Float32Array;
+    } finally {
+      for (const pl of plans) pl.free();
       this.releaseScratch();
     }
   }
@@ -612,6 +680,13 @@ export class CudaLlama {
  * is bf16, grown by doubling (full, infllm) or allocated at its capacity.
  */
 export type DevicePolicy = CachePolicy | SirLLMPolicy | InfLLMPolicy;
+
+/** One sequence of a batched device step (CudaLlama._decodeBatch): its cache's per-layer tensors and the slot of its new token. */
+export interface CudaBatchSeq {
+  readonly pos0: number;
+  readonly k: readonly T[];
+  readonly v: readonly T[];
+}
 
 export class CudaKVSession {
   length = 0;
@@ -710,6 +785,29 @@ export class CudaKVSession {
     const out = new Float32Array(tokens.length * V);
     this.feed(tokens, (logits, i) => out.set(logits instanceof Float32Array ? logits : (logits.download() as Float32Array), i * V));
     return out;
+  }
+
+  /** Whether its single-token steps can join a batched device step (runtime/model/batch.ts): a full cache, RoPE not dynamically scaled. */
+  get batchable(): boolean {
+    return this.policy.kind === 'full' && this.model.ropeScaling?.kind !== 'dynamic';
+  }
+  /** @internal the batched step's engine: the device model */
+  _batchEngine(): CudaLlama {
+    return this.device;
+  }
+  /** @internal the slot of one more token in a batched step (room made); _commitOne(token) after the step records it */
+  _prepareOne(token: number): CudaBatchSeq {
+    const V = this.model.config.vocab;
+    if (!this.batchable) throw Object.assign(new Error(`a ${this.policy.kind} device cache does not join batched steps`), { code: 'LMP_E_ARG' });
+    if (!Number.isInteger(token) || token < 0 || token >= V) throw Object.assign(new Error(`token ${token} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
+    this.ensure(this.length + 1);
+    return { pos0: this.length, k: this.k, v: this.v };
+  }
+  /** @internal see _prepareOne */
+  _commitOne(token: number): void {
+    this.length++;
+    this.seen++;
+    this.tokens.push(token);
   }
 
   /** Whether draw() runs (every policy but SirLLM, whose scores need the logits on the host). */

@@ -488,6 +488,9 @@ export class LlamaModel {
    * norms and the attention (one call per sequence) work per row, so every row has exactly the bits
    * of its sequence's own _decodeStep (B <= 16).
    */
+  /** Rows of one _decodeBatch at most (kernels gemmRows' row-stable range). */
+  readonly batchRows = 16;
+
   _decodeBatch(tokens: Int32Array, seqs: readonly BatchSeq[]): Float32Array {
     const c = this.config, n = tokens.length, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd;
@@ -673,6 +676,15 @@ export class KVCacheSession {
     if (tokens.length === 0) throw Object.assign(new Error('next: no tokens'), { code: 'LMP_E_ARG' });
     const all = this.nextAll(tokens), V = this.model.config.vocab;
     return all.slice((tokens.length - 1) * V);
+  }
+
+  /** Its single-token steps can join batched steps (runtime/model/batch.ts): every policy it has. */
+  get batchable(): boolean {
+    return true;
+  }
+  /** @internal the batched step's engine: the model */
+  _batchEngine(): LlamaModel {
+    return this.model;
   }
 
   /**

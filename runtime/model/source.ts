@@ -7,10 +7,10 @@
 // source may start from a prefilled full-cache session (prepacked prefill) and its logits, or run
 // on a session it is given (the CUDA full cache, cuda-llama.ts's CudaKVSession).
 import type { DeviceDraw, LogitsSource } from '../decode/decoder.js';
-import type { DecodeBatcher } from './batch.js';
+import { isBatchSession, type DecodeBatcher } from './batch.js';
 import { createSession, type DecodeSession, type SessionPolicy } from './cache.js';
 import type { CudaKVSession } from './cuda-llama.js';
-import { KVCacheSession, type LlamaModel } from './llama.js';
+import type { KVCacheSession, LlamaModel } from './llama.js';
 
 export class ModelLogitsSource implements LogitsSource {
   readonly vocabSize: number;
@@ -77,9 +77,10 @@ export class ModelLogitsSource implements LogitsSource {
 
   /**
    * This source with its single-token steps batched with other sources' (runtime/model/batch.ts):
-   * next() returns a promise for a step that extends the cached context by one token on a CPU
-   * KVCacheSession (full or sinks + window), and runs everything else (a prompt, a rewind, other
-   * caches) at once as next() does. The logits are the same bits either way.
+   * next() returns a promise for a step that extends the cached context by one token on a
+   * batchable session (a CPU KVCacheSession, full or sinks + window; a GPU full cache), and runs
+   * everything else (a prompt, a rewind, other caches) at once as next() does. On the CPU the
+   * logits are the same bits either way.
    */
   via(batcher: DecodeBatcher): LogitsSource {
     return { vocabSize: this.vocabSize, next: (t) => this.step(t, batcher), score: (p, c) => this.score(p, c) };
@@ -91,7 +92,7 @@ export class ModelLogitsSource implements LogitsSource {
     this.primed = null;
     if (primed) return primed.slice();
     const rest = tokens.slice(this.sync(tokens));
-    if (batcher && rest.length === 1 && this.session instanceof KVCacheSession) {
+    if (batcher && rest.length === 1 && isBatchSession(this.session)) {
       this.cached.push(rest[0]!);
       this.computed++;
       return batcher.step(this.session, rest[0]!);
