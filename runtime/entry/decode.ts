@@ -571,10 +571,17 @@ async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep:
       // that cannot join a batched step, SirLLM / InfLLM and the GPU's evicting ones, step alone)
       const batcher = new DecodeBatcher(size);
       let next = 0;
+      let failed = false;
       const worker = async (): Promise<void> => {
-        for (let p = next++; p < ids.length; p = next++) {
+        for (let p = next++; p < ids.length && !failed; p = next++) {
           const given = sources[p];
-          results[p] = await one(p, (given instanceof ModelLogitsSource ? given : prep.newSource(first)).via(batcher));
+          try {
+            results[p] = await one(p, (given instanceof ModelLogitsSource ? given : prep.newSource(first)).via(batcher));
+          } catch (e) {
+            failed = true; // the first failure is the decode's; the other prompts stop at their next step
+            batcher.abort(e);
+            throw e;
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(size, ids.length) }, worker));

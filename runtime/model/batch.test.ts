@@ -70,5 +70,14 @@ describe('batched decoding (DecodeBatcher)', () => {
     const ref = new ModelLogitsSource(model).next([3, 4]);
     expect(bits((rb as PromiseFulfilledResult<Float32Array>).value).equals(bits(ref))).toBe(true);
     for (const m of [0, 65, 2.5]) expect(() => new DecodeBatcher(m)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    // abort: the queued steps and every later one fail with the error
+    const c = new ModelLogitsSource(model).via(batcher);
+    await c.next([5]);
+    const queued = c.next([5, 6]);
+    const err = Object.assign(new Error('another prompt failed'), { code: 'LMP_E_TEST' });
+    batcher.abort(err);
+    await expect(queued).rejects.toBe(err);
+    expect(new ModelLogitsSource(model).via(batcher).next([1, 2])).toBeInstanceOf(Float32Array); // a prompt runs at once, not batched
+    await expect(a.next([1, 2, 7])).rejects.toBe(err);
   });
 });

@@ -42,6 +42,7 @@ interface Pending {
 export class DecodeBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
+  private aborted: { readonly e: unknown } | null = null;
   /** steps run and forwards made (steps / forwards: the mean batch) */
   readonly stats = { steps: 0, forwards: 0 };
 
@@ -52,6 +53,7 @@ export class DecodeBatcher {
 
   /** The logits after `token` appended to `session` (its cache then holds the token). */
   step(session: BatchSession, token: number): Promise<Float32Array> {
+    if (this.aborted) return Promise.reject(this.aborted.e);
     return new Promise((resolve, reject) => {
       this.pending.push({ session, token, resolve, reject });
       if (!this.scheduled) {
@@ -59,6 +61,17 @@ export class DecodeBatcher {
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /**
+   * Fails every queued step and every later one with `e` (one sequence's decode failed: the others
+   * stop at their next step instead of running on).
+   */
+  abort(e: unknown): void {
+    this.aborted ??= { e };
+    const all = this.pending;
+    this.pending = [];
+    for (const r of all) r.reject(this.aborted.e);
   }
 
   private flush(): void {
