@@ -575,12 +575,15 @@ async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep:
       const worker = async (): Promise<void> => {
         for (let p = next++; p < ids.length && !failed; p = next++) {
           const given = sources[p];
+          const src = given instanceof ModelLogitsSource ? given : prep.newSource(first);
           try {
-            results[p] = await one(p, (given instanceof ModelLogitsSource ? given : prep.newSource(first)).via(batcher));
+            results[p] = await one(p, src.via(batcher));
           } catch (e) {
             failed = true; // the first failure is the decode's; the other prompts stop at their next step
             batcher.abort(e);
             throw e;
+          } finally {
+            src.free(); // its cache is this prompt's alone (device memory back at once, not at GC)
           }
         }
       };

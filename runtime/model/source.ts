@@ -75,6 +75,12 @@ export class ModelLogitsSource implements LogitsSource {
     return this.step(tokens) as Float32Array;
   }
 
+  /** Frees what its session holds on a device (a CudaKVSession's cache); a CPU session has nothing to free. */
+  free(): void {
+    const s = this.session as DecodeSession & { free?: () => void };
+    if (typeof s.free === 'function') s.free();
+  }
+
   /**
    * This source with its single-token steps batched with other sources' (runtime/model/batch.ts):
    * next() returns a promise for a step that extends the cached context by one token on a

@@ -224,31 +224,45 @@ inline float dot(const float* a, const float* b, int64_t K, bool avx512) {
 
 #ifdef LMP_GEMM_AVX512
 // Four rows of B (four weight streams in flight: decoding's GEMVs read the weights once per token,
-// and one stream at a time left the core's memory parallelism unused) against up to four rows of A
+// and one stream at a time left the core's memory parallelism unused) against up to six rows of A
 // (batched decoding: each weight row is read from memory once for all the batch's rows, from L1
 // after). acc[r][c] is summed exactly as dot_avx512 sums row r with column c (lane l over k = l
 // (mod 16), k ascending), so a row's result does not depend on the other rows of the call: a batch
 // of R sequences gives each the bits of R = 1.
 template <int R>
 LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* b, int64_t ldb, int64_t K, float* out, int64_t ldo) {
+  // fully unrolled (#pragma GCC unroll), so that the accumulators live in registers: rolled, GCC kept
+  // c[][] in memory and stored all 16 every step (a third of the FMA rate)
   __m512 c[R][4];
-  for (int r = 0; r < R; ++r)
+  const float* ar[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    ar[r] = a[r];
+#pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) c[r][q] = _mm512_setzero_ps();
-  const float* bq[4] = {b, b + ldb, b + 2 * ldb, b + 3 * ldb};
+  }
+  const float *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb;
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
-    for (int q = 0; q < 4; ++q) _mm_prefetch(reinterpret_cast<const char*>(bq[q] + 4 * ldb + k), _MM_HINT_T0);
-    const __m512 w0 = _mm512_loadu_ps(bq[0] + k), w1 = _mm512_loadu_ps(bq[1] + k), w2 = _mm512_loadu_ps(bq[2] + k), w3 = _mm512_loadu_ps(bq[3] + k);
+    _mm_prefetch(reinterpret_cast<const char*>(b0 + 4 * ldb + k), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b1 + 4 * ldb + k), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b2 + 4 * ldb + k), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b3 + 4 * ldb + k), _MM_HINT_T0);
+    const __m512 w0 = _mm512_loadu_ps(b0 + k), w1 = _mm512_loadu_ps(b1 + k), w2 = _mm512_loadu_ps(b2 + k), w3 = _mm512_loadu_ps(b3 + k);
+#pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m512 x = _mm512_loadu_ps(a[r] + k);
+      const __m512 x = _mm512_loadu_ps(ar[r] + k);
       c[r][0] = _mm512_fmadd_ps(x, w0, c[r][0]);
       c[r][1] = _mm512_fmadd_ps(x, w1, c[r][1]);
       c[r][2] = _mm512_fmadd_ps(x, w2, c[r][2]);
       c[r][3] = _mm512_fmadd_ps(x, w3, c[r][3]);
     }
   }
+  const float* bq[4] = {b0, b1, b2, b3};
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
-    for (int q = 0; q < 4; ++q) out[r * ldo + q] = dot_tail(a[r], bq[q], k, K, reduce16(c[r][q]));
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) out[r * ldo + q] = dot_tail(ar[r], bq[q], k, K, reduce16(c[r][q]));
 }
 
 LMP_TARGET_AVX512 void dot16x4_rows_avx512(const float* const* a, int rows, const float* b, int64_t ldb, int64_t K, float* out, int64_t ldo) {
@@ -256,13 +270,16 @@ LMP_TARGET_AVX512 void dot16x4_rows_avx512(const float* const* a, int rows, cons
     case 1: return dot16x4xr_avx512<1>(a, b, ldb, K, out, ldo);
     case 2: return dot16x4xr_avx512<2>(a, b, ldb, K, out, ldo);
     case 3: return dot16x4xr_avx512<3>(a, b, ldb, K, out, ldo);
-    default: return dot16x4xr_avx512<4>(a, b, ldb, K, out, ldo);
+    case 4: return dot16x4xr_avx512<4>(a, b, ldb, K, out, ldo);
+    case 5: return dot16x4xr_avx512<5>(a, b, ldb, K, out, ldo);
+    default: return dot16x4xr_avx512<6>(a, b, ldb, K, out, ldo);
   }
 }
 #endif
 
 // Small M with B transposed (decoding: sgemm for M <= 4, sgemm_rows_bt for batched decoding).
-// Columns outer (four weight rows at a time on the AVX-512 path), rows inner, so the weights stream
+// Columns outer (four weight rows against six activation rows at a time on the AVX-512 path: 24
+// zmm accumulators), rows inner, so the weights stream
 // from memory once per call whatever M is; every element is one `dot` of its row and column, the
 // same bits for any M.
 void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, bool ta,
@@ -281,10 +298,10 @@ void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float*
         size_t j = jb;
 #ifdef LMP_GEMM_AVX512
         if (avx512) {
-          float s[4 * 4];
+          float s[6 * 4];
           for (; j + 4 <= je; j += 4)
-            for (int64_t i = 0; i < M; i += 4) {
-              const int rows = static_cast<int>(std::min<int64_t>(4, M - i));
+            for (int64_t i = 0; i < M; i += 6) {
+              const int rows = static_cast<int>(std::min<int64_t>(6, M - i));
               dot16x4_rows_avx512(a.data() + i, rows, B + static_cast<int64_t>(j) * ldb, ldb, K, s, 4);
               for (int r = 0; r < rows; ++r)
                 for (int q = 0; q < 4; ++q) {
@@ -583,8 +600,7 @@ void sgemm_rows_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A,
   check(M >= 0 && M <= kRowsMax, "LMP_E_ARG", "gemmRows: M must be in 0.." + std::to_string(kRowsMax) + ", got " + std::to_string(M));
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.f || force_scalar()) {
-    sgemm(false, true, 1, N, K, alpha, A, lda, B, ldb, beta, C, ldc);  // the M = 1 call, row by row
-    for (int64_t i = 1; i < M; ++i) sgemm(false, true, 1, N, K, alpha, A + i * lda, lda, B, ldb, beta, C + i * ldc, ldc);
+    for (int64_t i = 0; i < M; ++i) sgemm(false, true, 1, N, K, alpha, A + i * lda, lda, B, ldb, beta, C + i * ldc, ldc);  // the M = 1 calls
     return;
   }
   sgemm_small_m_bt(M, N, K, alpha, A, lda, false, B, ldb, beta, C, ldc, simd_level() >= kSimdAvx512);
