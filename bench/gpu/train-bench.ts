@@ -147,36 +147,36 @@ async function timing(): Promise<void> {
     emit({ part: 'decode', policy: policy.kind, prompt: prompt.length, generated: gen, prefillTokensPerSec: prompt.length / ((p1 - p0) / 1000), generateTokensPerSec: gen / ((p2 - p1) / 1000) });
     s.free();
   }
-  // decode at batch 32 (full cache, greedy): 32 Decoders at once, their steps in batched device
+  // decode at batch 32 (full cache and sinks + window, greedy): 32 Decoders at once, their steps in batched device
   // forwards (runtime/model/batch.ts: GEMMs over the 32 rows, one attention plan per sequence, one
   // download of [32, vocab] logits per step); generation tokens/s without the prompts' prefill (timed
   // apart); agree: sequences whose tokens equal that prompt decoded alone (cuBLAS may round 32 rows
   // differently from 1, so near-ties may differ)
-  {
+  for (const policy of [{ kind: 'full' } as const, { kind: 'sinks_window', sinks: 4, window: small ? 16 : 256 } as const]) {
     const nb = small ? 4 : 32, bgen = small ? 8 : 128;
     const prompts = Array.from({ length: nb }, (_, b) => Array.from({ length: prompt.length }, (_, i) => (i * 7 + b * 13) % cfg.vocab));
     const greedyChain: SamplerSpec[] = [{ name: 'greedy' }];
     const batcher = new DecodeBatcher(nb);
-    const sessions = prompts.map(() => dev.session());
+    const sessions = prompts.map(() => dev.session(policy));
     const t0 = performance.now();
     const outs = await Promise.all(prompts.map((p, b) => new Decoder(new ModelLogitsSource(model, undefined, undefined, sessions[b]).via(batcher), { chain: greedyChain, maxTokens: bgen }).generate(p)));
     const sec = (performance.now() - t0) / 1000;
     for (const s of sessions) s.free();
     const q0 = performance.now();
     for (const p of prompts) {
-      const s = dev.session();
+      const s = dev.session(policy);
       s.nextAll(Int32Array.from(p));
       s.free();
     }
     const pre = (performance.now() - q0) / 1000;
     let agree = 0;
     for (const b of [0, nb - 1]) {
-      const s = dev.session();
+      const s = dev.session(policy);
       const alone = await new Decoder(new ModelLogitsSource(model, undefined, undefined, s), { chain: greedyChain, maxTokens: bgen }).generate(prompts[b]!);
       s.free();
       if (JSON.stringify(alone.tokens) === JSON.stringify(outs[b]!.tokens)) agree++;
     }
-    emit({ part: 'decode_batch', batch: nb, prompt: prompt.length, generated: bgen, generateTokensPerSec: (nb * (bgen - 1)) / Math.max(1e-9, sec - pre), meanRowsPerForward: batcher.stats.steps / batcher.stats.forwards, seconds: sec, prefillSeconds: pre, agreeWithAlone: `${agree}/2` });
+    emit({ part: 'decode_batch', policy: policy.kind, batch: nb, prompt: prompt.length, generated: bgen, generateTokensPerSec: (nb * (bgen - 1)) / Math.max(1e-9, sec - pre), meanRowsPerForward: batcher.stats.steps / batcher.stats.forwards, seconds: sec, prefillSeconds: pre, agreeWithAlone: `${agree}/2` });
   }
   // the Decoder with temperature -> sample: the terminal draw on the device (one id per step) against
   // the same chain drawn on the host from the downloaded logits; the tokens must agree

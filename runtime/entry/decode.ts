@@ -568,7 +568,7 @@ async function decodeAll(spec: Frozen<DecodeSpec>, options: DecodeOptions, prep:
     let batched: DecodeRunResult['batched'] = null;
     if (size > 1 && ids.length > 1 && !spec.cascade && !prep.draft) {
       // up to `size` prompts in flight, each on its own cache; their steps share forwards (caches
-      // that cannot join a batched step, SirLLM / InfLLM and the GPU's evicting ones, step alone)
+      // that cannot join a batched step, SirLLM and InfLLM, step alone)
       const batcher = new DecodeBatcher(size);
       let next = 0;
       let failed = false;

@@ -1,7 +1,7 @@
 // Batched decoding: many sequences that each decode one token at a time (the Decoders of a decode
 // block's prompts, run concurrently) share one forward per step. A ModelLogitsSource given a
 // DecodeBatcher sends each single-token step of a batchable session (the CPU KVCacheSession, full
-// or sinks + window; the GPU CudaKVSession with a full cache) here instead of running it: step()
+// or sinks + window; the GPU CudaKVSession, the same two) here instead of running it: step()
 // queues it and returns a promise; once every decoder waiting on the event loop has queued its
 // step (a setImmediate after the microtasks that resumed them), flush() runs the queued steps of
 // each engine (a LlamaModel, or a CudaLlama) in groups of up to `maxBatch` (and its batchRows) through its
@@ -18,7 +18,7 @@ export interface BatchEngine {
 
 /** A decoding session whose single-token steps can join batched steps (KVCacheSession, CudaKVSession). */
 export interface BatchSession {
-  /** whether it can now (a CudaKVSession: a full cache) */
+  /** whether it can (full and sinks + window caches; on the GPU not with dynamic NTK RoPE) */
   readonly batchable: boolean;
   _batchEngine(): BatchEngine;
   /** its cache's slot for one more token (room made), for the engine's _decodeBatch */

@@ -191,20 +191,22 @@ describe.skipIf(dev.count === 0)('CUDA decoding (full KV cache)', () => {
   });
 
   for (const precision of ['f32', 'bf16'] as const)
-    it(`${precision}: batched device steps (DecodeBatcher over CudaKVSessions) follow each session's own steps; greedy tokens equal`, async () => {
+    it(`${precision}: batched device steps (DecodeBatcher over CudaKVSessions, full and sinks + window) follow each session's own steps; greedy tokens equal`, async () => {
       const gpu = new CudaLlama(model, { precision, train: false });
       try {
         // logits of batched steps vs the same sessions stepped alone (the emulator's GEMM loops give
         // the same bits; a GPU's cuBLAS may round B rows otherwise: the CPU tolerance of this file)
         const tol = precision === 'f32' ? 6e-3 : 1e-2;
+        // full caches and sinks + window ones (1 sink + 6: the steps evict) in the same batched steps
         const prompts = [[5, 7, 9], [1], [2, 4, 6, 8, 10, 12, 14], [30, 31], [11, 13, 15, 17, 19]];
-        const alone = prompts.map((p) => gpu.session()), joint = prompts.map((p) => gpu.session());
+        const policyOf = (i: number) => (i % 2 === 1 ? ({ kind: 'sinks_window', sinks: 1, window: 6 } as const) : ({ kind: 'full' } as const));
+        const alone = prompts.map((_, i) => gpu.session(policyOf(i))), joint = prompts.map((_, i) => gpu.session(policyOf(i)));
         prompts.forEach((p, i) => {
           alone[i]!.nextAll(Int32Array.from(p));
           joint[i]!.nextAll(Int32Array.from(p));
         });
         let tok = prompts.map((p) => p[p.length - 1]!);
-        for (let step = 0; step < 6; step++) {
+        for (let step = 0; step < 9; step++) {
           const next = tok.map((t) => (t + 2) % CFG.vocab);
           const seqs = joint.map((j, i) => j._prepareOne(next[i]!));
           const rows = gpu._decodeBatch(Int32Array.from(next), seqs);
@@ -227,9 +229,10 @@ describe.skipIf(dev.count === 0)('CUDA decoding (full KV cache)', () => {
           expect(got[i]!.tokens, `prompt ${i}`).toEqual(want.tokens);
         }
         expect(batcher.stats.forwards).toBeLessThan(batcher.stats.steps / 2);
-        // evicting device caches do not join batched steps
-        expect(gpu.session({ kind: 'sinks_window', sinks: 1, window: 8 }).batchable).toBe(false);
-        expect(() => gpu.session({ kind: 'sinks_window', sinks: 1, window: 8 })._prepareOne(1)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+        // SirLLM (scores from the host logits) does not join batched steps
+        const sir = { kind: 'sirllm', keep: 4, decay: 0.9, recent: 4, sinks: 1 } as const;
+        expect(gpu.session(sir).batchable).toBe(false);
+        expect(() => gpu.session(sir)._prepareOne(1)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
       } finally {
         gpu.free();
       }

@@ -559,7 +559,7 @@ export class CudaLlama {
   }
 
   /**
-   * @internal one decoding step of B sequences with full caches (runtime/model/batch.ts on the GPU):
+   * @internal one decoding step of B sequences with full or sinks + window caches (runtime/model/batch.ts on the GPU):
    * sequence b appends tokens[b] at slot seqs[b].pos0 of its cache and gets the logits after it,
    * row b of [B, vocab] (one download). The projections, MLPs and head are GEMMs over the B rows
    * (the weights read once per step), RoPE by each row's own position, the attention one plan per
@@ -578,8 +578,11 @@ export class CudaLlama {
     const plans: CudaPlan[] = [];
     try {
       const positions = Int32Array.from(seqs, (q) => q.pos0);
-      const [tk, pos] = this.upAll([tokens, positions]);
       const rope = this.ropeTables(positions);
+      // sinks + window rows: keys cached before RoPE, all of them rotated by slot 0..L-1 each step
+      const shifted = seqs.map((q) => q.shift && rope !== undefined), anyShift = shifted.some(Boolean);
+      const maxL = Math.max(...positions) + 1;
+      const [tk, pos, slots] = this.upAll([tokens, positions, ...(anyShift ? [Int32Array.from({ length: maxL }, (_, i) => i)] : [])]);
       for (const q of seqs) plans.push(new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(1, q.pos0 + 1))), dtype: 'bf16' }));
       const x = this.tmp('f32', n * D);
       A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tk!, x);
@@ -593,7 +596,11 @@ export class CudaLlama {
         this.mm(false, true, n, HK, D, h, this.W(p + 'self_attn.v_proj.weight'), v);
         if (rope) {
           A.cudaRope(q, n, c.heads, hd, pos!, rope.invFreq, rope.mscale, false);
-          A.cudaRope(k, n, c.kvHeads, hd, pos!, rope.invFreq, rope.mscale, false);
+          if (!anyShift) A.cudaRope(k, n, c.kvHeads, hd, pos!, rope.invFreq, rope.mscale, false);
+          else
+            shifted.forEach((sh, b) => {
+              if (!sh) A.cudaRope(this.keep(k.view(b * HK, HK)), 1, c.kvHeads, hd, this.keep(pos!.view(b, 1)), rope.invFreq, rope.mscale, false);
+            });
         }
         const qb = this.toBf16(q);
         seqs.forEach((sq, b) => {
@@ -601,8 +608,14 @@ export class CudaLlama {
           // the new rows into the bf16 cache (f32 precision: rounded here, as _decodeStep does)
           this._copy(this.keep(k.view(b * HK, HK)), this.keep(sq.k[l]!.view(sq.pos0 * HK, HK)));
           this._copy(this.keep(v.view(b * HK, HK)), this.keep(sq.v[l]!.view(sq.pos0 * HK, HK)));
-          plans[b]!.forward(this.keep(qb.view(b * HQ, HQ)), this.keep(sq.k[l]!.view(0, L * HK)), this.keep(sq.v[l]!.view(0, L * HK)),
-            this.keep(ao.view(b * HQ, HQ)), this.keep(lse.view(b * c.heads, c.heads)));
+          let kAll = this.keep(sq.k[l]!.view(0, L * HK));
+          if (shifted[b]) {
+            const kRot = this.tmp('bf16', L * HK);
+            A.cudaConvert(kAll, kRot);
+            A.cudaRope(kRot, L, c.kvHeads, hd, this.keep(slots!.view(0, L)), rope!.invFreq, rope!.mscale, false);
+            kAll = kRot;
+          }
+          plans[b]!.forward(this.keep(qb.view(b * HQ, HQ)), kAll, this.keep(sq.v[l]!.view(0, L * HK)), this.keep(ao.view(b * HQ, HQ)), this.keep(lse.view(b * c.heads, c.heads)));
         });
         this.stepOutAndMlp(p, n, ao, x, { h, r, g, u });
       }
@@ -686,6 +699,8 @@ export interface CudaBatchSeq {
   readonly pos0: number;
   readonly k: readonly T[];
   readonly v: readonly T[];
+  /** keys cached before RoPE, rotated by slot each step (sinks + window) */
+  readonly shift: boolean;
 }
 
 export class CudaKVSession {
@@ -787,9 +802,9 @@ export class CudaKVSession {
     return out;
   }
 
-  /** Whether its single-token steps can join a batched device step (runtime/model/batch.ts): a full cache, RoPE not dynamically scaled. */
+  /** Whether its single-token steps can join a batched device step (runtime/model/batch.ts): a full or sinks + window cache, RoPE not dynamically scaled. */
   get batchable(): boolean {
-    return this.policy.kind === 'full' && this.model.ropeScaling?.kind !== 'dynamic';
+    return (this.policy.kind === 'full' || this.policy.kind === 'sinks_window') && this.model.ropeScaling?.kind !== 'dynamic';
   }
   /** @internal the batched step's engine: the device model */
   _batchEngine(): CudaLlama {
@@ -798,10 +813,15 @@ export class CudaKVSession {
   /** @internal the slot of one more token in a batched step (room made); _commitOne(token) after the step records it */
   _prepareOne(token: number): CudaBatchSeq {
     const V = this.model.config.vocab;
-    if (!this.batchable) throw Object.assign(new Error(`a ${this.policy.kind} device cache does not join batched steps`), { code: 'LMP_E_ARG' });
+    if (!this.batchable) throw Object.assign(new Error(`a ${this.policy.kind} device cache does not join batched steps (full and sinks + window do)`), { code: 'LMP_E_ARG' });
     if (!Number.isInteger(token) || token < 0 || token >= V) throw Object.assign(new Error(`token ${token} outside the vocabulary (${V})`), { code: 'LMP_E_TOKEN' });
-    this.ensure(this.length + 1);
-    return { pos0: this.length, k: this.k, v: this.v };
+    if (this.policy.kind === 'full') this.ensure(this.length + 1);
+    else {
+      const sw = this.policy as Extract<CachePolicy, { kind: 'sinks_window' }>;
+      this.ensure(sw.sinks + sw.window);
+      if (this.length === sw.sinks + sw.window) this.evict(sw.sinks); // as feed(): the oldest non-sink slot
+    }
+    return { pos0: this.length, k: this.k, v: this.v, shift: this.policy.kind !== 'full' };
   }
   /** @internal see _prepareOne */
   _commitOne(token: number): void {
