@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { native, nativeFn } from '../native.js';
 import type { MaskIR } from '../mask/ir.js';
 import { docIdsFromLengths } from '../mask/eval.js';
-import { alibiSlopes, attentionBackward, attentionForward, ropeFrequencies, type AttentionInput } from './index.js';
+import { alibiSlopes, attentionBackward, attentionForward, kernelMasks, ropeFrequencies, type AttentionInput } from './index.js';
 import { referenceAttention } from './reference.js';
 
 // Tolerances (float32 kernel vs float64 reference): |a - b| <= ATOL + RTOL * |ref|.
@@ -298,3 +298,22 @@ describe('backward is deterministic', () => {
     }
   });
 });
+
+describe('kernelMasks of one sequence (decoding steps): shared per mask and layout', () => {
+  it('the same arguments give the same result object; another length or mask its own, equal to a fresh classification', () => {
+    const mask: MaskIR = { op: 'and', args: [{ op: 'causal' }, { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 70 }] }] } as MaskIR;
+    const a = kernelMasks(mask, 4, Int32Array.of(0, 1), Int32Array.of(0, 300));
+    expect(kernelMasks(mask, 4, Int32Array.of(0, 1), Int32Array.of(0, 300))).toBe(a);
+    const b = kernelMasks(mask, 4, Int32Array.of(0, 1), Int32Array.of(0, 301));
+    expect(b).not.toBe(a);
+    // a fresh classification of the same layout: two sequences, the second the layout asked for
+    const two = kernelMasks(mask, 4, Int32Array.of(0, 1, 2), Int32Array.of(0, 5, 306));
+    const n = b.classes.length;
+    expect(Array.from(two.classes.subarray(two.classOffsets[1]!, two.classOffsets[1]! + n))).toEqual(Array.from(b.classes));
+    expect(Array.from(b.classes)).not.toEqual(Array.from(kernelMasks({ op: 'causal' } as MaskIR, 4, Int32Array.of(0, 1), Int32Array.of(0, 301)).classes));
+    // documents are never shared
+    const ids = new Int32Array(300);
+    expect(kernelMasks(mask, 4, Int32Array.of(0, 1), Int32Array.of(0, 300), ids)).not.toBe(kernelMasks(mask, 4, Int32Array.of(0, 1), Int32Array.of(0, 300), ids));
+  });
+});
+

@@ -106,14 +106,46 @@ type RopeFn = (x: Float32Array, tokens: number, heads: number, headDim: number, 
 
 const isAttentionMask = (m: AttentionMaskIR | MaskIR): m is AttentionMaskIR => 'groups' in m;
 
-/** Block classes for every (sequence, head group), concatenated, with offsets (what the kernel consumes). */
+type KernelMasks = { programs: Int32Array[]; headGroup: Int32Array; classes: Uint8Array; classOffsets: Int32Array; masks: MaskIR[] };
+
+// kernelMasks of one sequence without documents, by mask object and (heads, Lq, Lk): a decoding
+// step asks for the same few layouts every token, once per layer (their classification, programs
+// and head groups were ~40 us of JavaScript per call). Read-only results; a mask's table is
+// emptied when it passes 512 entries.
+const oneSeq = new WeakMap<object, Map<string, KernelMasks>>();
+
+/**
+ * Block classes for every (sequence, head group), concatenated, with offsets (what the kernel
+ * consumes). The result is shared between calls with the same arguments: do not modify it.
+ */
 export function kernelMasks(
   mask: AttentionMaskIR | MaskIR | undefined,
   heads: number,
   cuQ: Int32Array,
   cuK: Int32Array,
   docIds?: Int32Array,
-): { programs: Int32Array[]; headGroup: Int32Array; classes: Uint8Array; classOffsets: Int32Array; masks: MaskIR[] } {
+): KernelMasks {
+  if (mask !== undefined && cuQ.length === 2 && !docIds) {
+    let t = oneSeq.get(mask);
+    if (!t) oneSeq.set(mask, (t = new Map()));
+    const key = `${heads}:${cuQ[1]! - cuQ[0]!}:${cuK[1]! - cuK[0]!}`;
+    let r = t.get(key);
+    if (!r) {
+      if (t.size >= 512) t.clear();
+      t.set(key, (r = computeKernelMasks(mask, heads, cuQ, cuK)));
+    }
+    return r;
+  }
+  return computeKernelMasks(mask, heads, cuQ, cuK, docIds);
+}
+
+function computeKernelMasks(
+  mask: AttentionMaskIR | MaskIR | undefined,
+  heads: number,
+  cuQ: Int32Array,
+  cuK: Int32Array,
+  docIds?: Int32Array,
+): KernelMasks {
   const attn: AttentionMaskIR = mask === undefined ? { default: { op: 'full' }, groups: [] } : isAttentionMask(mask) ? mask : { default: mask, groups: [] };
   const { masks, headGroup } = headGroups(attn, heads);
   const S = cuQ.length - 1;
