@@ -139,13 +139,7 @@ export function kernelMasks(
   return computeKernelMasks(mask, heads, cuQ, cuK, docIds);
 }
 
-function computeKernelMasks(
-  mask: AttentionMaskIR | MaskIR | undefined,
-  heads: number,
-  cuQ: Int32Array,
-  cuK: Int32Array,
-  docIds?: Int32Array,
-): KernelMasks {
+function computeKernelMasks(mask: AttentionMaskIR | MaskIR | undefined, heads: number, cuQ: Int32Array, cuK: Int32Array, docIds?: Int32Array): KernelMasks {
   const attn: AttentionMaskIR = mask === undefined ? { default: { op: 'full' }, groups: [] } : isAttentionMask(mask) ? mask : { default: mask, groups: [] };
   const { masks, headGroup } = headGroups(attn, heads);
   const S = cuQ.length - 1;
