@@ -494,7 +494,7 @@ export class LlamaModel {
   _decodeBatch(tokens: Int32Array, seqs: readonly BatchSeq[]): Float32Array {
     const c = this.config, n = tokens.length, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd;
-    if (seqs.length !== n || n === 0 || n > 16) throw Object.assign(new Error(`_decodeBatch: ${n} tokens for ${seqs.length} sequences (1..16)`), { code: 'LMP_E_ARG' });
+    if (seqs.length !== n || n === 0 || n > this.batchRows) throw Object.assign(new Error(`_decodeBatch: ${n} tokens for ${seqs.length} sequences (1..${this.batchRows})`), { code: 'LMP_E_ARG' });
     const positions = Int32Array.from(seqs, (q) => q.pos0);
     // dynamic NTK scales by the call's largest position: one row at a time, as each sequence's own step
     const rope = (t: Float32Array, heads: number): void => {
