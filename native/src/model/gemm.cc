@@ -277,6 +277,37 @@ LMP_TARGET_AVX512 void dot16x4_rows_avx512(const float* const* a, int rows, cons
 }
 #endif
 
+#ifdef LMP_GEMM_AVX2
+// Two rows of B against two rows of A on the AVX2 path (batched decoding there): each element in two
+// ymm accumulators (k = 0..7 and 8..15 mod 16) summed, reduced and finished exactly as dot's AVX2
+// branch, so each row has the bits of M = 1; 8 accumulators, every weight load used twice.
+inline void dot16x2x2_avx2(const float* a0, const float* a1, const float* b0, const float* b1, int64_t K, float out[4]) {
+  __m256 c[4][2];
+  for (auto& e : c) e[0] = e[1] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m256 w0 = _mm256_loadu_ps(b0 + k), w0h = _mm256_loadu_ps(b0 + k + 8), w1 = _mm256_loadu_ps(b1 + k), w1h = _mm256_loadu_ps(b1 + k + 8);
+    const __m256 x0 = _mm256_loadu_ps(a0 + k), x0h = _mm256_loadu_ps(a0 + k + 8);
+    c[0][0] = _mm256_fmadd_ps(x0, w0, c[0][0]);
+    c[0][1] = _mm256_fmadd_ps(x0h, w0h, c[0][1]);
+    c[1][0] = _mm256_fmadd_ps(x0, w1, c[1][0]);
+    c[1][1] = _mm256_fmadd_ps(x0h, w1h, c[1][1]);
+    const __m256 x1 = _mm256_loadu_ps(a1 + k), x1h = _mm256_loadu_ps(a1 + k + 8);
+    c[2][0] = _mm256_fmadd_ps(x1, w0, c[2][0]);
+    c[2][1] = _mm256_fmadd_ps(x1h, w0h, c[2][1]);
+    c[3][0] = _mm256_fmadd_ps(x1, w1, c[3][0]);
+    c[3][1] = _mm256_fmadd_ps(x1h, w1h, c[3][1]);
+  }
+  const float* av[4] = {a0, a0, a1, a1};
+  const float* bv[4] = {b0, b1, b0, b1};
+  for (int e = 0; e < 4; ++e) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, _mm256_add_ps(c[e][0], c[e][1]));
+    out[e] = dot_tail(av[e], bv[e], k, K, sum8(lanes));
+  }
+}
+#endif
+
 // Small M with B transposed (decoding: sgemm for M <= 4, sgemm_rows_bt for batched decoding).
 // Columns outer (four weight rows against six activation rows at a time on the AVX-512 path: 24
 // zmm accumulators), rows inner, so the weights stream
@@ -309,6 +340,27 @@ void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float*
                   *cij = out_value(alpha, s[r * 4 + q], beta, *cij);
                 }
             }
+        }
+#endif
+#ifdef LMP_GEMM_AVX2
+        if (!avx512 && M >= 2) {
+          float s[4];
+          for (; j + 2 <= je; j += 2) {
+            const float *b0 = B + static_cast<int64_t>(j) * ldb, *b1 = b0 + ldb;
+            int64_t i = 0;
+            for (; i + 2 <= M; i += 2) {
+              dot16x2x2_avx2(a[i], a[i + 1], b0, b1, K, s);
+              for (int e = 0; e < 4; ++e) {
+                float* cij = C + (i + e / 2) * ldc + j + e % 2;
+                *cij = out_value(alpha, s[e], beta, *cij);
+              }
+            }
+            for (; i < M; ++i)
+              for (int64_t q = 0; q < 2; ++q) {
+                float* cij = C + i * ldc + j + q;
+                *cij = out_value(alpha, dot(a[i], b0 + q * ldb, K, false), beta, *cij);
+              }
+          }
         }
 #endif
         for (; j < je; ++j)
