@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { native, nativeFn } from '../native.js';
 import type { MaskIR } from '../mask/ir.js';
 import { docIdsFromLengths } from '../mask/eval.js';
-import { alibiSlopes, attentionBackward, attentionForward, kernelMasks, ropeFrequencies, type AttentionInput } from './index.js';
+import { alibiSlopes, attentionBackward, attentionForward, attentionForwardMany, kernelMasks, ropeFrequencies, type AttentionInput } from './index.js';
 import { referenceAttention } from './reference.js';
 
 // Tolerances (float32 kernel vs float64 reference): |a - b| <= ATOL + RTOL * |ref|.
@@ -314,6 +314,37 @@ describe('kernelMasks of one sequence (decoding steps): shared per mask and layo
     // documents are never shared
     const ids = new Int32Array(300);
     expect(kernelMasks(mask, 4, Int32Array.of(0, 1), Int32Array.of(0, 300), ids)).not.toBe(kernelMasks(mask, 4, Int32Array.of(0, 1), Int32Array.of(0, 300), ids));
+  });
+});
+
+describe('attentionForwardMany: several calls in one (batched decoding)', () => {
+  it('gives each call the bits of attentionForward alone: decoding calls together, a prefill call and another head dim in turn', () => {
+    const bits = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    const cases: Case[] = [
+      { lens: [1], kvExtra: [70], heads: 4, kvHeads: 2, headDim: 64, mask: causal },
+      { lens: [2], kvExtra: [129], heads: 4, kvHeads: 2, headDim: 64, mask: and(causal, { op: 'window', size: 40 }) },
+      { lens: [1], kvExtra: [0], heads: 4, kvHeads: 2, headDim: 64, mask: causal },
+      { lens: [1, 3], kvExtra: [5, 64], heads: 4, kvHeads: 2, headDim: 64, mask: causal },
+    ];
+    const mixed: Case[] = [...cases, { lens: [9], heads: 4, kvHeads: 2, headDim: 64, mask: causal }, { lens: [1], kvExtra: [30], heads: 2, kvHeads: 1, headDim: 32, mask: causal }];
+    for (const set of [cases, mixed])
+      for (const path of PATHS) {
+        native().setForceScalar(path === 'scalar');
+        if (path !== 'scalar') setSimdCap(path);
+        try {
+          const inps = set.map((c, i) => build(c, 40 + i));
+          const many = attentionForwardMany(inps);
+          inps.forEach((inp, i) => {
+            const one = attentionForward(inp);
+            expect(bits(many[i]!.out).equals(bits(one.out)), `${path} call ${i} out`).toBe(true);
+            expect(bits(many[i]!.lse).equals(bits(one.lse)), `${path} call ${i} lse`).toBe(true);
+          });
+        } finally {
+          native().setForceScalar(false);
+          setSimdCap(null);
+        }
+      }
+    expect(attentionForwardMany([])).toEqual([]);
   });
 });
 

@@ -262,6 +262,15 @@ export function attentionForward(inp: AttentionInput, backend?: AttentionBackend
 }
 
 /**
+ * attentionForward of each input on the CPU kernels, in one native call: decoding inputs (at most 4
+ * queries per sequence, one head dim) share one parallel loop (batched decoding: one input per
+ * sequence, each with its own cache). Same results as attentionForward of each.
+ */
+export function attentionForwardMany(inps: readonly AttentionInput[]): AttentionOutput[] {
+  return nativeFn<(a: NativeArgs[]) => AttentionOutput[]>('attentionForwardMany', 'attention')(inps.map((i) => prepare(i).args));
+}
+
+/**
  * Fused attention backward: gradients of q, k, v (with respect to the inputs before RoPE when
  * position is RoPE). `out` and `lse` come from attentionForward on the same input.
  */

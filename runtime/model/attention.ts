@@ -92,6 +92,8 @@ export function plainMask(m: MaskIR | AttentionMaskIR): MaskIR | undefined {
 export interface AttentionOp {
   readonly name: string;
   forward(a: AttentionArgs): { out: Float32Array; lse: Float32Array };
+  /** forward of each (same results), where the op can run several in one call (batched decoding: one per sequence) */
+  forwardMany?(as: readonly AttentionArgs[]): { out: Float32Array; lse: Float32Array }[];
   backward(a: AttentionArgs, out: Float32Array, lse: Float32Array, dout: Float32Array): { dq: Float32Array; dk: Float32Array; dv: Float32Array };
 }
 

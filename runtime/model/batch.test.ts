@@ -7,6 +7,8 @@ import { Decoder } from '../decode/decoder.js';
 import type { SamplerSpec } from '../decode/chain.js';
 import type { ModelConfig } from './config.js';
 import { DecodeBatcher } from './batch.js';
+import type { AttentionArgs, AttentionOp } from './attention.js';
+import { fusedAttention } from './fused.js';
 import { LlamaModel, type ModelOptions } from './llama.js';
 import { ModelLogitsSource } from './source.js';
 
@@ -22,7 +24,17 @@ const variants: [string, ModelOptions, { kind: 'full' } | { kind: 'sinks_window'
   ['full cache, dynamic NTK RoPE (scaled by each sequence\'s own length)', { position: { kind: 'rope', scaling: { kind: 'dynamic', factor: 2, originalLength: 8 } } }, { kind: 'full' }],
   ['full cache, RoPE with an LM-Infinite limit (in the op)', { position: { kind: 'rope', limit: 6 } }, { kind: 'full' }],
   ['full cache, ALiBi', { position: { kind: 'alibi' } }, { kind: 'full' }],
+  // the fused CPU kernels: the batch's attention in one native call per layer (attentionForwardMany)
+  ['full cache, fused attention (forwardMany)', { attention: counted() }, { kind: 'full' }],
+  ['sinks + window, fused attention (forwardMany)', { attention: counted() }, { kind: 'sinks_window', sinks: 2, window: 7 }],
 ];
+
+/** The fused op, counting the rows its forwardMany ran. */
+function counted(): AttentionOp & { rows: number } {
+  const f = fusedAttention();
+  const op = { ...f, rows: 0, forwardMany: (as: readonly AttentionArgs[]) => ((op.rows += as.length), f.forwardMany!(as)) };
+  return op;
+}
 
 describe('batched decoding (DecodeBatcher)', () => {
   for (const [what, opts, policy] of variants)
@@ -55,6 +67,7 @@ describe('batched decoding (DecodeBatcher)', () => {
       const steps = rows.reduce((a, r, p) => a + r.length - (prompts[p]!.length > 1 ? 1 : 0), 0);
       expect(batcher.stats.steps).toBe(steps);
       expect(batcher.stats.forwards).toBeLessThan(steps / 2.5);
+      if (opts.attention) expect((opts.attention as { rows: number }).rows).toBe(steps * cfg.layers);
     });
 
   it('a token outside the vocabulary fails its own sequence only; maxBatch is checked', async () => {

@@ -4,7 +4,7 @@
 // Score transforms (temperature, softcap, softplus) and per-head masks go to the kernels as is. Decoding: the
 // fused kernels place the queries at the last positions of each key sequence (qOffset =
 // Lk - Lq), which is what the model's KV cache passes; any other qOffset is refused.
-import { attentionBackward, attentionForward, type AttentionBackend, type AttentionInput, type PositionOptions, type ScoreOptions } from '../attention/index.js';
+import { attentionBackward, attentionForward, attentionForwardMany, type AttentionBackend, type AttentionInput, type PositionOptions, type ScoreOptions } from '../attention/index.js';
 import type { AttentionArgs, AttentionOp } from './attention.js';
 
 function score(a: Omit<AttentionArgs, 'q' | 'k' | 'v'>): ScoreOptions {
@@ -50,6 +50,7 @@ export function fusedAttention(backend?: AttentionBackend): AttentionOp {
   return {
     name: 'fused',
     forward: (a) => attentionForward(input(a), backend),
+    ...(backend === undefined || backend.kind === 'cpu' ? { forwardMany: (as: readonly AttentionArgs[]) => attentionForwardMany(as.map(input)) } : {}),
     backward: (a, out, lse, dout) => attentionBackward({ ...input(a), out, lse, dout }, backend),
   };
 }

@@ -485,7 +485,7 @@ export class LlamaModel {
    * by slot, as _decodeStep's shiftPositions) and gets the logits after it, row b of [B, vocab]. The
    * projections, MLPs and head run once over the B rows, so the weights stream from memory once per
    * step, not once per sequence; the small-M GEMMs are row-stable (gemm.cc kSmallM) and RoPE, the
-   * norms and the attention (one call per sequence) work per row, so every row has exactly the bits
+   * norms and the attention (per sequence, in one native call where the op has forwardMany) work per row, so every row has exactly the bits
    * of its sequence's own _decodeStep (B <= 16).
    */
   /** Rows of one _decodeBatch at most (kernels gemmRows' row-stable range). */
@@ -510,8 +510,8 @@ export class LlamaModel {
       const shifted = seqs.some((s) => s.shift) && this.ropeInModel;
       if (!shifted) rope(k, c.kvHeads); // (unshifted sequences' keys rotated at their position; shifted ones stay raw)
       const ao = new Float32Array(n * HQ);
-      for (let b = 0; b < n; b++) {
-        const s = seqs[b]!, L = s.pos0 + 1, kb = k.subarray(b * HK, (b + 1) * HK);
+      const calls = seqs.map((s, b) => {
+        const L = s.pos0 + 1, kb = k.subarray(b * HK, (b + 1) * HK);
         let kAll: Float32Array;
         if (s.shift && this.ropeInModel) {
           s.cacheK[l]!.set(kb, s.pos0 * HK);
@@ -523,9 +523,11 @@ export class LlamaModel {
           kAll = s.cacheK[l]!.subarray(0, L * HK);
         }
         s.cacheV[l]!.set(v.subarray(b * HK, (b + 1) * HK), s.pos0 * HK);
-        const { out } = this.attention.forward({ q: q.subarray(b * HQ, (b + 1) * HQ), k: kAll, v: s.cacheV[l]!.subarray(0, L * HK), ...this._decodeLayout(1, L) });
-        ao.set(out, b * HQ);
-      }
+        return { q: q.subarray(b * HQ, (b + 1) * HQ), k: kAll, v: s.cacheV[l]!.subarray(0, L * HK), ...this._decodeLayout(1, L) };
+      });
+      // one native call for the batch's attention where the op has it (the fused CPU kernels)
+      const outs = this.attention.forwardMany ? this.attention.forwardMany(calls) : calls.map((a) => this.attention.forward(a));
+      outs.forEach((o, b) => ao.set(o.out, b * HQ));
       this.stepOutAndMlp(p, n, ao, x, true);
     }
     return this.stepHead(x, n, true);

@@ -85,6 +85,15 @@ void forward(const Params& p, float* out, float* lse) {
     simd::forward(p, out, lse);
 }
 
+void forward_many(const Params* ps, size_t n, float* const* outs, float* const* lses) {
+  if (force_scalar())
+    scalar::forward_many(ps, n, outs, lses);
+  else if (simd_level() >= kSimdAvx512)
+    avx512::forward_many(ps, n, outs, lses);
+  else
+    simd::forward_many(ps, n, outs, lses);
+}
+
 void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar) {
   check(p.distLimit <= 0 || (dqFar && dkFar), "LMP_E_ARG", "a distance limit needs dqFar and dkFar");
   if (force_scalar())

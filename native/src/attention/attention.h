@@ -70,6 +70,9 @@ struct Params {
 void validate(const Params& p, size_t qLen, size_t kLen, size_t classesLen);
 
 void forward(const Params& p, float* out, float* lse);
+// n forward calls at once (batched decoding: one per sequence); outs[i] / lses[i] as forward's.
+// Calls of <= 4 queries per sequence and one head dim share one parallel loop; others run in turn.
+void forward_many(const Params* ps, size_t n, float* const* outs, float* const* lses);
 // dq [Tq,H,D], dk/dv [Tk,Hkv,D]; o and lse from the forward; dout like out.
 // With a distance limit, dqFar/dkFar receive the gradients of qFar/kFar (else they may be null).
 void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar = nullptr,
@@ -83,14 +86,17 @@ void rope(const float* x, float* out, int64_t T, int64_t Hx, int64_t D, const fl
 // SIMD, AVX-512 and scalar instantiations (attention_simd.cc, attention_avx512.cc, attention_scalar.cc).
 namespace avx512 {
 void forward(const Params& p, float* out, float* lse);
+void forward_many(const Params* ps, size_t n, float* const* outs, float* const* lses);
 void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar);
 }
 namespace simd {
 void forward(const Params& p, float* out, float* lse);
+void forward_many(const Params* ps, size_t n, float* const* outs, float* const* lses);
 void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar);
 }
 namespace scalar {
 void forward(const Params& p, float* out, float* lse);
+void forward_many(const Params* ps, size_t n, float* const* outs, float* const* lses);
 void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar);
 }
 

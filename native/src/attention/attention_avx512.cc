@@ -36,6 +36,7 @@ namespace lmp {
 namespace attn {
 namespace avx512 {
 void forward(const Params& p, float* out, float* lse) { simd::forward(p, out, lse); }
+void forward_many(const Params* ps, size_t n, float* const* outs, float* const* lses) { simd::forward_many(ps, n, outs, lses); }
 void backward(const Params& p, const float* o, const float* dout, const float* lse, float* dq, float* dk, float* dv, float* dqFar, float* dkFar) {
   simd::backward(p, o, dout, lse, dq, dk, dv, dqFar, dkFar);
 }

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "attention/attention.h"
 #include "attention/napi_params.h"
@@ -30,6 +31,37 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Object res = Napi::Object::New(env);
     res.Set("out", out);
     res.Set("lse", lse);
+    return res;
+  })
+}
+
+// attentionForwardMany([options, ...]) -> [{out, lse}, ...]: attentionForward of each, decoding
+// calls (<= 4 queries per sequence) in one parallel loop (attention.h forward_many)
+Napi::Value ForwardMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    check(info.Length() >= 1 && info[0].IsArray(), "LMP_E_ARG", "attentionForwardMany([options, ...])");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    const size_t n = arr.Length();
+    std::vector<Parsed> rs(n);  // sized once: the Params point into their own Parsed
+    std::vector<attn::Params> ps(n);
+    std::vector<float*> outs(n), lses(n);
+    Napi::Array res = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; ++i) {
+      Napi::Value v = arr.Get(static_cast<uint32_t>(i));
+      check(v.IsObject(), "LMP_E_ARG", "attentionForwardMany: entry " + std::to_string(i) + " is not an options object");
+      parse(v.As<Napi::Object>(), rs[i]);
+      ps[i] = rs[i].p;
+      Napi::Float32Array out = Napi::Float32Array::New(env, rs[i].qLen);
+      Napi::Float32Array lse = Napi::Float32Array::New(env, static_cast<size_t>(rs[i].p.cuQ[rs[i].p.S] * rs[i].p.H));
+      outs[i] = out.Data();
+      lses[i] = lse.Data();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("out", out);
+      o.Set("lse", lse);
+      res.Set(static_cast<uint32_t>(i), o);
+    }
+    attn::forward_many(ps.data(), n, outs.data(), lses.data());
     return res;
   })
 }
@@ -88,6 +120,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
 
 void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("attentionForward", Napi::Function::New(env, Forward, "attentionForward"));
+  exports.Set("attentionForwardMany", Napi::Function::New(env, ForwardMany, "attentionForwardMany"));
   exports.Set("attentionBackward", Napi::Function::New(env, Backward, "attentionBackward"));
   exports.Set("ropeApply", Napi::Function::New(env, Rope, "ropeApply"));
 }
