@@ -558,6 +558,9 @@ export class CudaLlama {
     return logits;
   }
 
+  /** Rows of one _decodeBatch at most. */
+  readonly batchRows = 64;
+
   /**
    * @internal one decoding step of B sequences with full or sinks + window caches (runtime/model/batch.ts on the GPU):
    * sequence b appends tokens[b] at slot seqs[b].pos0 of its cache and gets the logits after it,
@@ -566,9 +569,6 @@ export class CudaLlama {
    * sequence. Each row equals that sequence's own _decodeStep up to the GEMMs' rounding (cuBLAS may
    * pick other kernels for M = B than for M = 1; the emulator's loops give the same bits).
    */
-  /** Rows of one _decodeBatch at most. */
-  readonly batchRows = 64;
-
   _decodeBatch(tokens: Int32Array, seqs: readonly CudaBatchSeq[]): Float32Array {
     const model = this.model, c = model.config, A = this.A, act = this.act;
     const n = tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;

@@ -479,54 +479,58 @@ export class LlamaModel {
     return this.stepHead(x, n);
   }
 
+  /** Rows of one _decodeBatch at most (kernels gemmRows' row-stable range). */
+  readonly batchRows = 16;
+
   /**
    * @internal one decoding step of B sequences at once (runtime/model/batch.ts): sequence b appends
    * tokens[b] at slot seqs[b].pos0 of its cache (seqs[b].shift: keys cached before RoPE and rotated
    * by slot, as _decodeStep's shiftPositions) and gets the logits after it, row b of [B, vocab]. The
    * projections, MLPs and head run once over the B rows, so the weights stream from memory once per
-   * step, not once per sequence; the small-M GEMMs are row-stable (gemm.cc kSmallM) and RoPE, the
-   * norms and the attention (per sequence, in one native call where the op has forwardMany) work per row, so every row has exactly the bits
-   * of its sequence's own _decodeStep (B <= 16).
+   * step, not once per sequence; their GEMMs are row-stable (kernels gemmRows) and RoPE, the norms
+   * and the attention (per sequence, in one native call where the op has forwardMany) work per row,
+   * so every row has exactly the bits of its sequence's own _decodeStep (B <= batchRows).
    */
-  /** Rows of one _decodeBatch at most (kernels gemmRows' row-stable range). */
-  readonly batchRows = 16;
-
   _decodeBatch(tokens: Int32Array, seqs: readonly BatchSeq[]): Float32Array {
     const c = this.config, n = tokens.length, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd;
     if (seqs.length !== n || n === 0 || n > this.batchRows) throw Object.assign(new Error(`_decodeBatch: ${n} tokens for ${seqs.length} sequences (1..${this.batchRows})`), { code: 'LMP_E_ARG' });
     const positions = Int32Array.from(seqs, (q) => q.pos0);
-    // dynamic NTK scales by the call's largest position: one row at a time, as each sequence's own step
-    const rope = (t: Float32Array, heads: number): void => {
-      if (this.ropeScaling?.kind !== 'dynamic') return this.rope(t, n, heads, positions, false);
-      for (let b = 0; b < n; b++) this.rope(t.subarray(b * heads * hd, (b + 1) * heads * hd), 1, heads, positions.subarray(b, b + 1), false);
+    // row b of t [n, heads, hd] rotated at its own position, as its sequence's step does
+    const ropeRow = (t: Float32Array, heads: number, b: number): void =>
+      this.rope(t.subarray(b * heads * hd, (b + 1) * heads * hd), 1, heads, positions.subarray(b, b + 1), false);
+    // all rows (dynamic NTK scales by the call's largest position: then one row at a time)
+    const ropeAll = (t: Float32Array, heads: number): void => {
+      if (this.ropeScaling?.kind !== 'dynamic') this.rope(t, n, heads, positions, false);
+      else for (let b = 0; b < n; b++) ropeRow(t, heads, b);
     };
+    // sinks + window rows: keys cached before RoPE, all of them rotated by slot 0..L-1 each step
+    const shifted = seqs.map((s) => s.shift && this.ropeInModel), anyShift = shifted.some(Boolean);
     const x = this.stepEmbed(tokens);
     for (let l = 0; l < c.layers; l++) {
       const p = `model.layers.${l}.`;
       const q = new Float32Array(n * HQ), k = new Float32Array(n * HK), v = new Float32Array(n * HK);
       this.stepQkv(p, n, x, q, k, v, true);
-      rope(q, c.heads);
-      const shifted = seqs.some((s) => s.shift) && this.ropeInModel;
-      if (!shifted) rope(k, c.kvHeads); // (unshifted sequences' keys rotated at their position; shifted ones stay raw)
-      const ao = new Float32Array(n * HQ);
+      ropeAll(q, c.heads);
+      if (!anyShift) ropeAll(k, c.kvHeads);
+      else
+        shifted.forEach((sh, b) => {
+          if (!sh) ropeRow(k, c.kvHeads, b);
+        });
       const calls = seqs.map((s, b) => {
-        const L = s.pos0 + 1, kb = k.subarray(b * HK, (b + 1) * HK);
-        let kAll: Float32Array;
-        if (s.shift && this.ropeInModel) {
-          s.cacheK[l]!.set(kb, s.pos0 * HK);
-          kAll = s.cacheK[l]!.slice(0, L * HK);
-          this.rope(kAll, L, c.kvHeads, Int32Array.from({ length: L }, (_, i) => i), false);
-        } else {
-          if (shifted) this.rope(kb, 1, c.kvHeads, positions.subarray(b, b + 1), false);
-          s.cacheK[l]!.set(kb, s.pos0 * HK);
-          kAll = s.cacheK[l]!.subarray(0, L * HK);
-        }
+        const L = s.pos0 + 1;
+        s.cacheK[l]!.set(k.subarray(b * HK, (b + 1) * HK), s.pos0 * HK);
         s.cacheV[l]!.set(v.subarray(b * HK, (b + 1) * HK), s.pos0 * HK);
+        let kAll = s.cacheK[l]!.subarray(0, L * HK);
+        if (shifted[b]) {
+          kAll = kAll.slice();
+          this.rope(kAll, L, c.kvHeads, Int32Array.from({ length: L }, (_, i) => i), false);
+        }
         return { q: q.subarray(b * HQ, (b + 1) * HQ), k: kAll, v: s.cacheV[l]!.subarray(0, L * HK), ...this._decodeLayout(1, L) };
       });
       // one native call for the batch's attention where the op has it (the fused CPU kernels)
       const outs = this.attention.forwardMany ? this.attention.forwardMany(calls) : calls.map((a) => this.attention.forward(a));
+      const ao = new Float32Array(n * HQ);
       outs.forEach((o, b) => ao.set(o.out, b * HQ));
       this.stepOutAndMlp(p, n, ao, x, true);
     }
@@ -590,11 +594,6 @@ export class LlamaModel {
  */
 export type CachePolicy = { readonly kind: 'full' } | { readonly kind: 'sinks_window'; readonly sinks: number; readonly window: number };
 
-/**
- * Incremental decoding over one sequence (one document). next(tokens) appends the tokens and
- * returns the logits [vocab] after the last one; nextAll returns the logits of every appended
- * token [n, vocab]. `length` is the number of cached positions, `seen` the tokens consumed.
- */
 /** One sequence of a batched decoding step (LlamaModel._decodeBatch): its cache and the slot of its new token. */
 export interface BatchSeq {
   readonly pos0: number;
@@ -604,6 +603,11 @@ export interface BatchSeq {
   readonly shift: boolean;
 }
 
+/**
+ * Incremental decoding over one sequence (one document). next(tokens) appends the tokens and
+ * returns the logits [vocab] after the last one; nextAll returns the logits of every appended
+ * token [n, vocab]. `length` is the number of cached positions, `seen` the tokens consumed.
+ */
 export class KVCacheSession {
   private cacheK: Float32Array[] = [];
   private cacheV: Float32Array[] = [];

@@ -84,7 +84,7 @@ export class ModelLogitsSource implements LogitsSource {
   /**
    * This source with its single-token steps batched with other sources' (runtime/model/batch.ts):
    * next() returns a promise for a step that extends the cached context by one token on a
-   * batchable session (a CPU KVCacheSession, full or sinks + window; a GPU full cache), and runs
+   * batchable session (a CPU or GPU full or sinks + window cache), and runs
    * everything else (a prompt, a rewind, other caches) at once as next() does. On the CPU the
    * logits are the same bits either way.
    */
@@ -98,11 +98,8 @@ export class ModelLogitsSource implements LogitsSource {
     this.primed = null;
     if (primed) return primed.slice();
     const rest = tokens.slice(this.sync(tokens));
-    if (batcher && rest.length === 1 && isBatchSession(this.session)) {
-      this.cached.push(rest[0]!);
-      this.computed++;
-      return batcher.step(this.session, rest[0]!);
-    }
+    const s = this.session;
+    if (batcher && rest.length === 1 && isBatchSession(s)) return this.run(rest, (t) => batcher.step(s, t[0]!));
     const all = this.run<Float32Array>(rest);
     return all.slice(all.length - this.vocabSize);
   }

@@ -18,22 +18,38 @@ void need_len(size_t have, int64_t want, const char* what) {
         std::string(what) + " has " + std::to_string(have) + " elements, expected " + std::to_string(want));
 }
 
+// A GEMM's (M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) from info[at] on, checked against the
+// buffers for op(A) = A^T when ta and op(B) = B^T when tb (gemm, gemmAsync, gemmRows).
+struct GemmArgs {
+  int64_t M, N, K, lda, ldb, ldc;
+  float alpha, beta;
+  const float* A;
+  const float* B;
+  float* C;
+};
+GemmArgs gemm_args(const Napi::CallbackInfo& info, int at, bool ta, bool tb) {
+  GemmArgs g;
+  g.M = int_arg(info[at], "M"), g.N = int_arg(info[at + 1], "N"), g.K = int_arg(info[at + 2], "K");
+  g.alpha = static_cast<float>(num_arg(info[at + 3], "alpha"));
+  auto A = array_arg<float>(info[at + 4], "A");
+  g.lda = int_arg(info[at + 5], "lda");
+  auto B = array_arg<float>(info[at + 6], "B");
+  g.ldb = int_arg(info[at + 7], "ldb");
+  g.beta = static_cast<float>(num_arg(info[at + 8], "beta"));
+  auto C = array_arg<float>(info[at + 9], "C");
+  g.ldc = int_arg(info[at + 10], "ldc");
+  sgemm_check(ta, tb, g.M, g.N, g.K, A.length, g.lda, B.length, g.ldb, C.length, g.ldc);
+  g.A = A.data, g.B = B.data, g.C = C.data;
+  return g;
+}
+
 // gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
     const bool ta = info[0].ToBoolean().Value(), tb = info[1].ToBoolean().Value();
-    const int64_t M = int_arg(info[2], "M"), N = int_arg(info[3], "N"), K = int_arg(info[4], "K");
-    const float alpha = static_cast<float>(num_arg(info[5], "alpha"));
-    auto A = array_arg<float>(info[6], "A");
-    const int64_t lda = int_arg(info[7], "lda");
-    auto B = array_arg<float>(info[8], "B");
-    const int64_t ldb = int_arg(info[9], "ldb");
-    const float beta = static_cast<float>(num_arg(info[10], "beta"));
-    auto C = array_arg<float>(info[11], "C");
-    const int64_t ldc = int_arg(info[12], "ldc");
-    sgemm_check(ta, tb, M, N, K, A.length, lda, B.length, ldb, C.length, ldc);
-    sgemm(ta, tb, M, N, K, alpha, A.data, lda, B.data, ldb, beta, C.data, ldc);
+    const GemmArgs g = gemm_args(info, 2, ta, tb);
+    sgemm(ta, tb, g.M, g.N, g.K, g.alpha, g.A, g.lda, g.B, g.ldb, g.beta, g.C, g.ldc);
     return env.Undefined();
   })
 }
@@ -43,17 +59,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 Napi::Value GemmRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
-    const int64_t M = int_arg(info[0], "M"), N = int_arg(info[1], "N"), K = int_arg(info[2], "K");
-    const float alpha = static_cast<float>(num_arg(info[3], "alpha"));
-    auto A = array_arg<float>(info[4], "A");
-    const int64_t lda = int_arg(info[5], "lda");
-    auto B = array_arg<float>(info[6], "B");
-    const int64_t ldb = int_arg(info[7], "ldb");
-    const float beta = static_cast<float>(num_arg(info[8], "beta"));
-    auto C = array_arg<float>(info[9], "C");
-    const int64_t ldc = int_arg(info[10], "ldc");
-    sgemm_check(false, true, M, N, K, A.length, lda, B.length, ldb, C.length, ldc);
-    sgemm_rows_bt(M, N, K, alpha, A.data, lda, B.data, ldb, beta, C.data, ldc);
+    const GemmArgs g = gemm_args(info, 0, false, true);
+    sgemm_rows_bt(g.M, g.N, g.K, g.alpha, g.A, g.lda, g.B, g.ldb, g.beta, g.C, g.ldc);
     return env.Undefined();
   })
 }
@@ -321,10 +328,8 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
 // The result is bit-identical to gemm: same kernel, same per-element summation order.
 class GemmWorker : public Napi::AsyncWorker {
  public:
-  GemmWorker(Napi::Env env, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-             const float* B, int64_t ldb, float beta, float* C, int64_t ldc)
-      : Napi::AsyncWorker(env, "lmpModelGemm"), deferred_(Napi::Promise::Deferred::New(env)),
-        ta_(ta), tb_(tb), M_(M), N_(N), K_(K), alpha_(alpha), beta_(beta), A_(A), B_(B), C_(C), lda_(lda), ldb_(ldb), ldc_(ldc) {}
+  GemmWorker(Napi::Env env, bool ta, bool tb, const GemmArgs& g)
+      : Napi::AsyncWorker(env, "lmpModelGemm"), deferred_(Napi::Promise::Deferred::New(env)), ta_(ta), tb_(tb), g_(g) {}
 
   void Hold(const Napi::CallbackInfo& info) {
     refs_[0] = Napi::Persistent(info[6].As<Napi::Object>());
@@ -335,7 +340,7 @@ class GemmWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      sgemm(ta_, tb_, M_, N_, K_, alpha_, A_, lda_, B_, ldb_, beta_, C_, ldc_);
+      sgemm(ta_, tb_, g_.M, g_.N, g_.K, g_.alpha, g_.A, g_.lda, g_.B, g_.ldb, g_.beta, g_.C, g_.ldc);
     } catch (const ::lmp::Error& e) {
       code_ = e.code();
       SetError(e.what());
@@ -351,28 +356,14 @@ class GemmWorker : public Napi::AsyncWorker {
   Napi::ObjectReference refs_[3];
   std::string code_ = "LMP_E_INTERNAL";
   bool ta_, tb_;
-  int64_t M_, N_, K_;
-  float alpha_, beta_;
-  const float *A_, *B_;
-  float* C_;
-  int64_t lda_, ldb_, ldc_;
+  GemmArgs g_;
 };
 
 Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
     const bool ta = info[0].ToBoolean().Value(), tb = info[1].ToBoolean().Value();
-    const int64_t M = int_arg(info[2], "M"), N = int_arg(info[3], "N"), K = int_arg(info[4], "K");
-    const float alpha = static_cast<float>(num_arg(info[5], "alpha"));
-    auto A = array_arg<float>(info[6], "A");
-    const int64_t lda = int_arg(info[7], "lda");
-    auto B = array_arg<float>(info[8], "B");
-    const int64_t ldb = int_arg(info[9], "ldb");
-    const float beta = static_cast<float>(num_arg(info[10], "beta"));
-    auto C = array_arg<float>(info[11], "C");
-    const int64_t ldc = int_arg(info[12], "ldc");
-    sgemm_check(ta, tb, M, N, K, A.length, lda, B.length, ldb, C.length, ldc);
-    auto* w = new GemmWorker(env, ta, tb, M, N, K, alpha, A.data, lda, B.data, ldb, beta, C.data, ldc);
+    auto* w = new GemmWorker(env, ta, tb, gemm_args(info, 2, ta, tb));
     w->Hold(info);
     Napi::Promise p = w->Promise();
     w->Queue();  // the worker deletes itself after OnOK/OnError

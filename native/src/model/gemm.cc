@@ -309,10 +309,9 @@ inline void dot16x2x2_avx2(const float* a0, const float* a1, const float* b0, co
 #endif
 
 // Small M with B transposed (decoding: sgemm for M <= 4, sgemm_rows_bt for batched decoding).
-// Columns outer (four weight rows against six activation rows at a time on the AVX-512 path: 24
-// zmm accumulators), rows inner, so the weights stream
-// from memory once per call whatever M is; every element is one `dot` of its row and column, the
-// same bits for any M.
+// Columns outer (AVX-512: four weight rows against six activation rows, 24 zmm accumulators; AVX2:
+// two against two), rows inner, so the weights stream from memory once per call whatever M is;
+// every element is summed as one `dot` of its row and column, the same bits for any M.
 void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, bool ta,
                       const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool avx512) {
   parallel_for(
