@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { native, nativeFn } from '../native.js';
 import type { MaskIR } from '../mask/ir.js';
 import { docIdsFromLengths } from '../mask/eval.js';
-import { alibiSlopes, attentionBackward, attentionForward, attentionForwardMany, kernelMasks, ropeFrequencies, type AttentionInput } from './index.js';
+import { alibiSlopes, attentionBackward, attentionForward, attentionForwardMany, kernelMasks, ropeFrequencies, type AttentionBackend, type AttentionInput } from './index.js';
 import { referenceAttention } from './reference.js';
 
 // Tolerances (float32 kernel vs float64 reference): |a - b| <= ATOL + RTOL * |ref|.
@@ -89,7 +89,7 @@ const dispatch = native().version().dispatch;
 const setSimdCap = (cap: string | null): void => void native().setSimdCap(cap);
 const PATHS = [...(dispatch === 'avx512' ? ['avx512'] : []), ...(dispatch !== 'scalar' ? ['avx2'] : []), 'scalar'];
 
-function check(c: Case, seed: number, backward = true) {
+function check(c: Case, seed: number, backward = true, backend?: AttentionBackend) {
   const inp = build(c, seed);
   const r = rng(seed + 1);
   const dout = randn(r, inp.q.length);
@@ -99,11 +99,11 @@ function check(c: Case, seed: number, backward = true) {
     if (path !== 'scalar') setSimdCap(path);
     try {
       const tag = `${path} ${JSON.stringify({ ...c, mask: c.mask })}`;
-      const f = attentionForward(inp);
+      const f = attentionForward(inp, backend);
       close('out ' + tag, f.out, ref.out, ATOL_FWD, RTOL_FWD);
       close('lse ' + tag, f.lse, ref.lse, ATOL_FWD, RTOL_FWD);
       if (backward) {
-        const g = attentionBackward({ ...inp, out: f.out, lse: f.lse, dout });
+        const g = attentionBackward({ ...inp, out: f.out, lse: f.lse, dout }, backend);
         close('dq ' + tag, g.dq, ref.dq!, ATOL_BWD, RTOL_BWD);
         close('dk ' + tag, g.dk, ref.dk!, ATOL_BWD, RTOL_BWD);
         close('dv ' + tag, g.dv, ref.dv!, ATOL_BWD, RTOL_BWD);
@@ -230,6 +230,16 @@ describe('fused attention vs float64 reference', () => {
     const a = referenceAttention(withLimit).out, b = referenceAttention({ ...withLimit, position: { kind: 'rope' } }).out;
     expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]!)))).toBeGreaterThan(1e-2); // the limit changes the result
     check({ lens: [150], heads: 1, kvHeads: 1, headDim: 64, mask: causal, position: { kind: 'rope', distanceLimit: 10, rope: { scaling: { kind: 'yarn', factor: 4, originalLength: 64 } } } }, 37);
+  });
+
+  it('a distance limit as two calls of the plain kernels (the CUDA path, limitMasks), against the reference', () => {
+    const split: AttentionBackend = { kind: 'cpu', splitLimit: true };
+    const lam = and(causal, or({ op: 'sink', count: 3 }, { op: 'window', size: 50 }));
+    check({ lens: [200, 7], heads: 2, kvHeads: 1, headDim: 32, mask: lam, position: { kind: 'rope', distanceLimit: 50 } }, 36, true, split);
+    check({ lens: [150], heads: 4, kvHeads: 2, headDim: 64, mask: causal, position: { kind: 'rope', distanceLimit: 10, rope: { scaling: { kind: 'yarn', factor: 4, originalLength: 64 } } } }, 37, true, split);
+    // limit 1; documents (one of a single token) with positions restarting per document; a prefix-LM (pairs ahead of the query are near)
+    check({ lens: [65, 9], heads: 2, kvHeads: 1, headDim: 32, mask: and(causal, { op: 'same_document' }), docLens: [1, 30, 12], position: { kind: 'rope', distanceLimit: 1, restartPerDocument: true } }, 39, true, split);
+    check({ lens: [130], heads: 2, kvHeads: 2, headDim: 32, mask: { op: 'prefix', length: 20 }, position: { kind: 'rope', distanceLimit: 30 } }, 40, true, split);
   });
 
   it('rows that see nothing give zero output and lse = -Infinity', () => {

@@ -247,18 +247,87 @@ function prepare(inp: AttentionInput): { args: NativeArgs; rope?: { qPos: Float3
  * Which kernels run the fused attention: the CPU ones (default), or the CUDA ones of
  * native/cuda/attention (a build with `npm run build:cuda` and a device; inputs rounded to
  * `dtype`, default bf16; `deterministic` backward, default true: identical bits on every run).
+ * CUDA runs a distance limit as two calls of its plain kernels (limitMasks); `splitLimit` runs the
+ * CPU kernels that way too (a check of that path against the CPU's one call).
  */
-export type AttentionBackend = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly dtype?: 'bf16' | 'fp16'; readonly deterministic?: boolean };
+export type AttentionBackend = { readonly kind: 'cpu'; readonly splitLimit?: boolean } | { readonly kind: 'cuda'; readonly dtype?: 'bf16' | 'fp16'; readonly deterministic?: boolean };
 
 const kernelNames = (b: AttentionBackend | undefined): { fwd: string; bwd: string; module: string; extra: object } =>
   b?.kind === 'cuda'
     ? { fwd: 'cudaAttentionForward', bwd: 'cudaAttentionBackward', module: 'cuda_attention', extra: { dtype: b.dtype ?? 'bf16', deterministic: b.deterministic ?? true } }
     : { fwd: 'attentionForward', bwd: 'attentionBackward', module: 'attention', extra: {} };
 
+// LM-Infinite on kernels without the distance limit (CUDA): pairs with q - kv <= L score from the
+// rotated q and k, pairs beyond from qFar and kFar. The mask splits exactly into the two sets,
+// near = mask & window(L + 1) and far = mask & not(window(L + 1)) (window(w): q - kv < w), so the
+// attention is two calls of the plain kernels, one per set, whose outputs combine by their lse
+// (limitCombine); the backward runs each call with the combined out and lse (its P and delta are
+// the whole row's), and far's dq, dk are the gradients of qFar, kFar.
+const limitSplits = new WeakMap<object, Map<number, { near: AttentionMaskIR; far: AttentionMaskIR }>>();
+const NO_MASK: MaskIR = { op: 'full' };
+
+/** The mask's pairs within the distance limit L and beyond it, per head group (shared per mask and L). */
+export function limitMasks(mask: AttentionMaskIR | MaskIR | undefined, L: number): { near: AttentionMaskIR; far: AttentionMaskIR } {
+  const key = mask ?? NO_MASK;
+  let t = limitSplits.get(key);
+  if (!t) limitSplits.set(key, (t = new Map()));
+  let r = t.get(L);
+  if (!r) {
+    const attn: AttentionMaskIR = mask === undefined ? { default: NO_MASK, groups: [] } : isAttentionMask(mask) ? mask : { default: mask, groups: [] };
+    const within: MaskIR = { op: 'window', size: L + 1 };
+    const part = (x: MaskIR): AttentionMaskIR => ({
+      default: attn.default === undefined ? undefined : { op: 'and', args: [attn.default, x] },
+      groups: attn.groups.map((g) => ({ ...g, mask: { op: 'and', args: [g.mask, x] } })),
+    });
+    t.set(L, (r = { near: part(within), far: part({ op: 'not', arg: within }) }));
+  }
+  return r;
+}
+
+/**
+ * out and lse of the union of two disjoint key sets from each set's (out, lse) (limitMasks' near
+ * and far calls): per row, weights e^(lse_i - m) with m the larger lse; a row neither set sees
+ * keeps out 0 and lse -inf.
+ */
+export function limitCombine(a: AttentionOutput, b: AttentionOutput, headDim: number): AttentionOutput {
+  const rows = a.lse.length;
+  const out = new Float32Array(a.out.length), lse = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const la = a.lse[r]!, lb = b.lse[r]!, m = Math.max(la, lb);
+    if (m === -Infinity) {
+      lse[r] = -Infinity;
+      continue;
+    }
+    const wa = Math.exp(la - m), wb = Math.exp(lb - m), z = wa + wb;
+    lse[r] = m + Math.log(z);
+    const fa = wa / z, fb = wb / z;
+    for (let d = r * headDim; d < (r + 1) * headDim; d++) out[d] = fa * a.out[d]! + fb * b.out[d]!;
+  }
+  return { out, lse };
+}
+
+/** A call with a distance limit as the near and far calls of the plain kernels (see limitMasks). */
+function limitCalls(inp: AttentionInput, args: NativeArgs): [NativeArgs, NativeArgs] {
+  const { near, far } = limitMasks(inp.mask, args.distanceLimit!);
+  const plain = (mask: AttentionMaskIR, q: Float32Array, k: Float32Array): NativeArgs => {
+    const { distanceLimit: _l, qFar: _q, kFar: _k, ...rest } = args;
+    return { ...rest, ...layout({ ...inp, mask }, args.q.length / (inp.heads * inp.headDim)), q, k };
+  };
+  return [plain(near, args.q, args.k), plain(far, args.qFar!, args.kFar!)];
+}
+
+const splits = (b: AttentionBackend | undefined): boolean => b?.kind === 'cuda' || (b?.kind === 'cpu' && b.splitLimit === true);
+
 /** Fused attention forward. */
 export function attentionForward(inp: AttentionInput, backend?: AttentionBackend): AttentionOutput {
   const kn = kernelNames(backend);
-  return nativeFn<FwdFn>(kn.fwd, kn.module)({ ...prepare(inp).args, ...kn.extra });
+  const { args } = prepare(inp);
+  if (args.distanceLimit && splits(backend)) {
+    const [n, f] = limitCalls(inp, args);
+    const fn = nativeFn<FwdFn>(kn.fwd, kn.module);
+    return limitCombine(fn({ ...n, ...kn.extra }), fn({ ...f, ...kn.extra }), inp.headDim);
+  }
+  return nativeFn<FwdFn>(kn.fwd, kn.module)({ ...args, ...kn.extra });
 }
 
 /**
@@ -280,7 +349,16 @@ export function attentionBackward(
 ): AttentionGrads {
   const { args, rope } = prepare(inp);
   const kn = kernelNames(backend);
-  const g = nativeFn<BwdFn>(kn.bwd, kn.module)({ ...args, ...kn.extra, out: inp.out, dout: inp.dout, lse: inp.lse });
+  const bwd = nativeFn<BwdFn>(kn.bwd, kn.module);
+  const tail = { ...kn.extra, out: inp.out, dout: inp.dout, lse: inp.lse };
+  let g: ReturnType<BwdFn>;
+  if (args.distanceLimit && splits(backend)) {
+    const [n, f] = limitCalls(inp, args);
+    const gn = bwd({ ...n, ...tail }), gf = bwd({ ...f, ...tail });
+    const dv = gn.dv;
+    for (let i = 0; i < dv.length; i++) dv[i]! += gf.dv[i]!;
+    g = { dq: gn.dq, dk: gn.dk, dv, dqFar: gf.dq, dkFar: gf.dk };
+  } else g = bwd({ ...args, ...tail });
   if (!rope) return g;
   const ropeFn = nativeFn<RopeFn>('ropeApply', 'attention');
   const kvHeads = inp.kvHeads ?? inp.heads;

@@ -61,6 +61,37 @@ describe.skipIf(dev.count === 0)('CUDA attention op', () => {
     close('dq (atomic)', g3.dq, g0.dq, 1e-2);
   });
 
+  // LM-Infinite: the CPU kernels score far pairs from qFar . kFar in one call; the CUDA op splits the
+  // mask at the limit into two calls of its plain kernels (runtime/attention limitMasks). Limits that
+  // put tiles entirely beyond, straddling and within it, a document of one token, GQA; the
+  // gradients are those of the inputs before RoPE (both ops map dqFar / dkFar back). lse within
+  // 1e-2, not 2e-4: the rotated q, k, qFar and kFar are rounded to bf16 again on the way in (the
+  // CPU op scores the unrounded rotations): a relative 2^-9 on every score, whose spread here is
+  // ~1.3, i.e. ~4e-3 per score. The split itself is checked on the CPU kernels to 1e-5
+  // (runtime/attention/attention.test.ts, splitLimit).
+  it('RoPE with a distance limit matches the CPU fused op', () => {
+    for (const [limit, mask] of [
+      [50, { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }] }],
+      [1, { op: 'causal' }],
+      [70, { op: 'and', args: [{ op: 'causal' }, { op: 'or', args: [{ op: 'sink', count: 4 }, { op: 'window', size: 100 }] }] }],
+      [30, { op: 'prefix', length: 20 }],
+    ] as const) {
+      const b: AttentionArgs = { ...a, mask, score: undefined, position: { kind: 'rope', base: 10000, distanceLimit: limit, restartPerDocument: false } };
+      const cpu = fusedAttention(), gpu = cudaAttention();
+      const f0 = cpu.forward(b), f1 = gpu.forward(b);
+      close(`out (limit ${limit})`, f1.out, f0.out, 5e-3);
+      for (let i = 0; i < f0.lse.length; i++)
+        if (f0.lse[i] !== f1.lse[i]) expect(Math.abs(f1.lse[i]! - f0.lse[i]!), `lse[${i}] (limit ${limit})`).toBeLessThanOrEqual(1e-2);
+      const g0 = cpu.backward(b, f0.out, f0.lse, dout), g1 = gpu.backward(b, f1.out, f1.lse, dout);
+      close(`dq (limit ${limit})`, g1.dq, g0.dq, 1e-2);
+      close(`dk (limit ${limit})`, g1.dk, g0.dk, 1e-2);
+      close(`dv (limit ${limit})`, g1.dv, g0.dv, 1e-2);
+      // the limit matters here: without it the CPU op's output differs beyond the tolerance
+      const f2 = cpu.forward({ ...b, position: { ...b.position!, distanceLimit: undefined } as AttentionArgs['position'] });
+      expect(f2.out.some((x, i) => Math.abs(x - f0.out[i]!) > 0.05)).toBe(true);
+    }
+  });
+
   it('refuses what it does not run with a code', () => {
     const bad = { ...a, headDim: 48, q: new Float32Array(T * heads * 48), k: new Float32Array(T * kvHeads * 48), v: new Float32Array(T * kvHeads * 48) };
     expect(() => cudaAttention().forward(bad)).toThrowError(expect.objectContaining({ code: 'LMP_E_SHAPE' }));

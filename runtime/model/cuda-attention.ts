@@ -3,8 +3,9 @@
 // as the CPU fused op (runtime/model/fused.ts builds both; float32 in and out, rounded to the
 // kernels' bf16/fp16 on the way in). Needs an addon built with `npm run build:cuda` and a device:
 // cudaDevices() says how many the driver reports (0 without a CUDA build, without a driver or
-// without a GPU); the op's calls throw LMP_E_NO_DEVICE / LMP_E_NO_RUNTIME otherwise. Not on CUDA
-// yet: the LM-Infinite RoPE distance limit (LMP_E_CONFIG_UNSUPPORTED).
+// without a GPU); the op's calls throw LMP_E_NO_DEVICE / LMP_E_NO_RUNTIME otherwise. RoPE with an
+// LM-Infinite distance limit runs as two calls of the plain kernels, the mask split at the limit
+// (runtime/attention limitMasks), combined by their lse.
 import type { AttentionOp } from './attention.js';
 import { fusedAttention } from './fused.js';
 import { native } from '../native.js';

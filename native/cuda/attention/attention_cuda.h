@@ -6,8 +6,9 @@
 //   q, out [Tq, H, D]; k, v [Tk, Hkv, D]; lse [Tq, H] (fp32, natural log; -inf for a row that sees
 //   nothing, whose output is 0); dq [Tq, H, D], dk, dv [Tk, Hkv, D] in fp32.
 //   D in {32, 64, 128}. Classes per 64 x 64 tile (the CPU's tile), from runtime/mask/classify.ts.
-//   Not yet on CUDA (refused with LMP_E_CONFIG_UNSUPPORTED): the LM-Infinite distance limit
-//   (Params::distLimit > 0); RoPE is applied to q/k before the call.
+//   Refused (LMP_E_CONFIG_UNSUPPORTED): the LM-Infinite distance limit (Params::distLimit > 0),
+//   which callers run as two calls with the mask split at the limit (runtime/attention
+//   limitMasks); RoPE is applied to q/k before the call.
 //
 // Errors are lmp::Error (core/status.h): LMP_E_NO_DEVICE (no GPU), LMP_E_CUDA (with the CUDA error
 // string), LMP_E_SHAPE / LMP_E_MASK / LMP_E_ARG (arguments). Nothing aborts.
