@@ -13,7 +13,7 @@
 //
 // Not on CUDA (LMP_E_CONFIG_UNSUPPORTED, at construction): head dims other than 32, 64, 128 and
 // the LM-Infinite RoPE distance limit. Out of device memory: LMP_E_CUDA_OOM, saying how much.
-import { attentionLayout, ropeFrequencies } from '../attention/index.js';
+import { attentionLayout, limitMasks, ropeFrequencies } from '../attention/index.js';
 import type { DeviceDraw } from '../decode/decoder.js';
 import { dynamicLength } from '../attention/positions.js';
 import { native } from '../native.js';
@@ -52,6 +52,8 @@ interface CudaAddon {
   cudaEmbeddingBackward(dout: T, index: T, n: number, vocab: number, dim: number, dtable: T): void;
   cudaRmsnormForward(x: T, w: T, rows: number, dim: number, eps: number, y: T, rstd: T): void;
   cudaRmsnormBackward(dy: T, x: T, w: T, rstd: T, rows: number, dim: number, dx: T, accumulate: boolean, dw: T): void;
+  cudaAttnCombine(oa: T, la: T, ob: T, lb: T, rows: number, headDim: number, out: T, lse: T): void;
+  cudaAddInplace(y: T, x: T): void;
   cudaSwigluForward(g: T, u: T, h: T): void;
   cudaSwigluBackward(g: T, u: T, dh: T, dg: T, du: T): void;
   cudaCrossEntropy(logits: T, rows: number, vocab: number, targets: T, weight: T, scale: number, loss: T, dlogits: T | null): void;
@@ -106,6 +108,18 @@ export interface AdamwSettings {
 /** Buffers of one layer's forward, kept for its backward. */
 interface LayerActs {
   x: T; h1: T; r1: T; q: T; k: T; v: T; qb: T; kb: T; vb: T; ao: T; aoA: T; lse: T; x2: T; h2: T; r2: T; g: T; u: T; m: T;
+  /** the LM-Infinite far call's queries and keys (bf16; qFar rotated at the limit, kFar at 0) */
+  qFb?: T; kFb?: T;
+}
+
+/**
+ * An LM-Infinite batch's far call (runtime/attention limitMasks): the plan of mask & not(window(L + 1))
+ * and the positions qFar and kFar are rotated at (L and 0 for every token, i32 on the device).
+ */
+interface FarCall {
+  plan: CudaPlan;
+  atLimit: T;
+  atZero: T;
 }
 
 /**
@@ -128,6 +142,8 @@ export class CudaLlama {
   private readonly lossOut: T;
   private lossSlots = 0;
   private readonly deterministic: boolean;
+  /** LM-Infinite's RoPE distance limit (0: none): attention as the near and far calls of limitMasks */
+  private readonly limit: number;
   /** the buffers of the call in progress (back to the pool at its end; views are detached) */
   private scratch: T[] = [];
   private views: T[] = [];
@@ -148,7 +164,8 @@ export class CudaLlama {
     this.deterministic = opts.deterministic ?? true;
     const hd = model.headDim, pos = model.position;
     if (hd !== 32 && hd !== 64 && hd !== 128) throw unsupported(`backend cuda: head dim ${hd} (dim / heads) is not on CUDA (32, 64 or 128); use --backend cpu`);
-    if (pos.kind === 'rope' && !model.ropeInModelApplied) throw unsupported('backend cuda: the LM-Infinite RoPE distance limit (position rope limit) is not on CUDA yet; use --backend cpu');
+    this.limit = pos.kind === 'rope' && !model.ropeInModelApplied ? pos.limit ?? 0 : 0;
+    if (this.limit > 0 && opts.train === false) throw unsupported('backend cuda: decoding with the LM-Infinite RoPE distance limit (position rope limit) is not on CUDA yet (training is); use --backend cpu');
     this.names = [...model.params.keys()];
     const allocated: T[] = [];
     try {
@@ -281,7 +298,7 @@ export class CudaLlama {
   /** RoPE frequencies for a batch's positions, as rope.ts rotates on the CPU. */
   private ropeTables(positions: Int32Array): { invFreq: T; mscale: number } | undefined {
     const model = this.model;
-    if (!model.ropeInModelApplied) return undefined;
+    if (!model.ropeInModelApplied && this.limit === 0) return undefined;
     const hd = model.headDim, theta = model.config.ropeTheta, s = model.ropeScaling;
     if (!s || s.kind === 'none' || (s.kind === 'dynamic' && dynamicLength(positions) <= s.originalLength))
       return { invFreq: this.up(this.A.cudaRopeInvFreq(hd, theta)), mscale: 1 };
@@ -290,8 +307,34 @@ export class CudaLlama {
     return { invFreq: this.up(Float64Array.from(f.invFreq)), mscale: f.mscale };
   }
 
+  /**
+   * A training batch's attention plan, and with a distance limit the far call's: the CUDA kernels
+   * have no per-pair choice of scores, so the batch's mask is split at the limit (limitMasks) into
+   * the pairs scored from the rotated q, k (this plan) and those scored from qFar, kFar (far).
+   */
+  private plans(b: PackedBatch): { plan: CudaPlan; far?: FarCall } {
+    const A = this.A, lay = layoutInput(this.model._attnLayout(b));
+    if (this.limit === 0) return { plan: new A.CudaAttentionPlan({ ...attentionLayout(lay), dtype: 'bf16' }) };
+    const { near, far } = limitMasks(lay.mask, this.limit);
+    const plain = { ...lay, position: { kind: 'none' } as const };
+    const plan = new A.CudaAttentionPlan({ ...attentionLayout({ ...plain, mask: near }), dtype: 'bf16' });
+    try {
+      const Tn = b.tokens.length;
+      const [atLimit, atZero] = this.upAll([new Int32Array(Tn).fill(this.limit), new Int32Array(Tn)]);
+      return { plan, far: { plan: new A.CudaAttentionPlan({ ...attentionLayout({ ...plain, mask: far }), dtype: 'bf16' }), atLimit: atLimit!, atZero: atZero! } };
+    } catch (e) {
+      plan.free();
+      throw e;
+    }
+  }
+
+  /** Refuses a call that has no LM-Infinite path on the device. */
+  private noLimit(what: string): void {
+    if (this.limit > 0) throw unsupported(`backend cuda: ${what} with the LM-Infinite RoPE distance limit is not on CUDA yet; use --backend cpu`);
+  }
+
   /** The decoder layers over a packed batch (device inputs uploaded): the last hidden state and every layer's saved buffers. */
-  private trunk(b: PackedBatch, tokens: T, positions: T, rope: { invFreq: T; mscale: number } | undefined, plan: CudaPlan): { x: T; acts: LayerActs[] } {
+  private trunk(b: PackedBatch, tokens: T, positions: T, rope: { invFreq: T; mscale: number } | undefined, plan: CudaPlan, far?: FarCall): { x: T; acts: LayerActs[] } {
     const model = this.model, c = model.config, A = this.A, act = this.act;
     const Tn = b.tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
     const P = (n: string): T => this.p.get(n)!;
@@ -306,13 +349,32 @@ export class CudaLlama {
       this.mm(false, true, Tn, HQ, D, h1, this.W(p + 'self_attn.q_proj.weight'), q);
       this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.k_proj.weight'), k);
       this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.v_proj.weight'), v);
+      let qFb: T | undefined, kFb: T | undefined;
+      if (far && rope) {
+        // LM-Infinite: qFar = q rotated at the limit, kFar = k rotated at 0 (before q, k are rotated)
+        const qF = this.tmp(act, Tn * HQ), kF = this.tmp(act, Tn * HK);
+        A.cudaConvert(q, qF);
+        A.cudaConvert(k, kF);
+        A.cudaRope(qF, Tn, c.heads, hd, far.atLimit, rope.invFreq, rope.mscale, false);
+        A.cudaRope(kF, Tn, c.kvHeads, hd, far.atZero, rope.invFreq, rope.mscale, false);
+        qFb = this.toBf16(qF);
+        kFb = this.toBf16(kF);
+      }
       if (rope) {
         A.cudaRope(q, Tn, c.heads, hd, positions, rope.invFreq, rope.mscale, false);
         A.cudaRope(k, Tn, c.kvHeads, hd, positions, rope.invFreq, rope.mscale, false);
       }
       const qb = this.toBf16(q), kb = this.toBf16(k), vb = this.toBf16(v);
-      const ao = this.tmp('bf16', Tn * HQ), lse = this.tmp('f32', Tn * c.heads);
+      const ao = this.tmp('bf16', Tn * HQ);
+      let lse = this.tmp('f32', Tn * c.heads);
       plan.forward(qb, kb, vb, ao, lse);
+      if (far && qFb && kFb) {
+        // the far pairs' call, combined with the near one's by their lse (ao in place)
+        const aoF = this.tmp('bf16', Tn * HQ), lseF = this.tmp('f32', Tn * c.heads), lseAll = this.tmp('f32', Tn * c.heads);
+        far.plan.forward(qFb, kFb, vb, aoF, lseF);
+        A.cudaAttnCombine(ao, lse, aoF, lseF, Tn * c.heads, hd, ao, lseAll);
+        lse = lseAll;
+      }
       const aoA = this.asAct(ao);
       const x2 = this.tmp('f32', Tn * D);
       A.cudaConvert(x, x2);
@@ -326,7 +388,7 @@ export class CudaLlama {
       const x3 = this.tmp('f32', Tn * D);
       A.cudaConvert(x2, x3);
       this.mm(false, true, Tn, D, F, m, this.W(p + 'mlp.down_proj.weight'), x3, 1);
-      acts.push({ x, h1, r1, q, k, v, qb, kb, vb, ao, aoA, lse, x2, h2, r2, g, u, m });
+      acts.push({ x, h1, r1, q, k, v, qb, kb, vb, ao, aoA, lse, x2, h2, r2, g, u, m, ...(qFb && kFb ? { qFb, kFb } : {}) });
       x = x3;
     }
     return { x, acts };
@@ -345,15 +407,15 @@ export class CudaLlama {
     const Tn = b.tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
     const P = (n: string): T => this.p.get(n)!;
     const G = (n: string): T => this.g.get(n)!;
-    let plan: CudaPlan | undefined;
+    let plan: CudaPlan | undefined, far: FarCall | undefined;
     try {
       const targets = b.targets ?? defaultTargets(b);
       const weight = new Float32Array(Tn);
       for (let t = 0; t < Tn; t++) weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
       const [tokens, positions, tg, wt, index] = this.upAll([b.tokens, b.positionIds, targets, weight, A.cudaEmbeddingIndex(b.tokens, V)]);
       const rope = this.ropeTables(b.positionIds);
-      plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._attnLayout(b))), dtype: 'bf16' });
-      const { x, acts } = this.trunk(b, tokens, positions, rope, plan);
+      ({ plan, far } = this.plans(b));
+      const { x, acts } = this.trunk(b, tokens, positions, rope, plan, far);
       const headName = c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
       const hf = this.tmp(act, Tn * D), rf = this.tmp('f32', Tn);
       A.cudaRmsnormForward(x, P('model.norm.weight'), Tn, D, c.normEps, hf, rf);
@@ -371,6 +433,7 @@ export class CudaLlama {
       const dm = this.tmp(act, Tn * F), dg = this.tmp(act, Tn * F), du = this.tmp(act, Tn * F);
       const dh = this.tmp('f32', Tn * D), dao = this.tmp(act, Tn * HQ);
       const dq = this.tmp('f32', Tn * HQ), dk = this.tmp('f32', Tn * HK), dv = this.tmp('f32', Tn * HK);
+      const farG = far ? { dq: this.tmp('f32', Tn * HQ), dk: this.tmp('f32', Tn * HK), dv: this.tmp('f32', Tn * HK) } : undefined;
       for (let l = c.layers - 1; l >= 0; l--) {
         const p = `model.layers.${l}.`, a = acts[l]!;
         // MLP (dX: the gradient of the layer output x3 = x2 + mlp)
@@ -387,10 +450,22 @@ export class CudaLlama {
         dXA = this.asAct(dX);
         this.mm(true, false, D, HQ, Tn, dXA, a.aoA, G(p + 'self_attn.o_proj.weight'), 1);
         this.mm(false, false, Tn, HQ, D, dXA, this.W(p + 'self_attn.o_proj.weight'), dao);
-        plan.backward(a.qb, a.kb, a.vb, a.ao, this.toBf16(dao), a.lse, dq, dk, dv, this.deterministic);
+        const daoB = this.toBf16(dao);
+        plan.backward(a.qb, a.kb, a.vb, a.ao, daoB, a.lse, dq, dk, dv, this.deterministic);
+        if (far && farG && a.qFb && a.kFb) {
+          // the far pairs' gradients, with the combined out and lse (the row's P and delta)
+          far.plan.backward(a.qFb, a.kFb, a.vb, a.ao, daoB, a.lse, farG.dq, farG.dk, farG.dv, this.deterministic);
+          A.cudaAddInplace(dv, farG.dv);
+        }
         if (rope) {
           A.cudaRope(dq, Tn, c.heads, hd, positions, rope.invFreq, rope.mscale, true);
           A.cudaRope(dk, Tn, c.kvHeads, hd, positions, rope.invFreq, rope.mscale, true);
+        }
+        if (far && farG && rope) {
+          A.cudaRope(farG.dq, Tn, c.heads, hd, far.atLimit, rope.invFreq, rope.mscale, true);
+          A.cudaRope(farG.dk, Tn, c.kvHeads, hd, far.atZero, rope.invFreq, rope.mscale, true);
+          A.cudaAddInplace(dq, farG.dq);
+          A.cudaAddInplace(dk, farG.dk);
         }
         const dqA = this.asAct(dq), dkA = this.asAct(dk), dvA = this.asAct(dv);
         this.mm(true, false, HQ, D, Tn, dqA, a.h1, G(p + 'self_attn.q_proj.weight'), 1);
@@ -406,6 +481,7 @@ export class CudaLlama {
       // pool hands buffers to the next batch in stream order
     } finally {
       plan?.free();
+      far?.plan.free();
       this.releaseScratch();
     }
   }
@@ -418,6 +494,7 @@ export class CudaLlama {
   _forwardKV<R>(b: PackedBatch, rows: Int32Array, use: (k: readonly T[], v: readonly T[], logits: Float32Array) => R): R {
     const model = this.model, c = model.config, A = this.A, D = c.dim, V = c.vocab;
     validateBatch(b, c.vocab);
+    this.noLimit('prefill');
     let plan: CudaPlan | undefined;
     try {
       const [tokens, positions] = this.upAll([b.tokens, b.positionIds]);
@@ -438,6 +515,7 @@ export class CudaLlama {
 
   /** A decoding session on the device (CudaKVSession): full cache, sinks + window, SirLLM or InfLLM. */
   session(policy: DevicePolicy = { kind: 'full' }): CudaKVSession {
+    this.noLimit('decoding');
     return new CudaKVSession(this, policy);
   }
 

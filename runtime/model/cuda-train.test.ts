@@ -68,6 +68,19 @@ function relErr(a: Float32Array, b: Float32Array): number {
 
 const TOL = { f32: { loss: 1e-4, grad: 1.2e-2, curve: 1e-2 }, bf16: { loss: 1e-3, grad: 2.5e-2, curve: 3e-2 } } as const;
 
+/** One device forward/backward of b from zeroed gradients: its loss sum and every gradient against the CPU's. */
+function oneStepMatches(gpu: CudaLlama, b: PackedBatch, count: number, lossSum: number, grads: ReadonlyMap<string, Float32Array>, precision: 'f32' | 'bf16'): void {
+  gpu.zeroGrads();
+  gpu.backward(b, 1 / count);
+  const [got] = gpu.takeLossSums();
+  expect(Math.abs(got! - lossSum)).toBeLessThanOrEqual(TOL[precision].loss * lossSum);
+  const dev = gpu.gradients();
+  for (const [n, g] of grads) {
+    const e = relErr(dev.get(n)!, g);
+    if (!(e <= TOL[precision].grad)) expect.fail(`${n}: relative gradient error ${e.toExponential(2)} > ${TOL[precision].grad}`);
+  }
+}
+
 describe.skipIf(dev.count === 0)('CUDA training step', () => {
   for (const precision of ['f32', 'bf16'] as const) {
     it(`${precision}: one forward/backward matches the CPU model's loss and every gradient`, () => {
@@ -78,15 +91,7 @@ describe.skipIf(dev.count === 0)('CUDA training step', () => {
       const ref = cpu.backward(b, 1 / count);
       const gpu = new CudaLlama(cpu, { precision });
       try {
-        gpu.zeroGrads();
-        gpu.backward(b, 1 / count);
-        const [lossSum] = gpu.takeLossSums();
-        expect(Math.abs(lossSum! - ref.lossSum)).toBeLessThanOrEqual(TOL[precision].loss * ref.lossSum);
-        const grads = gpu.gradients();
-        for (const [n, g] of cpu.grads!) {
-          const e = relErr(grads.get(n)!, g);
-          if (!(e <= TOL[precision].grad)) expect.fail(`${n}: relative gradient error ${e.toExponential(2)} > ${TOL[precision].grad}`);
-        }
+        oneStepMatches(gpu, b, count, ref.lossSum, cpu.grads!, precision);
         // a second batch accumulates (beta = 1 everywhere, the embedding scatter from the previous value)
         const b2 = stream(2).next().value as PackedBatch;
         cpu.backward(b2, 1 / count);
@@ -149,10 +154,46 @@ describe.skipIf(dev.count === 0)('CUDA training step', () => {
     for (let i = 0; i < 4; i++) expect(Math.abs(cm[i]!.loss - fm[i + 4]!.loss)).toBeLessThanOrEqual(TOL.bf16.curve * cm[i]!.loss);
   });
 
+  // LM-Infinite (RoPE with a distance limit): the CPU's fused op scores far pairs in one call; the
+  // device splits the mask at the limit into two plans (near with q, k; far with qFar, kFar) and
+  // combines them (cudaAttnCombine), the backward of each with the combined out and lse. Documents
+  // of 37, 30 and 29 tokens with a limit of 8: most pairs of every document are far.
+  for (const precision of ['f32', 'bf16'] as const)
+    it(`${precision}: LM-Infinite (a distance limit and a Lambda mask): loss and every gradient match the CPU model's`, () => {
+      const lim: ModelOptions = {
+        position: { kind: 'rope', limit: 8 },
+        mask: { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }, { op: 'or', args: [{ op: 'sink', count: 2 }, { op: 'window', size: 24 }] }] },
+      };
+      const cpu = LlamaModel.init(CFG, 3, lim);
+      const b = stream(1).next().value as PackedBatch;
+      cpu.zeroGrads();
+      const count = cpu.countTargets(b);
+      const ref = cpu.backward(b, 1 / count);
+      const refGrads = new Map([...cpu.grads!].map(([n, g]) => [n, g.slice()]));
+      const gpu = new CudaLlama(cpu, { precision });
+      try {
+        oneStepMatches(gpu, b, count, ref.lossSum, refGrads, precision);
+        // the limit matters: the same weights without it give other query gradients
+        const plain = LlamaModel.init(CFG, 3, { mask: lim.mask! });
+        plain.zeroGrads();
+        plain.backward(b, 1 / count);
+        expect(relErr(plain.grads!.get('model.layers.0.self_attn.q_proj.weight')!, refGrads.get('model.layers.0.self_attn.q_proj.weight')!)).toBeGreaterThan(5 * TOL[precision].grad);
+      } finally {
+        gpu.free();
+      }
+    });
+
   it('refuses what is not on CUDA, with codes', () => {
     const odd: ModelConfig = { ...CFG, dim: 48, heads: 2 }; // head dim 24
     expect(() => new CudaLlama(LlamaModel.init(odd, 1))).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
+    // LM-Infinite trains on the device but does not decode there yet
     const lim: ModelOptions = { position: { kind: 'rope', limit: 16 } };
-    expect(() => new CudaLlama(LlamaModel.init(CFG, 1, lim))).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
+    expect(() => new CudaLlama(LlamaModel.init(CFG, 1, lim), { train: false })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
+    const trainer = new CudaLlama(LlamaModel.init(CFG, 1, lim));
+    try {
+      expect(() => trainer.session()).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
+    } finally {
+      trainer.free();
+    }
   });
 });

@@ -1,8 +1,8 @@
 // LMP0708: a train with `backend cuda` whose model the CUDA trainer refuses before any step
 // (runtime/model/cuda-llama.ts, LMP_E_CONFIG_UNSUPPORTED): a head dim (dim / heads) other than
-// 32, 64 or 128 (the CUDA attention kernels' head dims), or RoPE with an LM-Infinite distance
-// limit (`position rope(...) limit N`, not on CUDA yet). `backend auto` trains such a model on the
-// CPU (with a note), so it is not reported; a model that loads a checkpoint is judged at run time.
+// 32, 64 or 128 (the CUDA attention kernels' head dims). (RoPE with an LM-Infinite distance limit
+// trains on the device.) `backend auto` trains such a model on the CPU (with a note), so it is not
+// reported; a model that loads a checkpoint is judged at run time.
 import { diag } from '../../../grammar/diagnostics.js';
 import { lowerOnDemand } from '../../lower/index.js';
 import type { AnySpec } from '../../../runtime/entry/spec.js';
@@ -28,8 +28,6 @@ export const CudaBackendRule: Rule = {
         const hd = c.dim / c.heads;
         const reasons: string[] = [];
         if (!CUDA_HEAD_DIMS.includes(hd)) reasons.push(`its head dim (dim ${c.dim} / heads ${c.heads} = ${hd}) is not one the CUDA attention kernels have (${CUDA_HEAD_DIMS.join(', ')})`);
-        const pos = s.model.attention?.position;
-        if (pos?.kind === 'rope' && pos.limit) reasons.push(`RoPE with a distance limit (limit ${pos.limit}) is not on CUDA yet`);
         if (reasons.length === 0) return;
         ctx.report(
           diag('LMP0708', at.span, { train: decl.name.name, model, reason: reasons.join('; ') }, { help: `write backend cpu (or auto, which falls back to the CPU), or change model ${model}` }),

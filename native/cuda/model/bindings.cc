@@ -305,6 +305,11 @@ LMP_CUDA_FN(RmsnormBackward) {
                                      int_arg(info[4], "rows"), int_arg(info[5], "dim"), tensor_arg(info[6], "dx"), bool_arg(info[7]),
                                      tensor_arg(info[8], "dw"));)
 }
+// cudaAttnCombine(oa, la, ob, lb, rows, headDim, out, lse)
+LMP_CUDA_FN(AttnCombine) {
+  LMP_CUDA_BODY(cm::attn_combine(tensor_arg(info[0], "oa"), tensor_arg(info[1], "la"), tensor_arg(info[2], "ob"), tensor_arg(info[3], "lb"),
+                                 int_arg(info[4], "rows"), int_arg(info[5], "headDim"), tensor_arg(info[6], "out"), tensor_arg(info[7], "lse"));)
+}
 LMP_CUDA_FN(SwigluForward) {
   LMP_CUDA_BODY(cm::swiglu_forward(tensor_arg(info[0], "g"), tensor_arg(info[1], "u"), tensor_arg(info[2], "h"));)
 }
@@ -412,6 +417,7 @@ void Export(Napi::Env env, Napi::Object exports) {
       {"cudaEmbeddingBackward", EmbeddingBackward},
       {"cudaRmsnormForward", RmsnormForward},
       {"cudaRmsnormBackward", RmsnormBackward},
+      {"cudaAttnCombine", AttnCombine},
       {"cudaSwigluForward", SwigluForward},
       {"cudaSwigluBackward", SwigluBackward},
       {"cudaCrossEntropy", CrossEntropy},

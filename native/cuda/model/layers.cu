@@ -133,6 +133,26 @@ __global__ void rmsnorm_bwd_dw_sum_k(const float* __restrict__ part, int64_t nb,
   }
 }
 
+// ---------------------------------------------------------------- LM-Infinite: two attention calls combined
+
+template <typename T>
+__global__ void attn_combine_k(const T* __restrict__ oa, const float* __restrict__ la, const T* __restrict__ ob,
+                               const float* __restrict__ lb, int64_t rows, int64_t hd, T* out, float* lse) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < rows * hd; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = i / hd;
+    const float a = la[r], b = lb[r], m = fmaxf(a, b);
+    float v = 0.f, z = 0.f;
+    if (m != -INFINITY) {
+      const float wa = expf(a - m), wb = expf(b - m);
+      z = wa + wb;
+      v = (wa * ld(oa, i) + wb * ld(ob, i)) / z;
+    }
+    st(out, i, v);
+    // (other threads of the row read la[r], lb[r]: lse must not alias them)
+    if (i % hd == hd - 1) lse[r] = m == -INFINITY ? -INFINITY : m + logf(z);
+  }
+}
+
 // ---------------------------------------------------------------- SwiGLU (layers.cc, std::exp path)
 
 template <typename T>
@@ -381,6 +401,25 @@ void rmsnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const 
   check_cuda(cu::launch(rmsnorm_bwd_dw_sum_k, dim3(grid_for(dim)), dim3(kThreads), 0, c.stream, static_cast<const float*>(part), nb, dim,
                         static_cast<float*>(dw.data)),
              "rmsnorm_backward (dw sum)");
+}
+
+void attn_combine(const Tensor& oa, const Tensor& la, const Tensor& ob, const Tensor& lb, int64_t rows, int64_t head_dim,
+                  const Tensor& out, const Tensor& lse) {
+  need_float(oa, "oa");
+  need_dtype(ob, "ob", oa.dtype);
+  need_dtype(out, "out", oa.dtype);
+  for (const Tensor* t : {&la, &lb, &lse}) need_dtype(*t, "lse", DType::F32);
+  for (const Tensor* t : {&oa, &ob, &out}) need(*t, "attention output", rows * head_dim);
+  for (const Tensor* t : {&la, &lb, &lse}) need(*t, "lse", rows);
+  if (rows * head_dim == 0) return;
+  Context& c = ctx();
+  with_float_type(oa.dtype, [&](auto a) {
+    using T = decltype(a);
+    check_cuda(cu::launch(attn_combine_k<T>, dim3(grid_for(rows * head_dim)), dim3(kThreads), 0, c.stream, static_cast<const T*>(oa.data),
+                          static_cast<const float*>(la.data), static_cast<const T*>(ob.data), static_cast<const float*>(lb.data), rows,
+                          head_dim, static_cast<T*>(out.data), static_cast<float*>(lse.data)),
+               "attn_combine");
+  });
 }
 
 void swiglu_forward(const Tensor& g, const Tensor& u, const Tensor& h) {

@@ -107,6 +107,14 @@ void rmsnorm_forward(const Tensor& x, const Tensor& w, int64_t rows, int64_t dim
 void rmsnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& w, const Tensor& rstd, int64_t rows, int64_t dim,
                       const Tensor& dx, bool accumulate_dx, const Tensor& dw);
 
+// LM-Infinite's two attention calls combined (runtime/attention limitMasks): per row r of `rows`
+// (token x head), out = (e^(la - m) oa + e^(lb - m) ob) / z and lse = m + ln z, m = max(la, lb),
+// z = e^(la - m) + e^(lb - m); a row with la = lb = -inf gets out 0 and lse -inf. oa, ob, out
+// [rows, head_dim] f32|bf16 (one dtype); la, lb, lse [rows] f32. out may alias oa; lse aliases
+// neither la nor lb.
+void attn_combine(const Tensor& oa, const Tensor& la, const Tensor& ob, const Tensor& lb, int64_t rows, int64_t head_dim,
+                  const Tensor& out, const Tensor& lse);
+
 // h = silu(g) * u; all the same dtype (f32|bf16), same numel.
 void swiglu_forward(const Tensor& g, const Tensor& u, const Tensor& h);
 void swiglu_backward(const Tensor& g, const Tensor& u, const Tensor& dh, const Tensor& dg, const Tensor& du);

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -348,6 +349,52 @@ void swiglu_case(lmp::parity::Rng& rng, size_t n) {
       expect_close("backward dg vs CPU " + tag, gdg.data(), cdg.data(), n, 1e-7, 2e-6);
       expect_close("backward du vs CPU " + tag, gdu.data(), cdu.data(), n, 1e-7, 2e-6);
     }
+  }
+}
+
+// ------------------------------------------------------------------------------ LM-Infinite: two attention calls combined
+
+// Against the formula in float64: rows where one side sees nothing (lse -inf), both, lse gaps that
+// underflow one weight (-120), equal lse; awkward row counts and head dims.
+void attn_combine_case(lmp::parity::Rng& rng, int64_t rows, int64_t hd) {
+  const size_t n = static_cast<size_t>(rows * hd);
+  const std::vector<float> oa0 = rng.normals(n), ob0 = rng.normals(n);
+  std::vector<float> la = rng.normals(static_cast<size_t>(rows), 3.0), lb = rng.normals(static_cast<size_t>(rows), 3.0);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r % 7 == 1) la[r] = -inf;
+    if (r % 7 == 2) lb[r] = -inf;
+    if (r % 7 == 3) la[r] = lb[r] = -inf;
+    if (r % 7 == 4) la[r] = lb[r] - 120.f;
+    if (r % 7 == 5) la[r] = lb[r];
+  }
+  for (DType t : kFloat) {
+    const std::vector<float> oa = as_seen(oa0, t), ob = as_seen(ob0, t);
+    auto oad = dev(t, oa0), obd = dev(t, ob0), lad = dev(DType::F32, la), lbd = dev(DType::F32, lb);
+    Dev out(t, static_cast<int64_t>(n)), lse(DType::F32, rows);
+    cm::attn_combine(*oad, *lad, *obd, *lbd, rows, hd, out, lse);
+    std::vector<double> oref(n), lref(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      const double a = la[r], b = lb[r], m = std::max(a, b);
+      if (m == -static_cast<double>(inf)) {
+        lref[r] = -static_cast<double>(inf);
+        for (int64_t d = 0; d < hd; ++d) oref[r * hd + d] = 0;
+        continue;
+      }
+      const double wa = std::exp(a - m), wb = std::exp(b - m), z = wa + wb;
+      lref[r] = m + std::log(z);
+      for (int64_t d = 0; d < hd; ++d) oref[r * hd + d] = (wa * oa[r * hd + d] + wb * ob[r * hd + d]) / z;
+    }
+    const std::string tag = std::string(dn(t)) + " rows=" + std::to_string(rows) + " hd=" + std::to_string(hd);
+    expect_close("out " + tag, get(out.t).data(), oref.data(), n, 1e-6, out_rtol(t, 2e-6));
+    const std::vector<float> gl = get(lse.t);
+    std::vector<double> lfin(lref);
+    std::vector<float> gfin(gl);
+    int64_t wrongInf = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      if (std::isinf(lref[r])) wrongInf += !(std::isinf(gl[r]) && gl[r] < 0), lfin[r] = 0, gfin[r] = 0;
+    expect(wrongInf == 0, "lse -inf where neither side sees a key " + tag + ": " + std::to_string(wrongInf) + " rows differ");
+    expect_close("lse " + tag, gfin.data(), lfin.data(), static_cast<size_t>(rows), 1e-6, 1e-6);
   }
 }
 
@@ -784,6 +831,11 @@ LMP_PARITY_CHECK(model_rmsnorm) {
   const int64_t cases[][2] = {{1, 64}, {7, 96}, {65, 257}, {3, 1}, {70, 33}};
   for (auto& c : cases) rmsnorm_case(rng, c[0], c[1]);
   rmsnorm_case(rng, 5, 64, 3e-3);
+}
+
+LMP_PARITY_CHECK(model_attn_combine) {
+  lmp::parity::Rng rng = lmp::parity::rng();
+  for (auto [rows, hd] : {std::pair<int64_t, int64_t>{1, 1}, {7, 64}, {65, 32}, {lmp::parity::pick(1000, 65536), 128}}) attn_combine_case(rng, rows, hd);
 }
 
 LMP_PARITY_CHECK(model_swiglu) {
