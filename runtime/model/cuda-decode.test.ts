@@ -281,6 +281,58 @@ describe.skipIf(dev.count === 0)('CUDA prefill (prepacked and padded)', () => {
   });
 });
 
+// LM-Infinite (RoPE with a distance limit): the CPU caches keys before RoPE and its fused op scores
+// pairs beyond the limit from qFar . kFar; the device caches them before RoPE too, rotates them by
+// slot every step and runs the split plans (near / far, limitMasks) combined by cudaAttnCombine.
+// A model trained with the limit (so its attention is far from uniform), limit 6 and a Lambda mask.
+describe.skipIf(dev.count === 0)('CUDA decoding with a distance limit (LM-Infinite)', () => {
+  const opts = { position: { kind: 'rope', limit: 6 }, mask: { op: 'and', args: [{ op: 'causal' }, { op: 'or', args: [{ op: 'sink', count: 2 }, { op: 'window', size: 24 }] }] } } as const;
+  const trained = new Trainer(LlamaModel.init(CFG, 2, opts), counting(3), { lr: 1e-2, totalSteps: 30, clip: 1 });
+  trained.run();
+  const model = trained.model;
+  const prompt = Int32Array.from({ length: 30 }, (_, i) => (3 + 2 * i) % CFG.vocab);
+  const follow = (a: { nextAll(t: Int32Array): Float32Array; next(t: Int32Array): Float32Array }, b: typeof a, tol: number, steps: number): void => {
+    const d0 = maxDiff(b.nextAll(prompt), a.nextAll(prompt));
+    expect(d0.diff).toBeLessThanOrEqual(tol * d0.scale);
+    for (let i = 0; i < steps; i++) {
+      const t = Int32Array.of((3 + 2 * (30 + i)) % CFG.vocab);
+      const d = maxDiff(b.next(t), a.next(t));
+      if (!(d.diff <= tol * d.scale)) expect.fail(`step ${i}: max |cuda - cpu| ${d.diff} > ${tol} * ${d.scale}`);
+    }
+  };
+
+  for (const precision of ['f32', 'bf16'] as const)
+    it(`${precision}: full and sinks + window caches follow the CPU sessions; prefill on the device continues as the CPU's`, async () => {
+      const gpu = new CudaLlama(model, { precision, train: false });
+      try {
+        const tol = precision === 'f32' ? 6e-3 : 1e-2;
+        follow(model.session(), gpu.session(), tol, 12);
+        const sw = { kind: 'sinks_window', sinks: 2, window: 16 } as const;
+        follow(model.session(sw), gpu.session(sw), tol, 12);
+        // the limit matters: the same weights without it give other logits than the CPU's with it
+        const plain = LlamaModel.init(CFG, 2, { mask: opts.mask });
+        for (const [n, w] of model.params) plain.params.get(n)!.set(w);
+        const d = maxDiff(plain.session().nextAll(prompt), model.session().nextAll(prompt));
+        expect(d.diff).toBeGreaterThan(10 * tol * d.scale);
+        const { prefillPacked } = await import('./prefill.js');
+        const prompts = [[1, 2, 3], Array.from({ length: 20 }, (_, i) => (i * 3) % CFG.vocab), [4, 5, 6, 7, 8, 9, 10]];
+        const cpu = prefillPacked(model, prompts, { capacity: 32 }), dv = prefillPacked(model, prompts, { capacity: 32, device: gpu });
+        prompts.forEach((_, i) => {
+          const d0 = maxDiff(dv.logits[i]!, cpu.logits[i]!);
+          if (!(d0.diff <= tol * d0.scale)) expect.fail(`prompt ${i}: prefill logits differ by ${d0.diff} (scale ${d0.scale})`);
+          const t = Int32Array.of(17);
+          const d1 = maxDiff(dv.sessions[i]!.next(t), cpu.sessions[i]!.next(t));
+          if (!(d1.diff <= tol * d1.scale)) expect.fail(`prompt ${i}: the next token's logits differ by ${d1.diff}`);
+        });
+        // no LM-Infinite path in batched steps or with InfLLM
+        expect(gpu.session().batchable).toBe(false);
+        expect(() => gpu.session({ kind: 'infllm', block: 4, top: 1, local: 8 } as never)).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
+      } finally {
+        gpu.free();
+      }
+    });
+});
+
 // The decoder's terminal draw on the device (sample.cu draw_row, CudaKVSession.draw): the CPU chain
 // (native/src/sampling) is the reference. Same logits and the same uniform -> the same token, for
 // greedy, temperature -> greedy, sample, temperature -> sample and top_k / min_p cuts with

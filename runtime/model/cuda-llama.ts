@@ -11,14 +11,22 @@
 // stream, the logits and the loss stay fp32. 'f32' runs every GEMM and activation in fp32. The
 // attention kernels take bf16 q/k/v in both (rounded on the way in; their gradients are fp32).
 //
-// Not on CUDA (LMP_E_CONFIG_UNSUPPORTED, at construction): head dims other than 32, 64, 128 and
-// the LM-Infinite RoPE distance limit. Out of device memory: LMP_E_CUDA_OOM, saying how much.
+// LM-Infinite (RoPE with a distance limit): the kernels have no per-pair choice of scores, so each
+// attention is two plans, the mask split at the limit (runtime/attention limitMasks: near with the
+// rotated q, k; far with q rotated at the limit and k at 0), combined by their lse
+// (cudaAttnCombine); the backward runs both with the combined out and lse. Decoding caches the
+// keys before RoPE and rotates them by slot every step (as sinks + window does), one sequence at a
+// time (no batched steps); InfLLM with a limit is refused.
+//
+// Not on CUDA (LMP_E_CONFIG_UNSUPPORTED, at construction): head dims other than 32, 64, 128. Out of
+// device memory: LMP_E_CUDA_OOM, saying how much.
 import { attentionLayout, limitMasks, ropeFrequencies } from '../attention/index.js';
 import type { DeviceDraw } from '../decode/decoder.js';
 import { dynamicLength } from '../attention/positions.js';
 import { native } from '../native.js';
 import { type InfLLMPolicy, InfLLMState, SirLLMState, type SirLLMPolicy } from './cache.js';
 import { cudaDevices } from './cuda-attention.js';
+import type { AttentionArgs } from './attention.js';
 import { layoutInput } from './fused.js';
 import { type CachePolicy, defaultTargets, type LlamaModel, type PackedBatch, validateBatch } from './llama.js';
 
@@ -108,8 +116,8 @@ export interface AdamwSettings {
 /** Buffers of one layer's forward, kept for its backward. */
 interface LayerActs {
   x: T; h1: T; r1: T; q: T; k: T; v: T; qb: T; kb: T; vb: T; ao: T; aoA: T; lse: T; x2: T; h2: T; r2: T; g: T; u: T; m: T;
-  /** the LM-Infinite far call's queries and keys (bf16; qFar rotated at the limit, kFar at 0) */
-  qFb?: T; kFb?: T;
+  /** LM-Infinite: the far call's queries and keys (bf16; qFar rotated at the limit, kFar at 0), the keys before RoPE (act dtype) */
+  qFb?: T; kFb?: T; kRaw?: T;
 }
 
 /**
@@ -143,7 +151,7 @@ export class CudaLlama {
   private lossSlots = 0;
   private readonly deterministic: boolean;
   /** LM-Infinite's RoPE distance limit (0: none): attention as the near and far calls of limitMasks */
-  private readonly limit: number;
+  readonly limit: number;
   /** the buffers of the call in progress (back to the pool at its end; views are detached) */
   private scratch: T[] = [];
   private views: T[] = [];
@@ -165,7 +173,6 @@ export class CudaLlama {
     const hd = model.headDim, pos = model.position;
     if (hd !== 32 && hd !== 64 && hd !== 128) throw unsupported(`backend cuda: head dim ${hd} (dim / heads) is not on CUDA (32, 64 or 128); use --backend cpu`);
     this.limit = pos.kind === 'rope' && !model.ropeInModelApplied ? pos.limit ?? 0 : 0;
-    if (this.limit > 0 && opts.train === false) throw unsupported('backend cuda: decoding with the LM-Infinite RoPE distance limit (position rope limit) is not on CUDA yet (training is); use --backend cpu');
     this.names = [...model.params.keys()];
     const allocated: T[] = [];
     try {
@@ -308,19 +315,19 @@ export class CudaLlama {
   }
 
   /**
-   * A training batch's attention plan, and with a distance limit the far call's: the CUDA kernels
-   * have no per-pair choice of scores, so the batch's mask is split at the limit (limitMasks) into
-   * the pairs scored from the rotated q, k (this plan) and those scored from qFar, kFar (far).
+   * A call's attention plan (nq queries, nk keys), and with a distance limit the far call's: the
+   * CUDA kernels have no per-pair choice of scores, so the call's mask is split at the limit
+   * (limitMasks) into the pairs scored from the rotated q, k (this plan) and those scored from
+   * qFar, kFar (far).
    */
-  private plans(b: PackedBatch): { plan: CudaPlan; far?: FarCall } {
-    const A = this.A, lay = layoutInput(this.model._attnLayout(b));
+  private plans(args: Omit<AttentionArgs, 'q' | 'k' | 'v'>, nq: number, nk: number): { plan: CudaPlan; far?: FarCall } {
+    const A = this.A, lay = layoutInput(args);
     if (this.limit === 0) return { plan: new A.CudaAttentionPlan({ ...attentionLayout(lay), dtype: 'bf16' }) };
     const { near, far } = limitMasks(lay.mask, this.limit);
     const plain = { ...lay, position: { kind: 'none' } as const };
     const plan = new A.CudaAttentionPlan({ ...attentionLayout({ ...plain, mask: near }), dtype: 'bf16' });
     try {
-      const Tn = b.tokens.length;
-      const [atLimit, atZero] = this.upAll([new Int32Array(Tn).fill(this.limit), new Int32Array(Tn)]);
+      const [atLimit, atZero] = this.upAll([new Int32Array(nq).fill(this.limit), new Int32Array(nk)]);
       return { plan, far: { plan: new A.CudaAttentionPlan({ ...attentionLayout({ ...plain, mask: far }), dtype: 'bf16' }), atLimit: atLimit!, atZero: atZero! } };
     } catch (e) {
       plan.free();
@@ -328,9 +335,22 @@ export class CudaLlama {
     }
   }
 
-  /** Refuses a call that has no LM-Infinite path on the device. */
-  private noLimit(what: string): void {
-    if (this.limit > 0) throw unsupported(`backend cuda: ${what} with the LM-Infinite RoPE distance limit is not on CUDA yet; use --backend cpu`);
+  /**
+   * LM-Infinite's far call over the device: q and k rotated at the limit and at 0 into new buffers
+   * (bf16), its attention, and its output combined into ao / the returned lse by cudaAttnCombine.
+   */
+  private farAttention(far: FarCall, rope: { invFreq: T; mscale: number }, q: T, nq: number, k: T, nk: number, v: T, ao: T, lse: T): { qFb: T; kFb: T; lse: T } {
+    const c = this.model.config, A = this.A, hd = this.model.headDim;
+    const qF = this.tmp(q.dtype, nq * c.heads * hd), kF = this.tmp(k.dtype, nk * c.kvHeads * hd);
+    A.cudaConvert(q, qF);
+    A.cudaConvert(k, kF);
+    A.cudaRope(qF, nq, c.heads, hd, far.atLimit, rope.invFreq, rope.mscale, false);
+    A.cudaRope(kF, nk, c.kvHeads, hd, far.atZero, rope.invFreq, rope.mscale, false);
+    const qFb = this.toBf16(qF), kFb = this.toBf16(kF);
+    const aoF = this.tmp('bf16', nq * c.heads * hd), lseF = this.tmp('f32', nq * c.heads), lseAll = this.tmp('f32', nq * c.heads);
+    far.plan.forward(qFb, kFb, v, aoF, lseF);
+    A.cudaAttnCombine(ao, lse, aoF, lseF, nq * c.heads, hd, ao, lseAll);
+    return { qFb, kFb, lse: lseAll };
   }
 
   /** The decoder layers over a packed batch (device inputs uploaded): the last hidden state and every layer's saved buffers. */
@@ -349,16 +369,13 @@ export class CudaLlama {
       this.mm(false, true, Tn, HQ, D, h1, this.W(p + 'self_attn.q_proj.weight'), q);
       this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.k_proj.weight'), k);
       this.mm(false, true, Tn, HK, D, h1, this.W(p + 'self_attn.v_proj.weight'), v);
-      let qFb: T | undefined, kFb: T | undefined;
-      if (far && rope) {
-        // LM-Infinite: qFar = q rotated at the limit, kFar = k rotated at 0 (before q, k are rotated)
-        const qF = this.tmp(act, Tn * HQ), kF = this.tmp(act, Tn * HK);
-        A.cudaConvert(q, qF);
-        A.cudaConvert(k, kF);
-        A.cudaRope(qF, Tn, c.heads, hd, far.atLimit, rope.invFreq, rope.mscale, false);
-        A.cudaRope(kF, Tn, c.kvHeads, hd, far.atZero, rope.invFreq, rope.mscale, false);
-        qFb = this.toBf16(qF);
-        kFb = this.toBf16(kF);
+      // LM-Infinite: q and k before RoPE for the far call (and the keys a prefilled cache keeps)
+      let qRaw: T | undefined, kRaw: T | undefined;
+      if (far) {
+        qRaw = this.tmp(act, Tn * HQ);
+        kRaw = this.tmp(act, Tn * HK);
+        A.cudaConvert(q, qRaw);
+        A.cudaConvert(k, kRaw);
       }
       if (rope) {
         A.cudaRope(q, Tn, c.heads, hd, positions, rope.invFreq, rope.mscale, false);
@@ -368,12 +385,11 @@ export class CudaLlama {
       const ao = this.tmp('bf16', Tn * HQ);
       let lse = this.tmp('f32', Tn * c.heads);
       plan.forward(qb, kb, vb, ao, lse);
-      if (far && qFb && kFb) {
-        // the far pairs' call, combined with the near one's by their lse (ao in place)
-        const aoF = this.tmp('bf16', Tn * HQ), lseF = this.tmp('f32', Tn * c.heads), lseAll = this.tmp('f32', Tn * c.heads);
-        far.plan.forward(qFb, kFb, vb, aoF, lseF);
-        A.cudaAttnCombine(ao, lse, aoF, lseF, Tn * c.heads, hd, ao, lseAll);
-        lse = lseAll;
+      let farActs: { qFb: T; kFb: T; kRaw: T } | undefined;
+      if (far && rope && qRaw && kRaw) {
+        const f = this.farAttention(far, rope, qRaw, Tn, kRaw, Tn, vb, ao, lse);
+        lse = f.lse;
+        farActs = { qFb: f.qFb, kFb: f.kFb, kRaw };
       }
       const aoA = this.asAct(ao);
       const x2 = this.tmp('f32', Tn * D);
@@ -388,7 +404,7 @@ export class CudaLlama {
       const x3 = this.tmp('f32', Tn * D);
       A.cudaConvert(x2, x3);
       this.mm(false, true, Tn, D, F, m, this.W(p + 'mlp.down_proj.weight'), x3, 1);
-      acts.push({ x, h1, r1, q, k, v, qb, kb, vb, ao, aoA, lse, x2, h2, r2, g, u, m, ...(qFb && kFb ? { qFb, kFb } : {}) });
+      acts.push({ x, h1, r1, q, k, v, qb, kb, vb, ao, aoA, lse, x2, h2, r2, g, u, m, ...farActs });
       x = x3;
     }
     return { x, acts };
@@ -414,7 +430,7 @@ export class CudaLlama {
       for (let t = 0; t < Tn; t++) weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
       const [tokens, positions, tg, wt, index] = this.upAll([b.tokens, b.positionIds, targets, weight, A.cudaEmbeddingIndex(b.tokens, V)]);
       const rope = this.ropeTables(b.positionIds);
-      ({ plan, far } = this.plans(b));
+      ({ plan, far } = this.plans(model._attnLayout(b), Tn, Tn));
       const { x, acts } = this.trunk(b, tokens, positions, rope, plan, far);
       const headName = c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
       const hf = this.tmp(act, Tn * D), rf = this.tmp('f32', Tn);
@@ -494,28 +510,28 @@ export class CudaLlama {
   _forwardKV<R>(b: PackedBatch, rows: Int32Array, use: (k: readonly T[], v: readonly T[], logits: Float32Array) => R): R {
     const model = this.model, c = model.config, A = this.A, D = c.dim, V = c.vocab;
     validateBatch(b, c.vocab);
-    this.noLimit('prefill');
-    let plan: CudaPlan | undefined;
+    let plan: CudaPlan | undefined, far: FarCall | undefined;
     try {
       const [tokens, positions] = this.upAll([b.tokens, b.positionIds]);
       const rope = this.ropeTables(b.positionIds);
-      plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._attnLayout(b))), dtype: 'bf16' });
-      const { x, acts } = this.trunk(b, tokens, positions, rope, plan);
+      ({ plan, far } = this.plans(model._attnLayout(b), b.tokens.length, b.tokens.length));
+      const { x, acts } = this.trunk(b, tokens, positions, rope, plan, far);
       const n = rows.length, xs = this.tmp('f32', n * D);
       rows.forEach((r, i) => A.cudaConvert(this.keep(x.view(r * D, D)), this.keep(xs.view(i * D, D))));
       const h = this.tmp(this.act, n * D), rs = this.tmp('f32', n), logits = this.tmp('f32', n * V);
       A.cudaRmsnormForward(xs, this.p.get('model.norm.weight')!, n, D, c.normEps, h, rs);
       this.mm(false, true, n, V, D, h, this.W(c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), logits);
-      return use(acts.map((a) => a.kb), acts.map((a) => a.vb), logits.download() as Float32Array);
+      // (with a distance limit the cache keeps keys before RoPE: _decodeStep rotates them by slot)
+      return use(acts.map((a) => (a.kRaw ? this.toBf16(a.kRaw) : a.kb)), acts.map((a) => a.vb), logits.download() as Float32Array);
     } finally {
       plan?.free();
+      far?.plan.free();
       this.releaseScratch();
     }
   }
 
   /** A decoding session on the device (CudaKVSession): full cache, sinks + window, SirLLM or InfLLM. */
   session(policy: DevicePolicy = { kind: 'full' }): CudaKVSession {
-    this.noLimit('decoding');
     return new CudaKVSession(this, policy);
   }
 
@@ -537,17 +553,18 @@ export class CudaLlama {
     const model = this.model, c = model.config, A = this.A, act = this.act;
     const n = tokens.length, L = pos0 + n, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
     const P = (name: string): T => this.p.get(name)!;
-    let plan: CudaPlan | undefined;
+    let plan: CudaPlan | undefined, far: FarCall | undefined;
     try {
       const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
       const tk = this.up(tokens);
       // InfLLM: positions and RoPE tables follow the attended count S, known after layer 0's selection
       let pos = infllm ? undefined : this.up(positions);
       let rope = infllm ? undefined : this.ropeTables(positions);
-      const shift = shiftPositions && rope !== undefined;
+      // a distance limit caches keys before RoPE (as the CPU's in-op RoPE does) and rotates them by slot
+      const shift = (shiftPositions || this.limit > 0) && rope !== undefined;
       const slots = shift ? this.up(Int32Array.from({ length: L }, (_, i) => i)) : undefined;
       const kRot = shift ? this.tmp('bf16', L * HK) : undefined;
-      if (!infllm) plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, L))), dtype: 'bf16' });
+      if (!infllm) ({ plan, far } = this.plans(model._decodeLayout(n, L), n, L));
       let S = -1, slotsS: T | undefined; // InfLLM: the attended count and its positions 0..S-1
       const x = this.tmp('f32', n * D);
       A.cudaEmbeddingForward(P('model.embed_tokens.weight'), V, D, tk, x);
@@ -575,6 +592,8 @@ export class CudaLlama {
             plan = new A.CudaAttentionPlan({ ...attentionLayout(layoutInput(model._decodeLayout(n, S))), dtype: 'bf16' });
           } else if (sel.length !== S) throw Object.assign(new Error(`infllm: layer ${l} attends ${sel.length} slots, layer 0 ${S}`), { code: 'LMP_E_SHAPE' });
         }
+        const qRaw = far ? this.tmp(act, n * HQ) : undefined;
+        if (qRaw) A.cudaConvert(q, qRaw);
         if (rope) {
           A.cudaRope(q, n, c.heads, hd, pos!, rope.invFreq, rope.mscale, false);
           if (!shift && !infllm) A.cudaRope(kOut, n, c.kvHeads, hd, pos!, rope.invFreq, rope.mscale, false);
@@ -583,7 +602,7 @@ export class CudaLlama {
           A.cudaConvert(kOut, kNew);
           A.cudaConvert(vOut, vNew);
         }
-        let kAll: T, vAll: T;
+        let kAll: T, vAll: T, kPre: T | undefined;
         if (sel) {
           // the selected rows, gathered by runs of consecutive slots (sinks, each unit, the tail), rotated by 0..S-1
           kAll = this.tmp('bf16', S * HK);
@@ -599,6 +618,7 @@ export class CudaLlama {
         } else {
           kAll = this.keep(cacheK[l]!.view(0, L * HK));
           vAll = this.keep(cacheV[l]!.view(0, L * HK));
+          kPre = kAll;
           if (kRot && slots) {
             // the cached keys (before RoPE) rotated by their slot 0..L-1
             A.cudaConvert(kAll, kRot);
@@ -607,12 +627,14 @@ export class CudaLlama {
           }
         }
         plan!.forward(this.toBf16(q), kAll, vAll, ao, lse);
+        if (far && rope && qRaw && kPre) this.farAttention(far, rope, qRaw, n, kPre, L, vAll, ao, lse); // (ao combined in place)
         this.stepOutAndMlp(p, n, ao, x, { h, r, g, u });
       }
       const logits = this.stepHead(x, n, h, r);
       return take(logits, n);
     } finally {
       plan?.free();
+      far?.plan.free();
       this.releaseScratch();
     }
   }
@@ -795,6 +817,7 @@ export class CudaKVSession {
     if (policy.kind === 'sinks_window' && !(Number.isInteger(policy.sinks) && policy.sinks >= 0 && Number.isInteger(policy.window) && policy.window >= 1))
       throw Object.assign(new Error('sinks_window: sinks must be >= 0 and window >= 1 (integers)'), { code: 'LMP_E_ARG' });
     this.sir = policy.kind === 'sirllm' ? new SirLLMState(policy) : null;
+    if (policy.kind === 'infllm' && device.limit > 0) throw unsupported('backend cuda: an InfLLM cache with the LM-Infinite RoPE distance limit is not on CUDA; use --backend cpu');
     this.inf = policy.kind === 'infllm' ? new InfLLMState(device.model, policy) : null;
   }
 
@@ -882,7 +905,8 @@ export class CudaKVSession {
 
   /** Whether its single-token steps can join a batched device step (runtime/model/batch.ts): a full or sinks + window cache, RoPE not dynamically scaled. */
   get batchable(): boolean {
-    return (this.policy.kind === 'full' || this.policy.kind === 'sinks_window') && this.model.ropeScaling?.kind !== 'dynamic';
+    // (no LM-Infinite path in the batched step: a distance limit decodes one sequence at a time)
+    return (this.policy.kind === 'full' || this.policy.kind === 'sinks_window') && this.model.ropeScaling?.kind !== 'dynamic' && this.device.limit === 0;
   }
   /** @internal the batched step's engine: the device model */
   _batchEngine(): CudaLlama {

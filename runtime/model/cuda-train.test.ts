@@ -186,14 +186,5 @@ describe.skipIf(dev.count === 0)('CUDA training step', () => {
   it('refuses what is not on CUDA, with codes', () => {
     const odd: ModelConfig = { ...CFG, dim: 48, heads: 2 }; // head dim 24
     expect(() => new CudaLlama(LlamaModel.init(odd, 1))).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
-    // LM-Infinite trains on the device but does not decode there yet
-    const lim: ModelOptions = { position: { kind: 'rope', limit: 16 } };
-    expect(() => new CudaLlama(LlamaModel.init(CFG, 1, lim), { train: false })).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
-    const trainer = new CudaLlama(LlamaModel.init(CFG, 1, lim));
-    try {
-      expect(() => trainer.session()).toThrow(expect.objectContaining({ code: 'LMP_E_CONFIG_UNSUPPORTED' }));
-    } finally {
-      trainer.free();
-    }
   });
 });
