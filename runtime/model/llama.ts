@@ -103,6 +103,19 @@ export interface ModelOptions {
   position?: PositionSettings;
 }
 
+/** A decoding step's scratch rows: the norms' output h [n, dim] and rstd r [n], the MLP's gate g and up u [n, ffn]. */
+interface StepScratch {
+  h: Float32Array;
+  r: Float32Array;
+  g: Float32Array;
+  u: Float32Array;
+}
+
+/** One layer's parameter names. */
+interface LayerNames {
+  q: string; k: string; v: string; o: string; inNorm: string; postNorm: string; gate: string; up: string; down: string;
+}
+
 export class LlamaModel {
   readonly config: ModelConfig;
   readonly params = new Map<string, Float32Array>();
@@ -119,6 +132,7 @@ export class LlamaModel {
   /** 'model': the model rotates; 'op': the attention op applies positions (or none at all) */
   private readonly ropeInModel: boolean;
   private readonly K = kernels();
+  private readonly names: LayerNames[] = [];
 
   constructor(config: ModelConfig, opts: ModelOptions = {}) {
     this.config = validateConfig(config);
@@ -411,17 +425,38 @@ export class LlamaModel {
     return new KVCacheSession(this, policy);
   }
 
+  /**
+   * A decoding step's scratch for n rows (the norms' outputs and the MLP's gate and up rows),
+   * shared by its layers: every use writes it in full before reading it.
+   */
+  private stepScratch(n: number): StepScratch {
+    const c = this.config;
+    return { h: new Float32Array(n * c.dim), r: new Float32Array(n), g: new Float32Array(n * c.ffn), u: new Float32Array(n * c.ffn) };
+  }
+
+  /** Layer l's weight names (built once: a decoding step looks them up per layer and token). */
+  private layerNames(l: number): LayerNames {
+    let t = this.names[l];
+    if (!t) {
+      const p = `model.layers.${l}.`;
+      t = this.names[l] = {
+        q: p + 'self_attn.q_proj.weight', k: p + 'self_attn.k_proj.weight', v: p + 'self_attn.v_proj.weight', o: p + 'self_attn.o_proj.weight',
+        inNorm: p + 'input_layernorm.weight', postNorm: p + 'post_attention_layernorm.weight',
+        gate: p + 'mlp.gate_proj.weight', up: p + 'mlp.up_proj.weight', down: p + 'mlp.down_proj.weight',
+      };
+    }
+    return t;
+  }
+
   /** Decoding steps, after attention: x += o_proj(ao), then x += MLP(RMSNorm(x)) (n rows). */
-  private stepOutAndMlp(p: string, n: number, ao: Float32Array, x: Float32Array, rows = false): void {
-    const c = this.config, K = this.K, D = c.dim, HQ = c.heads * this.headDim;
-    this.mmW(rows, n, D, HQ, ao, this.P(p + 'self_attn.o_proj.weight'), x, 1);
-    const h2 = new Float32Array(n * D), r2 = new Float32Array(n);
-    K.rmsnormForward(x, this.P(p + 'post_attention_layernorm.weight'), n, D, c.normEps, h2, r2);
-    const g = new Float32Array(n * c.ffn), u = new Float32Array(n * c.ffn);
-    this.mmW(rows, n, c.ffn, D, h2, this.P(p + 'mlp.gate_proj.weight'), g);
-    this.mmW(rows, n, c.ffn, D, h2, this.P(p + 'mlp.up_proj.weight'), u);
-    K.swigluForward(g, u, g);
-    this.mmW(rows, n, D, c.ffn, g, this.P(p + 'mlp.down_proj.weight'), x, 1);
+  private stepOutAndMlp(l: number, n: number, ao: Float32Array, x: Float32Array, rows = false, s = this.stepScratch(n)): void {
+    const c = this.config, K = this.K, D = c.dim, HQ = c.heads * this.headDim, w = this.layerNames(l);
+    this.mmW(rows, n, D, HQ, ao, this.P(w.o), x, 1);
+    K.rmsnormForward(x, this.P(w.postNorm), n, D, c.normEps, s.h, s.r);
+    this.mmW(rows, n, c.ffn, D, s.h, this.P(w.gate), s.g);
+    this.mmW(rows, n, c.ffn, D, s.h, this.P(w.up), s.u);
+    K.swigluForward(s.g, s.u, s.g);
+    this.mmW(rows, n, D, c.ffn, s.g, this.P(w.down), x, 1);
   }
 
   /** Final RMSNorm and output head over n rows of x: logits [n, vocab]. */
@@ -441,14 +476,13 @@ export class LlamaModel {
     return x;
   }
 
-  /** Layer p's input RMSNorm of x (n rows) and its q, k, v projections into q, k, v (rows: gemmRows). */
-  private stepQkv(p: string, n: number, x: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, rows = false): void {
-    const c = this.config, D = c.dim, hd = this.headDim;
-    const h1 = new Float32Array(n * D), r1 = new Float32Array(n);
-    this.K.rmsnormForward(x, this.P(p + 'input_layernorm.weight'), n, D, c.normEps, h1, r1);
-    this.mmW(rows, n, c.heads * hd, D, h1, this.P(p + 'self_attn.q_proj.weight'), q);
-    this.mmW(rows, n, c.kvHeads * hd, D, h1, this.P(p + 'self_attn.k_proj.weight'), k);
-    this.mmW(rows, n, c.kvHeads * hd, D, h1, this.P(p + 'self_attn.v_proj.weight'), v);
+  /** Layer l's input RMSNorm of x (n rows) and its q, k, v projections into q, k, v (rows: gemmRows). */
+  private stepQkv(l: number, n: number, x: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, rows = false, s = this.stepScratch(n)): void {
+    const c = this.config, D = c.dim, hd = this.headDim, w = this.layerNames(l);
+    this.K.rmsnormForward(x, this.P(w.inNorm), n, D, c.normEps, s.h, s.r);
+    this.mmW(rows, n, c.heads * hd, D, s.h, this.P(w.q), q);
+    this.mmW(rows, n, c.kvHeads * hd, D, s.h, this.P(w.k), k);
+    this.mmW(rows, n, c.kvHeads * hd, D, s.h, this.P(w.v), v);
   }
 
   /** @internal used by KVCacheSession */
@@ -457,11 +491,11 @@ export class LlamaModel {
     const HQ = c.heads * hd, HK = c.kvHeads * hd, L = pos0 + n;
     const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);
     const x = this.stepEmbed(tokens);
+    // one scratch set, query buffer and attention layout for all layers (each layer writes them in full)
+    const s = this.stepScratch(n), q = new Float32Array(n * HQ), layout = this._decodeLayout(n, L);
     for (let l = 0; l < c.layers; l++) {
-      const p = `model.layers.${l}.`;
-      const q = new Float32Array(n * HQ);
       const k = cacheK[l]!.subarray(pos0 * HK, L * HK), v = cacheV[l]!.subarray(pos0 * HK, L * HK);
-      this.stepQkv(p, n, x, q, k, v);
+      this.stepQkv(l, n, x, q, k, v, false, s);
       this.rope(q, n, c.heads, positions, false);
       let kAll: Float32Array;
       if (shiftPositions && this.ropeInModel) {
@@ -473,8 +507,8 @@ export class LlamaModel {
         this.rope(k, n, c.kvHeads, positions, false);
         kAll = cacheK[l]!.subarray(0, L * HK);
       }
-      const { out: ao } = this.attention.forward({ q, k: kAll, v: cacheV[l]!.subarray(0, L * HK), ...this._decodeLayout(n, L) });
-      this.stepOutAndMlp(p, n, ao, x);
+      const { out: ao } = this.attention.forward({ q, k: kAll, v: cacheV[l]!.subarray(0, L * HK), ...layout });
+      this.stepOutAndMlp(l, n, ao, x, false, s);
     }
     return this.stepHead(x, n);
   }
@@ -507,10 +541,10 @@ export class LlamaModel {
     // sinks + window rows: keys cached before RoPE, all of them rotated by slot 0..L-1 each step
     const shifted = seqs.map((s) => s.shift && this.ropeInModel), anyShift = shifted.some(Boolean);
     const x = this.stepEmbed(tokens);
+    const scratch = this.stepScratch(n);
     for (let l = 0; l < c.layers; l++) {
-      const p = `model.layers.${l}.`;
       const q = new Float32Array(n * HQ), k = new Float32Array(n * HK), v = new Float32Array(n * HK);
-      this.stepQkv(p, n, x, q, k, v, true);
+      this.stepQkv(l, n, x, q, k, v, true, scratch);
       ropeAll(q, c.heads);
       if (!anyShift) ropeAll(k, c.kvHeads);
       else
@@ -532,7 +566,7 @@ export class LlamaModel {
       const outs = this.attention.forwardMany ? this.attention.forwardMany(calls) : calls.map((a) => this.attention.forward(a));
       const ao = new Float32Array(n * HQ);
       outs.forEach((o, b) => ao.set(o.out, b * HQ));
-      this.stepOutAndMlp(p, n, ao, x, true);
+      this.stepOutAndMlp(l, n, ao, x, true, scratch);
     }
     return this.stepHead(x, n, true);
   }
@@ -549,9 +583,8 @@ export class LlamaModel {
     const HQ = c.heads * hd, HK = c.kvHeads * hd;
     const x = this.stepEmbed(tokens);
     for (let l = 0; l < c.layers; l++) {
-      const p = `model.layers.${l}.`;
       const q = new Float32Array(n * HQ);
-      this.stepQkv(p, n, x, q, storeK[l]!.subarray(base * HK, (base + n) * HK), storeV[l]!.subarray(base * HK, (base + n) * HK));
+      this.stepQkv(l, n, x, q, storeK[l]!.subarray(base * HK, (base + n) * HK), storeV[l]!.subarray(base * HK, (base + n) * HK));
       const sel = select(l, q);
       const S = sel.length;
       const kS = new Float32Array(S * HK), vS = new Float32Array(S * HK);
@@ -567,7 +600,7 @@ export class LlamaModel {
         q, k: kS, v: vS, heads: c.heads, kvHeads: c.kvHeads, headDim: hd,
         cuSeqlensQ: Int32Array.of(0, n), cuSeqlensK: cuK, qOffset: S - n, ...this.attnExtra(cuK),
       });
-      this.stepOutAndMlp(p, n, ao, x);
+      this.stepOutAndMlp(l, n, ao, x);
     }
     return this.stepHead(x, n);
   }
