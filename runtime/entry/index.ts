@@ -211,7 +211,7 @@ async function prepareEval(ev: Frozen<TrainEvalSpec>, baseDir: string, vocab: nu
 }
 
 /** Mean token loss per bucket and overall (token-weighted) with the model as it is now. */
-function runEvalOnce(model: LlamaModel, ev: PreparedEval, step: number): TrainEvalRecord {
+function runEvalOnce(model: Pick<LlamaModel, 'tokenLosses'>, ev: PreparedEval, step: number): TrainEvalRecord {
   const by: { length: number; tokens: number; loss: number; ppl: number }[] = [];
   const pos = new Map<number, { sum: number; tokens: number }>();
   let sum = 0, tokens = 0;
@@ -471,10 +471,11 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
           tokensPerSec: stepSec > 0 ? tokens / stepSec : 0, elapsedSec: wall, etaSec: (wall / metrics.length) * (steps - m.step),
         });
         const due = (every: number): boolean => (every > 0 && m.step % every === 0) || m.step === steps;
-        if (prepared.some((ev) => due(ev.spec.every)) || blocks.some((ev) => due(ev.every))) trainer.syncModel();
+        // perplexity on the trainer's engine (backend cuda: the device); eval blocks (decodes) on the synced host model
+        if (blocks.some((ev) => due(ev.every))) trainer.syncModel();
         for (const ev of prepared) {
           if (!due(ev.spec.every)) continue;
-          const r = runEvalOnce(model, ev, m.step);
+          const r = runEvalOnce(trainer.evalEngine(), ev, m.step);
           evals.push(r);
           trainer.log(r);
           options.onProgress?.({ target: name, phase: 'eval', step: m.step, total: steps, loss: r.overall.loss, message: formatEval(r) });

@@ -130,6 +130,12 @@ interface FarCall {
   atZero: T;
 }
 
+/** The plans of a call in progress, freed by the caller (set as soon as they exist). */
+interface HeldPlans {
+  plan?: CudaPlan;
+  far?: FarCall;
+}
+
 /**
  * The device copy of a LlamaModel being trained: master weights (from model.params), gradients,
  * AdamW moments, and the step's activations.
@@ -423,20 +429,11 @@ export class CudaLlama {
     const Tn = b.tokens.length, D = c.dim, hd = model.headDim, HQ = c.heads * hd, HK = c.kvHeads * hd, F = c.ffn, V = c.vocab;
     const P = (n: string): T => this.p.get(n)!;
     const G = (n: string): T => this.g.get(n)!;
-    let plan: CudaPlan | undefined, far: FarCall | undefined;
+    const held: HeldPlans = {};
     try {
-      const targets = b.targets ?? defaultTargets(b);
-      const weight = new Float32Array(Tn);
-      for (let t = 0; t < Tn; t++) weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
-      const [tokens, positions, tg, wt, index] = this.upAll([b.tokens, b.positionIds, targets, weight, A.cudaEmbeddingIndex(b.tokens, V)]);
-      const rope = this.ropeTables(b.positionIds);
-      ({ plan, far } = this.plans(model._attnLayout(b), Tn, Tn));
-      const { x, acts } = this.trunk(b, tokens, positions, rope, plan, far);
-      const headName = c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-      const hf = this.tmp(act, Tn * D), rf = this.tmp('f32', Tn);
-      A.cudaRmsnormForward(x, P('model.norm.weight'), Tn, D, c.normEps, hf, rf);
-      const logits = this.tmp('f32', Tn * V), loss = this.tmp('f32', Tn);
-      this.mm(false, true, Tn, V, D, hf, this.W(headName), logits);
+      const { positions, tg, wt, index, rope, x, acts, hf, rf, logits, headName } = this.forwardToLogits(b, true, held);
+      const plan = held.plan!, far = held.far;
+      const loss = this.tmp('f32', Tn);
       A.cudaCrossEntropy(logits, Tn, V, tg, wt, scale, loss, logits);
       A.cudaReduceSum(loss, false, this.lossOut, this.lossSlots++);
       // backward
@@ -492,12 +489,56 @@ export class CudaLlama {
         this.mm(false, false, Tn, D, HK, dvA, this.W(p + 'self_attn.v_proj.weight'), dh, 1);
         A.cudaRmsnormBackward(dh, a.x, P(p + 'input_layernorm.weight'), a.r1, Tn, D, dX, true, G(p + 'input_layernorm.weight'));
       }
-      A.cudaEmbeddingBackward(dX, index, Tn, V, D, G('model.embed_tokens.weight'));
+      A.cudaEmbeddingBackward(dX, index!, Tn, V, D, G('model.embed_tokens.weight'));
       // no wait here: the step's downloads (loss sums, gradient norm) wait for the stream, and the
       // pool hands buffers to the next batch in stream order
     } finally {
-      plan?.free();
-      far?.plan.free();
+      held.plan?.free();
+      held.far?.plan.free();
+      this.releaseScratch();
+    }
+  }
+
+  /**
+   * A batch's forward up to the logits on the device: inputs uploaded (the embedding's scatter
+   * index with `withIndex`), the attention plans (into `held`: the caller frees them), every
+   * layer's buffers, the final norm and the logits [T, vocab] (f32).
+   */
+  private forwardToLogits(b: PackedBatch, withIndex: boolean, held: HeldPlans) {
+    const model = this.model, c = model.config, A = this.A, Tn = b.tokens.length, D = c.dim, V = c.vocab;
+    const targets = b.targets ?? defaultTargets(b);
+    const weight = new Float32Array(Tn);
+    for (let t = 0; t < Tn; t++) weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
+    const [tokens, positions, tg, wt, index] = this.upAll([b.tokens, b.positionIds, targets, weight, ...(withIndex ? [A.cudaEmbeddingIndex(b.tokens, V)] : [])]);
+    const rope = this.ropeTables(b.positionIds);
+    const { plan, far } = this.plans(model._attnLayout(b), Tn, Tn);
+    held.plan = plan;
+    held.far = far;
+    const { x, acts } = this.trunk(b, tokens!, positions!, rope, plan, far);
+    const headName = c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    const hf = this.tmp(this.act, Tn * D), rf = this.tmp('f32', Tn);
+    A.cudaRmsnormForward(x, this.p.get('model.norm.weight')!, Tn, D, c.normEps, hf, rf);
+    const logits = this.tmp('f32', Tn * V);
+    this.mm(false, true, Tn, V, D, hf, this.W(headName), logits);
+    return { weight, positions: positions!, tg: tg!, wt: wt!, index, rope, x, acts, hf, rf, logits, headName };
+  }
+
+  /**
+   * Per-token cross-entropy of a batch on the device (the held-out evals of a cuda run: no copy of
+   * the weights to the host), as LlamaModel.tokenLosses: loss[t] = weight[t] * (lse - logit of the
+   * target), weight from the targets and the loss mask.
+   */
+  tokenLosses(b: PackedBatch): { loss: Float32Array; weight: Float32Array } {
+    validateBatch(b, this.model.config.vocab);
+    const held: HeldPlans = {};
+    try {
+      const Tn = b.tokens.length, { tg, wt, logits, weight } = this.forwardToLogits(b, false, held);
+      const loss = this.tmp('f32', Tn);
+      this.A.cudaCrossEntropy(logits, Tn, this.model.config.vocab, tg, wt, 1, loss, null);
+      return { loss: loss.download() as Float32Array, weight };
+    } finally {
+      held.plan?.free();
+      held.far?.plan.free();
       this.releaseScratch();
     }
   }

@@ -17,6 +17,7 @@ import type { ModelConfig } from './config.js';
 import { cudaDevices } from './cuda-attention.js';
 import { CudaLlama } from './cuda-llama.js';
 import { LlamaModel, type ModelOptions, type PackedBatch } from './llama.js';
+import { evaluate } from './eval.js';
 import { Trainer, type TrainerOptions } from './train.js';
 
 const dev = cudaDevices();
@@ -182,6 +183,40 @@ describe.skipIf(dev.count === 0)('CUDA training step', () => {
         gpu.free();
       }
     });
+
+  // Held-out evals on the device (CudaLlama.tokenLosses, what a cuda Trainer's periodic evals use):
+  // per-token losses within the precision's loss tolerance of the CPU model's, weights equal.
+  it('per-token eval losses on the device follow the CPU model; a cuda Trainer evaluates there', () => {
+    const cpu = LlamaModel.init(CFG, 6);
+    const gpu = new CudaLlama(cpu, { train: false, precision: 'bf16' });
+    try {
+      for (const seed of [1, 2]) {
+        const b = stream(seed).next().value as PackedBatch;
+        const want = cpu.tokenLosses(b), got = gpu.tokenLosses(b);
+        expect([...got.weight]).toEqual([...want.weight]);
+        for (let t = 0; t < want.loss.length; t++)
+          if (!(Math.abs(got.loss[t]! - want.loss[t]!) <= TOL.bf16.loss * 10 * Math.max(1, want.loss[t]!))) expect.fail(`token ${t}: ${got.loss[t]} vs ${want.loss[t]}`);
+      }
+    } finally {
+      gpu.free();
+    }
+    const evalOpts = { every: 2, batches: () => [stream(11).next().value as PackedBatch] };
+    const tr = new Trainer(LlamaModel.init(CFG, 7), stream(12), opts({ totalSteps: 4, backend: 'cuda', eval: evalOpts }));
+    const device = (tr as unknown as { device: CudaLlama }).device;
+    let calls = 0;
+    const own = device.tokenLosses.bind(device);
+    device.tokenLosses = (b) => (calls++, own(b));
+    try {
+      tr.run();
+      expect(calls).toBe(2); // the evals at steps 2 and 4, one batch each, on the device
+      const onDevice = tr.lastEval!;
+      const onHost = evaluate(tr.syncModel(), evalOpts.batches());
+      expect(Math.abs(onDevice.loss - onHost.loss)).toBeLessThanOrEqual(TOL.bf16.curve * onHost.loss);
+      expect(onDevice.tokens).toBe(onHost.tokens);
+    } finally {
+      tr.close();
+    }
+  });
 
   it('refuses what is not on CUDA, with codes', () => {
     const odd: ModelConfig = { ...CFG, dim: 48, heads: 2 }; // head dim 24

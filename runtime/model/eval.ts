@@ -32,7 +32,8 @@ export interface EvalResult {
 
 export const lengthBucket = (len: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, len)));
 
-export function evaluate(model: LlamaModel, batches: Iterable<PackedBatch>): EvalResult {
+/** model: a LlamaModel, or any engine with its tokenLosses (the CUDA trainer's device copy). */
+export function evaluate(model: Pick<LlamaModel, 'tokenLosses'>, batches: Iterable<PackedBatch>): EvalResult {
   const buckets = new Map<number, { sum: number; w: number; n: number }>();
   const positions = new Map<number, { sum: number; w: number }>();
   let sum = 0, w = 0;

@@ -15,8 +15,9 @@
 // run killed and resumed from a checkpoint gives bit-identical losses and weights.
 //
 // Backend: 'cpu' (default) or 'cuda' (cuda-llama.ts: forward, backward, clipping and AdamW on the
-// device; model.params and the moments are brought back for checkpoints and evals, and by
-// syncModel()). Checkpoints are the same files either way, so each backend resumes the other's.
+// device; the periodic evals run there too (CudaLlama.tokenLosses); model.params and the moments
+// are brought back for checkpoints and by syncModel()). Checkpoints are the same files either
+// way, so each backend resumes the other's.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendJsonl, ensureDir, writeError } from '../fsutil.js';
@@ -149,6 +150,11 @@ export class Trainer {
     return this.model;
   }
 
+  /** What held-out losses are computed on: the device copy (backend cuda: no copy of the weights to the host), else the model. */
+  evalEngine(): Pick<LlamaModel, 'tokenLosses'> {
+    return this.device ?? this.model;
+  }
+
   /** Frees the device copy (backend cuda) after bringing the host up to date. */
   close(): void {
     this.syncModel();
@@ -211,7 +217,7 @@ export class Trainer {
       else process.stderr.write('\r' + line + (this.step >= o.totalSteps ? '\n' : ''));
     }
     if (o.eval && this.step % o.eval.every === 0) {
-      this.lastEval = evaluate(this.syncModel(), o.eval.batches());
+      this.lastEval = evaluate(this.evalEngine(), o.eval.batches());
       if (o.logPath) this.log({ step: this.step, eval: this.lastEval });
     }
     if (o.checkpointDir && ((o.checkpointEvery && this.step % o.checkpointEvery === 0) || this.step === o.totalSteps)) this.saveCheckpoint(o.checkpointDir);
