@@ -139,6 +139,20 @@ describe('lmpc run --backend', () => {
     expect(h16a.err).toMatch(/note: backend auto: model \w+ decodes on the CPU/);
   });
 
+  it.skipIf(dev.count === 0)('with a device: a perplexity eval block runs its forward on cuda with the CPU\'s figures', async () => {
+    const f = quick('dim: 64, layers: 2, heads: 2, kv_heads: 1, ffn: 128');
+    writeFileSync(f, readFileSync(f, 'utf8') + '\neval ppl {\n  task perplexity(data: corpus.holdout, by: length)\n  using tiny\n  metric perplexity, loss\n}\n');
+    type EvalJson = { backend: string; metrics: { perplexity: number; loss: number }; cells: { length: number; tokens: number }[] };
+    const ev = (out: string): EvalJson => (JSON.parse(out) as { results: EvalJson[] }).results[0]!;
+    const g = await cli(['run', f, '--target', 'ppl', '--backend', 'cuda', '--json']), c = await cli(['run', f, '--target', 'ppl', '--backend', 'cpu', '--json']);
+    expect(g.code, g.err).toBe(0);
+    expect(c.code, c.err).toBe(0);
+    expect(ev(g.out).backend).toBe('cuda');
+    expect(ev(c.out).backend).toBe('cpu');
+    expect(Math.abs(ev(g.out).metrics.loss - ev(c.out).metrics.loss)).toBeLessThanOrEqual(1e-2 * ev(c.out).metrics.loss);
+    expect(ev(g.out).cells.map((x) => [x.length, x.tokens])).toEqual(ev(c.out).cells.map((x) => [x.length, x.tokens]));
+  });
+
   it.skipIf(dev.count === 0)('with a device: LM-Infinite (position rope(...) limit 16) trains and decodes on cuda like the CPU', async () => {
     const f = quick('dim: 64, layers: 2, heads: 2, kv_heads: 1, ffn: 128');
     writeFileSync(f, readFileSync(f, 'utf8').replace('position rope(theta: 10000)', 'position rope(theta: 10000) limit 16'));

@@ -47,6 +47,8 @@ export interface EvalRunResult {
   /** Every request with its output and score (empty for perplexity). */
   readonly samples: readonly ScoredSample[];
   readonly seconds: number;
+  /** perplexity: where the token losses were computed (lmpc run --backend) */
+  readonly backend?: 'cpu' | 'cuda';
 }
 
 /** What runEval needs from index.ts. */
@@ -59,6 +61,8 @@ export interface EntryHelpers {
     readonly by_length: readonly { readonly length: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[];
     readonly by_position: readonly { readonly position: number; readonly tokens: number; readonly loss: number; readonly ppl: number }[];
     readonly overall: { readonly tokens: number; readonly loss: number; readonly ppl: number };
+    /** where the token losses were computed */
+    readonly backend: 'cpu' | 'cuda';
   }>;
 }
 
@@ -67,7 +71,7 @@ export interface EvalOptions {
   readonly session?: { readonly models: Map<string, LlamaModel> };
   readonly specs?: ReadonlyMap<string, Frozen<AnySpec>>;
   readonly onProgress?: (p: { target: string; phase: 'eval'; step: number; total: number; message?: string }) => void;
-  /** where the eval's decode runs (lmpc run --backend; decode.ts DecodeOptions.backend); a bare model and perplexity stay on the CPU */
+  /** where the eval's decode, or a perplexity eval's forward, runs (lmpc run --backend; decode.ts DecodeOptions.backend); a bare model's generation stays on the CPU */
   readonly backend?: 'cpu' | 'cuda' | 'auto';
   readonly onNote?: (message: string) => void;
 }
@@ -178,7 +182,7 @@ export async function runEvalWith(h: EntryHelpers, spec: Frozen<EvalSpec>, optio
         ...r.by_length.map((b) => ({ length: b.length, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) })),
         ...r.by_position.map((b) => ({ position: b.position, samples: 0, tokens: b.tokens, metrics: pick(names, b.ppl, b.loss) })),
       ];
-      return { ...head, metrics: pick(names, r.overall.ppl, r.overall.loss), cells, samples: [], seconds: (performance.now() - t0) / 1000 };
+      return { ...head, backend: r.backend, metrics: pick(names, r.overall.ppl, r.overall.loss), cells, samples: [], seconds: (performance.now() - t0) / 1000 };
     }
 
     const docs = task === 'tsort' && spec.data !== null ? await evalDocuments(spec, spec.data, options.specs, baseDir) : null;

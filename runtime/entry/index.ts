@@ -20,6 +20,7 @@ import type { CurriculumConfig } from '../curriculum/config.js';
 import type { LlamaModel, PackedBatch } from '../model/llama.js';
 import { Trainer, type LrSchedule, type StepMetrics, type TrainerOptions } from '../model/train.js';
 import { cudaDevices } from '../model/cuda-attention.js';
+import { CudaLlama } from '../model/cuda-llama.js';
 import { evaluate } from '../model/eval.js';
 import { recordTokenizer } from '../model/io.js';
 import { Rng } from '../data/rng.js';
@@ -565,6 +566,31 @@ function newTrainer(model: LlamaModel, batches: { next(): IteratorResult<PackedB
   }
 }
 
+/**
+ * fn on what computes a standalone perplexity eval's token losses: the model (cpu), its device copy
+ * (cuda: LMP_E_NO_DEVICE / LMP_E_CONFIG_UNSUPPORTED when it cannot), or auto: the device when there
+ * is one and the model runs there, else the model with a note. The device copy is freed after fn.
+ */
+function withLossEngine<R>(model: LlamaModel, backend: TrainBackend, note: (m: string) => void, fn: (engine: Pick<LlamaModel, 'tokenLosses'>, backend: 'cpu' | 'cuda') => R): R {
+  let device: CudaLlama | undefined;
+  if (backend === 'cuda') device = new CudaLlama(model, { train: false });
+  else if (backend === 'auto' && cudaDevices().count > 0) {
+    try {
+      device = new CudaLlama(model, { train: false });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'LMP_E_CONFIG_UNSUPPORTED' && code !== 'LMP_E_NO_DEVICE' && code !== 'LMP_E_CUDA_OOM') throw e;
+      note(`backend auto: perplexity on the CPU (${(e as Error).message})`);
+    }
+  }
+  if (!device) return fn(model, 'cpu');
+  try {
+    return fn(device, 'cuda');
+  } finally {
+    device.free();
+  }
+}
+
 /** Runs a decode block (decode.ts): plain, speculative or a cascade, over one prompt or a data declaration of prompts (prepacked prefill). */
 export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = {}): Promise<DecodeRunResult> {
   return runDecodeSpec(spec, { ...options, ...(options.decodeBatch !== undefined ? { batch: options.decodeBatch } : {}) });
@@ -578,7 +604,10 @@ export async function runDecode(spec: Frozen<DecodeSpec>, options: RunOptions = 
 export async function runEval(spec: Frozen<EvalSpec>, options: RunOptions = {}): Promise<EvalRunResult> {
   return runEvalWith(
     {
-      perplexity: async (ev, model, baseDir) => runEvalOnce(model, await preparedFor(options.session, ev, baseDir, model.config.vocab), 0),
+      perplexity: async (ev, model, baseDir) => {
+        const prepared = await preparedFor(options.session, ev, baseDir, model.config.vocab);
+        return withLossEngine(model, options.backend ?? 'cpu', (m) => options.onNote?.(m), (engine, backend) => ({ ...runEvalOnce(engine, prepared, 0), backend }));
+      },
     },
     spec,
     options,
