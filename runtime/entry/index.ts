@@ -547,6 +547,9 @@ export async function runTrain(spec: Frozen<TrainSpec>, options: RunOptions = {}
   }
 }
 
+/** Whether `backend auto` falls back to the CPU after this device error (the model cannot run there, no device, out of device memory). */
+const autoFallsBack = (e: unknown): boolean => ['LMP_E_CONFIG_UNSUPPORTED', 'LMP_E_NO_DEVICE', 'LMP_E_CUDA_OOM'].includes((e as { code?: string }).code ?? '');
+
 /**
  * The trainer on the chosen backend. cuda: the device trainer, or its coded error (LMP_E_NO_DEVICE,
  * LMP_E_CONFIG_UNSUPPORTED). auto: cuda when the addon has it and the driver reports a device and
@@ -559,8 +562,7 @@ function newTrainer(model: LlamaModel, batches: { next(): IteratorResult<PackedB
   try {
     return new Trainer(model, batches, { ...opts, backend: 'cuda' });
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== 'LMP_E_CONFIG_UNSUPPORTED' && code !== 'LMP_E_NO_DEVICE' && code !== 'LMP_E_CUDA_OOM') throw e;
+    if (!autoFallsBack(e)) throw e;
     note(`backend auto: training on the CPU (${(e as Error).message})`);
     return new Trainer(model, batches, opts);
   }
@@ -578,8 +580,7 @@ function withLossEngine<R>(model: LlamaModel, backend: TrainBackend, note: (m: s
     try {
       device = new CudaLlama(model, { train: false });
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code !== 'LMP_E_CONFIG_UNSUPPORTED' && code !== 'LMP_E_NO_DEVICE' && code !== 'LMP_E_CUDA_OOM') throw e;
+      if (!autoFallsBack(e)) throw e;
       note(`backend auto: perplexity on the CPU (${(e as Error).message})`);
     }
   }
