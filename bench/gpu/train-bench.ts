@@ -57,8 +57,10 @@ function relErr(a: Float32Array, b: Float32Array): number {
 function parity(): void {
   const cfg: ModelConfig = { vocab: 61, dim: 128, layers: 2, heads: 2, kvHeads: 1, ffn: 192, ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: false };
   const b = batch(cfg, 2, 100, 3);
-  for (const precision of ['f32', 'bf16'] as const) {
-    const cpu = LlamaModel.init(cfg, 1);
+  // plain RoPE in f32 and bf16, and LM-Infinite (a distance limit and a Lambda mask: two attention plans per call) in bf16
+  const limit = { position: { kind: 'rope', limit: 16 }, mask: { op: 'and', args: [{ op: 'causal' }, { op: 'same_document' }, { op: 'or', args: [{ op: 'sink', count: 2 }, { op: 'window', size: 48 }] }] } } as const;
+  for (const [precision, opts, tag] of [['f32', {}, ''], ['bf16', {}, ''], ['bf16', limit, '_limit']] as const) {
+    const cpu = LlamaModel.init(cfg, 1, opts);
     cpu.zeroGrads();
     const count = cpu.countTargets(b);
     const ref = cpu.backward(b, 1 / count);
@@ -74,8 +76,8 @@ function parity(): void {
     }
     gpu.free();
     const tol = precision === 'f32' ? 1.2e-2 : 2.5e-2;
-    verdict(`gradients_${precision}`, worst <= tol && Math.abs(loss - ref.lossSum) <= 1e-3 * ref.lossSum, `worst relative error ${worst.toExponential(2)} (${which}; tolerance ${tol}), loss ${loss} vs cpu ${ref.lossSum}`);
-    emit({ part: 'parity', check: `gradients_${precision}`, worst, which, loss, cpuLoss: ref.lossSum });
+    verdict(`gradients_${precision}${tag}`, worst <= tol && Math.abs(loss - ref.lossSum) <= 1e-3 * ref.lossSum, `worst relative error ${worst.toExponential(2)} (${which}; tolerance ${tol}), loss ${loss} vs cpu ${ref.lossSum}`);
+    emit({ part: 'parity', check: `gradients_${precision}${tag}`, worst, which, loss, cpuLoss: ref.lossSum });
   }
   const stream = function* (): Generator<PackedBatch> {
     for (let i = 0; ; i++) yield batch(cfg, 2, 64, 100 + i);
