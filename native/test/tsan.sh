@@ -35,7 +35,7 @@ LD_PRELOAD=$TSAN_LIB LMP_NATIVE_PATH=$ADDON timeout 1200 node node_modules/vites
   native/test/pool.test.ts runtime/native.test.ts runtime/model/kernels.test.ts runtime/model/async.test.ts \
   runtime/model/fused.test.ts runtime/model/prefill.test.ts runtime/attention/attention.test.ts \
   runtime/decode/fastpaths.test.ts runtime/decode/filters.test.ts runtime/model/train.test.ts \
-  runtime/model/batch.test.ts runtime/model/gemm-dispatch.test.ts
+  runtime/model/batch.test.ts runtime/model/gemm-dispatch.test.ts runtime/model/step.test.ts
 
 # Every TSan report (one file per process) split into blocks; ours are those naming lmp code.
 node - "$OUT" <<'EOF'

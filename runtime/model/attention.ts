@@ -91,6 +91,8 @@ export function plainMask(m: MaskIR | AttentionMaskIR): MaskIR | undefined {
 
 export interface AttentionOp {
   readonly name: string;
+  /** 'cpu': the op is the CPU fused kernels as they are (a native decoding step may call them itself) */
+  readonly kernels?: 'cpu';
   forward(a: AttentionArgs): { out: Float32Array; lse: Float32Array };
   /** forward of each (same results), where the op can run several in one call (batched decoding: one per sequence) */
   forwardMany?(as: readonly AttentionArgs[]): { out: Float32Array; lse: Float32Array }[];

@@ -47,10 +47,12 @@ const input = (a: AttentionArgs): AttentionInput => ({ q: a.q, k: a.k, v: a.v, .
 
 /** backend: the CPU kernels (default) or the CUDA ones (runtime/model/cuda-attention.ts). */
 export function fusedAttention(backend?: AttentionBackend): AttentionOp {
+  const cpu = backend === undefined || backend.kind === 'cpu';
   return {
     name: 'fused',
+    ...(cpu ? { kernels: 'cpu' as const } : {}),
     forward: (a) => attentionForward(input(a), backend),
-    ...(backend === undefined || backend.kind === 'cpu' ? { forwardMany: (as: readonly AttentionArgs[]) => attentionForwardMany(as.map(input)) } : {}),
+    ...(cpu ? { forwardMany: (as: readonly AttentionArgs[]) => attentionForwardMany(as.map(input)) } : {}),
     backward: (a, out, lse, dout) => attentionBackward({ ...input(a), out, lse, dout }, backend),
   };
 }

@@ -5,12 +5,14 @@
 // Hugging Face Llama names and layouts (Linear weights are [out, in]).
 // Forward/backward run over a packed batch; attention goes through an AttentionOp (attention.ts).
 import type { AttentionMaskIR, MaskIR } from '../mask/ir.js';
+import { attentionLayout } from '../attention/index.js';
 import { positionIds as seqPositionIds } from '../attention/positions.js';
+import { native } from '../native.js';
 import {
   type AttentionArgs, type AttentionOp, type AttentionSettings, type KernelPosition, type PositionSettings, type RopeScalingSettings,
   type ScoreSettings, plainMask, referenceAttention, scoreIsPlain,
 } from './attention.js';
-import { fusedAttention } from './fused.js';
+import { fusedAttention, layoutInput } from './fused.js';
 import { rotate } from './rope.js';
 import { type ModelConfig, validateConfig } from './config.js';
 import { kernels } from './kernels.js';
@@ -485,8 +487,42 @@ export class LlamaModel {
     this.mmW(rows, n, c.kvHeads * hd, D, s.h, this.P(w.v), v);
   }
 
+  /**
+   * @internal tests: false makes decoding steps run layer by layer in TypeScript even where the
+   * native step (module step) could run them.
+   */
+  nativeSteps = true;
+
+  /**
+   * The native decoding step (native/src/step, one call for the whole step, the same kernels in the
+   * same order: the same bits) when this step is one it runs: the CPU fused attention op, RoPE
+   * without scaling applied by the model (or no RoPE; ALiBi and score transforms in the op), an
+   * addon with the step module. Else null: the step runs layer by layer below.
+   */
+  private nativeStep(n: number, L: number, tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[], shift: boolean): Float32Array | null {
+    if (!this.nativeSteps || this.attention.kernels !== 'cpu') return null;
+    const pos = this.position;
+    const rope = pos.kind === 'rope';
+    if (rope && (!this.ropeInModel || (this.ropeScaling && this.ropeScaling.kind !== 'none'))) return null;
+    const fn = (native() as unknown as { decodeStep?: (o: object) => Float32Array }).decodeStep;
+    if (typeof fn !== 'function') return null;
+    const c = this.config;
+    const layers = [];
+    for (let l = 0; l < c.layers; l++) {
+      const w = this.layerNames(l), P = (x: string): Float32Array => this.P(x);
+      layers.push({ wq: P(w.q), wk: P(w.k), wv: P(w.v), wo: P(w.o), inNorm: P(w.inNorm), postNorm: P(w.postNorm), gate: P(w.gate), up: P(w.up), down: P(w.down), cacheK: cacheK[l]!, cacheV: cacheV[l]! });
+    }
+    return fn({
+      tokens, pos0, shift: shift && rope, dim: c.dim, heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, ffn: c.ffn, vocab: c.vocab, eps: c.normEps,
+      theta: rope ? c.ropeTheta : 0, embed: this.P('model.embed_tokens.weight'), norm: this.P('model.norm.weight'), head: this.headWeight(), layers,
+      attn: attentionLayout(layoutInput(this._decodeLayout(n, L))),
+    });
+  }
+
   /** @internal used by KVCacheSession */
   _decodeStep(tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[], shiftPositions = false): Float32Array {
+    const fast = this.nativeStep(tokens.length, pos0 + tokens.length, tokens, pos0, cacheK, cacheV, shiftPositions);
+    if (fast) return fast;
     const c = this.config, n = tokens.length, hd = this.headDim;
     const HQ = c.heads * hd, HK = c.kvHeads * hd, L = pos0 + n;
     const positions = Int32Array.from({ length: n }, (_, i) => pos0 + i);

@@ -1,0 +1,135 @@
+// Module `step`: one decoding step of the Llama model in one native call (runtime/model/llama.ts
+// _decodeStep's native path). The same kernels in the same order as the TypeScript step
+// (embedding, then per layer RMSNorm, the q/k/v GEMMs into the cache rows, RoPE, the fused
+// attention over the cache, the output GEMM, RMSNorm, gate/up GEMMs, SwiGLU, the down GEMM; the
+// final RMSNorm and the head), so the logits have its bits; what it saves is the JavaScript between
+// the kernels (~10% of a 1-thread step: allocations, lookups, the attention layout per layer),
+// which ran on one thread at any thread count. Needs the model and attention modules.
+//
+//   decodeStep({ tokens, pos0, shift, dim, heads, kvHeads, headDim, ffn, vocab, eps, theta,
+//                embed, norm, head, layers: [{ wq, wk, wv, wo, inNorm, postNorm, gate, up, down,
+//                cacheK, cacheV }, ...], attn }) -> logits Float32Array [n, vocab]
+//   theta: RoPE base (0: no RoPE); shift: the cached keys are before RoPE and rotated by slot
+//   0..L-1 each step (sinks + window); attn: the attention layout of (n queries, L = pos0 + n keys)
+//   as runtime/attention attentionLayout builds it (no q/k/v).
+#include <napi.h>
+
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "attention/attention.h"
+#include "attention/napi_params.h"
+#include "core/error.h"
+#include "core/napi_util.h"
+#include "core/registry.h"
+#include "model/gemm.h"
+#include "model/layers.h"
+
+namespace lmp {
+namespace {
+
+struct Layer {
+  const float *wq, *wk, *wv, *wo, *inNorm, *postNorm, *gate, *up, *down;
+  float *cacheK, *cacheV;
+};
+
+// A float array field of o with exactly `n` elements (at least `n` when atLeast).
+const float* fl(const Napi::Object& o, const char* name, int64_t n, bool atLeast = false) {
+  auto a = array_arg<float>(o.Get(name), name);
+  check(atLeast ? static_cast<int64_t>(a.length) >= n : static_cast<int64_t>(a.length) == n, "LMP_E_SHAPE",
+        std::string("decodeStep: ") + name + " has " + std::to_string(a.length) + " elements, " + (atLeast ? "at least " : "") + std::to_string(n) +
+            " expected");
+  return a.data;
+}
+
+Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LMP_NAPI_TRY(env, {
+    check(info.Length() >= 1 && info[0].IsObject(), "LMP_E_ARG", "decodeStep(options)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto tok = array_arg<int32_t>(o.Get("tokens"), "tokens");
+    const int64_t n = static_cast<int64_t>(tok.length), pos0 = int_arg(o.Get("pos0"), "pos0"), L = pos0 + n;
+    const bool shift = o.Get("shift").ToBoolean().Value();
+    const int64_t D = int_arg(o.Get("dim"), "dim"), H = int_arg(o.Get("heads"), "heads"), HKV = int_arg(o.Get("kvHeads"), "kvHeads");
+    const int64_t hd = int_arg(o.Get("headDim"), "headDim"), F = int_arg(o.Get("ffn"), "ffn"), V = int_arg(o.Get("vocab"), "vocab");
+    const float eps = static_cast<float>(num_arg(o.Get("eps"), "eps"));
+    const double theta = num_arg(o.Get("theta"), "theta");
+    check(n >= 1 && pos0 >= 0 && D >= 1 && H >= 1 && HKV >= 1 && hd >= 1 && F >= 1 && V >= 1, "LMP_E_ARG", "decodeStep: bad sizes");
+    const int64_t HQ = H * hd, HK = HKV * hd;
+    const float* embed = fl(o, "embed", V * D);
+    const float* norm = fl(o, "norm", D);
+    const float* head = fl(o, "head", V * D);
+    Napi::Value lv = o.Get("layers");
+    check(lv.IsArray(), "LMP_E_ARG", "decodeStep: layers must be an array");
+    Napi::Array la = lv.As<Napi::Array>();
+    std::vector<Layer> layers(la.Length());
+    for (uint32_t l = 0; l < la.Length(); ++l) {
+      Napi::Value e = la.Get(l);
+      check(e.IsObject(), "LMP_E_ARG", "decodeStep: layers[" + std::to_string(l) + "] is not an object");
+      Napi::Object w = e.As<Napi::Object>();
+      Layer& y = layers[l];
+      y.wq = fl(w, "wq", HQ * D), y.wk = fl(w, "wk", HK * D), y.wv = fl(w, "wv", HK * D), y.wo = fl(w, "wo", D * HQ);
+      y.inNorm = fl(w, "inNorm", D), y.postNorm = fl(w, "postNorm", D);
+      y.gate = fl(w, "gate", F * D), y.up = fl(w, "up", F * D), y.down = fl(w, "down", D * F);
+      y.cacheK = const_cast<float*>(fl(w, "cacheK", L * HK, true)), y.cacheV = const_cast<float*>(fl(w, "cacheV", L * HK, true));
+    }
+    Napi::Value av = o.Get("attn");
+    check(av.IsObject(), "LMP_E_ARG", "decodeStep: attn must be the attention layout");
+    attn_napi::Parsed ap;
+    attn_napi::parse(av.As<Napi::Object>(), ap, false);
+    attn::Params& p = ap.p;
+    check(p.S == 1 && p.cuQ[1] == n && p.cuK[1] == L && p.H == H && p.Hkv == HKV && p.D == hd && p.distLimit == 0, "LMP_E_SHAPE",
+          "decodeStep: the attention layout is not one sequence of n queries over pos0 + n keys with the model's heads");
+    for (int32_t t : std::vector<int32_t>(tok.data, tok.data + n)) check(t >= 0 && t < V, "LMP_E_TOKEN", "token " + std::to_string(t) + " outside the vocabulary (" + std::to_string(V) + ")");
+
+    std::vector<int32_t> positions(static_cast<size_t>(n)), slots;
+    std::iota(positions.begin(), positions.end(), static_cast<int32_t>(pos0));
+    if (shift && theta > 0) slots.resize(static_cast<size_t>(L)), std::iota(slots.begin(), slots.end(), 0);
+    std::vector<float> x(static_cast<size_t>(n * D)), h(static_cast<size_t>(n * D)), r(static_cast<size_t>(n)), q(static_cast<size_t>(n * HQ));
+    std::vector<float> g(static_cast<size_t>(n * F)), u(static_cast<size_t>(n * F)), ao(static_cast<size_t>(n * HQ)), lse(static_cast<size_t>(n * H));
+    std::vector<float> kRot(shift && theta > 0 ? static_cast<size_t>(L * HK) : 0);
+    model::embedding_forward(embed, V, D, tok.data, n, x.data());
+    for (const Layer& y : layers) {
+      float* k = y.cacheK + pos0 * HK;
+      float* v = y.cacheV + pos0 * HK;
+      model::rmsnorm_forward(x.data(), y.inNorm, n, D, eps, h.data(), r.data());
+      sgemm(false, true, n, HQ, D, 1.f, h.data(), D, y.wq, D, 0.f, q.data(), HQ);
+      sgemm(false, true, n, HK, D, 1.f, h.data(), D, y.wk, D, 0.f, k, HK);
+      sgemm(false, true, n, HK, D, 1.f, h.data(), D, y.wv, D, 0.f, v, HK);
+      const float* kAll = y.cacheK;
+      if (theta > 0) {
+        model::rope(q.data(), n, H, hd, positions.data(), theta, false);
+        if (shift) {
+          // keys cached before RoPE, rotated by their slot (the position shift of an evicting cache)
+          std::memcpy(kRot.data(), y.cacheK, static_cast<size_t>(L * HK) * sizeof(float));
+          model::rope(kRot.data(), L, HKV, hd, slots.data(), theta, false);
+          kAll = kRot.data();
+        } else {
+          model::rope(k, n, HKV, hd, positions.data(), theta, false);
+        }
+      }
+      p.q = q.data(), p.k = kAll, p.v = y.cacheV;
+      attn::validate(p, q.size(), static_cast<size_t>(L * HK), ap.classesLen);
+      attn::forward(p, ao.data(), lse.data());
+      sgemm(false, true, n, D, HQ, 1.f, ao.data(), HQ, y.wo, HQ, 1.f, x.data(), D);
+      model::rmsnorm_forward(x.data(), y.postNorm, n, D, eps, h.data(), r.data());
+      sgemm(false, true, n, F, D, 1.f, h.data(), D, y.gate, D, 0.f, g.data(), F);
+      sgemm(false, true, n, F, D, 1.f, h.data(), D, y.up, D, 0.f, u.data(), F);
+      model::swiglu_forward(g.data(), u.data(), n * F, g.data());
+      sgemm(false, true, n, D, F, 1.f, g.data(), F, y.down, F, 1.f, x.data(), D);
+    }
+    model::rmsnorm_forward(x.data(), norm, n, D, eps, h.data(), r.data());
+    Napi::Float32Array logits = Napi::Float32Array::New(env, static_cast<size_t>(n * V));
+    sgemm(false, true, n, V, D, 1.f, h.data(), D, head, D, 0.f, logits.Data(), V);
+    return logits;
+  })
+}
+
+void Export(Napi::Env env, Napi::Object exports) { exports.Set("decodeStep", Napi::Function::New(env, DecodeStep, "decodeStep")); }
+
+}  // namespace
+}  // namespace lmp
+
+LMP_REGISTER_MODULE(step, lmp::Export);
