@@ -114,7 +114,8 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     attn::Params& p = ap.p;
     check(p.S == 1 && p.cuQ[1] == n && p.cuK[1] == L && p.H == H && p.Hkv == HKV && p.D == hd && p.distLimit == 0, "LMP_E_SHAPE",
           "decodeStep: the attention layout is not one sequence of n queries over pos0 + n keys with the model's heads");
-    for (int32_t t : std::vector<int32_t>(tok.data, tok.data + n)) check(t >= 0 && t < V, "LMP_E_TOKEN", "token " + std::to_string(t) + " outside the vocabulary (" + std::to_string(V) + ")");
+    for (int64_t i = 0; i < n; ++i)
+      check(tok.data[i] >= 0 && tok.data[i] < V, "LMP_E_TOKEN", "token " + std::to_string(tok.data[i]) + " outside the vocabulary (" + std::to_string(V) + ")");
 
     std::vector<int32_t> positions(static_cast<size_t>(n)), slots;
     std::iota(positions.begin(), positions.end(), static_cast<int32_t>(pos0));
