@@ -6,7 +6,7 @@
 // Forward/backward run over a packed batch; attention goes through an AttentionOp (attention.ts).
 import type { AttentionMaskIR, MaskIR } from '../mask/ir.js';
 import { attentionLayout } from '../attention/index.js';
-import { positionIds as seqPositionIds } from '../attention/positions.js';
+import { positionIds as seqPositionIds, ropeFrequencies } from '../attention/positions.js';
 import { native } from '../native.js';
 import {
   type AttentionArgs, type AttentionOp, type AttentionSettings, type KernelPosition, type PositionSettings, type RopeScalingSettings,
@@ -496,17 +496,22 @@ export class LlamaModel {
   /**
    * The native decoding step (native/src/step, one call for the whole step, the same kernels in the
    * same order: the same bits) when this step is one it runs: the CPU fused attention op, RoPE
-   * without scaling applied by the model (or no RoPE; ALiBi and score transforms in the op), an
-   * addon with the step module. Else null: the step runs layer by layer below.
+   * applied by the model with any scaling (or no RoPE; ALiBi and score transforms in the op; not a
+   * distance limit), an addon with the step module. Else null: the step runs layer by layer below.
    */
   private nativeStep(n: number, L: number, tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[], shift: boolean): Float32Array | null {
     if (!this.nativeSteps || this.attention.kernels !== 'cpu') return null;
-    const pos = this.position;
-    const rope = pos.kind === 'rope';
-    if (rope && (!this.ropeInModel || (this.ropeScaling && this.ropeScaling.kind !== 'none'))) return null;
+    const rope = this.position.kind === 'rope';
+    if (rope && !this.ropeInModel) return null;
     const fn = (native() as unknown as { decodeStep?: (o: object) => Float32Array }).decodeStep;
     if (typeof fn !== 'function') return null;
     const c = this.config;
+    // a scaled RoPE's table, exactly where rope.ts rotate takes it (dynamic NTK: by the step's length L
+    // = the largest position + 1 of its queries and, shifted, of its key slots)
+    const sc = this.ropeScaling;
+    const table = rope && sc && sc.kind !== 'none' && !(sc.kind === 'dynamic' && L <= sc.originalLength)
+      ? ropeFrequencies(this.headDim, { base: c.ropeTheta, scaling: sc, ...(sc.kind === 'dynamic' ? { length: L } : {}) })
+      : undefined;
     const layers = [];
     for (let l = 0; l < c.layers; l++) {
       const w = this.layerNames(l), P = (x: string): Float32Array => this.P(x);
@@ -514,7 +519,7 @@ export class LlamaModel {
     }
     return fn({
       tokens, pos0, shift: shift && rope, dim: c.dim, heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, ffn: c.ffn, vocab: c.vocab, eps: c.normEps,
-      theta: rope ? c.ropeTheta : 0, embed: this.P('model.embed_tokens.weight'), norm: this.P('model.norm.weight'), head: this.headWeight(), layers,
+      theta: rope ? c.ropeTheta : 0, ...(table ? { ropeInvFreq: table.invFreq, ropeMscale: table.mscale } : {}), embed: this.P('model.embed_tokens.weight'), norm: this.P('model.norm.weight'), head: this.headWeight(), layers,
       attn: attentionLayout(layoutInput(this._decodeLayout(n, L))),
     });
   }

@@ -2,7 +2,7 @@
 // TypeScript step it replaces (model.nativeSteps = false): the same kernels in the same order, so
 // every logit must be bit-identical, over prompts and single-token steps, full and sinks + window
 // caches (keys rotated by slot), GQA, tied and untied heads, score transforms, a windowed mask,
-// ALiBi and no position encoding; models it does not run (scaled RoPE, a distance limit, another
+// ALiBi, no position encoding and scaled RoPE; models it does not run (a distance limit, another
 // attention op) keep the TypeScript step; bad tokens are coded errors.
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from './config.js';
@@ -37,6 +37,16 @@ const CFGS: [string, ModelConfig, ModelOptions][] = [
   ['ALiBi', { dim: 64, layers: 2, heads: 2, kvHeads: 2, ffn: 64, vocab: 40, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false }, { position: { kind: 'alibi' } }],
   ['no position encoding, head dim 48', { dim: 96, layers: 2, heads: 2, kvHeads: 1, ffn: 64, vocab: 40, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false }, { position: { kind: 'none' } }],
 ];
+// scaled RoPE (rope.ts rotate's table path): linear, YaRN (an mscale), Llama 3, and dynamic NTK whose
+// length crosses its original 16 during the 13-token prompt + 20 steps (plain RoPE, then the table)
+const SMALL: ModelConfig = { dim: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 64, vocab: 40, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false };
+for (const scaling of [
+  { kind: 'linear', factor: 2 },
+  { kind: 'yarn', factor: 4, originalLength: 8 },
+  { kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalLength: 16 },
+  { kind: 'dynamic', factor: 2, originalLength: 16 },
+] as const)
+  CFGS.push([`RoPE ${scaling.kind}`, SMALL, { position: { kind: 'rope', scaling } }]);
 
 describe('native decoding step', () => {
   for (const [name, cfg, opts] of CFGS)
@@ -63,7 +73,6 @@ describe('native decoding step', () => {
   it('models it does not run keep the TypeScript step; bad tokens are coded errors', () => {
     const cfg: ModelConfig = { dim: 64, layers: 1, heads: 2, kvHeads: 1, ffn: 64, vocab: 40, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false };
     const others: ModelOptions[] = [
-      { position: { kind: 'rope', scaling: { kind: 'linear', factor: 2 } } },
       { position: { kind: 'rope', limit: 8 } },
       {}, // the default op here is the reference op, not the fused kernels
     ];

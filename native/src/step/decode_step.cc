@@ -9,7 +9,9 @@
 //   decodeStep({ tokens, pos0, shift, dim, heads, kvHeads, headDim, ffn, vocab, eps, theta,
 //                embed, norm, head, layers: [{ wq, wk, wv, wo, inNorm, postNorm, gate, up, down,
 //                cacheK, cacheV }, ...], attn }) -> logits Float32Array [n, vocab]
-//   theta: RoPE base (0: no RoPE); shift: the cached keys are before RoPE and rotated by slot
+//   theta: RoPE base (0: no RoPE); ropeInvFreq / ropeMscale (optional): a scaled RoPE's table
+//   (runtime/attention ropeFrequencies), applied by the attention module's rope as the TypeScript
+//   step's applyRope does, instead of the plain theta rotation; shift: the cached keys are before RoPE and rotated by slot
 //   0..L-1 each step (sinks + window); attn: the attention layout of (n queries, L = pos0 + n keys)
 //   as runtime/attention attentionLayout builds it (no q/k/v).
 #include <napi.h>
@@ -88,8 +90,19 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     const int64_t hd = int_arg(o.Get("headDim"), "headDim"), F = int_arg(o.Get("ffn"), "ffn"), V = int_arg(o.Get("vocab"), "vocab");
     const float eps = static_cast<float>(num_arg(o.Get("eps"), "eps"));
     const double theta = num_arg(o.Get("theta"), "theta");
+    // a scaled RoPE: its frequency table (attention.h rope), else the plain theta rotation (layers.h rope)
+    const float* invFreq = nullptr;
+    float mscale = 1.f;
+    Napi::Value ifv = o.Get("ropeInvFreq");
+    if (!ifv.IsUndefined() && !ifv.IsNull()) {
+      auto f = array_arg<float>(ifv, "ropeInvFreq");
+      check(theta > 0, "LMP_E_ARG", "decodeStep: a RoPE table needs theta > 0");
+      invFreq = f.data;
+      mscale = static_cast<float>(num_arg(o.Get("ropeMscale"), "ropeMscale"));
+    }
     check(n >= 1 && pos0 >= 0 && D >= 1 && H >= 1 && HKV >= 1 && hd >= 1 && F >= 1 && V >= 1, "LMP_E_ARG", "decodeStep: bad sizes");
     const int64_t HQ = H * hd, HK = HKV * hd;
+    check(!invFreq || static_cast<int64_t>(array_arg<float>(ifv, "ropeInvFreq").length) == hd / 2, "LMP_E_SHAPE", "decodeStep: ropeInvFreq must have headDim / 2 entries");
     const float* embed = fl(o, "embed", V * D);
     const float* norm = fl(o, "norm", D);
     const float* head = fl(o, "head", V * D);
@@ -120,6 +133,12 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     std::vector<int32_t> positions(static_cast<size_t>(n)), slots;
     std::iota(positions.begin(), positions.end(), static_cast<int32_t>(pos0));
     if (shift && theta > 0) slots.resize(static_cast<size_t>(L)), std::iota(slots.begin(), slots.end(), 0);
+    const std::vector<float> positionsF(positions.begin(), positions.end()), slotsF(slots.begin(), slots.end());
+    // x [rows, heads, hd] rotated in place at the given positions (attention.h's rope reads each pair before writing it)
+    const auto rotate = [&](float* x, int64_t rows, int64_t heads, const std::vector<int32_t>& at, const std::vector<float>& atF) {
+      if (invFreq) attn::rope(x, x, rows, heads, hd, atF.data(), invFreq, mscale, false);
+      else model::rope(x, rows, heads, hd, at.data(), theta, false);
+    };
     std::vector<float> x(static_cast<size_t>(n * D)), h(static_cast<size_t>(n * D)), r(static_cast<size_t>(n)), q(static_cast<size_t>(n * HQ));
     std::vector<float> g(static_cast<size_t>(n * F)), u(static_cast<size_t>(n * F)), ao(static_cast<size_t>(n * HQ)), lse(static_cast<size_t>(n * H));
     std::vector<float> kRot(shift && theta > 0 ? static_cast<size_t>(L * HK) : 0);
@@ -131,14 +150,14 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
       projections(n, D, h.data(), {{y.wq, HQ, q.data()}, {y.wk, HK, k}, {y.wv, HK, v}});
       const float* kAll = y.cacheK;
       if (theta > 0) {
-        model::rope(q.data(), n, H, hd, positions.data(), theta, false);
+        rotate(q.data(), n, H, positions, positionsF);
         if (shift) {
           // keys cached before RoPE, rotated by their slot (the position shift of an evicting cache)
           std::memcpy(kRot.data(), y.cacheK, static_cast<size_t>(L * HK) * sizeof(float));
-          model::rope(kRot.data(), L, HKV, hd, slots.data(), theta, false);
+          rotate(kRot.data(), L, HKV, slots, slotsF);
           kAll = kRot.data();
         } else {
-          model::rope(k, n, HKV, hd, positions.data(), theta, false);
+          rotate(k, n, HKV, positions, positionsF);
         }
       }
       p.q = q.data(), p.k = kAll, p.v = y.cacheV;
