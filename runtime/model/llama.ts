@@ -496,22 +496,23 @@ export class LlamaModel {
   /**
    * The native decoding step (native/src/step, one call for the whole step, the same kernels in the
    * same order: the same bits) when this step is one it runs: the CPU fused attention op, RoPE
-   * applied by the model with any scaling (or no RoPE; ALiBi and score transforms in the op; not a
-   * distance limit), an addon with the step module. Else null: the step runs layer by layer below.
+   * applied by the model with any scaling, or in the op with a distance limit (LM-Infinite), or no
+   * RoPE (ALiBi and score transforms in the op), an addon with the step module. Else null: the step
+   * runs layer by layer below.
    */
   private nativeStep(n: number, L: number, tokens: Int32Array, pos0: number, cacheK: Float32Array[], cacheV: Float32Array[], shift: boolean): Float32Array | null {
     if (!this.nativeSteps || this.attention.kernels !== 'cpu') return null;
     const rope = this.position.kind === 'rope';
-    if (rope && !this.ropeInModel) return null;
     const fn = (native() as unknown as { decodeStep?: (o: object) => Float32Array }).decodeStep;
     if (typeof fn !== 'function') return null;
     const c = this.config;
     // a scaled RoPE's table, exactly where rope.ts rotate takes it (dynamic NTK: by the step's length L
     // = the largest position + 1 of its queries and, shifted, of its key slots)
-    const sc = this.ropeScaling;
-    const table = rope && sc && sc.kind !== 'none' && !(sc.kind === 'dynamic' && L <= sc.originalLength)
-      ? ropeFrequencies(this.headDim, { base: c.ropeTheta, scaling: sc, ...(sc.kind === 'dynamic' ? { length: L } : {}) })
-      : undefined;
+    // A distance limit (RoPE in the op): always the table, as runtime/attention prepares it (dynamic NTK by L too).
+    const sc = this.ropeScaling, limit = rope && !this.ropeInModel ? (this.position as { limit?: number | null }).limit ?? 0 : 0;
+    const tabled = limit > 0 || (rope && sc && sc.kind !== 'none' && !(sc.kind === 'dynamic' && L <= sc.originalLength));
+    const table = tabled ? ropeFrequencies(this.headDim, { base: c.ropeTheta, ...(sc ? { scaling: sc } : {}), ...(sc?.kind === 'dynamic' ? { length: L } : {}) }) : undefined;
+    const { position: _inOp, ...layout } = this._decodeLayout(n, L); // (the step applies a limit's RoPE itself)
     const layers = [];
     for (let l = 0; l < c.layers; l++) {
       const w = this.layerNames(l), P = (x: string): Float32Array => this.P(x);
@@ -519,8 +520,8 @@ export class LlamaModel {
     }
     return fn({
       tokens, pos0, shift: shift && rope, dim: c.dim, heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, ffn: c.ffn, vocab: c.vocab, eps: c.normEps,
-      theta: rope ? c.ropeTheta : 0, ...(table ? { ropeInvFreq: table.invFreq, ropeMscale: table.mscale } : {}), embed: this.P('model.embed_tokens.weight'), norm: this.P('model.norm.weight'), head: this.headWeight(), layers,
-      attn: attentionLayout(layoutInput(this._decodeLayout(n, L))),
+      theta: rope ? c.ropeTheta : 0, ...(table ? { ropeInvFreq: table.invFreq, ropeMscale: table.mscale } : {}), ...(limit > 0 ? { limit } : {}), embed: this.P('model.embed_tokens.weight'), norm: this.P('model.norm.weight'), head: this.headWeight(), layers,
+      attn: attentionLayout(layoutInput(limit > 0 ? layout : this._decodeLayout(n, L))),
     });
   }
 

@@ -2,8 +2,8 @@
 // TypeScript step it replaces (model.nativeSteps = false): the same kernels in the same order, so
 // every logit must be bit-identical, over prompts and single-token steps, full and sinks + window
 // caches (keys rotated by slot), GQA, tied and untied heads, score transforms, a windowed mask,
-// ALiBi, no position encoding and scaled RoPE; models it does not run (a distance limit, another
-// attention op) keep the TypeScript step; bad tokens are coded errors.
+// ALiBi, no position encoding, scaled RoPE and LM-Infinite's distance limit; a model on another
+// attention op keeps the TypeScript step; bad tokens are coded errors.
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from './config.js';
 import { fusedAttention } from './fused.js';
@@ -47,6 +47,9 @@ for (const scaling of [
   { kind: 'dynamic', factor: 2, originalLength: 16 },
 ] as const)
   CFGS.push([`RoPE ${scaling.kind}`, SMALL, { position: { kind: 'rope', scaling } }]);
+// LM-Infinite (RoPE in the op: the cache keeps keys before RoPE; q, the keys, qFar and kFar rotated every step)
+CFGS.push(['LM-Infinite limit 8, Lambda mask', SMALL, { position: { kind: 'rope', limit: 8 }, mask: { op: 'and', args: [{ op: 'causal' }, { op: 'or', args: [{ op: 'sink', count: 2 }, { op: 'window', size: 12 }] }] } }]);
+CFGS.push(['LM-Infinite limit 5, YaRN', SMALL, { position: { kind: 'rope', limit: 5, scaling: { kind: 'yarn', factor: 4, originalLength: 8 } } }]);
 
 describe('native decoding step', () => {
   for (const [name, cfg, opts] of CFGS)
@@ -73,7 +76,6 @@ describe('native decoding step', () => {
   it('models it does not run keep the TypeScript step; bad tokens are coded errors', () => {
     const cfg: ModelConfig = { dim: 64, layers: 1, heads: 2, kvHeads: 1, ffn: 64, vocab: 40, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false };
     const others: ModelOptions[] = [
-      { position: { kind: 'rope', limit: 8 } },
       {}, // the default op here is the reference op, not the fused kernels
     ];
     for (const o of others) {

@@ -11,7 +11,10 @@
 //                cacheK, cacheV }, ...], attn }) -> logits Float32Array [n, vocab]
 //   theta: RoPE base (0: no RoPE); ropeInvFreq / ropeMscale (optional): a scaled RoPE's table
 //   (runtime/attention ropeFrequencies), applied by the attention module's rope as the TypeScript
-//   step's applyRope does, instead of the plain theta rotation; shift: the cached keys are before RoPE and rotated by slot
+//   step's applyRope does, instead of the plain theta rotation; limit (optional, > 0, with the table):
+//   LM-Infinite's distance limit, RoPE in the attention op as runtime/attention prepares it (the
+//   cache holds keys before RoPE: q and the L keys rotated at their positions, qFar at the limit,
+//   kFar at 0, every layer); shift: the cached keys are before RoPE and rotated by slot
 //   0..L-1 each step (sinks + window); attn: the attention layout of (n queries, L = pos0 + n keys)
 //   as runtime/attention attentionLayout builds it (no q/k/v).
 #include <napi.h>
@@ -102,6 +105,8 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     }
     check(n >= 1 && pos0 >= 0 && D >= 1 && H >= 1 && HKV >= 1 && hd >= 1 && F >= 1 && V >= 1, "LMP_E_ARG", "decodeStep: bad sizes");
     const int64_t HQ = H * hd, HK = HKV * hd;
+    const int64_t limit = o.Get("limit").IsUndefined() ? 0 : int_arg(o.Get("limit"), "limit");
+    check(limit <= 0 || invFreq, "LMP_E_ARG", "decodeStep: a distance limit needs the RoPE table");
     check(!invFreq || static_cast<int64_t>(array_arg<float>(ifv, "ropeInvFreq").length) == hd / 2, "LMP_E_SHAPE", "decodeStep: ropeInvFreq must have headDim / 2 entries");
     const float* embed = fl(o, "embed", V * D);
     const float* norm = fl(o, "norm", D);
@@ -132,7 +137,7 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
 
     std::vector<int32_t> positions(static_cast<size_t>(n)), slots;
     std::iota(positions.begin(), positions.end(), static_cast<int32_t>(pos0));
-    if (shift && theta > 0) slots.resize(static_cast<size_t>(L)), std::iota(slots.begin(), slots.end(), 0);
+    if ((shift && theta > 0) || limit > 0) slots.resize(static_cast<size_t>(L)), std::iota(slots.begin(), slots.end(), 0);
     const std::vector<float> positionsF(positions.begin(), positions.end()), slotsF(slots.begin(), slots.end());
     // x [rows, heads, hd] rotated in place at the given positions (attention.h's rope reads each pair before writing it)
     const auto rotate = [&](float* x, int64_t rows, int64_t heads, const std::vector<int32_t>& at, const std::vector<float>& atF) {
@@ -141,7 +146,11 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     };
     std::vector<float> x(static_cast<size_t>(n * D)), h(static_cast<size_t>(n * D)), r(static_cast<size_t>(n)), q(static_cast<size_t>(n * HQ));
     std::vector<float> g(static_cast<size_t>(n * F)), u(static_cast<size_t>(n * F)), ao(static_cast<size_t>(n * HQ)), lse(static_cast<size_t>(n * H));
-    std::vector<float> kRot(shift && theta > 0 ? static_cast<size_t>(L * HK) : 0);
+    std::vector<float> kRot((shift && theta > 0) || limit > 0 ? static_cast<size_t>(L * HK) : 0);
+    // LM-Infinite: the rotated queries, and qFar / kFar with their positions (the limit, 0)
+    std::vector<float> qRot(limit > 0 ? q.size() : 0), qFar(qRot.size()), kFar(kRot.size());
+    const std::vector<float> atLimit(limit > 0 ? static_cast<size_t>(n) : 0, static_cast<float>(limit)), atZero(limit > 0 ? static_cast<size_t>(L) : 0, 0.f);
+    if (limit > 0) p.distLimit = limit;
     model::embedding_forward(embed, V, D, tok.data, n, x.data());
     for (const Layer& y : layers) {
       float* k = y.cacheK + pos0 * HK;
@@ -149,7 +158,18 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
       model::rmsnorm_forward(x.data(), y.inNorm, n, D, eps, h.data(), r.data());
       projections(n, D, h.data(), {{y.wq, HQ, q.data()}, {y.wk, HK, k}, {y.wv, HK, v}});
       const float* kAll = y.cacheK;
-      if (theta > 0) {
+      if (limit > 0) {
+        // RoPE in the op (runtime/attention prepare): the cache and q stay before RoPE
+        const size_t kb = static_cast<size_t>(L * HK) * sizeof(float), qb = q.size() * sizeof(float);
+        std::memcpy(qRot.data(), q.data(), qb), std::memcpy(qFar.data(), q.data(), qb);
+        std::memcpy(kRot.data(), y.cacheK, kb), std::memcpy(kFar.data(), y.cacheK, kb);
+        attn::rope(qRot.data(), qRot.data(), n, H, hd, positionsF.data(), invFreq, mscale, false);
+        attn::rope(kRot.data(), kRot.data(), L, HKV, hd, slotsF.data(), invFreq, mscale, false);
+        attn::rope(qFar.data(), qFar.data(), n, H, hd, atLimit.data(), invFreq, mscale, false);
+        attn::rope(kFar.data(), kFar.data(), L, HKV, hd, atZero.data(), invFreq, mscale, false);
+        p.qFar = qFar.data(), p.kFar = kFar.data();
+        kAll = kRot.data();
+      } else if (theta > 0) {
         rotate(q.data(), n, H, positions, positionsF);
         if (shift) {
           // keys cached before RoPE, rotated by their slot (the position shift of an evicting cache)
@@ -160,7 +180,7 @@ Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
           rotate(k, n, HKV, positions, positionsF);
         }
       }
-      p.q = q.data(), p.k = kAll, p.v = y.cacheV;
+      p.q = limit > 0 ? qRot.data() : q.data(), p.k = kAll, p.v = y.cacheV;
       attn::validate(p, q.size(), static_cast<size_t>(L * HK), ap.classesLen);
       attn::forward(p, ao.data(), lse.data());
       sgemm(false, true, n, D, HQ, 1.f, ao.data(), HQ, y.wo, HQ, 1.f, x.data(), D);
