@@ -506,13 +506,14 @@ export class LlamaModel {
     const fn = (native() as unknown as { decodeStep?: (o: object) => Float32Array }).decodeStep;
     if (typeof fn !== 'function') return null;
     const c = this.config;
-    // a scaled RoPE's table, exactly where rope.ts rotate takes it (dynamic NTK: by the step's length L
-    // = the largest position + 1 of its queries and, shifted, of its key slots)
-    // A distance limit (RoPE in the op): always the table, as runtime/attention prepares it (dynamic NTK by L too).
+    // The RoPE table: a scaled RoPE's exactly where rope.ts rotate takes it, and a distance limit's
+    // (RoPE in the op) always, as runtime/attention prepares it; dynamic NTK by the step's length L
+    // (the largest position + 1 of its queries and of its key slots).
     const sc = this.ropeScaling, limit = rope && !this.ropeInModel ? (this.position as { limit?: number | null }).limit ?? 0 : 0;
     const tabled = limit > 0 || (rope && sc && sc.kind !== 'none' && !(sc.kind === 'dynamic' && L <= sc.originalLength));
     const table = tabled ? ropeFrequencies(this.headDim, { base: c.ropeTheta, ...(sc ? { scaling: sc } : {}), ...(sc?.kind === 'dynamic' ? { length: L } : {}) }) : undefined;
-    const { position: _inOp, ...layout } = this._decodeLayout(n, L); // (the step applies a limit's RoPE itself)
+    // (with a limit the step applies its RoPE itself: the layout without the in-op position)
+    const layout = this._decodeLayout(n, L), { position: _inOp, ...withoutPosition } = layout;
     const layers = [];
     for (let l = 0; l < c.layers; l++) {
       const w = this.layerNames(l), P = (x: string): Float32Array => this.P(x);
@@ -521,7 +522,7 @@ export class LlamaModel {
     return fn({
       tokens, pos0, shift: shift && rope, dim: c.dim, heads: c.heads, kvHeads: c.kvHeads, headDim: this.headDim, ffn: c.ffn, vocab: c.vocab, eps: c.normEps,
       theta: rope ? c.ropeTheta : 0, ...(table ? { ropeInvFreq: table.invFreq, ropeMscale: table.mscale } : {}), ...(limit > 0 ? { limit } : {}), embed: this.P('model.embed_tokens.weight'), norm: this.P('model.norm.weight'), head: this.headWeight(), layers,
-      attn: attentionLayout(layoutInput(limit > 0 ? layout : this._decodeLayout(n, L))),
+      attn: attentionLayout(layoutInput(limit > 0 ? withoutPosition : layout)),
     });
   }
 
