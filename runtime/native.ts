@@ -12,13 +12,25 @@ import { fileURLToPath } from 'node:url';
 /** Everything the addon exports. Modules add their functions here as they land. */
 export interface NativeAddon {
   readonly modules: readonly string[];
-  /** simd: what the build was compiled for; dispatch: the widest hand-written kernel path this CPU runs. */
-  version(): { version: string; napi: number; simd: string; dispatch: 'avx512' | 'avx2' | 'scalar'; cuda: boolean };
+  /**
+   * simd: what the build was compiled for; dispatch: the widest hand-written kernel path this CPU runs;
+   * gemvStreams: the decoding GEMVs' weight-row layout chosen for this CPU (core/config.h).
+   */
+  version(): {
+    version: string;
+    napi: number;
+    simd: string;
+    dispatch: 'avx512' | 'avx2' | 'scalar';
+    gemvStreams: 'adjacent' | 'spread';
+    cuda: boolean;
+  };
   numThreads(): number;
   setNumThreads(n: number): number;
   setForceScalar(on: boolean): void;
   /** Caps the run-time dispatched kernel path ('avx512' | 'avx2' | 'scalar'; null: no cap); returns the path now taken. */
   setSimdCap(cap: string | null): string;
+  /** Sets the decoding GEMVs' layout ('adjacent' | 'spread'; null: this CPU's); returns the layout now used. Same bits either way. */
+  setGemvStreams(layout: string | null): string;
   logSoftmaxRows(x: Float32Array, rows: number, cols: number, out?: Float32Array): Float32Array;
   // Functions of other modules are looked up by name through `nativeFn`.
   readonly [name: string]: unknown;

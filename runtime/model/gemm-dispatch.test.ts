@@ -14,7 +14,10 @@ const cpu = N.version().dispatch;
 const levels = ['scalar', 'avx2', 'avx512'];
 const has = (p: string): boolean => levels.indexOf(cpu) >= levels.indexOf(p);
 
-afterAll(() => N.setSimdCap(null));
+afterAll(() => {
+  N.setSimdCap(null);
+  N.setGemvStreams(null);
+});
 
 const sizes: [number, number, number][] = [
   [1, 1, 1], [1, 515, 67], [3, 37, 100], [4, 40, 1000], [5, 33, 17], [11, 31, 9], [12, 32, 256], [13, 65, 257], [16, 70, 129], [17, 39, 48], [25, 97, 300], [100, 33, 517], [130, 3, 64],
@@ -78,6 +81,37 @@ describe('gemm dispatch paths', () => {
         }
       }
       expect(() => K.gemmRows(17, 4, 4, 1, new Float32Array(68), 4, new Float32Array(16), 4, 0, new Float32Array(68), 4)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+    });
+
+  // The decoding GEMVs group weight rows adjacent (with a prefetch) or spread over the thread's chunk
+  // (core/config.h gemv_streams, chosen by CPU vendor): which columns share a kernel call must not
+  // change a bit, on any path, at 1 and 2 threads (the chunks, and so the groups, differ), and both
+  // match the float64 reference.
+  for (const path of ['avx512', 'avx2', 'scalar'])
+    it.skipIf(!has(path))(`${path}: the adjacent and spread GEMV layouts give the same bits (this CPU: ${N.version().gemvStreams})${has(path) ? '' : ` (skipped: no ${path})`}`, () => {
+      const r = rng(20);
+      const threads = N.numThreads();
+      try {
+        for (const t of [1, 2])
+          for (const [M, Nn, Kd] of [[1, 37, 100], [1, 4096, 512], [2, 131, 33], [3, 5, 1536], [6, 70, 64], [7, 19, 17], [16, 64, 512]]) {
+            N.setNumThreads(t);
+            const A = randF32(M * Kd, r), B = randF32(Nn * Kd, r), C0 = randF32(M * Nn, r);
+            const out = (layout: string): Float32Array => {
+              expect(N.setGemvStreams(layout)).toBe(layout);
+              expect(N.setSimdCap(path)).toBe(path);
+              const C = C0.slice();
+              K.gemmRows(M, Nn, Kd, 0.5, A, Kd, B, Kd, 1, C, Nn);
+              return C;
+            };
+            const adjacent = out('adjacent'), spread = out('spread');
+            expectClose(spread, refGemm(false, true, M, Nn, Kd, A, B, C0, 0.5, 1), 1e-4 * Math.sqrt(Kd), 1e-4, `${path} spread ${M}x${Nn}x${Kd}`);
+            expect(Buffer.compare(Buffer.from(adjacent.buffer), Buffer.from(spread.buffer)), `${path} ${t} threads ${M}x${Nn}x${Kd}`).toBe(0);
+          }
+      } finally {
+        N.setNumThreads(threads);
+      }
+      expect(N.setGemvStreams(null)).toBe(N.version().gemvStreams);
+      expect(() => N.setGemvStreams('diagonal')).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
     });
 
   it('setSimdCap rejects unknown paths with LMP_E_ARG', () => {

@@ -6,6 +6,7 @@ namespace lmp {
 namespace {
 std::atomic<bool> g_force_scalar{false};
 std::atomic<int> g_simd_cap{kSimdAvx512};
+std::atomic<int> g_gemv_streams{-1};
 
 int detect_simd() {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -24,7 +25,26 @@ int detect_simd() {
   return kSimdScalar;
 #endif
 }
+int detect_gemv_streams() {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_is("intel") ? kGemvAdjacent : kGemvSpread;
+#else
+  return kGemvSpread;
+#endif
+}
 }  // namespace
+
+int detected_gemv_streams() {
+  static const int layout = detect_gemv_streams();
+  return layout;
+}
+int gemv_streams() {
+  const int set = g_gemv_streams.load(std::memory_order_relaxed);
+  return set < 0 ? detected_gemv_streams() : set;
+}
+void set_gemv_streams(int layout) { g_gemv_streams.store(layout == kGemvAdjacent || layout == kGemvSpread ? layout : -1, std::memory_order_relaxed); }
+const char* gemv_streams_name(int layout) { return layout == kGemvAdjacent ? "adjacent" : "spread"; }
 
 int cpu_simd_level() {
   static const int level = detect_simd();

@@ -20,4 +20,15 @@ int simd_level();            // min(cpu_simd_level(), cap); kSimdScalar under fo
 void set_simd_cap(int cap);  // cap < 0 or > kSimdAvx512: no cap
 const char* simd_level_name(int level);  // "scalar", "avx2", "avx512"
 
+// Which weight rows the decoding GEMVs (model/gemm.cc, small M with B^T) stream together: adjacent
+// rows with a software prefetch of the next group (what Intel's cores stream fastest), or rows far
+// apart without it (AMD Zen 4 streamed four adjacent rows at half the speed of one row; rows in
+// separate pages at the full speed). Detected from the CPU's vendor; set_gemv_streams overrides it
+// for tests and benches (< 0: detected). Both layouts give the same bits.
+enum GemvStreams : int { kGemvAdjacent = 0, kGemvSpread = 1 };
+int gemv_streams();
+int detected_gemv_streams();
+void set_gemv_streams(int layout);
+const char* gemv_streams_name(int layout);  // "adjacent", "spread"
+
 }  // namespace lmp

@@ -226,11 +226,14 @@ inline float dot(const float* a, const float* b, int64_t K, bool avx512) {
 // Four rows of B (four weight streams in flight: decoding's GEMVs read the weights once per token,
 // and one stream at a time left the core's memory parallelism unused) against up to six rows of A
 // (batched decoding: each weight row is read from memory once for all the batch's rows, from L1
-// after). acc[r][c] is summed exactly as dot_avx512 sums row r with column c (lane l over k = l
-// (mod 16), k ascending), so a row's result does not depend on the other rows of the call: a batch
-// of R sequences gives each the bits of R = 1.
-template <int R>
-LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* b, int64_t ldb, int64_t K, float* out, int64_t ldo) {
+// after). b[q] is the q-th weight row; with PF, each step also prefetches a line of b[q] + pf_offset
+// (the next group's rows in the adjacent layout). acc[r][c] is summed exactly as dot_avx512 sums
+// row r with column c (lane l over k = l (mod 16), k ascending), so a row's result does not depend
+// on the other rows of the call or on which columns are grouped: a batch of R sequences gives each
+// the bits of R = 1, in either layout.
+template <int R, bool PF>
+LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* const* b, int64_t pf_offset, int64_t K, float* out,
+                                        int64_t ldo) {
   // fully unrolled (#pragma GCC unroll), so that the accumulators live in registers: rolled, GCC kept
   // c[][] in memory and stored all 16 every step (a third of the FMA rate)
   __m512 c[R][4];
@@ -241,13 +244,15 @@ LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* b, i
 #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) c[r][q] = _mm512_setzero_ps();
   }
-  const float *b0 = b, *b1 = b + ldb, *b2 = b + 2 * ldb, *b3 = b + 3 * ldb;
+  const float *b0 = b[0], *b1 = b[1], *b2 = b[2], *b3 = b[3];
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
-    _mm_prefetch(reinterpret_cast<const char*>(b0 + 4 * ldb + k), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b1 + 4 * ldb + k), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b2 + 4 * ldb + k), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b3 + 4 * ldb + k), _MM_HINT_T0);
+    if (PF) {
+      _mm_prefetch(reinterpret_cast<const char*>(b0 + pf_offset + k), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b1 + pf_offset + k), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b2 + pf_offset + k), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b3 + pf_offset + k), _MM_HINT_T0);
+    }
     const __m512 w0 = _mm512_loadu_ps(b0 + k), w1 = _mm512_loadu_ps(b1 + k), w2 = _mm512_loadu_ps(b2 + k), w3 = _mm512_loadu_ps(b3 + k);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
@@ -258,21 +263,22 @@ LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* b, i
       c[r][3] = _mm512_fmadd_ps(x, w3, c[r][3]);
     }
   }
-  const float* bq[4] = {b0, b1, b2, b3};
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) out[r * ldo + q] = dot_tail(ar[r], bq[q], k, K, reduce16(c[r][q]));
+    for (int q = 0; q < 4; ++q) out[r * ldo + q] = dot_tail(ar[r], b[q], k, K, reduce16(c[r][q]));
 }
 
-LMP_TARGET_AVX512 void dot16x4_rows_avx512(const float* const* a, int rows, const float* b, int64_t ldb, int64_t K, float* out, int64_t ldo) {
+template <bool PF>
+LMP_TARGET_AVX512 void dot16x4_rows_avx512(const float* const* a, int rows, const float* const* b, int64_t pf_offset, int64_t K,
+                                           float* out, int64_t ldo) {
   switch (rows) {
-    case 1: return dot16x4xr_avx512<1>(a, b, ldb, K, out, ldo);
-    case 2: return dot16x4xr_avx512<2>(a, b, ldb, K, out, ldo);
-    case 3: return dot16x4xr_avx512<3>(a, b, ldb, K, out, ldo);
-    case 4: return dot16x4xr_avx512<4>(a, b, ldb, K, out, ldo);
-    case 5: return dot16x4xr_avx512<5>(a, b, ldb, K, out, ldo);
-    default: return dot16x4xr_avx512<6>(a, b, ldb, K, out, ldo);
+    case 1: return dot16x4xr_avx512<1, PF>(a, b, pf_offset, K, out, ldo);
+    case 2: return dot16x4xr_avx512<2, PF>(a, b, pf_offset, K, out, ldo);
+    case 3: return dot16x4xr_avx512<3, PF>(a, b, pf_offset, K, out, ldo);
+    case 4: return dot16x4xr_avx512<4, PF>(a, b, pf_offset, K, out, ldo);
+    case 5: return dot16x4xr_avx512<5, PF>(a, b, pf_offset, K, out, ldo);
+    default: return dot16x4xr_avx512<6, PF>(a, b, pf_offset, K, out, ldo);
   }
 }
 #endif
@@ -311,9 +317,14 @@ inline void dot16x2x2_avx2(const float* a0, const float* a1, const float* b0, co
 // Small M with B transposed (decoding: sgemm for M <= 4, sgemm_rows_bt for batched decoding).
 // Columns outer (AVX-512: four weight rows against six activation rows, 24 zmm accumulators; AVX2:
 // two against two), rows inner, so the weights stream from memory once per call whatever M is;
-// every element is summed as one `dot` of its row and column, the same bits for any M.
+// every element is summed as one `dot` of its row and column, the same bits for any M and either
+// layout. Which weight rows go together is core/config.h's gemv_streams(): adjacent rows with a
+// software prefetch of the next group (Intel), or rows a quarter (AVX2: half) of the chunk apart
+// without it (AMD Zen 4 streamed four adjacent rows at half the speed of one row alone, spread
+// ones at the full speed; bench/RESULTS.md).
 void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, bool ta,
                       const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool avx512) {
+  const bool spread = gemv_streams() == kGemvSpread;
   parallel_for(
       static_cast<size_t>(N),
       [&](size_t jb, size_t je, int) {
@@ -325,48 +336,57 @@ void sgemm_small_m_bt(int64_t M, int64_t N, int64_t K, float alpha, const float*
             for (int64_t i = 0; i < M; ++i) at[i * K + k] = A[k * lda + i];
         }
         for (int64_t i = 0; i < M; ++i) a[i] = ta ? at.data() + i * K : A + i * lda;
+        const auto put = [&](int64_t i, int64_t col, float v) {
+          float* cij = C + i * ldc + col;
+          *cij = out_value(alpha, v, beta, *cij);
+        };
+        // The chunk's columns in groups of G (<= 4): group g is jb + g * G + q (adjacent) or
+        // jb + g + q * groups (spread); returns the first column left for the one-at-a-time tail.
+        const auto grouped = [&](int64_t G, const auto& body) {
+          const int64_t groups = static_cast<int64_t>(je - jb) / G;
+          for (int64_t g = 0; g < groups; ++g) {
+            int64_t cols[4];
+            for (int64_t q = 0; q < G; ++q) cols[q] = static_cast<int64_t>(jb) + (spread ? g + q * groups : g * G + q);
+            body(cols);
+          }
+          return jb + static_cast<size_t>(groups * G);
+        };
         size_t j = jb;
 #ifdef LMP_GEMM_AVX512
         if (avx512) {
           float s[6 * 4];
-          for (; j + 4 <= je; j += 4)
+          j = grouped(4, [&](const int64_t* cols) {
+            const float* b[4];
+            for (int q = 0; q < 4; ++q) b[q] = B + cols[q] * ldb;
             for (int64_t i = 0; i < M; i += 6) {
               const int rows = static_cast<int>(std::min<int64_t>(6, M - i));
-              dot16x4_rows_avx512(a.data() + i, rows, B + static_cast<int64_t>(j) * ldb, ldb, K, s, 4);
+              if (spread)
+                dot16x4_rows_avx512<false>(a.data() + i, rows, b, 0, K, s, 4);
+              else
+                dot16x4_rows_avx512<true>(a.data() + i, rows, b, 4 * ldb, K, s, 4);
               for (int r = 0; r < rows; ++r)
-                for (int q = 0; q < 4; ++q) {
-                  float* cij = C + (i + r) * ldc + j + q;
-                  *cij = out_value(alpha, s[r * 4 + q], beta, *cij);
-                }
+                for (int q = 0; q < 4; ++q) put(i + r, cols[q], s[r * 4 + q]);
             }
+          });
         }
 #endif
 #ifdef LMP_GEMM_AVX2
         if (!avx512 && M >= 2) {
           float s[4];
-          for (; j + 2 <= je; j += 2) {
-            const float *b0 = B + static_cast<int64_t>(j) * ldb, *b1 = b0 + ldb;
+          j = grouped(2, [&](const int64_t* cols) {
+            const float *b0 = B + cols[0] * ldb, *b1 = B + cols[1] * ldb;
             int64_t i = 0;
             for (; i + 2 <= M; i += 2) {
               dot16x2x2_avx2(a[i], a[i + 1], b0, b1, K, s);
-              for (int e = 0; e < 4; ++e) {
-                float* cij = C + (i + e / 2) * ldc + j + e % 2;
-                *cij = out_value(alpha, s[e], beta, *cij);
-              }
+              for (int e = 0; e < 4; ++e) put(i + e / 2, cols[e % 2], s[e]);
             }
             for (; i < M; ++i)
-              for (int64_t q = 0; q < 2; ++q) {
-                float* cij = C + i * ldc + j + q;
-                *cij = out_value(alpha, dot(a[i], b0 + q * ldb, K, false), beta, *cij);
-              }
-          }
+              for (int q = 0; q < 2; ++q) put(i, cols[q], dot(a[i], B + cols[q] * ldb, K, false));
+          });
         }
 #endif
         for (; j < je; ++j)
-          for (int64_t i = 0; i < M; ++i) {
-            float* cij = C + i * ldc + j;
-            *cij = out_value(alpha, dot(a[i], B + static_cast<int64_t>(j) * ldb, K, avx512), beta, *cij);
-          }
+          for (int64_t i = 0; i < M; ++i) put(i, static_cast<int64_t>(j), dot(a[i], B + static_cast<int64_t>(j) * ldb, K, avx512));
       },
       16);
 }
