@@ -28,7 +28,7 @@ import { type InfLLMPolicy, InfLLMState, SirLLMState, type SirLLMPolicy } from '
 import { cudaDevices } from './cuda-attention.js';
 import type { AttentionArgs } from './attention.js';
 import { layoutInput } from './fused.js';
-import { type CachePolicy, defaultTargets, type LlamaModel, type PackedBatch, validateBatch } from './llama.js';
+import { type CachePolicy, type LlamaModel, lossWeights, type PackedBatch, validateBatch } from './llama.js';
 
 type DType = 'f32' | 'bf16' | 'i32' | 'f64';
 type Typed = Float32Array | Int32Array | Float64Array | Uint16Array;
@@ -506,9 +506,7 @@ export class CudaLlama {
    */
   private forwardToLogits(b: PackedBatch, withIndex: boolean, held: HeldPlans) {
     const model = this.model, c = model.config, A = this.A, Tn = b.tokens.length, D = c.dim, V = c.vocab;
-    const targets = b.targets ?? defaultTargets(b);
-    const weight = new Float32Array(Tn);
-    for (let t = 0; t < Tn; t++) weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
+    const { targets, weight } = lossWeights(b);
     const [tokens, positions, tg, wt, index] = this.upAll([b.tokens, b.positionIds, targets, weight, ...(withIndex ? [A.cudaEmbeddingIndex(b.tokens, V)] : [])]);
     const rope = this.ropeTables(b.positionIds);
     const { plan, far } = this.plans(model._attnLayout(b), Tn, Tn);

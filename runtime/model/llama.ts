@@ -47,6 +47,18 @@ export function defaultTargets(b: PackedBatch): Int32Array {
   return out;
 }
 
+/** A batch's targets (given, or the next token within its document) and loss weights (the loss mask where a target exists, else 0), with their sum. */
+export function lossWeights(b: PackedBatch): { targets: Int32Array; weight: Float32Array; count: number } {
+  const targets = b.targets ?? defaultTargets(b);
+  const weight = new Float32Array(b.tokens.length);
+  let count = 0;
+  for (let t = 0; t < weight.length; t++) {
+    weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
+    count += weight[t]!;
+  }
+  return { targets, weight, count };
+}
+
 export function validateBatch(b: PackedBatch, vocab: number): void {
   const T = b.tokens.length;
   const bad = (m: string): never => {
@@ -308,27 +320,16 @@ export class LlamaModel {
     return logits;
   }
 
-  private lossWeights(b: PackedBatch): { targets: Int32Array; weight: Float32Array; count: number } {
-    const targets = b.targets ?? defaultTargets(b);
-    const weight = new Float32Array(b.tokens.length);
-    let count = 0;
-    for (let t = 0; t < weight.length; t++) {
-      weight[t] = targets[t]! >= 0 ? Number(b.lossMask[t]) : 0;
-      count += weight[t]!;
-    }
-    return { targets, weight, count };
-  }
-
   /** Sum of the loss weights of a batch (the number of counted predictions for a 0/1 mask). */
   countTargets(b: PackedBatch): number {
-    return this.lossWeights(b).count;
+    return lossWeights(b).count;
   }
 
   /** Per-position weighted cross-entropy [T] and weights [T] (no gradient). */
   tokenLosses(b: PackedBatch): { loss: Float32Array; weight: Float32Array } {
     const c = this.config, T = b.tokens.length;
     const logits = this.logits(b);
-    const { targets, weight } = this.lossWeights(b);
+    const { targets, weight } = lossWeights(b);
     const loss = new Float32Array(T);
     this.K.crossEntropy(logits, T, c.vocab, targets, weight, 1, loss, null);
     return { loss, weight };
@@ -338,7 +339,7 @@ export class LlamaModel {
   loss(b: PackedBatch): { lossSum: number; count: number } {
     const c = this.config, T = b.tokens.length;
     const logits = this.logits(b);
-    const { targets, weight, count } = this.lossWeights(b);
+    const { targets, weight, count } = lossWeights(b);
     const loss = new Float32Array(T);
     this.K.crossEntropy(logits, T, c.vocab, targets, weight, 1, loss, null);
     let s = 0;
@@ -372,7 +373,7 @@ export class LlamaModel {
     const logits = alloc(T * c.vocab);
     const Wh = this.headWeight();
     this.mm(false, true, T, c.vocab, D, hf, Wh, logits);
-    const { targets, weight, count } = this.lossWeights(b);
+    const { targets, weight, count } = lossWeights(b);
     const loss = alloc(T);
     K.crossEntropy(logits, T, c.vocab, targets, weight, scale, loss, logits);
     let lossSum = 0;
