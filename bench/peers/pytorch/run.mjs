@@ -11,7 +11,10 @@
 //   bash bench/peers/pytorch/setup.sh      (once: the venv with torch CPU + transformers)
 //   node bench/peers/pytorch/run.mjs [--only attention,train,sampling,decode] [--threads 1,2]
 //        [--reps 3] [--lengths 1024,4096] [--train-lengths 256,512,1024,2048] [--masks ...]
-//        [--json out.json] [--no-write] [--before ADDON]
+//        [--json out.json] [--no-write] [--before ADDON] [--gap MS]
+// --gap MS (default 50): an idle pause before every timed call, lmp's and the peer's, so neither
+// runs while the other's threads still spin after their last job (libgomp's workers spin after a
+// parallel region: lmp's 2-thread rows timed right after a PyTorch call read up to 1.4x slow).
 // --before ADDON: also runs lmp on an older build of the addon (its own copy of the runtime),
 // alternating with the current one and the peers, for same-run before/after columns.
 // Prints the tables and writes the "## peers: PyTorch" section of bench/RESULTS.md. Ratios are
@@ -26,6 +29,8 @@ import { arg, argmax, decodeCfg, dump, f, flag, list, machineLine, median, ratio
 const only = new Set(list('only', 'attention,train,sampling,decode'));
 const threadList = list('threads', '1,2').map(Number);
 const reps = Number(arg('reps', '3'));
+const gapMs = Number(arg('gap', '50'));
+const settle = () => new Promise((r) => setTimeout(r, gapMs));
 const venv = process.env.LMP_PEERS_VENV ?? [join(root, '.venv-py'), join(root, 'build-peers/venv')].find((p) => existsSync(join(p, 'bin/python')));
 if (!venv) {
   console.error('no Python venv with torch: run `bash bench/peers/pytorch/setup.sh` first');
@@ -113,12 +118,15 @@ if (only.has('attention')) {
           const t = { lmp: [], sdpa: [], flex: [], lmpCpu: [], sdpaCpu: [], before: [] };
           let diff;
           for (let r = 0; r < reps; r++) {
-            if (baseRun) t.before.push(secs(baseRun));
+            if (baseRun) await settle(), t.before.push(secs(baseRun));
+            await settle();
             const a = timed(lmpRun);
             t.lmp.push(a.s), t.lmpCpu.push(a.cpu);
+            await settle();
             const s = await call({ op: 'attn', impl: 'sdpa', mode: pass, out: r === 0 && pass === 'fwd' ? outFile : undefined });
             if (s.maxAbsDiff !== undefined) diff = s.maxAbsDiff;
             t.sdpa.push(s.s), t.sdpaCpu.push(s.cpu);
+            await settle();
             const fl = (await call({ op: 'attn', impl: 'flex', mode: pass })).s;
             if (fl !== null) t.flex.push(fl);
           }
@@ -162,12 +170,15 @@ if (only.has('train')) {
       const t = { lmp: [], eager: [], compiled: [], lmpCpu: [], eagerCpu: [], compiledCpu: [], before: [], beforeCpu: [] };
       for (let r = 0; r < reps; r++) {
         if (trB) {
+          await settle();
           const b = timed(() => trB.trainStep());
           t.before.push(b.s), t.beforeCpu.push(b.cpu);
         }
+        await settle();
         const a = timed(() => tr.trainStep());
         t.lmp.push(a.s), t.lmpCpu.push(a.cpu);
         for (const mode of ['eager', 'compiled']) {
+          await settle();
           const e = await call({ op: 'train', mode });
           t[mode].push(e.s), t[mode + 'Cpu'].push(e.cpu);
         }
@@ -246,10 +257,13 @@ if (only.has('decode')) {
     let same = '';
     for (let r = 0; r < reps; r++) {
       if (modelB) {
+        await settle();
         const b = lmpDecode(modelB);
         t.bp.push(b.tp), t.bg.push(b.tg);
       }
+      await settle();
       const a = lmpDecode();
+      await settle();
       const h = await call({ op: 'generate', prompt: promptFile, new: G });
       t.lp.push(a.tp), t.lg.push(a.tg), t.hp.push(h.prefillS), t.hg.push(h.generateS);
       let n = 0;
