@@ -256,7 +256,12 @@ LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* cons
     const __m512 w0 = _mm512_loadu_ps(b0 + k), w1 = _mm512_loadu_ps(b1 + k), w2 = _mm512_loadu_ps(b2 + k), w3 = _mm512_loadu_ps(b3 + k);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m512 x = _mm512_loadu_ps(ar[r] + k);
+      __m512 x = _mm512_loadu_ps(ar[r] + k);
+      // x in a register (R > 1: batched rows): left to itself GCC folds this load into each of the
+      // four FMAs (28 loads a step with R = 6), and Zen 4's one 512-bit load a cycle then bounds the
+      // loop below its FMA rate (gemmRows M = 6..16 1.07-1.45x there). R = 1 streams the weights
+      // from memory and is left as it was.
+      if constexpr (R > 1) asm("" : "+v"(x));
       c[r][0] = _mm512_fmadd_ps(x, w0, c[r][0]);
       c[r][1] = _mm512_fmadd_ps(x, w1, c[r][1]);
       c[r][2] = _mm512_fmadd_ps(x, w2, c[r][2]);
