@@ -14,14 +14,15 @@ export interface NativeAddon {
   readonly modules: readonly string[];
   /**
    * simd: what the build was compiled for; dispatch: the widest hand-written kernel path this CPU runs;
-   * gemvStreams: the decoding GEMVs' weight-row layout chosen for this CPU (core/config.h).
+   * weightStreams: how the GEMMs stream weights from memory on this CPU (core/config.h: 'adjacent' on
+   * Intel, 'spread' elsewhere).
    */
   version(): {
     version: string;
     napi: number;
     simd: string;
     dispatch: 'avx512' | 'avx2' | 'scalar';
-    gemvStreams: 'adjacent' | 'spread';
+    weightStreams: 'adjacent' | 'spread';
     cuda: boolean;
   };
   numThreads(): number;
@@ -29,8 +30,8 @@ export interface NativeAddon {
   setForceScalar(on: boolean): void;
   /** Caps the run-time dispatched kernel path ('avx512' | 'avx2' | 'scalar'; null: no cap); returns the path now taken. */
   setSimdCap(cap: string | null): string;
-  /** Sets the decoding GEMVs' layout ('adjacent' | 'spread'; null: this CPU's); returns the layout now used. Same bits either way. */
-  setGemvStreams(layout: string | null): string;
+  /** Sets how the GEMMs stream weights ('adjacent' | 'spread'; null: this CPU's); returns the one now used. Same bits either way. */
+  setWeightStreams(layout: string | null): string;
   logSoftmaxRows(x: Float32Array, rows: number, cols: number, out?: Float32Array): Float32Array;
   // Functions of other modules are looked up by name through `nativeFn`.
   readonly [name: string]: unknown;

@@ -2,7 +2,7 @@
 // two dispatch paths of one build) in ONE process, alternating repetition by repetition; medians.
 //   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode] [--attn-lengths 4096] [--train-lengths 256,1024]
 //   node bench/peers/ab.mjs --paths avx2,avx512 [ADDON.node] [...]   (setSimdCap on one build)
-//   node bench/peers/ab.mjs --streams adjacent,spread [ADDON.node] [...]   (setGemvStreams on one build)
+//   node bench/peers/ab.mjs --streams adjacent,spread [ADDON.node] [...]   (setWeightStreams on one build)
 //   --old-src DIR: bundle the old side's TypeScript runtime from DIR (a worktree of the old commit)
 //   --cap avx2: run both builds on that dispatch path (setSimdCap), e.g. the AVX2 kernels on an AVX-512 machine
 // gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096 (or
@@ -32,7 +32,7 @@ const use = (i, threads) => {
   const N = R[i].native();
   N.setNumThreads(threads);
   if (sides[i].cap ?? arg('cap')) N.setSimdCap(sides[i].cap ?? arg('cap'));
-  if (sides[i].streams) N.setGemvStreams(sides[i].streams);
+  if (sides[i].streams) N.setWeightStreams(sides[i].streams);
 };
 /** Alternates fn(0) and fn(1) `reps` times; returns the medians of what fn returns. */
 function ab(threads, fn) {

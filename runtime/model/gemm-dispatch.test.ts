@@ -16,7 +16,7 @@ const has = (p: string): boolean => levels.indexOf(cpu) >= levels.indexOf(p);
 
 afterAll(() => {
   N.setSimdCap(null);
-  N.setGemvStreams(null);
+  N.setWeightStreams(null);
 });
 
 const sizes: [number, number, number][] = [
@@ -84,11 +84,11 @@ describe('gemm dispatch paths', () => {
     });
 
   // The decoding GEMVs group weight rows adjacent (with a prefetch) or spread over the thread's chunk
-  // (core/config.h gemv_streams, chosen by CPU vendor): which columns share a kernel call must not
+  // (core/config.h weight_streams, chosen by CPU vendor): which columns share a kernel call must not
   // change a bit, on any path, at 1 and 2 threads (the chunks, and so the groups, differ), and both
   // match the float64 reference.
   for (const path of ['avx512', 'avx2', 'scalar'])
-    it.skipIf(!has(path))(`${path}: the adjacent and spread GEMV layouts give the same bits (this CPU: ${N.version().gemvStreams})${has(path) ? '' : ` (skipped: no ${path})`}`, () => {
+    it.skipIf(!has(path))(`${path}: the adjacent and spread weight streams give the same bits (this CPU: ${N.version().weightStreams})${has(path) ? '' : ` (skipped: no ${path})`}`, () => {
       const r = rng(20);
       const threads = N.numThreads();
       try {
@@ -97,7 +97,7 @@ describe('gemm dispatch paths', () => {
             N.setNumThreads(t);
             const A = randF32(M * Kd, r), B = randF32(Nn * Kd, r), C0 = randF32(M * Nn, r);
             const out = (layout: string): Float32Array => {
-              expect(N.setGemvStreams(layout)).toBe(layout);
+              expect(N.setWeightStreams(layout)).toBe(layout);
               expect(N.setSimdCap(path)).toBe(path);
               const C = C0.slice();
               K.gemmRows(M, Nn, Kd, 0.5, A, Kd, B, Kd, 1, C, Nn);
@@ -110,8 +110,20 @@ describe('gemm dispatch paths', () => {
       } finally {
         N.setNumThreads(threads);
       }
-      expect(N.setGemvStreams(null)).toBe(N.version().gemvStreams);
-      expect(() => N.setGemvStreams('diagonal')).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+      // the packed path with B^T of 1 MiB or more (prefill's weights: the spread setting prefetches
+      // the next panel while packing one), a partial last panel
+      for (const [M, Nn, Kd] of [[37, 1061, 300], [130, 1024, 256]]) {
+        const A = randF32(M * Kd, r), B = randF32(Nn * Kd, r), C0 = randF32(M * Nn, r);
+        const out = (layout: string): Float32Array => {
+          expect(N.setWeightStreams(layout)).toBe(layout);
+          return run(path, false, true, M, Nn, Kd, 1, 0.5, A, B, C0);
+        };
+        const adjacent = out('adjacent'), spread = out('spread');
+        expectClose(spread, refGemm(false, true, M, Nn, Kd, A, B, C0, 1, 0.5), 1e-4 * Math.sqrt(Kd), 1e-4, `${path} spread NT ${M}x${Nn}x${Kd}`);
+        expect(Buffer.compare(Buffer.from(adjacent.buffer), Buffer.from(spread.buffer)), `${path} NT ${M}x${Nn}x${Kd}`).toBe(0);
+      }
+      expect(N.setWeightStreams(null)).toBe(N.version().weightStreams);
+      expect(() => N.setWeightStreams('diagonal')).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
     });
 
   it('setSimdCap rejects unknown paths with LMP_E_ARG', () => {

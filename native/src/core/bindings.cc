@@ -24,7 +24,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
   o.Set("napi", NAPI_VERSION);
   o.Set("simd", simd_name());
   o.Set("dispatch", simd_level_name(cpu_simd_level()));  // widest hand-written kernel path this CPU runs
-  o.Set("gemvStreams", gemv_streams_name(detected_gemv_streams()));  // the decoding GEMVs' layout for this CPU
+  o.Set("weightStreams", weight_streams_name(detected_weight_streams()));  // how the GEMMs stream weights on this CPU (core/config.h)
 #ifdef LMP_HAVE_CUDA
   o.Set("cuda", true);
 #else
@@ -68,22 +68,22 @@ Napi::Value SetSimdCap(const Napi::CallbackInfo& info) {
   })
 }
 
-// setGemvStreams("adjacent" | "spread" | null): the decoding GEMVs' weight-row layout (core/config.h);
+// setWeightStreams("adjacent" | "spread" | null): how the GEMMs stream weights (core/config.h);
 // null: the one detected for this CPU. Returns the layout now used.
-Napi::Value SetGemvStreams(const Napi::CallbackInfo& info) {
+Napi::Value SetWeightStreams(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
     int layout = -1;
     if (info.Length() > 0 && info[0].IsString()) {
       const std::string n = info[0].As<Napi::String>().Utf8Value();
-      if (n == "adjacent") layout = kGemvAdjacent;
-      else if (n == "spread") layout = kGemvSpread;
-      else fail("LMP_E_ARG", "setGemvStreams: expected 'adjacent', 'spread' or null, got '" + n + "'");
+      if (n == "adjacent") layout = kStreamsAdjacent;
+      else if (n == "spread") layout = kStreamsSpread;
+      else fail("LMP_E_ARG", "setWeightStreams: expected 'adjacent', 'spread' or null, got '" + n + "'");
     } else if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
-      fail("LMP_E_ARG", "setGemvStreams: expected a string or null");
+      fail("LMP_E_ARG", "setWeightStreams: expected a string or null");
     }
-    set_gemv_streams(layout);
-    return Napi::String::New(env, gemv_streams_name(gemv_streams()));
+    set_weight_streams(layout);
+    return Napi::String::New(env, weight_streams_name(weight_streams()));
   })
 }
 
@@ -115,7 +115,7 @@ void Export(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setForceScalar", Napi::Function::New(env, SetForceScalar, "setForceScalar"));
   exports.Set("setSimdCap", Napi::Function::New(env, SetSimdCap, "setSimdCap"));
-  exports.Set("setGemvStreams", Napi::Function::New(env, SetGemvStreams, "setGemvStreams"));
+  exports.Set("setWeightStreams", Napi::Function::New(env, SetWeightStreams, "setWeightStreams"));
   exports.Set("logSoftmaxRows", Napi::Function::New(env, LogSoftmaxRows, "logSoftmaxRows"));
 }
 

@@ -6,7 +6,7 @@ namespace lmp {
 namespace {
 std::atomic<bool> g_force_scalar{false};
 std::atomic<int> g_simd_cap{kSimdAvx512};
-std::atomic<int> g_gemv_streams{-1};
+std::atomic<int> g_weight_streams{-1};
 
 int detect_simd() {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -25,26 +25,26 @@ int detect_simd() {
   return kSimdScalar;
 #endif
 }
-int detect_gemv_streams() {
+int detect_weight_streams() {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  return __builtin_cpu_is("intel") ? kGemvAdjacent : kGemvSpread;
+  return __builtin_cpu_is("intel") ? kStreamsAdjacent : kStreamsSpread;
 #else
-  return kGemvSpread;
+  return kStreamsSpread;
 #endif
 }
 }  // namespace
 
-int detected_gemv_streams() {
-  static const int layout = detect_gemv_streams();
+int detected_weight_streams() {
+  static const int layout = detect_weight_streams();
   return layout;
 }
-int gemv_streams() {
-  const int set = g_gemv_streams.load(std::memory_order_relaxed);
-  return set < 0 ? detected_gemv_streams() : set;
+int weight_streams() {
+  const int set = g_weight_streams.load(std::memory_order_relaxed);
+  return set < 0 ? detected_weight_streams() : set;
 }
-void set_gemv_streams(int layout) { g_gemv_streams.store(layout == kGemvAdjacent || layout == kGemvSpread ? layout : -1, std::memory_order_relaxed); }
-const char* gemv_streams_name(int layout) { return layout == kGemvAdjacent ? "adjacent" : "spread"; }
+void set_weight_streams(int layout) { g_weight_streams.store(layout == kStreamsAdjacent || layout == kStreamsSpread ? layout : -1, std::memory_order_relaxed); }
+const char* weight_streams_name(int layout) { return layout == kStreamsAdjacent ? "adjacent" : "spread"; }
 
 int cpu_simd_level() {
   static const int level = detect_simd();

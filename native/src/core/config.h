@@ -20,15 +20,18 @@ int simd_level();            // min(cpu_simd_level(), cap); kSimdScalar under fo
 void set_simd_cap(int cap);  // cap < 0 or > kSimdAvx512: no cap
 const char* simd_level_name(int level);  // "scalar", "avx2", "avx512"
 
-// Which weight rows the decoding GEMVs (model/gemm.cc, small M with B^T) stream together: adjacent
-// rows with a software prefetch of the next group (what Intel's cores stream fastest), or rows far
-// apart without it (AMD Zen 4 streamed four adjacent rows at half the speed of one row; rows in
-// separate pages at the full speed). Detected from the CPU's vendor; set_gemv_streams overrides it
-// for tests and benches (< 0: detected). Both layouts give the same bits.
-enum GemvStreams : int { kGemvAdjacent = 0, kGemvSpread = 1 };
-int gemv_streams();
-int detected_gemv_streams();
-void set_gemv_streams(int layout);
-const char* gemv_streams_name(int layout);  // "adjacent", "spread"
+// How the GEMM kernels read weights that stream from L3 or memory (model/gemm.cc), tuned per CPU
+// vendor: kStreamsAdjacent (Intel, as measured there): the decoding GEMVs read four adjacent weight
+// rows with a software prefetch of the next four, and the B^T panels are packed with the hardware
+// prefetchers alone; kStreamsSpread (elsewhere; measured on AMD Zen 4, which streamed four adjacent
+// rows at half the speed of one row and packed 32-row panels from memory at a fifth of the speed
+// from cache): the GEMVs read rows a quarter of the chunk apart without a prefetch, and the packing
+// of a B^T larger than 1 MiB prefetches the next panel. set_weight_streams overrides the detected
+// choice for tests and benches (< 0: detected). Both give the same bits.
+enum WeightStreams : int { kStreamsAdjacent = 0, kStreamsSpread = 1 };
+int weight_streams();
+int detected_weight_streams();
+void set_weight_streams(int layout);
+const char* weight_streams_name(int layout);  // "adjacent", "spread"
 
 }  // namespace lmp
