@@ -342,13 +342,13 @@ export class CudaLlama {
   }
 
   /**
-   * LM-Infinite's far call over the device: q and k rotated at the limit and at 0 into new buffers
-   * (bf16), its attention, and its output combined into ao / the returned lse by cudaAttnCombine.
+   * LM-Infinite's far call over the device: q rotated at the limit (in place: the caller's q before
+   * RoPE, a copy only the far call uses) and k at 0 into a new buffer, as bf16, its attention, and
+   * its output combined into ao / the returned lse by cudaAttnCombine.
    */
-  private farAttention(far: FarCall, rope: { invFreq: T; mscale: number }, q: T, nq: number, k: T, nk: number, v: T, ao: T, lse: T): { qFb: T; kFb: T; lse: T } {
+  private farAttention(far: FarCall, rope: { invFreq: T; mscale: number }, qF: T, nq: number, k: T, nk: number, v: T, ao: T, lse: T): { qFb: T; kFb: T; lse: T } {
     const c = this.model.config, A = this.A, hd = this.model.headDim;
-    const qF = this.tmp(q.dtype, nq * c.heads * hd), kF = this.tmp(k.dtype, nk * c.kvHeads * hd);
-    A.cudaConvert(q, qF);
+    const kF = this.tmp(k.dtype, nk * c.kvHeads * hd);
     A.cudaConvert(k, kF);
     A.cudaRope(qF, nq, c.heads, hd, far.atLimit, rope.invFreq, rope.mscale, false);
     A.cudaRope(kF, nk, c.kvHeads, hd, far.atZero, rope.invFreq, rope.mscale, false);
