@@ -192,6 +192,25 @@ LMP_TARGET_AVX512 inline float reduce16(__m512 acc) {
   return sum8(lanes);
 }
 
+// reduce16 of eight accumulators at once with reduce16's pairing (lane i + lane i + 8, then adjacent
+// pairs, then pairs of those, then the two halves), so out[k] has exactly the bits of reduce16(v[k]):
+// 16 shuffles and 8 adds for all eight, where eight reduce16 cost ~17 instructions each.
+LMP_TARGET_AVX512 __attribute__((always_inline)) inline void reduce16x8(__m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5,
+                                                                        __m512 v6, __m512 v7, float* out) {
+  // [lo(a) | lo(b)] + [hi(a) | hi(b)]: the eight half sums of a, then of b
+  const auto halves = [](__m512 a, __m512 b) { return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE)); };
+  // per 128-bit block, the adjacent pair sums of x's block, then of y's
+  const auto pairs = [](__m512 x, __m512 y) { return _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x88), _mm512_shuffle_ps(x, y, 0xDD)); };
+  const __m512 p0 = pairs(halves(v0, v1), halves(v2, v3)), p1 = pairs(halves(v4, v5), halves(v6, v7));
+  // block 0: the first quarter sums of v0, v2, v4, v6; block 1 their second; blocks 2, 3 those of v1, v3, v5, v7
+  const __m512 q = pairs(p0, p1);
+  // blocks 0 + 1 and 2 + 3: lanes [v0, v2, v4, v6, v1, v3, v5, v7]
+  const __m512 r = _mm512_add_ps(_mm512_shuffle_f32x4(q, q, 0x88), _mm512_shuffle_f32x4(q, q, 0xDD));
+  alignas(32) float l[8];
+  _mm256_store_ps(l, _mm512_castps512_ps256(r));
+  out[0] = l[0], out[1] = l[4], out[2] = l[1], out[3] = l[5], out[4] = l[2], out[5] = l[6], out[6] = l[3], out[7] = l[7];
+}
+
 LMP_TARGET_AVX512 float dot_avx512(const float* a, const float* b, int64_t K) {
   __m512 acc = _mm512_setzero_ps();
   int64_t k = 0;
@@ -268,10 +287,18 @@ LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* cons
       c[r][3] = _mm512_fmadd_ps(x, w3, c[r][3]);
     }
   }
+  // the sums of rows r, r + 1 (eight accumulators) at once; an odd last row alone
+  float sum[4 * R];
+#pragma GCC unroll 3
+  for (int r = 0; r + 1 < R; r += 2)
+    reduce16x8(c[r][0], c[r][1], c[r][2], c[r][3], c[r + 1][0], c[r + 1][1], c[r + 1][2], c[r + 1][3], sum + 4 * r);
+  if (R % 2)
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) sum[4 * (R - 1) + q] = reduce16(c[R - 1][q]);
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) out[r * ldo + q] = dot_tail(ar[r], b[q], k, K, reduce16(c[r][q]));
+    for (int q = 0; q < 4; ++q) out[r * ldo + q] = dot_tail(ar[r], b[q], k, K, sum[4 * r + q]);
 }
 
 template <bool PF>
