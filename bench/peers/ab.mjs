@@ -1,13 +1,14 @@
 // Kernel-level before/after of lmp alone, robust on a shared machine: two builds of the addon (or
 // two dispatch paths of one build) in ONE process, alternating repetition by repetition; medians.
-//   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,attention,train,decode] [--attn-lengths 4096] [--train-lengths 256,1024]
+//   node bench/peers/ab.mjs OLD.node NEW.node [--threads 1,2] [--only gemm,rows,attention,train,prefill,decode] [--attn-lengths 4096] [--train-lengths 256,1024]
 //   node bench/peers/ab.mjs --paths avx2,avx512 [ADDON.node] [...]   (setSimdCap on one build)
 //   node bench/peers/ab.mjs --streams adjacent,spread [ADDON.node] [...]   (setWeightStreams on one build)
 //   --old-src DIR: bundle the old side's TypeScript runtime from DIR (a worktree of the old commit)
 //   --cap avx2: run both builds on that dispatch path (setSimdCap), e.g. the AVX2 kernels on an AVX-512 machine
 // gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096 (or
 // --attn-lengths), d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
-// (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model.
+// (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model;
+// prefill: its 128-token prompt; rows: gemmRows (batched decoding's GEMV), M = 1..16, weights in cache.
 // Prints one line per case with the speed ratio new / old (above 1: the second is faster).
 import { arg, argmax, decodeCfg, list, median, rnd, root, runtime, timed } from './common.mjs';
 import { join } from 'node:path';
@@ -64,6 +65,20 @@ for (const threads of list('threads', '1,2').map(Number)) {
       line(`${threads}t gemm ${M}x${N}x${K} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`, 'GFLOP/s', a, b, true);
     }
   }
+  if (only.has('rows')) {
+    // gemmRows (batched decoding's row-stable GEMV) with weights in cache: M rows against N x K
+    for (const [Nn, K] of [[1536, 512], [512, 1536]])
+      for (const M of [1, 4, 6, 12, 16]) {
+        const W = rnd(Nn * K, 5), A = rnd(M * K, 6), C = new Float32Array(M * Nn);
+        const n = Math.ceil(3e8 / (2 * M * Nn * K));
+        const [a, b] = ab(threads, (i) => {
+          const g = R[i].native().modelGemmRows;
+          const t = timed(() => { for (let x = 0; x < n; x++) g(M, Nn, K, 1, A, K, W, K, 0, C, Nn); });
+          return (2 * M * Nn * K * n) / (cpu ? t.cpu : t.s) / 1e9;
+        });
+        line(`${threads}t gemmRows M=${M} N=${Nn} K=${K}`, 'GFLOP/s', a, b, true);
+      }
+  }
   for (const T of only.has('attention') ? list('attn-lengths', '4096').map(Number) : []) {
     const H = 8, D = 64;
     const q = rnd(T * H * D, 1), k = rnd(T * H * D, 2), v = rnd(T * H * D, 3), dout = rnd(T * H * D, 4);
@@ -86,9 +101,17 @@ for (const threads of list('threads', '1,2').map(Number)) {
       line(`${threads}t training step T=${T}`, 'tokens/s', a, b, true);
     }
   }
+  const decodeModels = only.has('decode') || only.has('prefill') ? R.map((M) => M.LlamaModel.init(decodeCfg, 3, { attention: M.fusedAttention() })) : [];
+  const prompt = Int32Array.from({ length: 128 }, (_, i) => 3 + (((i * 2654435761) >>> 0) % (decodeCfg.vocab - 3)));
+  if (only.has('prefill')) {
+    const [a, b] = ab(threads, (i) => {
+      const t = timed(() => { for (let x = 0; x < 5; x++) decodeModels[i].session().next(prompt); });
+      return (5 * prompt.length) / (cpu ? t.cpu : t.s);
+    });
+    line(`${threads}t prefill (23M model, a 128-token prompt)`, 'tokens/s', a, b, true);
+  }
   if (only.has('decode')) {
-    const models = R.map((M) => M.LlamaModel.init(decodeCfg, 3, { attention: M.fusedAttention() }));
-    const prompt = Int32Array.from({ length: 128 }, (_, i) => 3 + (((i * 2654435761) >>> 0) % (decodeCfg.vocab - 3)));
+    const models = decodeModels;
     const [a, b] = ab(threads, (i) => {
       const s = models[i].session();
       let l = s.next(prompt);
