@@ -320,27 +320,32 @@ LMP_TARGET_AVX512 void dot16x4_rows_avx512(const float* const* a, int rows, cons
 // ymm accumulators (k = 0..7 and 8..15 mod 16) summed, reduced and finished exactly as dot's AVX2
 // branch, so each row has the bits of M = 1; 8 accumulators, every weight load used twice.
 inline void dot16x2x2_avx2(const float* a0, const float* a1, const float* b0, const float* b1, int64_t K, float out[4]) {
-  __m256 c[4][2];
-  for (auto& e : c) e[0] = e[1] = _mm256_setzero_ps();
+  // named accumulators, not an array: with c[4][2] and a rolled final loop GCC kept the array on
+  // the stack, stored all eight every step and reloaded every operand (16 loads for 8 FMAs)
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
-    const __m256 w0 = _mm256_loadu_ps(b0 + k), w0h = _mm256_loadu_ps(b0 + k + 8), w1 = _mm256_loadu_ps(b1 + k), w1h = _mm256_loadu_ps(b1 + k + 8);
-    const __m256 x0 = _mm256_loadu_ps(a0 + k), x0h = _mm256_loadu_ps(a0 + k + 8);
-    c[0][0] = _mm256_fmadd_ps(x0, w0, c[0][0]);
-    c[0][1] = _mm256_fmadd_ps(x0h, w0h, c[0][1]);
-    c[1][0] = _mm256_fmadd_ps(x0, w1, c[1][0]);
-    c[1][1] = _mm256_fmadd_ps(x0h, w1h, c[1][1]);
-    const __m256 x1 = _mm256_loadu_ps(a1 + k), x1h = _mm256_loadu_ps(a1 + k + 8);
-    c[2][0] = _mm256_fmadd_ps(x1, w0, c[2][0]);
-    c[2][1] = _mm256_fmadd_ps(x1h, w0h, c[2][1]);
-    c[3][0] = _mm256_fmadd_ps(x1, w1, c[3][0]);
-    c[3][1] = _mm256_fmadd_ps(x1h, w1h, c[3][1]);
+    __m256 w0 = _mm256_loadu_ps(b0 + k), w0h = _mm256_loadu_ps(b0 + k + 8), w1 = _mm256_loadu_ps(b1 + k), w1h = _mm256_loadu_ps(b1 + k + 8);
+    __m256 x0 = _mm256_loadu_ps(a0 + k), x0h = _mm256_loadu_ps(a0 + k + 8);
+    __m256 x1 = _mm256_loadu_ps(a1 + k), x1h = _mm256_loadu_ps(a1 + k + 8);
+    // each in a register, loaded once (GCC folds a load into every FMA that uses it otherwise)
+    asm("" : "+x"(w0), "+x"(w0h), "+x"(w1), "+x"(w1h));
+    asm("" : "+x"(x0), "+x"(x0h), "+x"(x1), "+x"(x1h));
+    c00 = _mm256_fmadd_ps(x0, w0, c00);
+    c01 = _mm256_fmadd_ps(x0h, w0h, c01);
+    c10 = _mm256_fmadd_ps(x0, w1, c10);
+    c11 = _mm256_fmadd_ps(x0h, w1h, c11);
+    c20 = _mm256_fmadd_ps(x1, w0, c20);
+    c21 = _mm256_fmadd_ps(x1h, w0h, c21);
+    c30 = _mm256_fmadd_ps(x1, w1, c30);
+    c31 = _mm256_fmadd_ps(x1h, w1h, c31);
   }
+  const __m256 sums[4] = {_mm256_add_ps(c00, c01), _mm256_add_ps(c10, c11), _mm256_add_ps(c20, c21), _mm256_add_ps(c30, c31)};
   const float* av[4] = {a0, a0, a1, a1};
   const float* bv[4] = {b0, b1, b0, b1};
   for (int e = 0; e < 4; ++e) {
     alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, _mm256_add_ps(c[e][0], c[e][1]));
+    _mm256_store_ps(lanes, sums[e]);
     out[e] = dot_tail(av[e], bv[e], k, K, sum8(lanes));
   }
 }
