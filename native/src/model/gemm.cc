@@ -272,14 +272,15 @@ LMP_TARGET_AVX512 void dot16x4xr_avx512(const float* const* a, const float* cons
       _mm_prefetch(reinterpret_cast<const char*>(b2 + pf_offset + k), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(b3 + pf_offset + k), _MM_HINT_T0);
     }
-    const __m512 w0 = _mm512_loadu_ps(b0 + k), w1 = _mm512_loadu_ps(b1 + k), w2 = _mm512_loadu_ps(b2 + k), w3 = _mm512_loadu_ps(b3 + k);
+    __m512 w0 = _mm512_loadu_ps(b0 + k), w1 = _mm512_loadu_ps(b1 + k), w2 = _mm512_loadu_ps(b2 + k), w3 = _mm512_loadu_ps(b3 + k);
+    // the weights and (below) x in registers for R > 1 (batched rows): left to itself GCC folds a
+    // load into every FMA that uses it (x four times: 28 loads a step at R = 6; pinning x alone,
+    // the weights R times at R = 3, 4), and Zen 4's one 512-bit load a cycle then bounds the loop
+    // below its FMA rate. R = 1 streams the weights from memory and is left as it was.
+    if constexpr (R > 1) asm("" : "+v"(w0), "+v"(w1), "+v"(w2), "+v"(w3));
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       __m512 x = _mm512_loadu_ps(ar[r] + k);
-      // x in a register (R > 1: batched rows): left to itself GCC folds this load into each of the
-      // four FMAs (28 loads a step with R = 6), and Zen 4's one 512-bit load a cycle then bounds the
-      // loop below its FMA rate (gemmRows M = 6..16 1.07-1.45x there). R = 1 streams the weights
-      // from memory and is left as it was.
       if constexpr (R > 1) asm("" : "+v"(x));
       c[r][0] = _mm512_fmadd_ps(x, w0, c[r][0]);
       c[r][1] = _mm512_fmadd_ps(x, w1, c[r][1]);
