@@ -14,11 +14,12 @@ import { arg, argmax, decodeCfg, list, median, rnd, root, runtime, timed } from 
 import { join } from 'node:path';
 
 const pos = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
-const streams = arg('streams') ? list('streams', '') : undefined;
-const paths = arg('paths') ? list('paths', '') : streams;
+// One build, two settings: --paths (setSimdCap: side.cap) or --streams (setWeightStreams: side.streams).
+const setting = arg('streams') ? 'streams' : arg('paths') ? 'paths' : undefined;
+const paths = setting ? list(setting, '') : undefined;
 const one = pos[0] ?? join(root, 'build/native/Release/lmp.node');
 const sides = paths
-  ? paths.map((p) => (streams ? { name: p, addon: one, streams: p } : { name: p, addon: one, cap: p }))
+  ? paths.map((p) => ({ name: p, addon: one, [setting === 'streams' ? 'streams' : 'cap']: p }))
   : [{ name: 'old', addon: pos[0] }, { name: 'new', addon: pos[1] }];
 if (sides.length !== 2 || sides.some((s) => !s.addon)) {
   console.error('usage: node bench/peers/ab.mjs OLD.node NEW.node [...] | --paths A,B [ADDON.node]');
@@ -28,7 +29,7 @@ const R = [];
 for (const s of sides) R.push(paths && R.length ? R[0] : await runtime(s.addon, s === sides[0] && arg('old-src') ? arg('old-src') : undefined));
 const only = new Set(list('only', 'gemm,attention,train,decode'));
 const reps = Number(arg('reps', '7'));
-// Before each measurement: this side's thread count and (with --paths) dispatch cap.
+// Before each measurement: this side's thread count and (with --paths / --streams) its setting.
 const use = (i, threads) => {
   const N = R[i].native();
   N.setNumThreads(threads);

@@ -118,7 +118,10 @@ if (only.has('attention')) {
           const t = { lmp: [], sdpa: [], flex: [], lmpCpu: [], sdpaCpu: [], before: [] };
           let diff;
           for (let r = 0; r < reps; r++) {
-            if (baseRun) await settle(), t.before.push(secs(baseRun));
+            if (baseRun) {
+              await settle();
+              t.before.push(secs(baseRun));
+            }
             await settle();
             const a = timed(lmpRun);
             t.lmp.push(a.s), t.lmpCpu.push(a.cpu);

@@ -1,7 +1,9 @@
 // Core bindings: version, threading and SIMD settings, and log-softmax.
 #include <napi.h>
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -48,22 +50,26 @@ Napi::Value SetForceScalar(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The value of info[0] among `names` (a string), or `none` when it is null, undefined or absent;
+// anything else is LMP_E_ARG naming `fn` and the choices.
+int named_choice(const Napi::CallbackInfo& info, const char* fn, std::initializer_list<std::pair<const char*, int>> names, int none) {
+  if (info.Length() == 0 || info[0].IsNull() || info[0].IsUndefined()) return none;
+  if (!info[0].IsString()) fail("LMP_E_ARG", std::string(fn) + ": expected a string or null");
+  const std::string n = info[0].As<Napi::String>().Utf8Value();
+  std::string expected;
+  for (const auto& [name, value] : names) {
+    if (n == name) return value;
+    expected += std::string(expected.empty() ? "" : ", ") + "'" + name + "'";
+  }
+  fail("LMP_E_ARG", std::string(fn) + ": expected " + expected + " or null, got '" + n + "'");
+}
+
 // setSimdCap("avx512" | "avx2" | "scalar" | null): the widest run-time dispatched kernel path
 // (GEMM, attention) allowed; null lifts the cap. Returns the path kernels now take.
 Napi::Value SetSimdCap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
-    int cap = kSimdAvx512;
-    if (info.Length() > 0 && info[0].IsString()) {
-      const std::string n = info[0].As<Napi::String>().Utf8Value();
-      if (n == "scalar") cap = kSimdScalar;
-      else if (n == "avx2") cap = kSimdAvx2;
-      else if (n == "avx512") cap = kSimdAvx512;
-      else fail("LMP_E_ARG", "setSimdCap: expected 'avx512', 'avx2', 'scalar' or null, got '" + n + "'");
-    } else if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
-      fail("LMP_E_ARG", "setSimdCap: expected a string or null");
-    }
-    set_simd_cap(cap);
+    set_simd_cap(named_choice(info, "setSimdCap", {{"avx512", kSimdAvx512}, {"avx2", kSimdAvx2}, {"scalar", kSimdScalar}}, kSimdAvx512));
     return Napi::String::New(env, simd_level_name(simd_level()));
   })
 }
@@ -73,16 +79,7 @@ Napi::Value SetSimdCap(const Napi::CallbackInfo& info) {
 Napi::Value SetWeightStreams(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LMP_NAPI_TRY(env, {
-    int layout = -1;
-    if (info.Length() > 0 && info[0].IsString()) {
-      const std::string n = info[0].As<Napi::String>().Utf8Value();
-      if (n == "adjacent") layout = kStreamsAdjacent;
-      else if (n == "spread") layout = kStreamsSpread;
-      else fail("LMP_E_ARG", "setWeightStreams: expected 'adjacent', 'spread' or null, got '" + n + "'");
-    } else if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
-      fail("LMP_E_ARG", "setWeightStreams: expected a string or null");
-    }
-    set_weight_streams(layout);
+    set_weight_streams(named_choice(info, "setWeightStreams", {{"adjacent", kStreamsAdjacent}, {"spread", kStreamsSpread}}, -1));
     return Napi::String::New(env, weight_streams_name(weight_streams()));
   })
 }

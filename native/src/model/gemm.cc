@@ -543,16 +543,19 @@ LMP_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
 // (the element-wise gather was ~20% of an M = 128 NT GEMM: prefill and every forward projection).
 LMP_TARGET_AVX512 void pack_bt32_avx512(const float* B, int64_t ldb, int64_t j0, int64_t k0, int64_t kc, float* dst, int64_t next_rows) {
   // The next panel's rows (next_rows of them, <= 32), prefetched into the outer caches a few lines per
-  // 16 x 16 block: this panel reads 32 rows a line at a time, which AMD Zen 4's prefetchers did not
-  // follow (1.02 ns an element from memory against 0.22 from cache; 0.42 with this, /tmp C loop)
-  const int64_t row_lines = (kc + 15) / 16, lines = next_rows * row_lines;
-  const int64_t per = next_rows > 0 ? (lines + 2 * (kc / 16) - 1) / std::max<int64_t>(1, 2 * (kc / 16)) : 0;
-  int64_t line = 0;
+  // 16 x 16 block, row after row: this panel reads 32 rows a line at a time, which AMD Zen 4's
+  // prefetchers did not follow (1.02 ns an element from memory against 0.22 from cache; 0.42 with
+  // this: bench/RESULTS.md)
+  const int64_t row_lines = (kc + 15) / 16, blocks = 2 * (kc / 16);
+  const int64_t per = next_rows > 0 && blocks > 0 ? (next_rows * row_lines + blocks - 1) / blocks : 0;
+  int64_t pf_row = 0, pf_line = 0;  // the next line to prefetch: row of the next panel, line within it
   int64_t k = 0;
   for (; k + 16 <= kc; k += 16)
     for (int h = 0; h < 2; ++h) {
-      for (int64_t x = 0; x < per && line < lines; ++x, ++line)
-        _mm_prefetch(reinterpret_cast<const char*>(B + (j0 + 32 + line / row_lines) * ldb + k0 + (line % row_lines) * 16), _MM_HINT_T2);
+      for (int64_t x = 0; x < per && pf_row < next_rows; ++x) {
+        _mm_prefetch(reinterpret_cast<const char*>(B + (j0 + 32 + pf_row) * ldb + k0 + pf_line * 16), _MM_HINT_T2);
+        if (++pf_line == row_lines) pf_line = 0, ++pf_row;
+      }
       __m512 r[16];
       for (int c = 0; c < 16; ++c) r[c] = _mm512_loadu_ps(B + (j0 + 16 * h + c) * ldb + k0 + k);
       transpose16(r);
