@@ -8,7 +8,9 @@
 // gemm: the training step's shapes (T = 256 and 1024) and decode GEMVs, GFLOP/s; attention: T = 4096 (or
 // --attn-lengths), d = 64, 8 heads, full and causal, forward and backward, ms of process CPU time (1 thread) or wall
 // (more threads); train: one training step of the 4.85M model; decode: tokens/s of the 23M model;
-// prefill: its 128-token prompt; rows: gemmRows (batched decoding's GEMV), M = 1..16, weights in cache.
+// prefill: its 128-token prompt; rows: gemmRows (batched decoding's GEMV), M = 1..16, weights in cache;
+// idle: the dense attention forward at T = 1k (2+ threads) after a 50 ms idle pause each call, wall ms,
+// and how many calls ran at about 1-thread speed (wall above 0.58 of the call's CPU time: a late worker).
 // Prints one line per case with the speed ratio new / old (above 1: the second is faster).
 import { arg, argmax, decodeCfg, list, median, rnd, root, runtime, timed } from './common.mjs';
 import { join } from 'node:path';
@@ -91,6 +93,19 @@ for (const threads of list('threads', '1,2').map(Number)) {
       const [c, d] = ab(threads, (i) => { const t = timed(() => R[i].attentionBackward({ ...inp, ...fw[i], dout })); return (cpu ? t.cpu : t.s) * 1e3; });
       line(`${threads}t attention T=${T} ${name} backward`, 'ms', c, d, false);
     }
+  }
+  if (only.has('idle') && threads > 1) {
+    const T = 1024, H = 8, D = 64;
+    const inp = { q: rnd(T * H * D, 1), k: rnd(T * H * D, 2), v: rnd(T * H * D, 3), heads: H, kvHeads: H, headDim: D, mask: { op: 'full' } };
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    const late = [0, 0];
+    const [a, b] = ab(threads, (i) => {
+      Atomics.wait(pause, 0, 0, 50); // idle: the pool's workers go to sleep
+      const t = timed(() => R[i].attentionForward(inp));
+      if (t.s > 0.58 * t.cpu) late[i]++;
+      return t.s * 1e3;
+    });
+    line(`${threads}t attention T=1024 full forward after 50 ms idle (late workers: ${sides[0].name} ${late[0]}, ${sides[1].name} ${late[1]} of ${reps + 1})`, 'ms', a, b, false);
   }
   if (only.has('train')) {
     const cfg = { dim: 256, layers: 6, heads: 4, kvHeads: 2, ffn: 768, vocab: 256, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false };

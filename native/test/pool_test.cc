@@ -1,9 +1,11 @@
 // C++ test of core/threadpool without Node: several caller threads run parallel_for at once
 // while another thread resizes the pool (1-4 threads); every index of every job must be visited
 // exactly once, worker slots must stay below the pool size the job started on, nested calls run
-// serially, and an exception in a chunk reaches the caller. Built and run (also under
-// ThreadSanitizer) by native/test/tsan.sh; exits 0 when every check held.
+// serially, and an exception in a chunk reaches the caller; and (Linux, two or more CPUs) a worker
+// woken after an idle pause runs its chunk on another CPU than its caller's. Built and run (also
+// under ThreadSanitizer) by native/test/tsan.sh; exits 0 when every check held.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -11,6 +13,10 @@
 #include <vector>
 
 #include "core/threadpool.h"
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace {
 
@@ -44,6 +50,45 @@ void one_job(size_t n, size_t grain, bool nested) {
       grain);
   for (size_t i = 0; i < n; ++i) check(hits[i].load() == 1, "index not visited exactly once", i, static_cast<size_t>(hits[i].load()));
 }
+
+#if defined(__linux__)
+// A caller pinned to its CPU, after idle pauses that put the workers to sleep, runs two-chunk jobs
+// whose chunks each take ~2 ms: in the rounds where the worker ran a chunk, it must have run it
+// on another CPU (the small VMs this was found on woke it onto the caller's CPU every time, where
+// it waited behind the caller or shared its CPU: a 2-thread job at 1-thread speed).
+void wakeups_off_the_callers_cpu() {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) {
+    std::printf("pool_test: one CPU, wakeup placement not checked\n");
+    return;
+  }
+  lmp::set_num_threads(2);
+  one_job(64, 1, false);  // the pool's worker starts here, with this thread's (whole) CPU set
+  int ran = 0, same = 0;
+  std::thread caller([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    sched_setaffinity(0, sizeof one, &one);
+    const int mine = sched_getcpu();
+    for (int r = 0; r < 20; ++r) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::atomic<int> workerCpu{-1};
+      lmp::parallel_for(2, [&](size_t, size_t, int slot) {
+        if (slot != 0) workerCpu.store(sched_getcpu());
+        const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+        while (std::chrono::steady_clock::now() < end) {
+        }
+      });
+      if (workerCpu.load() >= 0) ++ran, same += workerCpu.load() == mine;
+    }
+  });
+  caller.join();
+  std::printf("pool_test: wakeups: the worker ran a chunk in %d of 20 rounds, %d on the caller's CPU\n", ran, same);
+  check(same * 10 <= ran, "woken workers ran on their caller's CPU", static_cast<size_t>(same), static_cast<size_t>(ran));
+}
+#endif
 
 }  // namespace
 
@@ -85,6 +130,9 @@ int main(int argc, char** argv) {
     check(caught, "exception not rethrown to the caller", static_cast<size_t>(r));
     one_job(313, 1, false);
   }
+#if defined(__linux__)
+  wakeups_off_the_callers_cpu();
+#endif
   lmp::set_num_threads(0);
   if (g_failures.load() != 0) {
     std::fprintf(stderr, "pool_test: %d failures\n", g_failures.load());

@@ -13,6 +13,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define LMP_CPU_RELAX() _mm_pause()
@@ -41,6 +45,13 @@
 //   own job's `done` before it waits. Spinning only decides WHEN to take the mutex: joining,
 //   leaving and the caller's final check happen under it exactly as above, so no job state is
 //   shared and a late worker still reaches jobs only through the list.
+// - Waking on the caller's CPU (Linux): a sleeping worker that the kernel wakes onto the CPU its
+//   caller runs on moves itself to the next CPU it may use (its affinity set to that one CPU,
+//   then restored), and a caller that has just notified sleepers yields once so that a worker
+//   queued behind it gets to make that move at once. On small VMs the kernel places wakeups on
+//   the waker's CPU while the other vCPU sits idle (halted vCPUs do not count as idle there):
+//   the two threads then shared one CPU for a time slice or more, and a quarter of 2-thread
+//   calls after an idle pause ran at 1-thread speed (bench/RESULTS.md, "the pool's wakeups").
 
 namespace lmp {
 namespace {
@@ -99,7 +110,28 @@ struct Job {
   int joined = 1;  // slots handed out (the caller holds slot 0)
   int active = 0;  // workers (not the caller) inside work() for this job
   std::exception_ptr error;
+  int caller_cpu = -1;  // the caller's CPU when it listed the job (Linux), else -1
 };
+
+#if defined(__linux__)
+// Moves the calling thread off `cpu` to the `k`-th CPU after it (cyclically) in its affinity set,
+// then gives it back its whole set: the kernel migrates it at once and does not move it back.
+void move_off(int cpu, int k) {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  if (cpu < 0 || sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) return;
+  int target = -1;
+  for (int d = 1; d < CPU_SETSIZE && target < 0; ++d) {
+    const int c = (cpu + d) % CPU_SETSIZE;
+    if (CPU_ISSET(c, &all) && --k <= 0) target = c;
+  }
+  if (target < 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(target, &one);
+  if (sched_setaffinity(0, sizeof one, &one) == 0) sched_setaffinity(0, sizeof all, &all);
+}
+#endif
 
 class Pool {
  public:
@@ -128,6 +160,9 @@ class Pool {
     job.n_chunks = chunks;
     job.width = static_cast<int>(std::min<size_t>(static_cast<size_t>(n_), chunks));
     if (job.width > 1) {
+#if defined(__linux__)
+      job.caller_cpu = sched_getcpu();
+#endif
       {
         std::lock_guard<std::mutex> lk(mu_);
         jobs_.push_back(&job);
@@ -137,6 +172,9 @@ class Pool {
       if (sleepers_.load(std::memory_order_acquire) > 0) {
         if (job.width - 1 >= n_ - 1) work_cv_.notify_all();
         else for (int i = 1; i < job.width; ++i) work_cv_.notify_one();
+#if defined(__linux__)
+        sched_yield();  // a worker woken onto this CPU runs now and moves (see move_off)
+#endif
       }
     }
     const bool was_in_worker = tl_in_worker;
@@ -207,6 +245,9 @@ class Pool {
       ++job->active;
       if (job->joined >= job->width) unlist(job);
       lk.unlock();
+#if defined(__linux__)
+      if (job->caller_cpu >= 0 && sched_getcpu() == job->caller_cpu) move_off(job->caller_cpu, slot);
+#endif
       work(*job, slot);
       lk.lock();
       // Notify under the mutex: once we unlock, the caller may return and the Job is gone.
