@@ -47,11 +47,11 @@
 //   shared and a late worker still reaches jobs only through the list.
 // - Waking on the caller's CPU (Linux): a sleeping worker that the kernel wakes onto the CPU its
 //   caller runs on moves itself to the next CPU it may use (its affinity set to that one CPU,
-//   then restored), and a caller that has just notified sleepers yields once so that a worker
-//   queued behind it gets to make that move at once. On small VMs the kernel places wakeups on
-//   the waker's CPU while the other vCPU sits idle (halted vCPUs do not count as idle there):
-//   the two threads then shared one CPU for a time slice or more, and a quarter of 2-thread
-//   calls after an idle pause ran at 1-thread speed (bench/RESULTS.md, "the pool's wakeups").
+//   then restored). On small VMs the kernel places wakeups on the waker's CPU while the other
+//   vCPU sits idle (halted vCPUs do not count as idle there): the two threads then shared one CPU
+//   for a time slice or more, and a quarter to half of 2-thread calls after an idle pause ran at
+//   1-thread speed (bench/RESULTS.md, "the pool's wakeups"). (The caller also yielding once after
+//   waking sleepers, so that such a worker moved sooner, cost time on a loaded machine.)
 
 namespace lmp {
 namespace {
@@ -172,9 +172,6 @@ class Pool {
       if (sleepers_.load(std::memory_order_acquire) > 0) {
         if (job.width - 1 >= n_ - 1) work_cv_.notify_all();
         else for (int i = 1; i < job.width; ++i) work_cv_.notify_one();
-#if defined(__linux__)
-        sched_yield();  // a worker woken onto this CPU runs now and moves (see move_off)
-#endif
       }
     }
     const bool was_in_worker = tl_in_worker;
