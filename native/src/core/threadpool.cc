@@ -114,12 +114,13 @@ struct Job {
 };
 
 #if defined(__linux__)
-// Moves the calling thread off `cpu` to the `k`-th CPU after it (cyclically) in its affinity set,
+// Moves the calling thread off `cpu` to the `k`-th CPU (k >= 1) after it (cyclically) in its affinity set,
 // then gives it back its whole set: the kernel migrates it at once and does not move it back.
 void move_off(int cpu, int k) {
   cpu_set_t all;
   CPU_ZERO(&all);
   if (cpu < 0 || sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) return;
+  k = (k - 1) % (CPU_COUNT(&all) - 1) + 1;  // more workers than other CPUs: they share them in turn
   int target = -1;
   for (int d = 1; d < CPU_SETSIZE && target < 0; ++d) {
     const int c = (cpu + d) % CPU_SETSIZE;
