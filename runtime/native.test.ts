@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { native } from './native.js';
 
 // float64 reference: log_softmax(x)_j = x_j - log(sum_i exp(x_i))
@@ -25,6 +25,8 @@ function rng(seed: number): () => number {
 describe('native addon core', () => {
   it('reports its version and build', () => {
     const v = native().version();
+    expect(v.path).toBe(v.dispatch); // no cap, no override in force
+    expect(v.streams).toBe(v.weightStreams);
     expect(v.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(v.napi).toBe(8);
     expect(native().modules).toContain('core');
@@ -47,5 +49,38 @@ describe('native addon core', () => {
     expect(() => native().logSoftmaxRows(new Float32Array([0, NaN]), 1, 2)).toThrow(expect.objectContaining({ code: 'LMP_E_NAN' }));
     expect(() => native().logSoftmaxRows(new Float32Array(3), 2, 2)).toThrow(expect.objectContaining({ code: 'LMP_E_SHAPE' }));
     expect(() => native().logSoftmaxRows([1, 2] as unknown as Float32Array, 1, 2)).toThrow(expect.objectContaining({ code: 'LMP_E_ARG' }));
+  });
+});
+
+describe('native settings from the environment (applied when the loader first loads the addon)', () => {
+  // A fresh copy of the loader module loads the (same, process-wide) addon again and applies the
+  // environment; the settings are restored after each test.
+  const fresh = async (env: Record<string, string>): Promise<typeof import('./native.js')> => {
+    Object.assign(process.env, env);
+    vi.resetModules();
+    return import('./native.js');
+  };
+  afterEach(() => {
+    delete process.env['LMP_SIMD_CAP'];
+    delete process.env['LMP_WEIGHT_STREAMS'];
+    native().setSimdCap(null);
+    native().setWeightStreams(null);
+  });
+
+  it('LMP_SIMD_CAP and LMP_WEIGHT_STREAMS set the kernel path and the weight streams', async () => {
+    const detected = native().version().weightStreams;
+    const other = detected === 'spread' ? 'adjacent' : 'spread';
+    const m = await fresh({ LMP_SIMD_CAP: 'scalar', LMP_WEIGHT_STREAMS: other });
+    expect(m.native().version().path).toBe('scalar');
+    expect(m.native().version().streams).toBe(other);
+    expect(m.native().version().weightStreams).toBe(detected);
+  });
+
+  it('an unknown value is LMP_E_NATIVE_ENV naming the variable, also from nativeAvailable()', async () => {
+    const m = await fresh({ LMP_WEIGHT_STREAMS: 'sideways' });
+    expect(() => m.native()).toThrow(expect.objectContaining({ code: 'LMP_E_NATIVE_ENV', message: expect.stringContaining('LMP_WEIGHT_STREAMS="sideways"') }));
+    expect(() => m.nativeAvailable()).toThrow(expect.objectContaining({ code: 'LMP_E_NATIVE_ENV' }));
+    const n = await fresh({ LMP_WEIGHT_STREAMS: '', LMP_SIMD_CAP: 'avx1024' });
+    expect(() => n.native()).toThrow(expect.objectContaining({ code: 'LMP_E_NATIVE_ENV', message: expect.stringContaining("'avx512', 'avx2', 'scalar'") }));
   });
 });

@@ -4,6 +4,11 @@
 // machine where the addon failed to build. A missing or broken addon is a NativeUnavailableError
 // with code LMP_E_NO_ADDON and the command that builds it, never a bare MODULE_NOT_FOUND.
 // LMP_NATIVE_PATH overrides the location (used by developers who build one module at a time).
+// LMP_SIMD_CAP ('avx512' | 'avx2' | 'scalar') and LMP_WEIGHT_STREAMS ('adjacent' | 'spread') set,
+// at load, what setSimdCap / setWeightStreams set (the kernel path; how the GEMMs stream weights),
+// so that `lmpc run` can be compared across them without code; a value the addon does not know is a
+// NativeSettingError (LMP_E_NATIVE_ENV) naming the variable. LMP_NUM_THREADS and LMP_SPIN_US are
+// read by the addon itself (native/README.md).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +20,8 @@ export interface NativeAddon {
   /**
    * simd: what the build was compiled for; dispatch: the widest hand-written kernel path this CPU runs;
    * weightStreams: how the GEMMs stream weights from memory on this CPU (core/config.h: 'adjacent' on
-   * Intel, 'spread' elsewhere).
+   * Intel, 'spread' elsewhere); path and streams: the kernel path and weight streams in force now
+   * (after setSimdCap / setForceScalar / setWeightStreams or LMP_SIMD_CAP / LMP_WEIGHT_STREAMS).
    */
   version(): {
     version: string;
@@ -23,6 +29,8 @@ export interface NativeAddon {
     simd: string;
     dispatch: 'avx512' | 'avx2' | 'scalar';
     weightStreams: 'adjacent' | 'spread';
+    path: 'avx512' | 'avx2' | 'scalar';
+    streams: 'adjacent' | 'spread';
     cuda: boolean;
   };
   numThreads(): number;
@@ -42,6 +50,30 @@ export class NativeUnavailableError extends Error {
   constructor(message: string, readonly tried: readonly string[]) {
     super(message);
     this.name = 'NativeUnavailableError';
+  }
+}
+
+export class NativeSettingError extends Error {
+  readonly code = 'LMP_E_NATIVE_ENV';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NativeSettingError';
+  }
+}
+
+/** The settings the environment asks for (see the top of this file), applied once at load. */
+function applyEnv(addon: NativeAddon): void {
+  for (const [name, set] of [
+    ['LMP_SIMD_CAP', (v: string) => addon.setSimdCap(v)],
+    ['LMP_WEIGHT_STREAMS', (v: string) => addon.setWeightStreams(v)],
+  ] as const) {
+    const v = process.env[name];
+    if (v === undefined || v === '') continue;
+    try {
+      set(v);
+    } catch (e) {
+      throw new NativeSettingError(`lmp: ${name}=${JSON.stringify(v)} is not a setting this addon knows (${(e as Error).message}); unset it or use one of those`);
+    }
   }
 }
 
@@ -81,9 +113,9 @@ export function native(): NativeAddon {
     );
     throw failure;
   }
+  let addon: NativeAddon;
   try {
-    cached = require(found) as NativeAddon;
-    return cached;
+    addon = require(found) as NativeAddon;
   } catch (e) {
     failure = new NativeUnavailableError(
       `lmp: the native addon at ${found} failed to load: ${(e as Error).message}. Rebuild it with \`npm run build:native\`.`,
@@ -91,14 +123,18 @@ export function native(): NativeAddon {
     );
     throw failure;
   }
+  applyEnv(addon);
+  cached = addon;
+  return cached;
 }
 
-/** True when the addon can be loaded (never throws). */
+/** True when the addon can be loaded; throws only a NativeSettingError (a bad LMP_SIMD_CAP / LMP_WEIGHT_STREAMS). */
 export function nativeAvailable(): boolean {
   try {
     native();
     return true;
-  } catch {
+  } catch (e) {
+    if (e instanceof NativeSettingError) throw e;
     return false;
   }
 }

@@ -27,6 +27,8 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
   o.Set("simd", simd_name());
   o.Set("dispatch", simd_level_name(cpu_simd_level()));  // widest hand-written kernel path this CPU runs
   o.Set("weightStreams", weight_streams_name(detected_weight_streams()));  // how the GEMMs stream weights on this CPU (core/config.h)
+  o.Set("path", simd_level_name(simd_level()));                 // the path taken now (dispatch capped by setSimdCap; scalar under setForceScalar)
+  o.Set("streams", weight_streams_name(weight_streams()));      // the weight streams in force now (weightStreams unless setWeightStreams)
 #ifdef LMP_HAVE_CUDA
   o.Set("cuda", true);
 #else
