@@ -127,9 +127,8 @@ for (const threads of list('threads', '1,2').map(Number)) {
     line(`${threads}t prefill (23M model, a 128-token prompt)`, 'tokens/s', a, b, true);
   }
   if (only.has('decode')) {
-    const models = decodeModels;
     const [a, b] = ab(threads, (i) => {
-      const s = models[i].session();
+      const s = decodeModels[i].session();
       let l = s.next(prompt);
       const t = timed(() => {
         for (let x = 0; x < 48; x++) l = s.next(Int32Array.of(argmax(l)));

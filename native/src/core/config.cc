@@ -54,7 +54,12 @@ int simd_level() {
   if (force_scalar()) return kSimdScalar;
   const int cap = g_simd_cap.load(std::memory_order_relaxed);
   const int cpu = cpu_simd_level();
-  return cap < cpu ? cap : cpu;
+  const int level = cap < cpu ? cap : cpu;
+#if !(defined(__AVX2__) && defined(__FMA__))
+  // no AVX2 kernels in this build (as in detect_simd): capped at avx2, the kernels take the plain path
+  if (level == kSimdAvx2) return kSimdScalar;
+#endif
+  return level;
 }
 void set_simd_cap(int cap) { g_simd_cap.store(cap < 0 || cap > kSimdAvx512 ? kSimdAvx512 : cap, std::memory_order_relaxed); }
 const char* simd_level_name(int level) { return level >= kSimdAvx512 ? "avx512" : level == kSimdAvx2 ? "avx2" : "scalar"; }

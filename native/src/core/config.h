@@ -16,7 +16,7 @@ const char* simd_name();
 // that tests and benches set to force a narrower path. force_scalar() still wins over both.
 enum SimdLevel : int { kSimdScalar = 0, kSimdAvx2 = 1, kSimdAvx512 = 2 };
 int cpu_simd_level();        // what this CPU (and build) can run
-int simd_level();            // min(cpu_simd_level(), cap); kSimdScalar under force_scalar()
+int simd_level();            // min(cpu_simd_level(), cap), avx2 as scalar in a build without AVX2 kernels; kSimdScalar under force_scalar()
 void set_simd_cap(int cap);  // cap < 0 or > kSimdAvx512: no cap
 const char* simd_level_name(int level);  // "scalar", "avx2", "avx512"
 

@@ -192,11 +192,8 @@ LMP_TARGET_AVX512 inline float reduce16(__m512 acc) {
   return sum8(lanes);
 }
 
-// reduce16 of eight accumulators at once with reduce16's pairing (lane i + lane i + 8, then adjacent
-// pairs, then pairs of those, then the two halves), so out[k] has exactly the bits of reduce16(v[k]):
-// 16 shuffles and 8 adds for all eight, where eight reduce16 cost ~17 instructions each.
-// (Named functions, not lambdas: a lambda does not take its enclosing function's target attribute,
-// so without -march=native its intrinsics failed to compile.)
+// reduce16x8's steps (named functions, not lambdas inside it: a lambda does not take its enclosing
+// function's target attribute, so without -march=native their intrinsics failed to compile).
 // [lo(a) | lo(b)] + [hi(a) | hi(b)]: the eight half sums of a, then of b
 LMP_TARGET_AVX512 __attribute__((always_inline)) inline __m512 halves(__m512 a, __m512 b) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
@@ -205,6 +202,9 @@ LMP_TARGET_AVX512 __attribute__((always_inline)) inline __m512 halves(__m512 a, 
 LMP_TARGET_AVX512 __attribute__((always_inline)) inline __m512 pairs(__m512 x, __m512 y) {
   return _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x88), _mm512_shuffle_ps(x, y, 0xDD));
 }
+// reduce16 of eight accumulators at once with reduce16's pairing (lane i + lane i + 8, then adjacent
+// pairs, then pairs of those, then the two halves), so out[k] has exactly the bits of reduce16(v[k]):
+// 16 shuffles and 8 adds for all eight, where eight reduce16 cost ~17 instructions each.
 LMP_TARGET_AVX512 __attribute__((always_inline)) inline void reduce16x8(__m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5,
                                                                         __m512 v6, __m512 v7, float* out) {
   const __m512 p0 = pairs(halves(v0, v1), halves(v2, v3)), p1 = pairs(halves(v4, v5), halves(v6, v7));
